@@ -1,0 +1,33 @@
+"""typedgpt: shape-typed GPT models on JAX, Equinox, jaxtyping and beartype.
+
+Dimension vocabulary, used by every annotation in the package:
+
+- `seq`: query positions, the tokens of the sequence being processed.
+- `kv_seq`: key and value positions, the length of the KV cache.
+- `embed`: the residual width (`GPTConfig.embed_dim`).
+- `heads`, `head_dim`: attention heads and the width of one head.
+- `kv_heads`: key and value heads (grouped-query attention).
+- `mlp`: the hidden width of the MLP (`GPTConfig.mlp_dim`).
+- `vocab`: the number of token ids.
+- `positions`: the number of position embeddings (`GPTConfig.max_seq_len`).
+- `layers`: the stacked blocks of a model.
+- `batch`: independent sequences (layers act on one sequence; batch with `jax.vmap`).
+
+Generic leaf layers use local names: `Linear` maps `in` to `out`.
+"""
+
+from ._attention import CausalSelfAttention as CausalSelfAttention
+from ._block import Block as Block
+from ._config import GPTConfig as GPTConfig
+from ._gpt import GPT as GPT
+from ._kv_cache import KVCache as KVCache
+from ._linear import Linear as Linear
+from ._mlp import MLP as MLP
+from ._norm import LayerNorm as LayerNorm
+from ._norm import RMSNorm as RMSNorm
+from ._softmax import Softmax as Softmax
+from ._typed import TypedModule as TypedModule
+from ._typed import checks_enabled as checks_enabled
+from ._typed import set_checks as set_checks
+
+__version__ = "0.1.0"

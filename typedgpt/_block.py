@@ -1,0 +1,64 @@
+"""`Block`: one transformer layer, pre-norm attention then pre-norm MLP, each residual."""
+
+import jax
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._attention import CausalSelfAttention
+from ._config import GPTConfig
+from ._kv_cache import KVCache
+from ._mlp import MLP
+from ._norm import LayerNorm, RMSNorm
+from ._typed import TypedModule
+
+
+def make_norm(config: GPTConfig) -> RMSNorm | LayerNorm:
+    """The normalisation a config asks for."""
+    if config.norm == "rmsnorm":
+        return RMSNorm(config.embed_dim, eps=config.norm_eps, use_weight=config.norm_has_params)
+    has = config.norm_has_params
+    return LayerNorm(config.embed_dim, eps=config.norm_eps, use_weight=has, use_bias=has)
+
+
+class Block(TypedModule):
+    """`x = x + attn(norm1(x))`, then `x = x + mlp(norm2(x))`.
+
+    **Arguments:** `config`, a `GPTConfig`; `key`.
+    """
+
+    norm1: RMSNorm | LayerNorm
+    attn: CausalSelfAttention
+    norm2: RMSNorm | LayerNorm
+    mlp: MLP
+
+    def __init__(self, config: GPTConfig, *, key: PRNGKeyArray) -> None:
+        attn_key, mlp_key = jax.random.split(key)
+        self.norm1 = make_norm(config)
+        self.attn = CausalSelfAttention(
+            config.embed_dim,
+            config.num_heads,
+            use_bias=config.use_bias,
+            init_std=config.init_std,
+            key=attn_key,
+        )
+        self.norm2 = make_norm(config)
+        self.mlp = MLP(
+            config.embed_dim,
+            config.mlp_dim,
+            activation=config.activation,
+            use_bias=config.use_bias,
+            init_std=config.init_std,
+            key=mlp_key,
+        )
+
+    def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        """**Arguments:** `x`, one sequence. **Returns:** the same shape."""
+        x = x + self.attn(jax.vmap(self.norm1)(x))
+        return x + self.mlp(jax.vmap(self.norm2)(x))
+
+    def decode(
+        self, x: Float[Array, "seq embed"], cache: KVCache
+    ) -> tuple[Float[Array, "seq embed"], KVCache]:
+        """As `__call__`, attending also to this layer's `cache`; returns the updated cache."""
+        attended, cache = self.attn.decode(jax.vmap(self.norm1)(x), cache)
+        x = x + attended
+        return x + self.mlp(jax.vmap(self.norm2)(x)), cache

@@ -1,0 +1,142 @@
+"""`GPTConfig`: every size and choice of a GPT, with presets."""
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal, Self
+
+Norm = Literal["rmsnorm", "layernorm"]
+Activation = Literal["relu", "gelu_tanh"]
+
+_NORMS = ("rmsnorm", "layernorm")
+_ACTIVATIONS = ("relu", "gelu_tanh")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GPTConfig:
+    """The sizes and architectural choices of a GPT; frozen, keyword-only, checked.
+
+    Read top to bottom:
+
+    - `vocab_size`: number of token ids (`vocab`).
+    - `max_seq_len`: the longest sequence, and the number of position embeddings.
+    - `num_layers`, `num_heads`, `embed_dim`, `mlp_dim`: depth, heads per attention, the
+      residual width (`embed`) and the MLP's hidden width (`mlp`).
+    - `norm`: `"layernorm"` (GPT-2) or `"rmsnorm"` (microgpt); `norm_eps`; `norm_has_params`:
+      whether norms carry a learned gain (and, for LayerNorm, a bias).
+    - `embed_norm`: a norm right after the embeddings (microgpt); `final_norm`: a norm before
+      the head (GPT-2).
+    - `activation`: `"gelu_tanh"` (GPT-2) or `"relu"` (microgpt).
+    - `use_bias`: biases in the linear layers.
+    - `tie_embeddings`: the head reuses the token embedding (GPT-2) instead of its own
+      `lm_head` weight (microgpt).
+    - `init_std`: standard deviation of the normal draw for every weight matrix.
+    """
+
+    vocab_size: int
+    max_seq_len: int
+    num_layers: int
+    num_heads: int
+    embed_dim: int
+    mlp_dim: int
+    norm: Norm = "layernorm"
+    norm_eps: float = 1e-5
+    norm_has_params: bool = True
+    embed_norm: bool = False
+    final_norm: bool = True
+    activation: Activation = "gelu_tanh"
+    use_bias: bool = True
+    tie_embeddings: bool = True
+    init_std: float = 0.02
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "max_seq_len", "num_layers", "num_heads", "embed_dim", "mlp_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
+        if self.embed_dim % self.num_heads != 0:
+            raise ValueError(
+                f"GPTConfig.embed_dim={self.embed_dim} is not divisible by "
+                f"num_heads={self.num_heads}: choose embed_dim as a multiple of num_heads"
+            )
+        if self.norm not in _NORMS:
+            raise ValueError(f"GPTConfig.norm must be one of {_NORMS}, got {self.norm!r}")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"GPTConfig.activation must be one of {_ACTIVATIONS}, got {self.activation!r}"
+            )
+        for name in ("norm_eps", "init_std"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+                raise ValueError(f"GPTConfig.{name} must be a positive number, got {value!r}")
+        for name in ("norm_has_params", "embed_norm", "final_norm", "use_bias", "tie_embeddings"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(
+                    f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r}"
+                )
+
+    @property
+    def head_dim(self) -> int:
+        """The width of one attention head, `embed_dim // num_heads`."""
+        return self.embed_dim // self.num_heads
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some fields changed, checked again."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def microgpt(cls, vocab_size: int, **changes: Any) -> Self:
+        """microgpt: 1 layer, embed 16, 4 heads, 16 positions, gain-free rmsnorm after the
+        embeddings and before each sublayer, no final norm, ReLU, no biases, an untied head,
+        weights from N(0, 0.08)."""
+        preset = cls(
+            vocab_size=vocab_size,
+            max_seq_len=16,
+            num_layers=1,
+            num_heads=4,
+            embed_dim=16,
+            mlp_dim=64,
+            norm="rmsnorm",
+            norm_has_params=False,
+            embed_norm=True,
+            final_norm=False,
+            activation="relu",
+            use_bias=False,
+            tie_embeddings=False,
+            init_std=0.08,
+        )
+        return preset.replace(**changes)
+
+    @classmethod
+    def gpt2(cls, **changes: Any) -> Self:
+        """GPT-2 small (124M): 12 layers, 12 heads, embed 768, vocab 50257, 1024 positions,
+        LayerNorm, GELU-tanh, biases, a final LayerNorm and a tied head."""
+        preset = cls(
+            vocab_size=50257,
+            max_seq_len=1024,
+            num_layers=12,
+            num_heads=12,
+            embed_dim=768,
+            mlp_dim=3072,
+        )
+        return preset.replace(**changes)
+
+    @classmethod
+    def gpt2_medium(cls, **changes: Any) -> Self:
+        """GPT-2 medium (355M): 24 layers, 16 heads, embed 1024."""
+        return cls.gpt2(num_layers=24, num_heads=16, embed_dim=1024, mlp_dim=4096).replace(
+            **changes
+        )
+
+    @classmethod
+    def gpt2_large(cls, **changes: Any) -> Self:
+        """GPT-2 large (774M): 36 layers, 20 heads, embed 1280."""
+        return cls.gpt2(num_layers=36, num_heads=20, embed_dim=1280, mlp_dim=5120).replace(
+            **changes
+        )
+
+    @classmethod
+    def gpt2_xl(cls, **changes: Any) -> Self:
+        """GPT-2 XL (1.5B): 48 layers, 25 heads, embed 1600."""
+        return cls.gpt2(num_layers=48, num_heads=25, embed_dim=1600, mlp_dim=6400).replace(
+            **changes
+        )

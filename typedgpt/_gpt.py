@@ -1,0 +1,202 @@
+"""`GPT`: token and position embeddings, a stack of blocks run by `lax.scan`, and a head."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, DTypeLike, Float, Int, PRNGKeyArray
+
+from ._block import Block, make_norm
+from ._config import GPTConfig
+from ._kv_cache import KVCache
+from ._norm import LayerNorm, RMSNorm
+from ._state_dict import from_state_dict, state_dict
+from ._typed import TypedModule
+
+
+class GPT(TypedModule):
+    """A GPT language model over one sequence of token ids; batch it with `jax.vmap`.
+
+    `x = wte[tokens] + wpe[positions]`, an optional norm (microgpt), the blocks, an optional
+    final norm (GPT-2), then `logits = W_head x` with `W_head` the token embedding when tied.
+
+    The blocks are stacked: every array in `blocks` has a leading `layers` axis, and the
+    forward pass runs them with `jax.lax.scan`, so compile time does not grow with depth.
+    Calls are jit-compiled: `model(tokens)` compiles once per sequence length.
+
+    **Arguments:** `config`, a `GPTConfig`; `key`, a `jax.random.key`.
+    """
+
+    token_embedding: Float[Array, "vocab embed"]
+    position_embedding: Float[Array, "positions embed"]
+    embed_norm: RMSNorm | LayerNorm | None
+    blocks: Block
+    final_norm: RMSNorm | LayerNorm | None
+    lm_head: Float[Array, "vocab embed"] | None
+    config: GPTConfig = eqx.field(static=True)
+
+    def __init__(self, config: GPTConfig, *, key: PRNGKeyArray) -> None:
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"GPT expects a GPTConfig, got {type(config).__qualname__}")
+        token_key, position_key, blocks_key, head_key = jax.random.split(key, 4)
+        std = config.init_std
+        self.token_embedding = std * jax.random.normal(
+            token_key, (config.vocab_size, config.embed_dim)
+        )
+        self.position_embedding = std * jax.random.normal(
+            position_key, (config.max_seq_len, config.embed_dim)
+        )
+        self.embed_norm = make_norm(config) if config.embed_norm else None
+        layer_keys = jax.random.split(blocks_key, config.num_layers)
+        self.blocks = eqx.filter_vmap(lambda k: Block(config, key=k))(layer_keys)
+        self.final_norm = make_norm(config) if config.final_norm else None
+        self.lm_head = (
+            None
+            if config.tie_embeddings
+            else std * jax.random.normal(head_key, (config.vocab_size, config.embed_dim))
+        )
+        self.config = config
+
+    def __call__(self, tokens: Int[Array, " seq"]) -> Float[Array, "seq vocab"]:
+        """**Arguments:** `tokens`, ids in `[0, vocab_size)`, at most `max_seq_len` of them.
+
+        **Returns:** the logits of the next token at every position.
+        """
+        _check_tokens(self.config, tokens, start=0)
+        leaves, treedef = jax.tree.flatten(self)
+        logits: Float[Array, "seq vocab"] = _run(treedef, "forward", leaves, tokens)
+        return logits
+
+    def decode(
+        self, tokens: Int[Array, " seq"], cache: KVCache
+    ) -> tuple[Float[Array, "seq vocab"], KVCache]:
+        """Run `tokens` at positions `cache.position ...`, attending to the cache.
+
+        Prefill a prompt with it, then feed one token at a time: the logits equal those of
+        the full forward pass. **Returns:** the logits and the updated cache.
+        """
+        _check_tokens(self.config, tokens, start=cache.position)
+        leaves, treedef = jax.tree.flatten(self)
+        out: tuple[Float[Array, "seq vocab"], KVCache] = _run(
+            treedef, "forward_cached", leaves, tokens, cache
+        )
+        return out
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The parameters as NumPy arrays under Hugging Face GPT-2's names and layouts.
+
+        Names are `GPT2Model`'s without the `transformer.` prefix (`wte.weight`,
+        `h.0.attn.c_attn.weight`, ...), linear weights in Conv1D layout `(in, out)`, and
+        `lm_head.weight` `(vocab, embed)` only when the head is untied.
+        """
+        return state_dict(self)
+
+    @classmethod
+    def from_state_dict(cls, config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
+        """Build a model from `state_dict()`-style arrays; every name and shape is checked,
+        and a mismatch names the parameter, the expected dims and the shape received."""
+        return from_state_dict(config, tensors)
+
+    def init_cache(self, dtype: DTypeLike = jnp.float32) -> KVCache:
+        """An empty `KVCache` with room for `max_seq_len` positions in every layer."""
+        config = self.config
+        return KVCache.empty(
+            num_layers=config.num_layers,
+            max_seq_len=config.max_seq_len,
+            num_heads=config.num_heads,
+            head_dim=config.head_dim,
+            dtype=dtype,
+        )
+
+    def forward(self, tokens: Int[Array, " seq"]) -> Float[Array, "seq vocab"]:
+        """The forward pass itself, not jit-compiled: `__call__` compiles and runs it."""
+        x = self._embed(tokens, jnp.arange(tokens.shape[0]))
+        params, static = eqx.partition(self.blocks, eqx.is_array)
+
+        def layer(x: Float[Array, "seq embed"], block_params: Block) -> tuple[Any, None]:
+            return eqx.combine(block_params, static)(x), None
+
+        x, _ = jax.lax.scan(layer, x, params)
+        return self._head(x)
+
+    def forward_cached(
+        self, tokens: Int[Array, " seq"], cache: KVCache
+    ) -> tuple[Float[Array, "seq vocab"], KVCache]:
+        """The cached forward pass itself, not jit-compiled: `decode` compiles and runs it."""
+        limit = self.config.max_seq_len
+        position = eqx.error_if(
+            cache.position,
+            cache.position + tokens.shape[0] > limit,
+            f"the KV cache is full: writing {tokens.shape[0]} more positions would pass "
+            f"max_seq_len={limit}; start a new cache or shorten the sequence",
+        )
+        x = self._embed(tokens, position + jnp.arange(tokens.shape[0]))
+        params, static = eqx.partition(self.blocks, eqx.is_array)
+
+        def layer(x: Float[Array, "seq embed"], xs: tuple[Block, Any, Any]) -> tuple[Any, Any]:
+            block_params, keys, values = xs
+            layer_cache = KVCache(keys=keys, values=values, position=position)
+            x, layer_cache = eqx.combine(block_params, static).decode(x, layer_cache)
+            return x, (layer_cache.keys, layer_cache.values)
+
+        x, (keys, values) = jax.lax.scan(layer, x, (params, cache.keys, cache.values))
+        new_cache = KVCache(keys=keys, values=values, position=position + tokens.shape[0])
+        return self._head(x), new_cache
+
+    def _embed(
+        self, tokens: Int[Array, " seq"], positions: Int[Array, " seq"]
+    ) -> Float[Array, "seq embed"]:
+        vocab = self.config.vocab_size
+        tokens = eqx.error_if(
+            tokens,
+            (tokens < 0) | (tokens >= vocab),
+            f"a token id is outside the vocabulary [0, {vocab}): "
+            f"encode with a tokenizer whose vocabulary has at most vocab_size={vocab} ids",
+        )
+        x = self.token_embedding[tokens] + self.position_embedding[positions]
+        if self.embed_norm is not None:
+            x = jax.vmap(self.embed_norm)(x)
+        return x
+
+    def _head(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq vocab"]:
+        if self.final_norm is not None:
+            x = jax.vmap(self.final_norm)(x)
+        head = self.token_embedding if self.lm_head is None else self.lm_head
+        return x @ head.T
+
+
+@jax.jit(static_argnums=(0, 1))
+def _run(treedef: Any, method: str, leaves: list[Array], *args: Any) -> Any:
+    """Compile and run one of the model's methods; the model travels as its leaves."""
+    model = jax.tree.unflatten(treedef, leaves)
+    return getattr(model, method)(*args)
+
+
+def _check_tokens(config: GPTConfig, tokens: Array, start: Array | int) -> None:
+    """Reject bad ids and lengths with their values, where they are known (not traced)."""
+    seq, limit = tokens.shape[0], config.max_seq_len
+    if seq == 0:
+        raise ValueError("tokens is empty: pass at least one token id")
+    if seq > limit:
+        raise ValueError(
+            f"tokens has {seq} positions but max_seq_len is {limit}: "
+            "shorten the sequence or raise max_seq_len"
+        )
+    if isinstance(tokens, jax.core.Tracer) or isinstance(start, jax.core.Tracer):
+        return
+    if int(start) + seq > limit:
+        raise ValueError(
+            f"the KV cache holds {int(start)} positions; {seq} more would pass "
+            f"max_seq_len={limit}: start a new cache or shorten the sequence"
+        )
+    ids = np.asarray(tokens)
+    bad = np.flatnonzero((ids < 0) | (ids >= config.vocab_size))
+    if bad.size:
+        raise ValueError(
+            f"token id {int(ids[bad[0]])} at position {int(bad[0])} is outside the "
+            f"vocabulary [0, {config.vocab_size}): encode with a tokenizer whose "
+            f"vocabulary has at most vocab_size={config.vocab_size} ids"
+        )

@@ -1,0 +1,46 @@
+"""`KVCache`: the keys and values of past positions, preallocated at a fixed size.
+
+The Futhark port of microgpt's design: instead of lists that grow by a token per step, the
+cache holds `kv_seq` slots for every layer from the start, new keys and values are written
+at `position` with `dynamic_update_slice`, and attention masks the slots not yet written.
+Shapes never change while decoding, so nothing recompiles per token. Modules are immutable:
+writing returns a new cache.
+"""
+
+import jax.numpy as jnp
+from jaxtyping import Array, DTypeLike, Float, Int
+
+from ._typed import TypedModule
+
+
+class KVCache(TypedModule):
+    """Keys and values for `kv_seq` positions, and the next position to write.
+
+    **Fields:**
+
+    - `keys`, `values`: `(layers, kv_seq, heads, head_dim)` in the model's cache; a single
+      attention layer sees its own slice, without the `layers` axis (hence `*layers`).
+    - `position`: a scalar int32, how many positions hold keys and values.
+    """
+
+    keys: Float[Array, "*layers kv_seq heads head_dim"]
+    values: Float[Array, "*layers kv_seq heads head_dim"]
+    position: Int[Array, ""]
+
+    @classmethod
+    def empty(
+        cls,
+        *,
+        num_layers: int,
+        max_seq_len: int,
+        num_heads: int,
+        head_dim: int,
+        dtype: DTypeLike = jnp.float32,
+    ) -> "KVCache":
+        """An all-zero cache at position 0 (see also `GPT.init_cache`)."""
+        shape = (num_layers, max_seq_len, num_heads, head_dim)
+        return cls(
+            keys=jnp.zeros(shape, dtype),
+            values=jnp.zeros(shape, dtype),
+            position=jnp.zeros((), jnp.int32),
+        )

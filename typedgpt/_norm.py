@@ -1,0 +1,69 @@
+"""Normalisations of one vector: `RMSNorm` (microgpt, LLaMA) and `LayerNorm` (GPT-2)."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ._typed import TypedModule
+
+
+def _widen(x: Float[Array, " embed"]) -> Float[Array, " embed"]:
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
+class RMSNorm(TypedModule):
+    """`y = x / sqrt(mean(x^2) + eps)`, times a learned gain `g` when there is one.
+
+    microgpt's rmsnorm has no gain (`use_weight=False`). Computed in float32 at least and
+    cast back to the input's dtype.
+
+    **Arguments:** `embed_dim`, the size of `x`; `eps`; `use_weight`.
+    """
+
+    weight: Float[Array, " embed"] | None
+    eps: float = eqx.field(static=True)
+
+    def __init__(self, embed_dim: int, *, eps: float = 1e-5, use_weight: bool = True) -> None:
+        self.weight = jnp.ones((embed_dim,)) if use_weight else None
+        self.eps = eps
+
+    def __call__(self, x: Float[Array, " embed"]) -> Float[Array, " embed"]:
+        """**Arguments:** `x`, a vector of size `embed`. **Returns:** the same shape."""
+        wide = _widen(x)
+        y = wide * jax.lax.rsqrt(jnp.mean(wide * wide) + self.eps)
+        if self.weight is not None:
+            y = y * self.weight
+        return y.astype(x.dtype)
+
+
+class LayerNorm(TypedModule):
+    """`y = (x - mean(x)) / sqrt(var(x) + eps) * g + b`, GPT-2's normalisation.
+
+    Computed in float32 at least and cast back to the input's dtype.
+
+    **Arguments:** `embed_dim`, the size of `x`; `eps`; `use_weight` and `use_bias` for the
+    learned gain `g` (ones) and shift `b` (zeros).
+    """
+
+    weight: Float[Array, " embed"] | None
+    bias: Float[Array, " embed"] | None
+    eps: float = eqx.field(static=True)
+
+    def __init__(
+        self, embed_dim: int, *, eps: float = 1e-5, use_weight: bool = True, use_bias: bool = True
+    ) -> None:
+        self.weight = jnp.ones((embed_dim,)) if use_weight else None
+        self.bias = jnp.zeros((embed_dim,)) if use_bias else None
+        self.eps = eps
+
+    def __call__(self, x: Float[Array, " embed"]) -> Float[Array, " embed"]:
+        """**Arguments:** `x`, a vector of size `embed`. **Returns:** the same shape."""
+        wide = _widen(x)
+        centred = wide - jnp.mean(wide)
+        y = centred * jax.lax.rsqrt(jnp.mean(centred * centred) + self.eps)
+        if self.weight is not None:
+            y = y * self.weight
+        if self.bias is not None:
+            y = y + self.bias
+        return y.astype(x.dtype)

@@ -1,0 +1,138 @@
+"""The one place where typedgpt's parameter names meet GPT-2's checkpoint names.
+
+Names are Hugging Face `GPT2Model`'s without the `transformer.` prefix. GPT-2 stores its
+linear layers as `Conv1D`, whose weight is `(in, out)`; typedgpt's `Linear.weight` is
+`(out, in)`, so every linear weight is transposed here and nowhere else. `lm_head.weight` is
+`(vocab, embed)`, as in `nn.Linear`, and exists only when the head is untied. Parameters a
+config does not have (gain-free norms, biases) are absent.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._config import GPTConfig
+
+if TYPE_CHECKING:
+    from ._gpt import GPT
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str  # GPT-2 name; "{i}" stands for the layer index
+    where: Callable[["GPT"], Any]  # the array in typedgpt's (stacked) model
+    dims: tuple[str, ...]  # GPT-2 layout, in the dimension vocabulary
+    transpose: bool  # Conv1D layout (in, out) against Linear's (out, in)
+
+    @property
+    def per_layer(self) -> bool:
+        return "{i}" in self.name
+
+
+def _entries(config: GPTConfig) -> list[_Entry]:
+    """Every parameter a model with this config has, in checkpoint order."""
+    entries = [
+        _Entry("wte.weight", lambda m: m.token_embedding, ("vocab", "embed"), False),
+        _Entry("wpe.weight", lambda m: m.position_embedding, ("positions", "embed"), False),
+    ]
+    norm_params = config.norm_has_params
+    norm_bias = norm_params and config.norm == "layernorm"
+
+    def norm(name: str, where: Callable[["GPT"], Any]) -> list[_Entry]:
+        out = []
+        if norm_params:
+            out.append(_Entry(f"{name}.weight", lambda m: where(m).weight, ("embed",), False))
+        if norm_bias:
+            out.append(_Entry(f"{name}.bias", lambda m: where(m).bias, ("embed",), False))
+        return out
+
+    def linear(name: str, where: Callable[["GPT"], Any], dims: tuple[str, str]) -> list[_Entry]:
+        out = [_Entry(f"{name}.weight", lambda m: where(m).weight, dims, True)]
+        if config.use_bias:
+            out.append(_Entry(f"{name}.bias", lambda m: where(m).bias, dims[1:], False))
+        return out
+
+    if config.embed_norm:
+        entries += norm("ln_embed", lambda m: m.embed_norm)
+    entries += norm("h.{i}.ln_1", lambda m: m.blocks.norm1)
+    entries += linear("h.{i}.attn.c_attn", lambda m: m.blocks.attn.qkv_proj, ("embed", "3*embed"))
+    entries += linear("h.{i}.attn.c_proj", lambda m: m.blocks.attn.out_proj, ("embed", "embed"))
+    entries += norm("h.{i}.ln_2", lambda m: m.blocks.norm2)
+    entries += linear("h.{i}.mlp.c_fc", lambda m: m.blocks.mlp.up_proj, ("embed", "mlp"))
+    entries += linear("h.{i}.mlp.c_proj", lambda m: m.blocks.mlp.down_proj, ("mlp", "embed"))
+    if config.final_norm:
+        entries += norm("ln_f", lambda m: m.final_norm)
+    if not config.tie_embeddings:
+        entries.append(_Entry("lm_head.weight", lambda m: m.lm_head, ("vocab", "embed"), False))
+    return entries
+
+
+def _sizes(config: GPTConfig) -> dict[str, int]:
+    return {
+        "vocab": config.vocab_size,
+        "positions": config.max_seq_len,
+        "embed": config.embed_dim,
+        "3*embed": 3 * config.embed_dim,
+        "mlp": config.mlp_dim,
+    }
+
+
+def state_dict(model: "GPT") -> dict[str, np.ndarray]:
+    """The model's parameters as NumPy arrays under GPT-2's names and layouts."""
+    out: dict[str, np.ndarray] = {}
+    for entry in _entries(model.config):
+        array = np.asarray(entry.where(model))
+        layers = array if entry.per_layer else [array]
+        for i, layer in enumerate(layers):
+            out[entry.name.format(i=i)] = np.ascontiguousarray(layer.T if entry.transpose else layer)
+    return out
+
+
+def from_state_dict(config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
+    """Build a `GPT` from GPT-2-named arrays, checking every name and shape first."""
+    from ._gpt import GPT
+
+    sizes = _sizes(config)
+    expected_names: set[str] = set()
+    wheres, values = [], []
+    for entry in _entries(config):
+        expected = tuple(sizes[d] for d in entry.dims)
+        layers = []
+        for i in range(config.num_layers if entry.per_layer else 1):
+            name = entry.name.format(i=i)
+            expected_names.add(name)
+            if name not in tensors:
+                raise KeyError(
+                    f"state dict has no {name!r}, which a model with this config needs "
+                    f"({_describe_dims(entry.dims, sizes)}): check the config matches the "
+                    "checkpoint"
+                )
+            array = np.asarray(tensors[name])
+            if array.shape != expected:
+                raise ValueError(
+                    f"{name}: expected shape {_describe_dims(entry.dims, sizes)}, got "
+                    f"{tuple(array.shape)}: check the config matches the checkpoint"
+                )
+            if not np.issubdtype(array.dtype, np.floating):
+                raise TypeError(f"{name}: expected a floating-point array, got {array.dtype}")
+            layers.append(array.T if entry.transpose else array)
+        wheres.append(entry.where)
+        values.append(jnp.asarray(np.stack(layers) if entry.per_layer else layers[0]))
+    unexpected = sorted(set(tensors) - expected_names)
+    if unexpected:
+        raise KeyError(
+            f"state dict has parameters this config does not: {', '.join(unexpected[:5])}"
+            f"{' ...' if len(unexpected) > 5 else ''}: check the config matches the checkpoint"
+        )
+    skeleton = eqx.filter_eval_shape(GPT, config, key=jax.random.key(0))
+    model: GPT = eqx.tree_at(lambda m: [where(m) for where in wheres], skeleton, values)
+    return model
+
+
+def _describe_dims(dims: tuple[str, ...], sizes: dict[str, int]) -> str:
+    return "(" + ", ".join(f"{d}={sizes[d]}" for d in dims) + ")"
