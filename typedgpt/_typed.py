@@ -240,7 +240,7 @@ def _checked(fn: _F) -> _F:
         stack = getattr(_local, "stack", None)
         if stack is None:
             stack = _local.stack = []
-        stack.append(cls.__name__)
+        stack.append(cls.__name__ if fn.__name__ == "__call__" else where)
         push_shape_memo({})
         try:
             sources: dict[str, tuple[str, Any]] = {}
