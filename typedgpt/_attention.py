@@ -55,7 +55,9 @@ class CausalSelfAttention(TypedModule):
         self.qkv_proj = Linear(
             embed_dim, 3 * embed_dim, use_bias=use_bias, init_std=init_std, key=qkv_key
         )
-        self.out_proj = Linear(embed_dim, embed_dim, use_bias=use_bias, init_std=init_std, key=out_key)
+        self.out_proj = Linear(
+            embed_dim, embed_dim, use_bias=use_bias, init_std=init_std, key=out_key
+        )
         self.softmax = Softmax(axis=-1)
         self.num_heads = num_heads
 
@@ -111,7 +113,8 @@ class CausalSelfAttention(TypedModule):
     ) -> Float[Array, "seq embed"]:
         seq, _, head_dim = query.shape
         scores = jnp.einsum("shd,Shd->hsS", query, key.astype(query.dtype)) / math.sqrt(head_dim)
-        scores = jnp.where(mask[None, :, :], scores, jnp.finfo(scores.dtype).min)
+        lowest = jnp.finfo(scores.dtype).min  # type: ignore[no-untyped-call]
+        scores = jnp.where(mask[None, :, :], scores, lowest)
         weights = self.softmax(scores)
         heads = jnp.einsum("hsS,Shd->shd", weights, value.astype(query.dtype))
         return jax.vmap(self.out_proj)(heads.reshape(seq, -1))

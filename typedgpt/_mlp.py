@@ -34,9 +34,7 @@ class MLP(TypedModule):
         key: PRNGKeyArray,
     ) -> None:
         if activation not in ("relu", "gelu_tanh"):
-            raise ValueError(
-                f'activation must be "relu" or "gelu_tanh", got {activation!r}'
-            )
+            raise ValueError(f'activation must be "relu" or "gelu_tanh", got {activation!r}')
         up_key, down_key = jax.random.split(key)
         self.up_proj = Linear(embed_dim, mlp_dim, use_bias=use_bias, init_std=init_std, key=up_key)
         self.down_proj = Linear(

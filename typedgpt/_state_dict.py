@@ -89,7 +89,9 @@ def state_dict(model: "GPT") -> dict[str, np.ndarray]:
         array = np.asarray(entry.where(model))
         layers = array if entry.per_layer else [array]
         for i, layer in enumerate(layers):
-            out[entry.name.format(i=i)] = np.ascontiguousarray(layer.T if entry.transpose else layer)
+            out[entry.name.format(i=i)] = np.ascontiguousarray(
+                layer.T if entry.transpose else layer
+            )
     return out
 
 

@@ -35,7 +35,13 @@ import numpy as np
 from beartype.door import is_bearable
 from jaxtyping import TypeCheckError
 from jaxtyping._array_types import _MetaAbstractArray
-from jaxtyping._storage import get_shape_memo, pop_shape_memo, push_shape_memo
+from jaxtyping._storage import get_shape_memo as _untyped_get_shape_memo
+from jaxtyping._storage import pop_shape_memo, push_shape_memo
+
+# jaxtyping's dim memo for the current call: (single dims, variadic dims, pytree dims, args).
+get_shape_memo: Callable[[], tuple[dict[str, int], dict[str, tuple[bool, Any]], Any, Any]] = (
+    _untyped_get_shape_memo
+)
 
 _enabled = os.environ.get("TYPEDGPT_CHECKS", "1").strip().lower() not in {"0", "false", "off"}
 _local = threading.local()
@@ -127,7 +133,9 @@ def _mismatch(value: Any, hint: Any) -> str:
             if not reason:
                 return ""
             reasons.append(reason)
-        arrays = [r for m, r in zip(typing.get_args(hint), reasons, strict=True) if _mentions_array(m)]
+        arrays = [
+            r for m, r in zip(typing.get_args(hint), reasons, strict=True) if _mentions_array(m)
+        ]
         return (arrays or reasons)[0]
     if origin is tuple:
         args = typing.get_args(hint)
@@ -187,7 +195,9 @@ def _message(
                 f'  Axis "{axis}" = {bound[axis]} was bound by {source} ({describe(source_value)}).'
             )
     if bound:
-        lines.append(f"  Dims bound in this call: {', '.join(f'{k}={v}' for k, v in bound.items())}.")
+        lines.append(
+            f"  Dims bound in this call: {', '.join(f'{k}={v}' for k, v in bound.items())}."
+        )
     stack = getattr(_local, "stack", [])
     if len(stack) > 1:
         lines.append(f"  Call path: {' > '.join(stack)}.")
@@ -292,4 +302,3 @@ class TypedModule(eqx.Module):
             if getattr(value, "__typedgpt_checked__", False):
                 continue
             setattr(cls, name, _checked(value))
-

@@ -17,19 +17,23 @@ def _demo(args: argparse.Namespace) -> int:
     config = tg.GPTConfig.microgpt(vocab_size=27)
     model = tg.GPT(config, key=jax.random.key(args.seed))
     n_params = sum(x.size for x in jax.tree.leaves(model))
-    print(f"Built the microgpt preset: {config.num_layers} layer, embed {config.embed_dim}, "
-          f"{config.num_heads} heads, {n_params:,} parameters.")
+    print(
+        f"Built the microgpt preset: {config.num_layers} layer, embed {config.embed_dim}, "
+        f"{config.num_heads} heads, {n_params:,} parameters."
+    )
     tokens = jnp.arange(12, dtype=jnp.int32) % config.vocab_size
     start = time.perf_counter()
-    logits = jax.block_until_ready(model(tokens))
+    logits = model(tokens).block_until_ready()
     compiled = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(100):
         logits = model(tokens)
-    jax.block_until_ready(logits)
+    logits.block_until_ready()
     per_call = (time.perf_counter() - start) / 100
-    print(f"Jitted forward: tokens {tokens.shape} -> logits {logits.shape}, "
-          f"compiled in {compiled:.2f} s, then {per_call * 1e6:.0f} us per call.")
+    print(
+        f"Jitted forward: tokens {tokens.shape} -> logits {logits.shape}, "
+        f"compiled in {compiled:.2f} s, then {per_call * 1e6:.0f} us per call."
+    )
 
     print("\nA shape error, caught at the call that made it:")
     block = jax.tree.map(lambda x: x[0], model.blocks)  # layer 0 of the stacked blocks
