@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import jax
 import pytest
 
-jax.config.update("jax_numpy_rank_promotion", "raise")
-jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "raise")  # type: ignore[no-untyped-call]
+jax.config.update("jax_numpy_dtype_promotion", "strict")  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture

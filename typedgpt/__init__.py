@@ -18,7 +18,14 @@ Generic leaf layers use local names: `Linear` maps `in` to `out`.
 
 from ._attention import CausalSelfAttention as CausalSelfAttention
 from ._block import Block as Block
+from ._checkpoint import CheckpointError as CheckpointError
+from ._checkpoint import load_checkpoint as load_checkpoint
+from ._checkpoint import save_checkpoint as save_checkpoint
 from ._config import GPTConfig as GPTConfig
+from ._data import Batch as Batch
+from ._data import TextDataset as TextDataset
+from ._data import builtin_corpus as builtin_corpus
+from ._data import load_text as load_text
 from ._gpt import GPT as GPT
 from ._kv_cache import KVCache as KVCache
 from ._linear import Linear as Linear
@@ -26,6 +33,15 @@ from ._mlp import MLP as MLP
 from ._norm import LayerNorm as LayerNorm
 from ._norm import RMSNorm as RMSNorm
 from ._softmax import Softmax as Softmax
+from ._tokenizer import ByteTokenizer as ByteTokenizer
+from ._tokenizer import CharTokenizer as CharTokenizer
+from ._tokenizer import Tokenizer as Tokenizer
+from ._tokenizer import load_tokenizer as load_tokenizer
+from ._tokenizer import tokenizer_from_json as tokenizer_from_json
+from ._train import TrainConfig as TrainConfig
+from ._train import TrainingDiverged as TrainingDiverged
+from ._train import TrainResult as TrainResult
+from ._train import train as train
 from ._typed import TypedModule as TypedModule
 from ._typed import checks_enabled as checks_enabled
 from ._typed import set_checks as set_checks

@@ -9,7 +9,7 @@ from ._typed import TypedModule
 
 
 def _widen(x: Float[Array, " embed"]) -> Float[Array, " embed"]:
-    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+    return x.astype(jnp.float64 if x.dtype == jnp.float64 else jnp.float32)
 
 
 class RMSNorm(TypedModule):

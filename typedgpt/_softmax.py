@@ -21,5 +21,5 @@ class Softmax(TypedModule):
 
     def __call__(self, x: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         """**Arguments:** `x`, any shape. **Returns:** the same shape, summing to 1 on `axis`."""
-        wide = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+        wide = x.astype(jnp.float64 if x.dtype == jnp.float64 else jnp.float32)
         return jax.nn.softmax(wide, axis=self.axis).astype(x.dtype)

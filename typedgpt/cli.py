@@ -1,13 +1,143 @@
-"""The `typedgpt` command."""
+"""The `typedgpt` command: `train`, `sample` and `demo`."""
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+DEMO_DIR = Path("runs/demo")
 
 
-def _demo(args: argparse.Namespace) -> int:
-    import time
+def _model_config(args: argparse.Namespace, vocab_size: int) -> Any:
+    import typedgpt as tg
 
+    if args.preset == "microgpt":
+        return tg.GPTConfig.microgpt(vocab_size=vocab_size)
+    return tg.GPTConfig.gpt2(
+        vocab_size=vocab_size,
+        num_layers=args.layers,
+        num_heads=args.heads,
+        embed_dim=args.embed,
+        mlp_dim=4 * args.embed,
+        max_seq_len=args.seq_len,
+    )
+
+
+def _train_config(args: argparse.Namespace) -> Any:
+    import typedgpt as tg
+
+    return tg.TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        warmup_steps=min(args.warmup, args.steps),
+        eval_every=args.eval_every,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+    )
+
+
+def _dataset(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    import typedgpt as tg
+
+    text = tg.builtin_corpus() if args.data is None else tg.load_text(args.data)
+    tokenizer: tg.Tokenizer = (
+        tg.ByteTokenizer()
+        if args.tokenizer == "byte"
+        else tg.CharTokenizer.from_text(text, mode=args.mode)
+    )
+    dataset = tg.TextDataset.from_text(text, tokenizer, mode=args.mode)
+    train, val = dataset.split(args.val_fraction, seed=args.seed)
+    return tokenizer, train, val
+
+
+def _train(args: argparse.Namespace) -> int:
+    import typedgpt as tg
+
+    out = Path(args.out)
+    if args.resume:
+        checkpoint = tg.load_checkpoint(out)
+        if checkpoint.tokenizer_json is None:
+            raise ValueError(f"{out} has no tokenizer.json to resume with")
+        tokenizer: tg.Tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
+        text = tg.builtin_corpus() if args.data is None else tg.load_text(args.data)
+        dataset = tg.TextDataset.from_text(text, tokenizer, mode=args.mode)
+        train, val = dataset.split(args.val_fraction, seed=args.seed)
+        config = checkpoint.model.config
+    else:
+        tokenizer, train, val = _dataset(args)
+        config = _model_config(args, tokenizer.vocab_size)
+    source = "the built-in corpus" if args.data is None else args.data
+    print(f"Training on {source}: {train.num_tokens:,} tokens, vocab {tokenizer.vocab_size}.")
+    result = tg.train(
+        config,
+        train,
+        val,
+        tokenizer=tokenizer,
+        out_dir=out,
+        config=_train_config(args),
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    if result.interrupted:
+        print(
+            f"Interrupted: saved a checkpoint at step {result.step} in {out}; "
+            "continue with --resume."
+        )
+        return 130
+    last = f", validation loss {result.val_losses[-1][1]:.3f}" if result.val_losses else ""
+    print(
+        f"Step {result.step}: loss {result.losses[-1]:.3f}{last}, "
+        f"{result.tokens_per_second:,.0f} tokens/s. Checkpoint and loss.png in {out}."
+    )
+    return 0
+
+
+def _print_samples(checkpoint_dir: Path, args: argparse.Namespace) -> None:
+    import jax
+
+    import typedgpt as tg
+
+    checkpoint = tg.load_checkpoint(checkpoint_dir)
+    if checkpoint.tokenizer_json is None:
+        raise ValueError(f"{checkpoint_dir} has no tokenizer.json: cannot turn text into ids")
+    tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
+    prompt = [tokenizer.bos_id, *tokenizer.encode(args.prompt)]
+    key = jax.random.key(args.seed)
+    for index in range(args.num_samples):
+        key, sample_key = jax.random.split(key)
+        print(args.prompt, end="", flush=True)
+
+        def stream(ids: Any) -> None:
+            text = tokenizer.decode([int(i) for i in ids])
+            print(text, end="", flush=True)
+
+        tg.generate(
+            checkpoint.model,
+            prompt,
+            max_new_tokens=min(
+                args.max_new_tokens, checkpoint.model.config.max_seq_len - len(prompt) + 1
+            ),
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            eos_id=tokenizer.bos_id,
+            key=sample_key,
+            on_token=stream,
+        )
+        print()
+        if index + 1 < args.num_samples:
+            print("---")
+
+
+def _sample(args: argparse.Namespace) -> int:
+    _print_samples(Path(args.checkpoint), args)
+    return 0
+
+
+def _show_shape_error() -> None:
     import jax
     import jax.numpy as jnp
     from jaxtyping import TypeCheckError
@@ -15,27 +145,7 @@ def _demo(args: argparse.Namespace) -> int:
     import typedgpt as tg
 
     config = tg.GPTConfig.microgpt(vocab_size=27)
-    model = tg.GPT(config, key=jax.random.key(args.seed))
-    n_params = sum(x.size for x in jax.tree.leaves(model))
-    print(
-        f"Built the microgpt preset: {config.num_layers} layer, embed {config.embed_dim}, "
-        f"{config.num_heads} heads, {n_params:,} parameters."
-    )
-    tokens = jnp.arange(12, dtype=jnp.int32) % config.vocab_size
-    start = time.perf_counter()
-    logits = model(tokens).block_until_ready()
-    compiled = time.perf_counter() - start
-    start = time.perf_counter()
-    for _ in range(100):
-        logits = model(tokens)
-    logits.block_until_ready()
-    per_call = (time.perf_counter() - start) / 100
-    print(
-        f"Jitted forward: tokens {tokens.shape} -> logits {logits.shape}, "
-        f"compiled in {compiled:.2f} s, then {per_call * 1e6:.0f} us per call."
-    )
-
-    print("\nA shape error, caught at the call that made it:")
+    model = tg.GPT(config, key=jax.random.key(0))
     block = jax.tree.map(lambda x: x[0], model.blocks)  # layer 0 of the stacked blocks
     wrong = jnp.ones((5, 12))  # 5 positions of width 12, but the model's embed is 16
     print(f">>> block(jnp.ones({wrong.shape}))   # the blocks expect embed = {config.embed_dim}")
@@ -44,20 +154,113 @@ def _demo(args: argparse.Namespace) -> int:
     except TypeCheckError as error:
         print(f"TypeCheckError: {error}")
     else:
-        print("no error was raised: this is a bug in typedgpt", file=sys.stderr)
-        return 1
+        raise RuntimeError("no TypeCheckError was raised: this is a bug in typedgpt")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import shutil
+
+    out = Path(args.out)
+    if (out / "train_state.json").exists():
+        shutil.rmtree(out)
+    args.data, args.mode, args.tokenizer, args.preset = None, "stream", "char", "small"
+    args.val_fraction, args.resume = 0.05, False
+    started = time.perf_counter()
+    code = _train(args)
+    if code != 0:
+        return code
+    print(
+        f"Trained in {time.perf_counter() - started:.0f} s. Samples at temperature "
+        f"{args.temperature}:"
+    )
+    _print_samples(out, args)
+    print("\nEvery layer is typed. A shape error, caught at the call that made it:")
+    _show_shape_error()
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `typedgpt` command."""
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--preset",
+        choices=["small", "microgpt"],
+        default="small",
+        help="model: 'small' (GPT-2 style, sizes below) or 'microgpt'",
+    )
+    parser.add_argument("--layers", type=int, default=4, help="blocks (default 4)")
+    parser.add_argument("--embed", type=int, default=128, help="embed_dim (default 128)")
+    parser.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
+    parser.add_argument("--seq-len", type=int, default=64, help="context length (default 64)")
+
+
+def _add_train_options(parser: argparse.ArgumentParser, *, steps: int) -> None:
+    parser.add_argument("--steps", type=int, default=steps, help=f"total steps (default {steps})")
+    parser.add_argument("--batch-size", type=int, default=32, help="sequences per step")
+    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
+    parser.add_argument("--warmup", type=int, default=50, help="warmup steps")
+    parser.add_argument("--eval-every", type=int, default=100, help="steps between val losses")
+    parser.add_argument("--checkpoint-every", type=int, default=250, help="steps between saves")
+    parser.add_argument("--seed", type=int, default=0, help="seed for init, data and sampling")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _add_sample_options(parser: argparse.ArgumentParser, *, prompt: str) -> None:
+    parser.add_argument("--prompt", default=prompt, help="text to continue")
+    parser.add_argument("--num-samples", type=int, default=3, help="how many samples")
+    parser.add_argument("--max-new-tokens", type=int, default=200, help="tokens per sample")
+    parser.add_argument("--temperature", type=float, default=0.8, help="0 for greedy")
+    parser.add_argument("--top-k", type=int, default=None, help="keep the k likeliest tokens")
+    parser.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `typedgpt` command."""
     parser = argparse.ArgumentParser(prog="typedgpt", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="build a model, run it, and show a caught shape error")
-    demo.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+
+    train = commands.add_parser("train", help="train a GPT on a text file")
+    train.add_argument("--data", help="a UTF-8 text file (default: the built-in corpus)")
+    train.add_argument(
+        "--mode",
+        choices=["lines", "stream"],
+        default="lines",
+        help="one document per line, or one continuous stream",
+    )
+    train.add_argument("--tokenizer", choices=["char", "byte"], default="char")
+    train.add_argument("--val-fraction", type=float, default=0.1)
+    train.add_argument("--out", default="runs/train", help="checkpoint folder")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    _add_model_options(train)
+    _add_train_options(train, steps=1000)
+    train.set_defaults(run=_train)
+
+    sample = commands.add_parser("sample", help="sample text from a checkpoint")
+    sample.add_argument("--checkpoint", required=True, help="a checkpoint folder")
+    sample.add_argument("--seed", type=int, default=0)
+    _add_sample_options(sample, prompt="")
+    sample.set_defaults(run=_sample)
+
+    demo = commands.add_parser(
+        "demo", help="train on the built-in corpus, sample, show a shape error"
+    )
+    demo.add_argument("--out", default=str(DEMO_DIR), help="checkpoint folder")
+    _add_model_options(demo)
+    _add_train_options(demo, steps=600)
+    _add_sample_options(demo, prompt="The ")
     demo.set_defaults(run=_demo)
-    args = parser.parse_args(argv)
-    code: int = args.run(args)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `typedgpt` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except (ValueError, TypeError, OSError, RuntimeError) as error:
+        print(f"typedgpt {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"typedgpt {args.command}: interrupted", file=sys.stderr)
+        return 130
     return code
 
 

@@ -1,0 +1,306 @@
+"""Training text: loading it, a built-in corpus, and batches of token ids drawn from it.
+
+A `TextDataset` holds token ids as NumPy int32 arrays, in one of two modes:
+
+- `"lines"` (microgpt): one document per non-empty line, each stored as
+  `[BOS] + ids + [BOS]`. A batch row is one random document, cut to `seq_len + 1` tokens and
+  right-padded with BOS, with a mask that is 0 over the padding.
+- `"stream"`: the whole text as one stream of ids, newlines included, no BOS. A batch row is a
+  random window of `seq_len + 1` ids.
+
+Either way `targets` are `inputs` shifted left by one, as a next-token loss wants them. Batches
+are NumPy arrays drawn from a `numpy.random.Generator`, so the same seed gives the same batches.
+"""
+
+import ast
+import functools
+import os
+import re
+import sysconfig
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Self, final
+
+import numpy as np
+import numpy.typing as npt
+
+from ._tokenizer import TextMode, Tokenizer, _check_mode, split_lines
+
+BUILTIN_CORPUS_MODULES: tuple[str, ...] = tuple(
+    """
+    _collections_abc _pydatetime _pydecimal _pyio argparse ast asyncio.base_events
+    asyncio.events asyncio.futures asyncio.locks asyncio.queues asyncio.streams
+    asyncio.subprocess asyncio.tasks base64 bdb bisect bz2 calendar cmd code codecs collections
+    concurrent.futures._base configparser contextlib copy csv dataclasses datetime difflib dis
+    doctest email._policybase email.feedparser email.header email.headerregistry email.message
+    email.parser email.policy email.utils enum filecmp fileinput fnmatch fractions ftplib
+    functools getopt gettext glob gzip hashlib heapq hmac html.parser http.client
+    http.cookiejar http.cookies http.server imaplib inspect ipaddress json json.decoder
+    json.encoder locale logging logging.config logging.handlers lzma mailbox mimetypes
+    multiprocessing.connection multiprocessing.managers multiprocessing.pool
+    multiprocessing.process numbers operator optparse os pathlib pathlib._abc pathlib._local pdb
+    pickle pickletools pkgutil platform poplib pprint pydoc queue random re reprlib sched
+    selectors shelve shlex shutil site smtplib socket socketserver ssl statistics string
+    subprocess tarfile tempfile textwrap threading timeit tokenize traceback types typing
+    unittest.case unittest.loader unittest.mock unittest.result urllib.parse urllib.request uuid
+    warnings weakref xml.dom.minidom zipfile zipimport
+    """.split()
+)
+"""The standard-library modules whose docstrings make `builtin_corpus()`, in that order."""
+
+_DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+_STATEMENT_LISTS = ("body", "handlers", "cases", "orelse", "finalbody")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+
+
+def load_text(path: str | os.PathLike[str]) -> str:
+    """Read a UTF-8 text file, with newlines normalised to `"\\n"` and a leading BOM dropped.
+
+    Raises `FileNotFoundError` for a missing file, and `ValueError` naming the path for an
+    empty (or all-whitespace) file and for one that looks binary: it holds a NUL byte or is not
+    valid UTF-8.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no text file at {path}: check the path, or train on builtin_corpus()"
+        )
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a text file: name a file in it")
+    data = path.read_bytes()
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise ValueError(
+            f"{path} looks binary (a NUL byte at offset {nul}): give a UTF-8 text file"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} looks binary (not valid UTF-8 at byte {error.start}): give a UTF-8 text "
+            "file, or convert it first (iconv -t UTF-8)"
+        ) from None
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise ValueError(
+            f"{path} is empty ({len(data)} bytes, no text): give a UTF-8 text file with one "
+            "document per line, or train on builtin_corpus()"
+        )
+    return text
+
+
+@functools.cache
+def builtin_corpus() -> str:
+    """A default English corpus that needs no download: the docstrings of Python's own
+    standard library, read from the running interpreter's source files.
+
+    Exactly what it is:
+
+    1. The source of each module in `BUILTIN_CORPUS_MODULES` (`name.py` or
+       `name/__init__.py`) in the folder `sysconfig.get_paths()["stdlib"]`, in that order;
+       modules this Python does not have (the list spans several versions) are skipped.
+       The files are parsed with `ast`, never imported.
+    2. Every module, class and function docstring, in source order, dedented by
+       `ast.get_docstring` and split into paragraphs at blank lines.
+    3. Each paragraph's whitespace is collapsed to single spaces. Paragraphs are dropped if
+       their first line was indented (code blocks), if they hold a doctest line (starting
+       with `>>>` or `...`), if they use a character outside printable ASCII, or if they
+       repeat an earlier paragraph exactly.
+    4. The paragraphs are joined one per line, ending with a newline.
+
+    The result is the same for one Python version (it is cached after the first call) and
+    changes when the standard library's docstrings do: on CPython 3.11.7 it is 806,083
+    characters in 7,426 lines (3.12.1: 809,978; 3.13.0: 831,415), always with at most 96
+    distinct characters (printable ASCII and newline). It takes a second or two to build.
+    The text is the Python Software Foundation's, under the PSF License.
+    """
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    seen: set[str] = set()
+    paragraphs: list[str] = []
+    for module in BUILTIN_CORPUS_MODULES:
+        source = _module_source(stdlib, module)
+        if source is None:
+            continue
+        for docstring in _docstrings(ast.parse(source.read_bytes(), filename=str(source))):
+            for paragraph in _PARAGRAPH_BREAK.split(docstring.strip("\n")):
+                lines = paragraph.split("\n")
+                if not paragraph.strip() or lines[0][:1].isspace():
+                    continue
+                if any(line.lstrip().startswith((">>>", "...")) for line in lines):
+                    continue
+                text = " ".join(paragraph.split())
+                if text.isascii() and text.isprintable() and text not in seen:
+                    seen.add(text)
+                    paragraphs.append(text)
+    if not paragraphs:
+        raise RuntimeError(
+            f"found no standard-library sources under {stdlib}: this Python ships without "
+            "its .py files; use load_text(path) with a text file instead"
+        )
+    return "\n".join(paragraphs) + "\n"
+
+
+def _module_source(stdlib: Path, module: str) -> Path | None:
+    base = stdlib.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _docstrings(node: ast.AST) -> Iterator[str]:
+    """The docstrings of `node` and of the definitions inside it, in source order."""
+    if isinstance(node, _DOCUMENTED):
+        docstring = ast.get_docstring(node, clean=True)
+        if docstring:
+            yield docstring
+    # Definitions live only in statement lists, so expressions need no visit.
+    for name in _STATEMENT_LISTS:
+        for child in getattr(node, name, ()):
+            yield from _docstrings(child)
+
+
+class Batch(NamedTuple):
+    """One batch of next-token training data, all with shape `(batch, seq)`.
+
+    - `inputs`: int32 token ids fed to the model.
+    - `targets`: int32 ids to predict, `inputs` shifted left by one position.
+    - `mask`: float32, 1 where the target is real text and 0 where it is padding.
+    """
+
+    inputs: npt.NDArray[np.int32]
+    targets: npt.NDArray[np.int32]
+    mask: npt.NDArray[np.float32]
+
+
+@final
+@dataclass(frozen=True, eq=False)
+class TextDataset:
+    """Token ids of a text, ready for batches; build it with `TextDataset.from_text`.
+
+    **Fields:**
+
+    - `tokenizer`: the tokenizer that made the ids (its `bos_id` brackets and pads).
+    - `mode`: `"lines"` or `"stream"` (see the module docstring).
+    - `documents`: int32 arrays of shape `(tokens,)`. In `"lines"` mode one per document,
+      each `[BOS] + ids + [BOS]`; in `"stream"` mode exactly one, the whole stream.
+    """
+
+    tokenizer: Tokenizer
+    mode: TextMode
+    documents: tuple[npt.NDArray[np.int32], ...]
+
+    def __post_init__(self) -> None:
+        _check_mode(self.mode)
+        if not self.documents:
+            raise ValueError("a TextDataset needs at least one document, got none")
+        if self.mode == "stream" and len(self.documents) != 1:
+            raise ValueError(
+                f"a stream-mode TextDataset holds exactly one array, got {len(self.documents)}"
+            )
+        for doc in self.documents:
+            if doc.dtype != np.int32 or doc.ndim != 1 or doc.size == 0:
+                raise ValueError(
+                    "TextDataset.documents must be non-empty 1-D int32 arrays, got "
+                    f"{doc.dtype} with shape {doc.shape}"
+                )
+
+    @classmethod
+    def from_text(cls, text: str, tokenizer: Tokenizer, *, mode: TextMode = "lines") -> Self:
+        """Encode `text` with `tokenizer`: one document per non-empty line (`"lines"`, the
+        lines stripped as `split_lines` does) or one stream (`"stream"`)."""
+        _check_mode(mode)
+        if mode == "stream":
+            if not text:
+                raise ValueError("text is empty: a stream-mode TextDataset needs some text")
+            return cls(tokenizer, mode, (np.asarray(tokenizer.encode(text), dtype=np.int32),))
+        lines = split_lines(text)
+        if not lines:
+            raise ValueError("text has no non-empty lines: lines mode makes one document per line")
+        bos = tokenizer.bos_id
+        documents = []
+        for number, line in enumerate(lines):
+            try:
+                ids = tokenizer.encode(line)
+            except ValueError as error:
+                raise ValueError(f"document {number} ({line[:40]!r}): {error}") from None
+            documents.append(np.asarray([bos, *ids, bos], dtype=np.int32))
+        return cls(tokenizer, mode, tuple(documents))
+
+    def __len__(self) -> int:
+        """The number of documents (1 in `"stream"` mode)."""
+        return len(self.documents)
+
+    @property
+    def num_tokens(self) -> int:
+        """The number of token ids held, BOS included."""
+        return sum(doc.size for doc in self.documents)
+
+    def split(self, val_fraction: float = 0.1, seed: int = 0) -> tuple[Self, Self]:
+        """`(train, val)`: in `"lines"` mode the documents shuffled with `seed` and the first
+        `round(val_fraction * len(self))` taken for validation; in `"stream"` mode the last
+        `val_fraction` of the stream. Both parts must be non-empty."""
+        if not isinstance(val_fraction, float | int) or not 0 < val_fraction < 1:
+            raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction!r}")
+        if self.mode == "lines":
+            total, what = len(self.documents), "documents"
+        else:
+            total, what = self.documents[0].size, "tokens"
+        num_val = round(val_fraction * total)
+        if not 0 < num_val < total:
+            raise ValueError(
+                f"val_fraction={val_fraction} of {total} {what} leaves "
+                f"{'no validation' if num_val == 0 else 'no training'} {what}: both parts "
+                "need at least one; use more text or another val_fraction"
+            )
+        if self.mode == "stream":
+            stream = self.documents[0]
+            cut = total - num_val
+            return self._with((stream[:cut],)), self._with((stream[cut:],))
+        order = np.random.default_rng(seed).permutation(total)
+        val = tuple(self.documents[i] for i in order[:num_val])
+        train = tuple(self.documents[i] for i in order[num_val:])
+        return self._with(train), self._with(val)
+
+    def sample_batch(self, rng: np.random.Generator, batch_size: int, seq_len: int) -> Batch:
+        """A batch of `batch_size` rows of `seq_len` positions drawn with `rng`.
+
+        `"stream"` mode: random windows of `seq_len + 1` ids; the mask is all ones.
+        `"lines"` mode: one random document per row, cut to its first `seq_len + 1` ids and
+        right-padded with BOS; the mask is 0 where the target is padding. With
+        `batch_size=1` this is microgpt's one name per step.
+        """
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(
+                f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                f"got {type(rng).__name__}"
+            )
+        for name, value in (("batch_size", batch_size), ("seq_len", seq_len)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        width = seq_len + 1
+        if self.mode == "stream":
+            stream = self.documents[0]
+            if stream.size < width:
+                raise ValueError(
+                    f"the stream has {stream.size} tokens but a window needs seq_len + 1 = "
+                    f"{width}: lower seq_len or use more text"
+                )
+            starts = rng.integers(0, stream.size - seq_len, size=batch_size)
+            rows = stream[starts[:, None] + np.arange(width)]  # (batch, seq + 1)
+            mask = np.ones((batch_size, seq_len), dtype=np.float32)
+        else:
+            picks = rng.integers(0, len(self.documents), size=batch_size)
+            rows = np.full((batch_size, width), self.tokenizer.bos_id, dtype=np.int32)
+            mask = np.zeros((batch_size, seq_len), dtype=np.float32)
+            for row, pick in enumerate(picks):
+                doc = self.documents[pick][:width]
+                rows[row, : doc.size] = doc
+                mask[row, : doc.size - 1] = 1.0  # targets 0 .. size - 2 are the document's
+        inputs = np.ascontiguousarray(rows[:, :-1])
+        targets = np.ascontiguousarray(rows[:, 1:])
+        return Batch(inputs=inputs, targets=targets, mask=mask)
+
+    def _with(self, documents: tuple[npt.NDArray[np.int32], ...]) -> Self:
+        return type(self)(self.tokenizer, self.mode, documents)

@@ -1,0 +1,366 @@
+"""Training: AdamW with warmup and decay, a jit-compiled step, checkpoints, resume.
+
+The step is one `jax.jit` over the model's leaves: the loss is the masked mean cross-entropy
+of `jax.vmap(model.forward)` over the batch, its gradient is clipped by global norm, and optax
+updates the leaves. Everything that decides the next step (the leaves, the optimizer state,
+the step number, the data sampler's position) is saved in each checkpoint, so a resumed run
+continues exactly as an uninterrupted one would.
+"""
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, Float, Int
+
+from ._checkpoint import load_checkpoint, save_checkpoint
+from ._config import GPTConfig
+from ._data import Batch, TextDataset
+from ._gpt import GPT
+from ._tokenizer import Tokenizer
+
+METRICS_FILE = "metrics.jsonl"
+PLOT_FILE = "loss.png"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """How to train: steps, batch, optimizer and schedule, and how often to evaluate and save.
+
+    The learning rate rises linearly from 0 over `warmup_steps`, then decays to
+    `final_lr_fraction * learning_rate` at `steps` (`decay="cosine"` or `"linear"`), or
+    stays constant. AdamW with `beta1`, `beta2`, `eps`, `weight_decay`; gradients clipped to a
+    global norm of `grad_clip` unless it is `None`.
+    """
+
+    steps: int = 1000
+    batch_size: int = 16
+    seq_len: int | None = None
+    learning_rate: float = 1e-3
+    warmup_steps: int = 0
+    decay: Literal["cosine", "linear", "constant"] = "cosine"
+    final_lr_fraction: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    grad_clip: float | None = 1.0
+    eval_every: int = 100
+    eval_batches: int = 8
+    checkpoint_every: int = 500
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "eval_every", "eval_batches", "checkpoint_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive int, got {value!r}")
+        if self.seq_len is not None and (not isinstance(self.seq_len, int) or self.seq_len < 1):
+            raise ValueError(f"TrainConfig.seq_len must be a positive int, got {self.seq_len!r}")
+        if not isinstance(self.warmup_steps, int) or not 0 <= self.warmup_steps <= self.steps:
+            raise ValueError(
+                f"TrainConfig.warmup_steps must be between 0 and steps={self.steps}, "
+                f"got {self.warmup_steps!r}"
+            )
+        if not self.learning_rate > 0:
+            raise ValueError(f"TrainConfig.learning_rate must be > 0, got {self.learning_rate}")
+        if self.decay not in ("cosine", "linear", "constant"):
+            raise ValueError(
+                f"TrainConfig.decay must be cosine, linear or constant: {self.decay!r}"
+            )
+        if not 0 <= self.final_lr_fraction <= 1:
+            raise ValueError(
+                f"TrainConfig.final_lr_fraction must be in [0, 1], got {self.final_lr_fraction}"
+            )
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and self.eps > 0):
+            raise ValueError("TrainConfig.beta1 and beta2 must be in [0, 1) and eps > 0")
+        if self.weight_decay < 0:
+            raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"TrainConfig.grad_clip must be > 0 or None, got {self.grad_clip}")
+
+    def schedule(self) -> optax.Schedule:
+        """The learning rate at each step."""
+        peak, decay_steps = self.learning_rate, max(self.steps - self.warmup_steps, 1)
+        final = peak * self.final_lr_fraction
+        if self.decay == "cosine":
+            after = optax.cosine_decay_schedule(peak, decay_steps, alpha=self.final_lr_fraction)
+        elif self.decay == "linear":
+            after = optax.linear_schedule(peak, final, decay_steps)
+        else:
+            after = optax.constant_schedule(peak)
+        if self.warmup_steps == 0:
+            return after
+        warmup = optax.linear_schedule(0.0, peak, self.warmup_steps)
+        return optax.join_schedules([warmup, after], [self.warmup_steps])
+
+    def optimizer(self) -> optax.GradientTransformation:
+        """AdamW on the schedule, after global-norm clipping when `grad_clip` is set."""
+        adamw = optax.adamw(
+            self.schedule(),
+            b1=self.beta1,
+            b2=self.beta2,
+            eps=self.eps,
+            weight_decay=self.weight_decay,
+        )
+        if self.grad_clip is None:
+            return adamw
+        return optax.chain(optax.clip_by_global_norm(self.grad_clip), adamw)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is left in place."""
+
+
+@dataclass
+class TrainResult:
+    """What `train` produced: the model, the losses per step, validation losses."""
+
+    model: GPT
+    losses: list[float] = field(default_factory=list)
+    val_losses: list[tuple[int, float]] = field(default_factory=list)
+    step: int = 0
+    tokens_per_second: float = 0.0
+    interrupted: bool = False
+
+
+def batch_loss(
+    model: GPT,
+    inputs: Int[Array, "batch seq"],
+    targets: Int[Array, "batch seq"],
+    mask: Float[Array, "batch seq"],
+) -> Float[Array, ""]:
+    """Mean cross-entropy of the next token over the positions where `mask` is 1."""
+    logits = jax.vmap(model.forward)(inputs).astype(jnp.float32)
+    log_probs = jax.nn.log_softmax(logits, axis=-1)
+    picked = jnp.take_along_axis(log_probs, targets[:, :, None], axis=-1)[:, :, 0]
+    return -jnp.sum(picked * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def _device_batch(batch: Batch) -> tuple[Array, Array, Array]:
+    return jnp.asarray(batch.inputs), jnp.asarray(batch.targets), jnp.asarray(batch.mask)
+
+
+def train(
+    model_config: GPTConfig,
+    train_data: TextDataset,
+    val_data: TextDataset | None,
+    *,
+    tokenizer: Tokenizer,
+    out_dir: str | Path,
+    config: TrainConfig = TrainConfig(),
+    resume: bool = False,
+    progress: bool = True,
+    on_step: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Train a GPT on `train_data`, checkpointing to `out_dir`; see the Quickstart.
+
+    `resume=True` continues from the checkpoint in `out_dir` (same config required) up to
+    `config.steps` in total. Ctrl-C saves a checkpoint and returns with `interrupted=True`;
+    a NaN or infinite loss raises `TrainingDiverged` and leaves the last checkpoint as it is.
+    `on_step(step, loss)` is called after every step.
+    """
+    out_dir = Path(out_dir)
+    seq_len = config.seq_len or model_config.max_seq_len
+    if seq_len > model_config.max_seq_len:
+        raise ValueError(
+            f"seq_len={seq_len} is longer than max_seq_len={model_config.max_seq_len}: "
+            "lower seq_len or raise max_seq_len"
+        )
+    if tokenizer.vocab_size > model_config.vocab_size:
+        raise ValueError(
+            f"the tokenizer has {tokenizer.vocab_size} ids but vocab_size is "
+            f"{model_config.vocab_size}: set vocab_size to at least {tokenizer.vocab_size}"
+        )
+    optimizer = config.optimizer()
+    rng = np.random.default_rng(config.seed)
+    model = GPT(model_config, key=jax.random.key(config.seed))
+    leaves, treedef = jax.tree.flatten(model)
+    opt_state = optimizer.init(leaves)
+    start = 0
+    if resume:
+        checkpoint = load_checkpoint(out_dir, expect_config=model_config)
+        state = checkpoint.train_state or {}
+        if checkpoint.optimizer_arrays is None or "step" not in state:
+            raise ValueError(
+                f"{out_dir} holds a model but no training state to resume: "
+                "train into a new folder instead"
+            )
+        leaves = jax.tree.leaves(checkpoint.model)
+        structure = jax.tree.structure(opt_state)
+        saved = [jnp.asarray(a) for a in checkpoint.optimizer_arrays]
+        needed = len(jax.tree.leaves(opt_state))
+        if len(saved) != needed:
+            raise ValueError(
+                f"{out_dir}: the optimizer state has {len(saved)} arrays, this optimizer "
+                f"needs {needed}: resume with the same training settings"
+            )
+        opt_state = jax.tree.unflatten(structure, saved)
+        start = int(state["step"])
+        rng.bit_generator.state = state["data_rng"]
+        if start >= config.steps:
+            raise ValueError(
+                f"{out_dir} is already at step {start}; ask for more steps than that to resume"
+            )
+        _truncate_metrics(out_dir / METRICS_FILE, start)
+    elif (out_dir / "train_state.json").exists():
+        raise FileExistsError(
+            f"{out_dir} already holds a training run: pass resume=True (--resume) to continue "
+            "it, or choose another folder"
+        )
+
+    def loss_of(leaves: list[Array], inputs: Array, targets: Array, mask: Array) -> Array:
+        return batch_loss(jax.tree.unflatten(treedef, leaves), inputs, targets, mask)
+
+    @jax.jit
+    def step_fn(
+        leaves: list[Array], opt_state: Any, inputs: Array, targets: Array, mask: Array
+    ) -> tuple[list[Array], Any, Array]:
+        loss, grads = jax.value_and_grad(loss_of)(leaves, inputs, targets, mask)
+        updates, opt_state = optimizer.update(grads, opt_state, leaves)
+        return optax.apply_updates(leaves, updates), opt_state, loss
+
+    eval_fn = jax.jit(loss_of)
+    val_batches = []
+    if val_data is not None:
+        val_rng = np.random.default_rng(config.seed + 1)
+        val_batches = [
+            _device_batch(val_data.sample_batch(val_rng, config.batch_size, seq_len))
+            for _ in range(config.eval_batches)
+        ]
+
+    def evaluate(leaves: list[Array]) -> float:
+        return float(np.mean([float(eval_fn(leaves, *batch)) for batch in val_batches]))
+
+    def save(step: int, leaves: list[Array], opt_state: Any) -> None:
+        save_checkpoint(
+            out_dir,
+            jax.tree.unflatten(treedef, leaves),
+            tokenizer_json=tokenizer.to_json(),
+            optimizer_arrays=[np.asarray(a) for a in jax.tree.leaves(opt_state)],
+            train_state={
+                "step": step,
+                "seed": config.seed,
+                "prng_key": np.asarray(jax.random.key_data(jax.random.key(config.seed))).tolist(),
+                "data_rng": rng.bit_generator.state,
+                "train_config": _jsonable(config),
+            },
+        )
+
+    result = TrainResult(model=model, step=start)
+    schedule = config.schedule()
+    tokens_per_step = config.batch_size * seq_len
+    bar = _progress_bar(progress, start, config.steps)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    step = start
+    run_started = time.perf_counter()
+    try:
+        with (out_dir / METRICS_FILE).open("a") as metrics:
+            while step < config.steps:
+                started = time.perf_counter()
+                batch = _device_batch(train_data.sample_batch(rng, config.batch_size, seq_len))
+                new_leaves, new_opt_state, loss_array = step_fn(leaves, opt_state, *batch)
+                loss = float(loss_array)
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"the loss became {loss} at step {step + 1}: lower the learning rate "
+                        f"or set grad_clip; the last good checkpoint in {out_dir} is kept"
+                    )
+                leaves, opt_state, step = new_leaves, new_opt_state, step + 1
+                elapsed = time.perf_counter() - started
+                result.losses.append(loss)
+                record: dict[str, Any] = {
+                    "step": step,
+                    "loss": loss,
+                    "lr": float(schedule(step - 1)),
+                    "tokens_per_s": tokens_per_step / elapsed,
+                }
+                if val_batches and (step % config.eval_every == 0 or step == config.steps):
+                    record["val_loss"] = evaluate(leaves)
+                    result.val_losses.append((step, record["val_loss"]))
+                metrics.write(json.dumps(record) + "\n")
+                metrics.flush()
+                if bar is not None:
+                    bar.update(1)
+                    postfix = {"loss": f"{loss:.3f}", "tok/s": f"{record['tokens_per_s']:,.0f}"}
+                    if "val_loss" in record:
+                        postfix["val"] = f"{record['val_loss']:.3f}"
+                    bar.set_postfix(postfix, refresh=False)
+                if step % config.checkpoint_every == 0 or step == config.steps:
+                    save(step, leaves, opt_state)
+                if on_step is not None:
+                    on_step(step, loss)
+    except KeyboardInterrupt:
+        save(step, leaves, opt_state)
+        result.interrupted = True
+    finally:
+        if bar is not None:
+            bar.close()
+    total = time.perf_counter() - run_started
+    result.model = jax.tree.unflatten(treedef, leaves)
+    result.step = step
+    result.tokens_per_second = (step - start) * tokens_per_step / total if total > 0 else 0.0
+    plot_losses(out_dir / METRICS_FILE, out_dir / PLOT_FILE)
+    return result
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop records past the checkpoint's step: a resumed run writes them again."""
+    if path.exists():
+        lines = path.read_text().splitlines()
+        kept = [line for line in lines if json.loads(line)["step"] <= step]
+        if len(kept) != len(lines):
+            from ._checkpoint import atomic_write
+
+            atomic_write(path, "".join(line + "\n" for line in kept).encode())
+
+
+def _jsonable(config: TrainConfig) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(config)
+
+
+def _progress_bar(enabled: bool, start: int, total: int) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
+
+
+def plot_losses(metrics_path: Path, png_path: Path) -> None:
+    """Draw the training and validation losses recorded in a metrics JSONL file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps, losses, val_steps, val_losses = [], [], [], []
+    if metrics_path.exists():
+        for line in metrics_path.read_text().splitlines():
+            record = json.loads(line)
+            steps.append(record["step"])
+            losses.append(record["loss"])
+            if "val_loss" in record:
+                val_steps.append(record["step"])
+                val_losses.append(record["val_loss"])
+    figure, axes = plt.subplots(figsize=(7, 4))
+    axes.plot(steps, losses, label="train", linewidth=0.8)
+    if val_steps:
+        axes.plot(val_steps, val_losses, "o-", label="validation")
+    axes.set_xlabel("step")
+    axes.set_ylabel("cross-entropy (nats per token)")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=100)
+    plt.close(figure)
