@@ -77,13 +77,20 @@ class CausalSelfAttention(TypedModule):
         (`kv_seq heads head_dim`). **Returns:** the output and the cache with `x`'s keys and
         values written.
         """
+        seq, capacity = x.shape[0], cache.keys.shape[-3]
+        position = eqx.error_if(
+            cache.position,
+            cache.position + seq > capacity,
+            f"the KV cache is full: writing {seq} more positions would pass its "
+            f"{capacity} slots; start a new cache or shorten the sequence",
+        )
         query, key, value = self._project(x)
-        keys, values = self._write(cache.keys, cache.values, key, value, cache.position)
-        query_positions = cache.position + jnp.arange(x.shape[0])
+        keys, values = self._write(cache.keys, cache.values, key, value, position)
+        query_positions = position + jnp.arange(seq)
         key_positions = jnp.arange(keys.shape[0])
         mask = key_positions[None, :] <= query_positions[:, None]
         out = self._attend(query, keys, values, mask)
-        return out, KVCache(keys=keys, values=values, position=cache.position + x.shape[0])
+        return out, KVCache(keys=keys, values=values, position=position + seq)
 
     def _project(self, x: Float[Array, "seq embed"]) -> tuple[_Heads, _Heads, _Heads]:
         seq, embed = x.shape

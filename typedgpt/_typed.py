@@ -96,7 +96,7 @@ def _hint_name(hint: Any) -> str:
     else:
         name = repr(hint)
     name = re.sub(r"\bjaxlib\._jax\.Array\b|\bjax\.Array\b", "Array", name)
-    return name.replace("typing.", "").replace("jaxtyping.", "").replace("NoneType", "None")
+    return re.sub(r"\b(?:jaxtyping|typing)\.", "", name).replace("NoneType", "None")
 
 
 def describe(value: Any) -> str:

@@ -1,0 +1,235 @@
+"""`Block`: the pre-norm residual equations, a reference built from the layer references,
+cached decoding against the full call, and errors that show the call path."""
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jaxtyping import TypeCheckError
+
+import typedgpt as tg
+
+from .test_attention import attention_reference
+from .test_mlp import gelu_tanh, mlp_reference, relu
+from .test_norm import layernorm_reference, rmsnorm_reference
+
+SEQ, HEADS, HEAD_DIM, MLP_DIM = 7, 3, 5, 11
+EMBED = HEADS * HEAD_DIM  # 15
+
+GPT2_LIKE = tg.GPTConfig(
+    vocab_size=2,
+    max_seq_len=13,
+    num_layers=1,
+    num_heads=HEADS,
+    embed_dim=EMBED,
+    mlp_dim=MLP_DIM,
+)
+MICROGPT_LIKE = tg.GPTConfig.microgpt(
+    2, max_seq_len=13, num_heads=HEADS, embed_dim=EMBED, mlp_dim=MLP_DIM
+)
+CONFIGS = {
+    "gpt2": GPT2_LIKE,
+    "microgpt": MICROGPT_LIKE,
+    "rmsnorm_with_gain": GPT2_LIKE.replace(norm="rmsnorm"),
+    "layernorm_without_params_relu": GPT2_LIKE.replace(norm_has_params=False, activation="relu"),
+}
+
+
+def random_block(config: tg.GPTConfig, key: jax.Array) -> tg.Block:
+    """A block whose every parameter (gains and biases too) is drawn at random."""
+    block = tg.Block(config, key=key)
+    leaves, treedef = jax.tree.flatten(block)
+    keys = jax.random.split(jax.random.key(1), len(leaves))
+    new = [0.4 * jax.random.normal(k, leaf.shape) for k, leaf in zip(keys, leaves, strict=True)]
+    randomised: tg.Block = jax.tree.unflatten(treedef, new)
+    return randomised
+
+
+def _array(a: jax.Array | None) -> np.ndarray | None:
+    return None if a is None else np.asarray(a)
+
+
+def norm_reference(norm: tg.RMSNorm | tg.LayerNorm, x: np.ndarray) -> np.ndarray:
+    rows: list[np.ndarray]
+    if isinstance(norm, tg.RMSNorm):
+        rows = [rmsnorm_reference(row, _array(norm.weight), norm.eps) for row in x]
+    else:
+        rows = [
+            layernorm_reference(row, _array(norm.weight), _array(norm.bias), norm.eps) for row in x
+        ]
+    return np.stack(rows)
+
+
+def block_reference(block: tg.Block, x: np.ndarray) -> np.ndarray:
+    """`x + attn(norm1(x))`, then `+ mlp(norm2(x))`, from the loop references."""
+    attn, mlp = block.attn, block.mlp
+    x = x + attention_reference(
+        norm_reference(block.norm1, x),
+        np.asarray(attn.qkv_proj.weight),
+        _array(attn.qkv_proj.bias),
+        np.asarray(attn.out_proj.weight),
+        _array(attn.out_proj.bias),
+        attn.num_heads,
+    )
+    activation = relu if mlp.activation == "relu" else gelu_tanh
+    y: np.ndarray = x + mlp_reference(
+        norm_reference(block.norm2, x),
+        np.asarray(mlp.up_proj.weight),
+        _array(mlp.up_proj.bias),
+        np.asarray(mlp.down_proj.weight),
+        _array(mlp.down_proj.bias),
+        activation,
+    )
+    return y
+
+
+def test_parts_follow_the_config(key: jax.Array) -> None:
+    gpt2 = tg.Block(GPT2_LIKE, key=key)
+    assert isinstance(gpt2.norm1, tg.LayerNorm) and isinstance(gpt2.norm2, tg.LayerNorm)
+    assert gpt2.norm1.weight is not None and gpt2.norm1.bias is not None
+    assert gpt2.mlp.activation == "gelu_tanh"
+    assert gpt2.attn.qkv_proj.bias is not None
+    assert gpt2.mlp.up_proj.weight.shape == (MLP_DIM, EMBED)
+    micro = tg.Block(MICROGPT_LIKE, key=key)
+    assert isinstance(micro.norm1, tg.RMSNorm) and micro.norm1.weight is None
+    assert micro.mlp.activation == "relu"
+    assert micro.attn.qkv_proj.bias is None and micro.mlp.down_proj.bias is None
+    assert micro.attn.num_heads == HEADS
+
+
+def test_reads_like_its_equations(key: jax.Array) -> None:
+    block = random_block(GPT2_LIKE, key)
+    x = jax.random.normal(jax.random.key(2), (SEQ, EMBED))
+    h = x + block.attn(jax.vmap(block.norm1)(x))
+    expected = h + block.mlp(jax.vmap(block.norm2)(h))
+    np.testing.assert_allclose(np.asarray(block(x)), np.asarray(expected), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("config", list(CONFIGS.values()), ids=list(CONFIGS))
+def test_matches_loop_reference(key: jax.Array, config: tg.GPTConfig) -> None:
+    block = random_block(config, key)
+    x = jax.random.normal(jax.random.key(2), (SEQ, EMBED))
+    y = block(x)
+    assert y.shape == (SEQ, EMBED) and y.dtype == jnp.float32
+    expected = block_reference(block, np.asarray(x))
+    np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("config", [GPT2_LIKE, MICROGPT_LIKE], ids=["gpt2", "microgpt"])
+def test_decode_prefill_then_one_token_at_a_time_equals_call(
+    key: jax.Array, config: tg.GPTConfig
+) -> None:
+    block = random_block(config, key)
+    x = jax.random.normal(jax.random.key(2), (SEQ, EMBED))
+    full = np.asarray(block(x))
+    cache = tg.KVCache(
+        keys=jnp.zeros((13, HEADS, HEAD_DIM)),
+        values=jnp.zeros((13, HEADS, HEAD_DIM)),
+        position=jnp.zeros((), jnp.int32),
+    )
+    step = jax.jit(lambda x, cache: block.decode(x, cache))  # eager: see test_attention.py
+    out, cache = step(x[:2], cache)
+    np.testing.assert_allclose(np.asarray(out), full[:2], rtol=1e-5, atol=1e-5)
+    for t in range(2, SEQ):
+        out, cache = step(x[t : t + 1], cache)
+        assert int(cache.position) == t + 1
+        np.testing.assert_allclose(np.asarray(out[0]), full[t], rtol=1e-5, atol=1e-5)
+
+
+def test_causal(key: jax.Array) -> None:
+    block = random_block(GPT2_LIKE, key)
+    x = jax.random.normal(jax.random.key(2), (SEQ, EMBED))
+    y, y_changed = block(x), block(x.at[5].set(3.0))
+    np.testing.assert_array_equal(np.asarray(y[:5]), np.asarray(y_changed[:5]))
+
+
+# Errors
+
+
+def _block(config: tg.GPTConfig = GPT2_LIKE) -> tg.Block:
+    return tg.Block(config, key=jax.random.key(0))
+
+
+def _wrong_heads_cache() -> tg.KVCache:
+    return tg.KVCache(
+        keys=jnp.zeros((13, HEAD_DIM, HEADS)),  # heads and head_dim swapped
+        values=jnp.zeros((13, HEAD_DIM, HEADS)),
+        position=jnp.zeros((), jnp.int32),
+    )
+
+
+BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
+    (
+        "wrong embed",
+        lambda: _block()(jnp.ones((SEQ, EMBED - 2))),
+        [
+            'LayerNorm.__call__: argument "x" is float32[13]',
+            "dimension embed is 13",
+            'Axis "embed" = 15 was bound by field "weight" (float32[15])',
+            "Call path: Block > LayerNorm.",
+        ],
+    ),
+    (
+        "wrong embed, gain-free norms",
+        lambda: _block(MICROGPT_LIKE)(jnp.ones((SEQ, EMBED - 2))),
+        [
+            'Linear.__call__: argument "x" is float32[13]',
+            "dimension in is 13",
+            'Axis "in" = 15 was bound by field "weight" (float32[45, 15])',
+            "Call path: Block > CausalSelfAttention > CausalSelfAttention._project > Linear.",
+        ],
+    ),
+    (
+        "one position, not a sequence",
+        lambda: _block()(jnp.ones(EMBED)),
+        ['Block.__call__: argument "x" is float32[15]', "1 dimensions, not the 2"],
+    ),
+    (
+        "broken attention output weight",
+        lambda: eqx.tree_at(lambda b: b.attn.out_proj.weight, _block(), jnp.ones((EMBED, 16)))(
+            jnp.ones((SEQ, EMBED))
+        ),
+        [
+            'Linear.__call__: argument "x" is float32[15]',
+            'Axis "in" = 16 was bound by field "weight" (float32[15, 16])',
+            "Call path: Block > CausalSelfAttention > CausalSelfAttention._attend > Linear.",
+        ],
+    ),
+    (
+        "broken MLP down weight",
+        lambda: eqx.tree_at(lambda b: b.mlp.down_proj.weight, _block(), jnp.ones((EMBED, 3)))(
+            jnp.ones((SEQ, EMBED))
+        ),
+        [
+            'Linear.__call__: argument "x" is float32[11]',
+            'Axis "in" = 3 was bound by field "weight" (float32[15, 3])',
+            "Call path: Block > MLP > Linear.",
+        ],
+    ),
+    (
+        "decode, cache with heads and head_dim swapped",
+        lambda: _block().decode(jnp.ones((1, EMBED)), _wrong_heads_cache()),
+        [
+            'CausalSelfAttention._write: argument "new_keys" is float32[1, 3, 5]',
+            'Axis "heads" = 5 was bound by argument "keys" (float32[13, 5, 3])',
+            "Call path: Block.decode > CausalSelfAttention.decode > CausalSelfAttention._write.",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "fragments"), [(c, f) for _, c, f in BAD_CALLS], ids=[n for n, _, _ in BAD_CALLS]
+)
+def test_bad_inputs_name_the_argument_axis_and_call_path(
+    call: Callable[[], object], fragments: list[str]
+) -> None:
+    with pytest.raises(TypeCheckError) as excinfo:
+        call()
+    message = str(excinfo.value)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+    assert "jaxlib" not in message

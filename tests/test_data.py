@@ -1,0 +1,254 @@
+"""Tests for `load_text`, `builtin_corpus`, `TextDataset` and its batches."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from typedgpt._data import BUILTIN_CORPUS_MODULES, Batch, TextDataset, builtin_corpus, load_text
+from typedgpt._tokenizer import ByteTokenizer, CharTokenizer
+
+NAMES = "\n".join(
+    """
+    emma olivia ava isabella sophia mia charlotte amelia harper evelyn abigail emily ella
+    elizabeth camila luna sofia avery mila aria scarlett penelope layla chloe victoria madison
+    """.split()
+)
+
+
+def lines_dataset() -> TextDataset:
+    return TextDataset.from_text(NAMES, CharTokenizer.from_text(NAMES))
+
+
+def stream_dataset(length: int = 101) -> TextDataset:
+    tok = CharTokenizer.from_text(NAMES, mode="stream")
+    text = (NAMES * (length // len(NAMES) + 1))[:length]
+    return TextDataset.from_text(text, tok, mode="stream")
+
+
+# load_text
+
+
+def test_load_text_reads_utf8_and_normalises_newlines(tmp_path: Path) -> None:
+    path = tmp_path / "names.txt"
+    path.write_bytes("\ufeffemma\r\nzoë\rava\n".encode())
+    assert load_text(path) == "emma\nzoë\nava\n"
+    assert load_text(str(path)) == "emma\nzoë\nava\n"
+
+
+def test_load_text_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"no text file at .*missing\.txt.*builtin_corpus"):
+        load_text(tmp_path / "missing.txt")
+
+
+def test_load_text_folder(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        load_text(tmp_path)
+
+
+@pytest.mark.parametrize("content", [b"", b"  \n\n\t\n"], ids=["empty", "whitespace"])
+def test_load_text_empty_file(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "empty.txt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"empty\.txt is empty"):
+        load_text(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "detail"),
+    [(b"abc\x00def", "a NUL byte at offset 3"), (b"ab\xff\xfecd", "not valid UTF-8 at byte 2")],
+    ids=["nul", "not-utf8"],
+)
+def test_load_text_binary_file(tmp_path: Path, content: bytes, detail: str) -> None:
+    path = tmp_path / "model.bin"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf"model\.bin looks binary \({detail}\)"):
+        load_text(path)
+
+
+# builtin_corpus
+
+
+def test_builtin_corpus_is_large_clean_and_deterministic() -> None:
+    corpus = builtin_corpus()
+    assert 300_000 <= len(corpus) <= 3_000_000
+    assert corpus.endswith("\n") and "\x00" not in corpus
+    assert builtin_corpus() is corpus  # cached
+    assert builtin_corpus.__wrapped__() == corpus  # computed afresh: the same text
+    lines = corpus[:-1].split("\n")
+    assert len(lines) > 1000
+    assert len(set(lines)) == len(lines)
+    assert all(line and line == " ".join(line.split()) for line in lines)
+    assert set(corpus) <= {"\n", *map(chr, range(32, 127))}
+    assert "Return" in corpus
+    assert len(BUILTIN_CORPUS_MODULES) == len(set(BUILTIN_CORPUS_MODULES))
+    tok = CharTokenizer.from_text(corpus)
+    assert tok.vocab_size <= 96
+    assert len(TextDataset.from_text(corpus, tok)) == len(lines)
+
+
+# TextDataset construction
+
+
+def test_lines_mode_brackets_each_document_with_bos() -> None:
+    text = "ab\nba\n\n  c \n"
+    tok = CharTokenizer.from_text(text)
+    assert (tok.chars, tok.bos_id) == ("abc", 3)
+    data = TextDataset.from_text(text, tok)
+    assert data.mode == "lines"
+    assert [doc.tolist() for doc in data.documents] == [[3, 0, 1, 3], [3, 1, 0, 3], [3, 2, 3]]
+    assert all(doc.dtype == np.int32 for doc in data.documents)
+    assert (len(data), data.num_tokens) == (3, 11)
+
+
+def test_lines_mode_with_byte_tokenizer() -> None:
+    data = TextDataset.from_text("é\n", ByteTokenizer())
+    assert [doc.tolist() for doc in data.documents] == [[256, 195, 169, 256]]
+
+
+def test_stream_mode_is_one_stream_with_newlines() -> None:
+    text = "ab\nc"
+    tok = CharTokenizer.from_text(text, mode="stream")
+    data = TextDataset.from_text(text, tok, mode="stream")
+    assert len(data) == 1
+    assert data.documents[0].tolist() == [1, 2, 0, 3]
+    assert data.documents[0].dtype == np.int32
+
+
+def test_construction_errors() -> None:
+    tok = CharTokenizer.from_text("abc")
+    with pytest.raises(ValueError, match="no non-empty lines"):
+        TextDataset.from_text(" \n\n", tok)
+    with pytest.raises(ValueError, match="text is empty"):
+        TextDataset.from_text("", tok, mode="stream")
+    with pytest.raises(ValueError, match=r"document 1 \('abd'\): character 'd' at position 2"):
+        TextDataset.from_text("ab\nabd\n", tok)
+    with pytest.raises(ValueError, match=r"'\\n' at position 1 .*mode='stream'"):
+        TextDataset.from_text("a\nb", tok, mode="stream")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        TextDataset.from_text("abc", tok, mode="words")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="1-D int32"):
+        TextDataset(tok, "lines", (np.zeros(3, dtype=np.int64),))
+
+
+# split
+
+
+def test_split_lines_mode_sizes_disjoint_and_deterministic() -> None:
+    data = lines_dataset()
+    train, val = data.split(val_fraction=0.25, seed=1)
+    assert (len(train), len(val)) == (20, 6)  # round(0.25 * 26) = 6
+    train_docs = {tuple(doc.tolist()) for doc in train.documents}
+    val_docs = {tuple(doc.tolist()) for doc in val.documents}
+    assert train_docs.isdisjoint(val_docs)
+    assert train_docs | val_docs == {tuple(doc.tolist()) for doc in data.documents}
+    assert train.tokenizer is data.tokenizer and val.mode == "lines"
+    _, again_val = data.split(val_fraction=0.25, seed=1)
+    assert [d.tolist() for d in again_val.documents] == [d.tolist() for d in val.documents]
+    _, other_val = data.split(val_fraction=0.25, seed=2)
+    assert [d.tolist() for d in other_val.documents] != [d.tolist() for d in val.documents]
+    assert len(data.split()[1]) == 3  # the default 0.1 of 26, rounded
+
+
+def test_split_stream_mode_takes_the_end() -> None:
+    data = stream_dataset(length=101)
+    train, val = data.split(val_fraction=0.1)
+    stream = data.documents[0]
+    assert train.documents[0].tolist() == stream[:91].tolist()
+    assert val.documents[0].tolist() == stream[91:].tolist()
+    assert val.mode == "stream"
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
+def test_split_rejects_fractions_outside_zero_one(fraction: float) -> None:
+    with pytest.raises(ValueError, match="val_fraction must be between 0 and 1"):
+        lines_dataset().split(val_fraction=fraction)
+
+
+def test_split_rejects_an_empty_part() -> None:
+    data = TextDataset.from_text("ab\nba\nab", CharTokenizer("ab"))
+    with pytest.raises(ValueError, match="of 3 documents leaves no validation documents"):
+        data.split(val_fraction=0.1)
+    with pytest.raises(ValueError, match="of 3 documents leaves no training documents"):
+        data.split(val_fraction=0.9)
+
+
+# sample_batch
+
+
+def test_lines_batch_hand_checked() -> None:
+    data = TextDataset.from_text("ab", CharTokenizer("ab"))  # the document is [2, 0, 1, 2]
+    rng = np.random.default_rng(0)
+    padded = data.sample_batch(rng, batch_size=1, seq_len=5)
+    assert padded.inputs.tolist() == [[2, 0, 1, 2, 2]]
+    assert padded.targets.tolist() == [[0, 1, 2, 2, 2]]
+    assert padded.mask.tolist() == [[1, 1, 1, 0, 0]]
+    exact = data.sample_batch(rng, batch_size=1, seq_len=3)
+    assert (exact.inputs.tolist(), exact.targets.tolist()) == ([[2, 0, 1]], [[0, 1, 2]])
+    assert exact.mask.tolist() == [[1, 1, 1]]
+    cut = data.sample_batch(rng, batch_size=2, seq_len=2)
+    assert cut.inputs.tolist() == [[2, 0], [2, 0]]
+    assert cut.targets.tolist() == [[0, 1], [0, 1]]
+    assert cut.mask.tolist() == [[1, 1], [1, 1]]
+
+
+def test_lines_batch_rows_are_padded_documents() -> None:
+    data = lines_dataset()
+    bos = data.tokenizer.bos_id
+    batch_size, seq_len = 7, 5
+    batch = data.sample_batch(np.random.default_rng(3), batch_size, seq_len)
+    assert isinstance(batch, Batch)
+    assert batch.inputs.shape == batch.targets.shape == batch.mask.shape == (7, 5)
+    assert batch.inputs.dtype == batch.targets.dtype == np.int32
+    assert batch.mask.dtype == np.float32
+    docs = [doc.tolist() for doc in data.documents]
+    for inputs, targets, mask in zip(batch.inputs, batch.targets, batch.mask, strict=True):
+        row = [*inputs.tolist(), targets[-1]]
+        assert row[0] == bos
+        assert targets[:-1].tolist() == inputs[1:].tolist()
+        matches = [doc for doc in docs if doc[: seq_len + 1] == row[: len(doc)]]
+        assert matches, f"row {row} is no document's prefix"
+        real = min(len(matches[0]), seq_len + 1) - 1  # targets that are document tokens
+        assert mask.tolist() == [1.0] * real + [0.0] * (seq_len - real)
+        assert row[real + 1 :] == [bos] * (seq_len - real)
+
+
+def test_stream_batch_rows_are_windows() -> None:
+    data = stream_dataset(length=50)
+    stream = data.documents[0].tolist()
+    batch = data.sample_batch(np.random.default_rng(5), batch_size=11, seq_len=7)
+    assert batch.inputs.shape == batch.targets.shape == batch.mask.shape == (11, 7)
+    assert batch.inputs.dtype == batch.targets.dtype == np.int32
+    assert batch.mask.dtype == np.float32
+    assert np.all(batch.mask == 1.0)
+    windows = [stream[i : i + 8] for i in range(50 - 7)]
+    for inputs, targets in zip(batch.inputs.tolist(), batch.targets.tolist(), strict=True):
+        assert [*inputs, targets[-1]] in windows
+        assert targets[:-1] == inputs[1:]
+    whole = data.sample_batch(np.random.default_rng(0), batch_size=2, seq_len=49)
+    assert whole.inputs.tolist() == [stream[:49]] * 2  # the only window
+
+
+@pytest.mark.parametrize("make", [lines_dataset, stream_dataset], ids=["lines", "stream"])
+def test_batches_are_deterministic_for_a_seed(make: object) -> None:
+    data = make()  # type: ignore[operator]
+    assert isinstance(data, TextDataset)
+
+    def draw(seed: int) -> list[list[list[float]]]:
+        batch = data.sample_batch(np.random.default_rng(seed), batch_size=5, seq_len=3)
+        return [part.tolist() for part in batch]
+
+    assert draw(0) == draw(0)
+    assert draw(0) != draw(1)
+
+
+def test_sample_batch_errors() -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"stream has 20 tokens but a window needs .* = 21"):
+        stream_dataset(length=20).sample_batch(rng, batch_size=1, seq_len=20)
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        lines_dataset().sample_batch(rng, batch_size=0, seq_len=4)
+    with pytest.raises(ValueError, match="seq_len must be a positive int, got True"):
+        lines_dataset().sample_batch(rng, batch_size=2, seq_len=True)
+    with pytest.raises(TypeError, match=r"numpy\.random\.Generator"):
+        lines_dataset().sample_batch(0, batch_size=2, seq_len=4)  # type: ignore[arg-type]
