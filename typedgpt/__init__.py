@@ -26,6 +26,7 @@ from ._data import Batch as Batch
 from ._data import TextDataset as TextDataset
 from ._data import builtin_corpus as builtin_corpus
 from ._data import load_text as load_text
+from ._generate import generate as generate
 from ._gpt import GPT as GPT
 from ._kv_cache import KVCache as KVCache
 from ._linear import Linear as Linear

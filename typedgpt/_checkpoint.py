@@ -110,7 +110,7 @@ def save_checkpoint(
     if tokenizer_json is not None:
         files[TOKENIZER_FILE] = _json_bytes(tokenizer_json)
     if optimizer_arrays is not None:
-        arrays = {f"{i:05d}": np.ascontiguousarray(a) for i, a in enumerate(optimizer_arrays)}
+        arrays = {f"{i:05d}": np.asarray(a, order="C") for i, a in enumerate(optimizer_arrays)}
         files[OPTIMIZER_FILE] = safetensors.numpy.save(arrays)
     for name, data in files.items():
         atomic_write(folder / name, data)

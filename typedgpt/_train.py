@@ -21,7 +21,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, Int
 
-from ._checkpoint import load_checkpoint, save_checkpoint
+from ._checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ._config import GPTConfig
 from ._data import Batch, TextDataset
 from ._gpt import GPT
@@ -82,7 +82,7 @@ class TrainConfig:
             )
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and self.eps > 0):
             raise ValueError("TrainConfig.beta1 and beta2 must be in [0, 1) and eps > 0")
-        if self.weight_decay < 0:
+        if not self.weight_decay >= 0:
             raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ValueError(f"TrainConfig.grad_clip must be > 0 or None, got {self.grad_clip}")
@@ -188,6 +188,11 @@ def train(
     start = 0
     if resume:
         checkpoint = load_checkpoint(out_dir, expect_config=model_config)
+        if checkpoint.tokenizer_json != tokenizer.to_json():
+            raise CheckpointError(
+                f"{out_dir} was trained with another tokenizer: resume with the tokenizer "
+                "saved in its tokenizer.json"
+            )
         state = checkpoint.train_state or {}
         if checkpoint.optimizer_arrays is None or "step" not in state:
             raise ValueError(
@@ -216,6 +221,8 @@ def train(
             f"{out_dir} already holds a training run: pass resume=True (--resume) to continue "
             "it, or choose another folder"
         )
+    else:
+        (out_dir / METRICS_FILE).unlink(missing_ok=True)  # from a run that never checkpointed
 
     def loss_of(leaves: list[Array], inputs: Array, targets: Array, mask: Array) -> Array:
         return batch_loss(jax.tree.unflatten(treedef, leaves), inputs, targets, mask)
@@ -225,8 +232,11 @@ def train(
         leaves: list[Array], opt_state: Any, inputs: Array, targets: Array, mask: Array
     ) -> tuple[list[Array], Any, Array]:
         loss, grads = jax.value_and_grad(loss_of)(leaves, inputs, targets, mask)
-        updates, opt_state = optimizer.update(grads, opt_state, leaves)
-        return optax.apply_updates(leaves, updates), opt_state, loss
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes Python floats and int32
+            updates, opt_state = optimizer.update(grads, opt_state, leaves)
+        new_leaves = optax.apply_updates(leaves, updates)
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in new_leaves]))
+        return new_leaves, opt_state, jnp.where(finite, loss, jnp.nan)
 
     eval_fn = jax.jit(loss_of)
     val_batches = []
@@ -271,7 +281,8 @@ def train(
                 loss = float(loss_array)
                 if not math.isfinite(loss):
                     raise TrainingDiverged(
-                        f"the loss became {loss} at step {step + 1}: lower the learning rate "
+                        f"the loss or the parameters became {loss} at step {step + 1}: "
+                        "lower the learning rate "
                         f"or set grad_clip; the last good checkpoint in {out_dir} is kept"
                     )
                 leaves, opt_state, step = new_leaves, new_opt_state, step + 1

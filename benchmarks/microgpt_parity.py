@@ -1,0 +1,420 @@
+"""microgpt's recipe on microgpt's data, trained by `tg.train`: loss, samples and tokens/s.
+
+The recipe is microgpt's own: `GPTConfig.microgpt` (1 layer, embed 16, 4 heads, 16
+positions), a `CharTokenizer` of the names, `"lines"` mode (BOS before and after each name),
+one name per step (`batch_size=1`, `seq_len=16`) and microgpt's Adam: learning rate 0.01
+decayed linearly to 0, betas 0.85 and 0.99, eps 1e-8, no weight decay, no clipping, no warmup.
+One difference remains: microgpt walks through the shuffled names in order, `tg.train`
+draws a name at random (with replacement) at each step.
+
+It reports:
+
+- the loss of every step of the batch-1 run, a trailing moving average of it, and the final
+  loss, the mean of the last 50 steps;
+- names sampled from that model at temperature 0.5 with `tg.generate` (prompt `[BOS]`,
+  stopping at BOS), and how many of them are not in the training names;
+- training throughput at batch 1 and, after a sweep over batch sizes, at the fastest one,
+  against microgpt's pure-Python 26 tokens/s (DESIGN.md). Tokens are the real target
+  positions of a step (those the mask keeps: a name of n letters has n + 1, at most 16);
+  `positions_per_s` counts `batch * seq` instead. The expected real positions per row is
+  the mean over the names, as `tg.train` draws names uniformly.
+
+Timing: `tg.train`'s whole loop (drawing the batch on the host, the jit-compiled step,
+reading the loss back, logging), from the end of step 1 (which compiles) to the end of step
+`steps - 1` (the last step also writes the final checkpoint). Each measure is repeated
+(`--repeats`, 3 by default), each time in a fresh `tg.train` call, and the median reported.
+On a shared, noisy machine only ratios from one run mean much.
+
+microgpt itself is not run here (its code is not in this repository), so its own final
+loss is not reported: `microgpt.final_loss` is null in the JSON.
+
+Run from the repository root (a few minutes on 2 CPU cores):
+
+    .venv/bin/python benchmarks/microgpt_parity.py
+
+Writes `benchmarks/results/microgpt_parity.json` and a loss-curve PNG beside it.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+import typedgpt as tg
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "names.txt"
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "microgpt_parity.json"
+MICROGPT_TOKENS_PER_S = 26.0
+"""microgpt in pure Python: about 4 steps/s of one name each (DESIGN.md, measured 23-26)."""
+GOAL_SPEEDUP = 10_000.0
+FINAL_WINDOW = 50
+SEQ_LEN = 16
+
+
+def moving_average(values: Sequence[float], window: int) -> list[float]:
+    """The trailing mean of `values`: item `i` is the mean of items `max(0, i-window+1)..i`."""
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    sums = np.cumsum(np.asarray(values, dtype=np.float64))
+    out = []
+    for i in range(len(values)):
+        start = i - window
+        total = sums[i] - (sums[start] if start >= 0 else 0.0)
+        out.append(float(total / min(i + 1, window)))
+    return out
+
+
+def final_loss(losses: Sequence[float], window: int = FINAL_WINDOW) -> float:
+    """The mean of the last `window` losses (all of them when there are fewer)."""
+    if not losses:
+        raise ValueError("no losses: train for at least one step")
+    return float(np.mean(losses[-window:]))
+
+
+def microgpt_train_config(*, steps: int, batch_size: int, seed: int) -> tg.TrainConfig:
+    """microgpt's Adam and schedule, one checkpoint at the end and no evaluation."""
+    return tg.TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        seq_len=SEQ_LEN,
+        learning_rate=0.01,
+        beta1=0.85,
+        beta2=0.99,
+        eps=1e-8,
+        weight_decay=0.0,
+        warmup_steps=0,
+        decay="linear",
+        final_lr_fraction=0.0,
+        grad_clip=None,
+        checkpoint_every=steps,
+        seed=seed,
+    )
+
+
+def real_positions_per_row(dataset: tg.TextDataset, seq_len: int) -> float:
+    """The mean number of real target positions in a row: `min(len(doc) - 1, seq_len)`."""
+    return float(np.mean([min(doc.size - 1, seq_len) for doc in dataset.documents]))
+
+
+@dataclass
+class Run:
+    """One timed `tg.train` call."""
+
+    batch_size: int
+    steps: int
+    tokens_per_s: float
+    positions_per_s: float
+    timed_steps: int
+    timed_s: float
+    first_step_s: float
+    final_loss: float
+    losses: list[float] = field(repr=False)
+    model: tg.GPT = field(repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """The run as JSON data, without its losses and model."""
+        data = asdict(self)
+        del data["losses"], data["model"]
+        return data
+
+
+def timed_train(
+    model_config: tg.GPTConfig,
+    dataset: tg.TextDataset,
+    tokenizer: tg.Tokenizer,
+    *,
+    steps: int,
+    batch_size: int,
+    seed: int,
+) -> Run:
+    """Train with microgpt's recipe in a temporary folder, timing steps 2 .. steps - 1."""
+    if steps < 3:
+        raise ValueError(f"steps must be at least 3 to time anything but compile, got {steps}")
+    stamps: list[float] = []
+
+    def on_step(step: int, loss: float) -> None:
+        stamps.append(time.perf_counter())
+
+    config = microgpt_train_config(steps=steps, batch_size=batch_size, seed=seed)
+    with tempfile.TemporaryDirectory(prefix="microgpt_parity_") as out_dir:
+        started = time.perf_counter()
+        result = tg.train(
+            model_config,
+            dataset,
+            None,
+            tokenizer=tokenizer,
+            out_dir=out_dir,
+            config=config,
+            progress=False,
+            on_step=on_step,
+        )
+    timed_steps, timed_s = steps - 2, stamps[-2] - stamps[0]
+    rows_per_s = timed_steps * batch_size / timed_s
+    return Run(
+        batch_size=batch_size,
+        steps=steps,
+        tokens_per_s=rows_per_s * real_positions_per_row(dataset, SEQ_LEN),
+        positions_per_s=rows_per_s * SEQ_LEN,
+        timed_steps=timed_steps,
+        timed_s=timed_s,
+        first_step_s=stamps[0] - started,
+        final_loss=final_loss(result.losses),
+        losses=result.losses,
+        model=result.model,
+    )
+
+
+def median_of(runs: Sequence[Run]) -> dict[str, Any]:
+    """The median tokens/s and positions/s of repeated runs, with every run's summary."""
+    return {
+        "batch_size": runs[0].batch_size,
+        "steps": runs[0].steps,
+        "tokens_per_s": statistics.median(run.tokens_per_s for run in runs),
+        "positions_per_s": statistics.median(run.positions_per_s for run in runs),
+        "final_loss": runs[0].final_loss,
+        "runs": [run.summary() for run in runs],
+    }
+
+
+def sample_names(
+    model: tg.GPT, tokenizer: tg.Tokenizer, *, count: int, temperature: float, seed: int
+) -> list[str]:
+    """`count` names, each sampled from `[BOS]` until BOS, as microgpt samples them."""
+    bos = tokenizer.bos_id
+    outputs = tg.generate(
+        model,
+        [[bos]] * count,
+        max_new_tokens=model.config.max_seq_len,
+        temperature=temperature,
+        eos_id=bos,
+        key=jax.random.key(seed),
+    )
+    return [tokenizer.decode(ids) for ids in outputs]
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": load,
+        "jax_backend": jax.default_backend(),
+        "jax_device": str(jax.devices()[0]),
+        "jax_version": jax.__version__,
+        "python": platform.python_version(),
+        "typedgpt_version": tg.__version__,
+    }
+
+
+def plot(report: dict[str, Any], losses: Sequence[float], png_path: Path) -> None:
+    """The batch-1 loss curve (raw and smoothed) and tokens/s against batch size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    batch1 = report["batch1"]
+    figure, (loss_axes, speed_axes) = plt.subplots(1, 2, figsize=(11, 4))
+    steps = np.arange(1, len(losses) + 1)
+    loss_axes.plot(steps, losses, color="0.75", linewidth=0.6, label="loss per step")
+    loss_axes.plot(
+        steps,
+        batch1["smoothed_losses"],
+        linewidth=1.5,
+        label=f"mean of the last {batch1['smoothing_window']} steps",
+    )
+    loss_axes.set_title(
+        f"microgpt recipe, batch 1: final loss {batch1['final_loss']:.3f}", fontsize=10
+    )
+    loss_axes.set_xlabel("step")
+    loss_axes.set_ylabel("cross-entropy (nats per token)")
+    loss_axes.grid(alpha=0.3)
+    loss_axes.legend()
+
+    sweep = report["throughput"]["sweep"]
+    sizes = [1] + [row["batch_size"] for row in sweep]
+    speeds = [batch1["tokens_per_s"]] + [row["tokens_per_s"] for row in sweep]
+    speed_axes.loglog(sizes, speeds, "o-", label="typedgpt (tg.train)")
+    speed_axes.axhline(MICROGPT_TOKENS_PER_S, color="C3", linestyle=":", label="microgpt, 26")
+    speed_axes.axhline(
+        MICROGPT_TOKENS_PER_S * GOAL_SPEEDUP, color="C2", linestyle="--", label="10,000x goal"
+    )
+    speed_axes.set_title("training throughput (real target tokens/s)", fontsize=10)
+    speed_axes.set_xlabel("batch size (names per step)")
+    speed_axes.set_ylabel("tokens/s")
+    speed_axes.grid(alpha=0.3, which="both")
+    speed_axes.legend()
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=100)
+    plt.close(figure)
+
+
+def _batch_sizes(text: str) -> list[int]:
+    sizes = [int(part) for part in text.split(",") if part.strip()]
+    if not sizes or any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"expected positive ints like 64,256, got {text!r}")
+    return sizes
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark, write the JSON and PNG, print a summary."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="one name per line")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON to write")
+    parser.add_argument("--steps", type=int, default=1000, help="steps of the batch-1 run")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measure")
+    parser.add_argument(
+        "--batch-sizes",
+        type=_batch_sizes,
+        default=[16, 64, 256, 1024],
+        help="batch sizes to sweep for throughput (comma-separated)",
+    )
+    parser.add_argument(
+        "--throughput-steps", type=int, default=100, help="steps of each batched run"
+    )
+    parser.add_argument("--num-samples", type=int, default=20, help="names to sample")
+    parser.add_argument("--temperature", type=float, default=0.5, help="sampling temperature")
+    parser.add_argument("--seed", type=int, default=0, help="seed for init, data and samples")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+
+    started = time.perf_counter()
+    info = machine()
+    text = tg.load_text(args.data)
+    tokenizer = tg.CharTokenizer.from_text(text)
+    dataset = tg.TextDataset.from_text(text, tokenizer, mode="lines")
+    model_config = tg.GPTConfig.microgpt(vocab_size=tokenizer.vocab_size)
+    real_per_row = real_positions_per_row(dataset, SEQ_LEN)
+    print(
+        f"{len(dataset):,} names from {args.data}, vocab {tokenizer.vocab_size}, "
+        f"{real_per_row:.3f} real target positions per name (of {SEQ_LEN})."
+    )
+
+    def train_runs(batch_size: int, steps: int, repeats: int) -> list[Run]:
+        runs = []
+        for _ in range(repeats):
+            run = timed_train(
+                model_config,
+                dataset,
+                tokenizer,
+                steps=steps,
+                batch_size=batch_size,
+                seed=args.seed,
+            )
+            print(
+                f"  batch {batch_size:5d}, {steps} steps: {run.tokens_per_s:12,.0f} tokens/s "
+                f"({run.positions_per_s:12,.0f} positions/s), final loss {run.final_loss:.4f}"
+            )
+            runs.append(run)
+        return runs
+
+    print(f"microgpt's recipe, batch 1, {args.steps} steps, {args.repeats} times:")
+    batch1_runs = train_runs(1, args.steps, args.repeats)
+    losses = batch1_runs[0].losses
+    names = sample_names(
+        batch1_runs[0].model,
+        tokenizer,
+        count=args.num_samples,
+        temperature=args.temperature,
+        seed=args.seed,
+    )
+    known = set(text.split())
+    print(f"samples at temperature {args.temperature}: {', '.join(names)}")
+
+    print(f"throughput sweep, {args.throughput_steps} steps per batch size:")
+    sweep = [median_of(train_runs(size, args.throughput_steps, 1)) for size in args.batch_sizes]
+    best = max(sweep, key=lambda row: float(row["tokens_per_s"]))["batch_size"]
+    print(f"batch {best}, {args.repeats} more times:")
+    batched = median_of(train_runs(best, args.throughput_steps, args.repeats))
+
+    batch1 = median_of(batch1_runs)
+    batch1.update(
+        losses=losses,
+        smoothed_losses=moving_average(losses, FINAL_WINDOW),
+        smoothing_window=FINAL_WINDOW,
+        final_loss=final_loss(losses),
+        first_loss=losses[0],
+        seq_len=SEQ_LEN,
+        real_tokens_per_step=real_per_row,
+        positions_per_step=SEQ_LEN,
+    )
+    batched.update(
+        real_tokens_per_step=best * real_per_row,
+        positions_per_step=best * SEQ_LEN,
+    )
+    report: dict[str, Any] = {
+        "benchmark": "microgpt_parity",
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "data": {
+            "path": str(args.data),
+            "documents": len(dataset),
+            "vocab_size": tokenizer.vocab_size,
+            "real_tokens_per_name": real_per_row,
+        },
+        "model_config": asdict(model_config),
+        "num_parameters": sum(int(a.size) for a in jax.tree.leaves(batch1_runs[0].model)),
+        "train_config": asdict(microgpt_train_config(steps=args.steps, batch_size=1, seed=0)),
+        "token_counting": (
+            "tokens = real target positions (mask == 1) per step, the expected count "
+            "batch_size * mean(min(len(name) + 1, seq_len)); positions = batch_size * seq_len"
+        ),
+        "timing": (
+            "tg.train's whole loop from the end of step 1 (compile) to the end of step "
+            "steps - 1 (the last step writes the checkpoint); median of repeated runs"
+        ),
+        "batch1": batch1,
+        "samples": {
+            "temperature": args.temperature,
+            "names": names,
+            "not_in_training_data": sum(name not in known for name in names),
+        },
+        "throughput": {"sweep": sweep, "best": batched},
+        "microgpt": {
+            "tokens_per_s": MICROGPT_TOKENS_PER_S,
+            "tokens_per_s_source": "DESIGN.md: pure Python, about 4 steps/s of one name",
+            "final_loss": None,
+            "final_loss_note": "not measured here: microgpt's code is not in this repository",
+        },
+        "speedup_batch1": batch1["tokens_per_s"] / MICROGPT_TOKENS_PER_S,
+        "speedup_batched": batched["tokens_per_s"] / MICROGPT_TOKENS_PER_S,
+        "goal_speedup": GOAL_SPEEDUP,
+        "goal_met": batched["tokens_per_s"] >= GOAL_SPEEDUP * MICROGPT_TOKENS_PER_S,
+        "machine": info,
+        "wall_s": 0.0,
+    }
+    report["wall_s"] = time.perf_counter() - started
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    png_path = args.out.with_suffix(".png")
+    plot(report, losses, png_path)
+    print(
+        f"batch 1: final loss {batch1['final_loss']:.4f} (mean of the last {FINAL_WINDOW}), "
+        f"{batch1['tokens_per_s']:,.0f} tokens/s = {report['speedup_batch1']:,.0f}x microgpt\n"
+        f"batch {best}: {batched['tokens_per_s']:,.0f} tokens/s "
+        f"({batched['positions_per_s']:,.0f} positions/s) = "
+        f"{report['speedup_batched']:,.0f}x microgpt (goal {GOAL_SPEEDUP:,.0f}x: "
+        f"{'met' if report['goal_met'] else 'not met'})\n"
+        f"wrote {args.out} and {png_path} in {report['wall_s']:.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

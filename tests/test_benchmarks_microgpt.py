@@ -1,0 +1,114 @@
+"""Tests for `benchmarks/microgpt_parity.py`: its helpers, and a short run of `main`.
+
+The short run trains on 200 made-up names written to a temporary folder (never on the real
+names.txt) for a handful of steps, and checks the JSON it writes, not the numbers in it.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import typedgpt as tg
+from benchmarks import microgpt_parity as bench
+
+SYLLABLES = ("ka", "ri", "mo", "lu", "sen", "ta", "vi", "no")
+
+
+def test_moving_average_is_a_trailing_mean() -> None:
+    assert bench.moving_average([1.0, 2.0, 3.0, 4.0, 5.0], 2) == [1.0, 1.5, 2.5, 3.5, 4.5]
+    assert bench.moving_average([4.0, 2.0, 6.0], 10) == [4.0, 3.0, 4.0]
+    assert bench.moving_average([3.0, 1.0], 1) == [3.0, 1.0]
+    assert bench.moving_average([], 5) == []
+
+
+def test_moving_average_rejects_an_empty_window() -> None:
+    with pytest.raises(ValueError, match="window must be at least 1, got 0"):
+        bench.moving_average([1.0], 0)
+
+
+def test_final_loss_is_the_mean_of_the_last_steps() -> None:
+    losses = [10.0] * 100 + [2.0] * 50
+    assert bench.final_loss(losses) == 2.0
+    assert bench.final_loss([1.0, 3.0], window=50) == 2.0
+    with pytest.raises(ValueError, match="no losses"):
+        bench.final_loss([])
+
+
+def test_real_positions_count_targets_up_to_seq_len() -> None:
+    text = "ab\n" + "x" * 30 + "\n"
+    tokenizer = tg.CharTokenizer.from_text(text)
+    dataset = tg.TextDataset.from_text(text, tokenizer)
+    # "ab" has 3 targets (a, b, BOS); the long name is cut to seq_len = 16 targets.
+    assert bench.real_positions_per_row(dataset, 16) == (3 + 16) / 2
+
+
+def test_train_config_is_microgpts_adam() -> None:
+    config = bench.microgpt_train_config(steps=1000, batch_size=1, seed=0)
+    assert (config.learning_rate, config.beta1, config.beta2, config.eps) == (
+        0.01,
+        0.85,
+        0.99,
+        1e-8,
+    )
+    assert (config.weight_decay, config.warmup_steps, config.grad_clip) == (0.0, 0, None)
+    assert (config.decay, config.final_lr_fraction) == ("linear", 0.0)
+    assert (config.batch_size, config.seq_len) == (1, 16)
+    assert float(config.schedule()(500)) == pytest.approx(0.005)
+
+
+@pytest.mark.slow
+def test_main_writes_the_report(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    names = ["".join(rng.choice(SYLLABLES, size=int(rng.integers(2, 4)))) for _ in range(200)]
+    data = tmp_path / "names.txt"
+    data.write_text("\n".join(names) + "\n")
+    out = tmp_path / "results" / "parity.json"
+
+    code = bench.main(
+        [
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--steps",
+            "6",
+            "--repeats",
+            "1",
+            "--batch-sizes",
+            "4",
+            "--throughput-steps",
+            "3",
+            "--num-samples",
+            "3",
+        ]
+    )
+
+    assert code == 0
+    assert out.with_suffix(".png").stat().st_size > 0
+    report = json.loads(out.read_text())
+    batch1 = report["batch1"]
+    assert batch1["batch_size"] == 1
+    assert len(batch1["losses"]) == len(batch1["smoothed_losses"]) == 6
+    assert batch1["final_loss"] == pytest.approx(float(np.mean(batch1["losses"])))
+    assert batch1["positions_per_step"] == 16
+    assert 1 < batch1["real_tokens_per_step"] <= 16
+    assert len(batch1["runs"]) == 1 and batch1["runs"][0]["timed_steps"] == 4
+    assert batch1["tokens_per_s"] > 0
+    assert batch1["positions_per_s"] > batch1["tokens_per_s"]
+    best = report["throughput"]["best"]
+    assert best["batch_size"] == 4 and best["positions_per_step"] == 64
+    assert [row["batch_size"] for row in report["throughput"]["sweep"]] == [4]
+    assert report["speedup_batched"] == pytest.approx(best["tokens_per_s"] / 26.0)
+    assert isinstance(report["goal_met"], bool)
+    samples = report["samples"]
+    assert samples["temperature"] == 0.5 and len(samples["names"]) == 3
+    assert all(set(name) <= set("".join(SYLLABLES)) for name in samples["names"])
+    assert report["microgpt"]["final_loss"] is None
+    assert report["microgpt"]["tokens_per_s"] == 26.0
+    assert report["data"]["documents"] == 200
+    assert report["model_config"]["num_layers"] == 1
+    assert report["train_config"]["learning_rate"] == 0.01
+    assert math.isfinite(report["wall_s"])

@@ -1,0 +1,390 @@
+"""Tests for checkpoint folders: `save_checkpoint`, `load_checkpoint`, `atomic_write`, and
+the `CheckpointError` for each missing, truncated, corrupt or mismatched file."""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import typedgpt as tg
+from typedgpt._checkpoint import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    OPTIMIZER_FILE,
+    STATE_FILE,
+    TOKENIZER_FILE,
+    CheckpointError,
+    atomic_write,
+    config_from_dict,
+    config_to_dict,
+    load_checkpoint,
+    save_checkpoint,
+)
+
+TEXT = "kari\nmolu\nsenta\nvino\n"
+TOKENIZER = tg.CharTokenizer.from_text(TEXT)
+CONFIG = tg.GPTConfig.microgpt(vocab_size=TOKENIZER.vocab_size)
+# A GPT-2 style config: tied head, biases, LayerNorm with parameters; 2 layers.
+GPT2_CONFIG = tg.GPTConfig.gpt2(
+    vocab_size=11, num_layers=2, num_heads=2, embed_dim=8, mlp_dim=16, max_seq_len=8
+)
+
+
+def optimizer_arrays() -> list[np.ndarray]:
+    """Twelve arrays of several dtypes and ranks, so that order '00010' after '00009' and a
+    0-d int32 step counter (as optax keeps one) are both exercised."""
+    arrays: list[np.ndarray] = [np.array(7, dtype=np.int32)]
+    for i in range(1, 12):
+        arrays.append(np.arange(i * 3, dtype=np.float32).reshape(i, 3) * np.float32(i + 0.5))
+    return arrays
+
+
+TRAIN_STATE: dict[str, Any] = {
+    "step": 7,
+    "seed": 3,
+    "data_rng": np.random.default_rng(3).bit_generator.state,
+}
+
+
+def gpt2_shapes(config: tg.GPTConfig) -> dict[str, tuple[int, ...]]:
+    """Hugging Face GPT-2's parameter names and Conv1D shapes for `config`, written out."""
+    embed, mlp = config.embed_dim, config.mlp_dim
+    shapes: dict[str, tuple[int, ...]] = {
+        "wte.weight": (config.vocab_size, embed),
+        "wpe.weight": (config.max_seq_len, embed),
+    }
+    norms = ["weight", "bias"] if config.norm == "layernorm" else ["weight"]
+    for i in range(config.num_layers):
+        layer: dict[str, tuple[int, ...]] = {}
+        if config.norm_has_params:
+            layer |= {f"ln_1.{p}": (embed,) for p in norms}
+            layer |= {f"ln_2.{p}": (embed,) for p in norms}
+        for name, (fan_in, fan_out) in {
+            "attn.c_attn": (embed, 3 * embed),
+            "attn.c_proj": (embed, embed),
+            "mlp.c_fc": (embed, mlp),
+            "mlp.c_proj": (mlp, embed),
+        }.items():
+            layer[f"{name}.weight"] = (fan_in, fan_out)
+            if config.use_bias:
+                layer[f"{name}.bias"] = (fan_out,)
+        shapes |= {f"h.{i}.{name}": shape for name, shape in layer.items()}
+    if config.final_norm and config.norm_has_params:
+        shapes |= {f"ln_f.{p}": (embed,) for p in norms}
+    if not config.tie_embeddings:
+        shapes["lm_head.weight"] = (config.vocab_size, embed)
+    return shapes
+
+
+def random_model(config: tg.GPTConfig, seed: int) -> tg.GPT:
+    """A model with random parameters, built from a state dict (no eager initialisation,
+    which compiles op by op and is slow on a small CPU)."""
+    rng = np.random.default_rng(seed)
+    tensors = {
+        name: rng.normal(0.0, 0.1, size=shape).astype(np.float32)
+        for name, shape in gpt2_shapes(config).items()
+    }
+    return tg.GPT.from_state_dict(config, tensors)
+
+
+@pytest.fixture(scope="module")
+def model() -> tg.GPT:
+    return random_model(CONFIG, seed=5)
+
+
+@pytest.fixture
+def folder(tmp_path: Path, model: tg.GPT) -> Path:
+    """A complete training checkpoint."""
+    out = tmp_path / "ckpt"
+    save_checkpoint(
+        out,
+        model,
+        tokenizer_json=TOKENIZER.to_json(),
+        optimizer_arrays=optimizer_arrays(),
+        train_state=TRAIN_STATE,
+    )
+    return out
+
+
+def rewrite(folder: Path, name: str, data: bytes) -> None:
+    """Replace a file and record its new hash, so the check under test is not the hash."""
+    (folder / name).write_bytes(data)
+    state = json.loads((folder / STATE_FILE).read_text())
+    state["files"][name] = hashlib.sha256(data).hexdigest()
+    (folder / STATE_FILE).write_text(json.dumps(state))
+
+
+def edit_config(folder: Path, **changes: Any) -> None:
+    data = json.loads((folder / CONFIG_FILE).read_text())
+    data.update(changes)
+    rewrite(folder, CONFIG_FILE, json.dumps(data).encode())
+
+
+# Round trip
+
+
+def test_round_trip(folder: Path, model: tg.GPT) -> None:
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, TOKENIZER_FILE]
+    )
+    checkpoint = load_checkpoint(folder)
+    assert checkpoint.model.config == CONFIG
+    saved, loaded = model.state_dict(), checkpoint.model.state_dict()
+    assert saved.keys() == loaded.keys()
+    for name in saved:
+        np.testing.assert_array_equal(loaded[name], saved[name], err_msg=name)
+        assert loaded[name].dtype == saved[name].dtype
+    tokens = jnp.asarray(TOKENIZER.encode("karimo"), dtype=jnp.int32)
+    np.testing.assert_array_equal(np.asarray(checkpoint.model(tokens)), np.asarray(model(tokens)))
+
+    assert checkpoint.tokenizer_json == {"kind": "char", "chars": TOKENIZER.chars}
+    assert tg.tokenizer_from_json(checkpoint.tokenizer_json) == TOKENIZER
+
+    assert checkpoint.optimizer_arrays is not None
+    expected = optimizer_arrays()
+    assert len(checkpoint.optimizer_arrays) == len(expected)
+    for got, want in zip(checkpoint.optimizer_arrays, expected, strict=True):
+        assert got.dtype == want.dtype
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+
+    state = checkpoint.train_state
+    assert state is not None
+    for field in ("step", "seed", "data_rng"):
+        assert state[field] == TRAIN_STATE[field]
+    rng = np.random.default_rng(0)
+    rng.bit_generator.state = state["data_rng"]
+    assert rng.integers(1 << 30) == np.random.default_rng(3).integers(1 << 30)
+    # train_state.json records the SHA-256 of every other file, as written.
+    assert state["files"] == {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        for name in (CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, TOKENIZER_FILE)
+    }
+
+
+def test_round_trip_gpt2_style(tmp_path: Path) -> None:
+    model = random_model(GPT2_CONFIG, seed=2)
+    save_checkpoint(tmp_path, model)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [CONFIG_FILE, MODEL_FILE, STATE_FILE]
+    checkpoint = load_checkpoint(tmp_path, expect_config=GPT2_CONFIG)
+    assert checkpoint.model.config == GPT2_CONFIG
+    assert "lm_head.weight" not in checkpoint.model.state_dict()
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(checkpoint.model.state_dict()[name], array, err_msg=name)
+    assert checkpoint.tokenizer_json is None
+    assert checkpoint.optimizer_arrays is None
+    assert checkpoint.train_state is not None
+    assert set(checkpoint.train_state) == {"files"}
+
+
+def test_saving_again_replaces_every_file(folder: Path) -> None:
+    other = random_model(CONFIG, seed=6)
+    save_checkpoint(folder, other, train_state={"step": 9})
+    checkpoint = load_checkpoint(folder)
+    np.testing.assert_array_equal(
+        checkpoint.model.state_dict()["wte.weight"], other.state_dict()["wte.weight"]
+    )
+    assert checkpoint.train_state is not None
+    assert checkpoint.train_state["step"] == 9
+    assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_config_dict_round_trip() -> None:
+    for config in (CONFIG, GPT2_CONFIG):
+        data = config_to_dict(config)
+        assert data["vocab_size"] == config.vocab_size
+        assert config_from_dict(json.loads(json.dumps(data))) == config
+
+
+def test_config_from_dict_errors() -> None:
+    with pytest.raises(CheckpointError, match=r"here.json: expected a JSON object"):
+        config_from_dict([1, 2], source="here.json")
+    data = config_to_dict(CONFIG)
+    with pytest.raises(CheckpointError, match=r"here.json: unknown GPTConfig fields \['colour'\]"):
+        config_from_dict({**data, "colour": "red"}, source="here.json")
+    del data["num_heads"]
+    with pytest.raises(CheckpointError, match=r"here.json: .*num_heads"):
+        config_from_dict(data, source="here.json")
+
+
+# atomic_write
+
+
+def test_atomic_write_creates_and_replaces(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "file.bin"
+    atomic_write(path, b"old")
+    assert path.read_bytes() == b"old"
+    atomic_write(path, b"new content")
+    assert path.read_bytes() == b"new content"
+    assert [p.name for p in path.parent.iterdir()] == ["file.bin"]
+
+
+def test_failed_rename_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "file.bin"
+    atomic_write(path, b"old")
+
+    def fail(src: object, dst: object) -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk on fire"):
+        atomic_write(path, b"new")
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "file.bin"
+    atomic_write(path, b"old")
+
+    def fail(fd: int) -> None:
+        raise OSError("no space left")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(OSError, match="no space left"):
+        atomic_write(path, b"new")
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+
+
+# Errors: missing and incomplete folders
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"checkpoint folder .*nowhere does not exist"):
+        load_checkpoint(tmp_path / "nowhere")
+
+
+def test_empty_folder(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"has no config\.json: it is incomplete"):
+        load_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("name", [CONFIG_FILE, MODEL_FILE])
+@pytest.mark.parametrize("with_state", [True, False], ids=["with-state", "without-state"])
+def test_missing_file(folder: Path, name: str, with_state: bool) -> None:
+    (folder / name).unlink()
+    if not with_state:
+        (folder / STATE_FILE).unlink()
+    with pytest.raises(CheckpointError, match=rf"has no {name}: it is incomplete"):
+        load_checkpoint(folder)
+
+
+# Errors: truncated and corrupt files
+
+
+def test_truncated_model_detected_by_hash(folder: Path) -> None:
+    data = (folder / MODEL_FILE).read_bytes()
+    (folder / MODEL_FILE).write_bytes(data[: len(data) // 2])
+    with pytest.raises(
+        CheckpointError, match=r"model\.safetensors does not match the hash recorded in"
+    ):
+        load_checkpoint(folder)
+
+
+def test_truncated_model_without_state(folder: Path) -> None:
+    (folder / STATE_FILE).unlink()
+    data = (folder / MODEL_FILE).read_bytes()
+    (folder / MODEL_FILE).write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"model\.safetensors is corrupt"):
+        load_checkpoint(folder)
+
+
+def test_flipped_byte_in_model(folder: Path) -> None:
+    data = bytearray((folder / MODEL_FILE).read_bytes())
+    data[-3] ^= 0x01  # inside the last tensor's data: still a valid safetensors file
+    (folder / MODEL_FILE).write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"model\.safetensors does not match the hash"):
+        load_checkpoint(folder)
+
+
+def test_truncated_optimizer_state(folder: Path) -> None:
+    data = (folder / OPTIMIZER_FILE).read_bytes()
+    (folder / OPTIMIZER_FILE).write_bytes(data[:-10])
+    with pytest.raises(CheckpointError, match=r"optimizer\.safetensors does not match the hash"):
+        load_checkpoint(folder)
+    rewrite(folder, OPTIMIZER_FILE, data[:-10])
+    with pytest.raises(CheckpointError, match=r"optimizer\.safetensors is corrupt"):
+        load_checkpoint(folder)
+
+
+def test_corrupt_train_state(folder: Path) -> None:
+    (folder / STATE_FILE).write_text('{"step": 3,')
+    with pytest.raises(CheckpointError, match=r"train_state\.json is corrupt"):
+        load_checkpoint(folder)
+    (folder / STATE_FILE).write_text("[1, 2]")
+    with pytest.raises(CheckpointError, match=r"train_state\.json is corrupt: expected a JSON"):
+        load_checkpoint(folder)
+
+
+def test_edited_config_detected_by_hash(folder: Path) -> None:
+    (folder / CONFIG_FILE).write_text((folder / CONFIG_FILE).read_text().replace("16", "32"))
+    with pytest.raises(CheckpointError, match=r"config\.json does not match the hash"):
+        load_checkpoint(folder)
+
+
+def test_config_not_json(folder: Path) -> None:
+    rewrite(folder, CONFIG_FILE, b'{"vocab_size": 12,')
+    with pytest.raises(CheckpointError, match=r"config\.json is corrupt"):
+        load_checkpoint(folder)
+
+
+def test_config_unknown_field(folder: Path) -> None:
+    edit_config(folder, colour="red")
+    with pytest.raises(
+        CheckpointError, match=r"config\.json: unknown GPTConfig fields \['colour'\]"
+    ):
+        load_checkpoint(folder)
+
+
+@pytest.mark.parametrize(
+    ("changes", "detail"),
+    [
+        ({"num_heads": 3}, "embed_dim=16 is not divisible by num_heads=3"),
+        ({"norm": "batchnorm"}, "GPTConfig.norm must be one of"),
+        ({"vocab_size": "12"}, "GPTConfig.vocab_size must be a positive int"),
+    ],
+    ids=["heads", "norm", "vocab-string"],
+)
+def test_config_invalid_value(folder: Path, changes: dict[str, Any], detail: str) -> None:
+    edit_config(folder, **changes)
+    with pytest.raises(CheckpointError, match=rf"config\.json: .*{detail}"):
+        load_checkpoint(folder)
+
+
+def test_config_that_does_not_fit_the_tensors(folder: Path) -> None:
+    edit_config(folder, embed_dim=32)
+    with pytest.raises(
+        CheckpointError,
+        match=r"model\.safetensors does not fit its config: wte\.weight: expected shape "
+        r"\(vocab=14, embed=32\), got \(14, 16\)",
+    ):
+        load_checkpoint(folder)
+
+
+def test_config_with_more_layers_than_the_tensors(folder: Path) -> None:
+    edit_config(folder, num_layers=2)
+    with pytest.raises(CheckpointError, match=r"does not fit its config: .*h\.1\.attn\.c_attn"):
+        load_checkpoint(folder)
+
+
+def test_expect_config_names_the_differing_fields(folder: Path) -> None:
+    assert load_checkpoint(folder, expect_config=CONFIG).model.config == CONFIG
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(folder, expect_config=CONFIG.replace(num_layers=2, mlp_dim=32))
+    message = str(info.value)
+    assert "num_layers: checkpoint 1, requested 2" in message
+    assert "mlp_dim: checkpoint 64, requested 32" in message
+    assert "embed_dim" not in message
+    assert str(folder) in message
+
+
+def test_corrupt_tokenizer(folder: Path) -> None:
+    rewrite(folder, TOKENIZER_FILE, b'{"kind": ')
+    with pytest.raises(CheckpointError, match=r"tokenizer\.json is corrupt"):
+        load_checkpoint(folder)

@@ -1,0 +1,330 @@
+"""Tests for `generate`: cached == uncached, greedy == a naive loop, sampling, EOS, batches,
+bucketing without recompiling, streaming, and the error for each bad input.
+
+Compiling the loop takes seconds on a small CPU, so the tests share a few compiled variants:
+the gpt2-style model greedy at batch 1 and 3 (bucket 8), sampling at batch 1 (top-k 1, and
+nucleus), and with per-step logits at batch 3 (bucket 16); microgpt greedy at batch 1.
+"""
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jaxtyping import Array, Float, Int
+
+import typedgpt as tg
+from typedgpt._generate import _generate, _sample, generate
+
+# Fixed tolerance for cached against uncached logits, both float32.
+ATOL = RTOL = 1e-5
+
+
+@pytest.fixture(scope="module")
+def model() -> tg.GPT:
+    config = tg.GPTConfig.gpt2(
+        vocab_size=13, num_layers=2, num_heads=2, embed_dim=16, mlp_dim=32, max_seq_len=32
+    )
+    return tg.GPT(config, key=jax.random.key(1))
+
+
+def full_logits(model: tg.GPT, tokens: list[int]) -> Float[np.ndarray, "seq vocab"]:
+    """The uncached forward pass over `tokens`: row `p` is the logits after token `p`.
+
+    The sequence is padded on the right to `max_seq_len` so that one compilation serves every
+    length; the forward pass is causal, so the padding does not touch rows `< len(tokens)`.
+    """
+    padded = np.zeros(model.config.max_seq_len, np.int32)
+    padded[: len(tokens)] = tokens
+    return np.asarray(model(jnp.asarray(padded)))[: len(tokens)]
+
+
+def naive_greedy(
+    model: tg.GPT, prompt: list[int], max_new_tokens: int, eos_id: int | None = None
+) -> list[int]:
+    """Greedy decoding with the full forward pass over the whole prefix at every step."""
+    tokens = list(prompt)
+    for _ in range(max_new_tokens):
+        tokens.append(int(np.argmax(full_logits(model, tokens)[-1])))
+        if tokens[-1] == eos_id:
+            break
+    return tokens[len(prompt) :]
+
+
+def greedy(model: tg.GPT, prompt: Any, max_new_tokens: int, **options: Any) -> list[int]:
+    out = generate(
+        model,
+        prompt,
+        max_new_tokens=max_new_tokens,
+        temperature=0,
+        key=jax.random.key(0),
+        **options,
+    )
+    assert isinstance(out, list)
+    return out
+
+
+# Cached == uncached ----------------------------------------------------------------------
+
+
+def test_step_logits_equal_full_forward(model: tg.GPT) -> None:
+    """Sampled continuations of a batch of three lengths, one of them up to the last position
+    the cache holds (11 + 22 - 1 = 32 = max_seq_len): every step's logits equal the full
+    forward pass's at that position."""
+    prompts = [[1, 2, 3], [4, 5, 6, 7, 8, 9, 10, 11], [12, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]]
+    tokens, single, step_logits = _generate(
+        model,
+        prompts,
+        max_new_tokens=22,
+        temperature=1.0,
+        top_k=None,
+        top_p=None,
+        eos_id=None,
+        key=jax.random.key(3),
+        on_token=None,
+        with_logits=True,
+    )
+    assert not single
+    for prompt, new, logits in zip(prompts, tokens, step_logits, strict=True):
+        assert len(new) == 22
+        expected = full_logits(model, prompt + new[:-1])[len(prompt) - 1 :]
+        np.testing.assert_allclose(logits, expected, atol=ATOL, rtol=RTOL)
+
+
+def test_greedy_equals_naive_loop(model: tg.GPT) -> None:
+    for prompt in ([5], [1, 2, 3], [3, 1, 4, 1, 5, 9, 2, 6]):  # 8: a full bucket
+        expected = naive_greedy(model, prompt, 12)
+        assert greedy(model, prompt, 12) == expected
+        assert greedy(model, prompt, 12) == expected  # deterministic
+
+
+def test_greedy_microgpt_and_no_recompile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """microgpt's architecture through the loop; and the loop traces the model once per
+    bucket, not per token, prompt length, max_new_tokens or key."""
+    # max_seq_len=12: a config no other test uses, so the first call here must trace.
+    config = tg.GPTConfig.microgpt(vocab_size=11, max_seq_len=12)
+    microgpt = tg.GPT(config, key=jax.random.key(2))
+    traced: list[tuple[int, ...]] = []
+    forward_cached = tg.GPT.forward_cached
+
+    def counting(self: tg.GPT, tokens: Int[Array, " seq"], cache: tg.KVCache) -> Any:
+        traced.append(tokens.shape)
+        return forward_cached(self, tokens, cache)
+
+    monkeypatch.setattr(tg.GPT, "forward_cached", counting)
+    first = greedy(microgpt, [1, 2, 3], 10)
+    assert traced == [(8,), (1,)]  # the prefill of bucket 8, and one loop body
+    second = greedy(microgpt, [4, 5, 6, 7, 8], 7)  # another length in bucket 8
+    generate(microgpt, [0], max_new_tokens=12, temperature=0, key=jax.random.key(9))
+    assert traced == [(8,), (1,)]
+    monkeypatch.undo()
+    assert first == naive_greedy(microgpt, [1, 2, 3], 10)
+    assert second == naive_greedy(microgpt, [4, 5, 6, 7, 8], 7)
+
+
+def test_prompt_forms_agree(model: tg.GPT) -> None:
+    prompt = [3, 1, 4, 1, 5]
+    expected = greedy(model, prompt, 6)
+    assert all(type(token) is int for token in expected)
+    for form in (tuple(prompt), np.array(prompt), np.array(prompt, np.int64), jnp.array(prompt)):
+        assert greedy(model, form, 6) == expected
+    assert greedy(model, [np.int32(t) for t in prompt], 6) == expected
+
+
+# Sampling --------------------------------------------------------------------------------
+
+
+def test_top_k_1_and_tiny_top_p_equal_greedy(model: tg.GPT) -> None:
+    prompt = [2, 7, 1, 8]
+    expected = greedy(model, prompt, 10)
+    for options in ({"top_k": 1}, {"top_p": 1e-6}):
+        for seed in (0, 1):
+            out = generate(
+                model,
+                prompt,
+                max_new_tokens=10,
+                temperature=1.5,
+                key=jax.random.key(seed),
+                **options,
+            )
+            assert out == expected
+
+
+def test_same_key_same_tokens(model: tg.GPT) -> None:
+    def sample(seed: int) -> list[int]:
+        return generate(
+            model, [1, 2], max_new_tokens=20, temperature=2.0, top_p=0.95, key=jax.random.key(seed)
+        )
+
+    assert sample(0) == sample(0)
+    assert sample(0) != sample(1)  # 13 ids, 20 draws at high temperature: a clash is ~1e-20
+
+
+def draws(logits: list[float], count: int, **options: Any) -> Int[np.ndarray, " count"]:
+    """`count` tokens drawn by `_sample` from one row of logits."""
+    settings: dict[str, Any] = {
+        "temperature": jnp.float32(options.get("temperature", 1.0)),
+        "top_p": jnp.float32(options.get("top_p", 1.0)),
+        "top_k": options.get("top_k"),
+        "greedy": False,
+        "nucleus": "top_p" in options,
+    }
+    keys = jax.random.split(jax.random.key(0), count)
+    row = jnp.array(logits, jnp.float32)
+    draw: Callable[[Array], Array] = jax.vmap(lambda k: _sample(row, k, **settings))
+    return np.asarray(draw(keys))
+
+
+def test_sample_filters_and_frequencies() -> None:
+    """softmax([0, 1, 2, 3]) = [0.032, 0.087, 0.237, 0.644]."""
+    logits = [0.0, 1.0, 2.0, 3.0]
+    probs = np.exp(logits) / np.exp(logits).sum()
+    frequencies = np.bincount(draws(logits, 4000), minlength=4) / 4000
+    np.testing.assert_allclose(frequencies, probs, atol=0.03)  # about 4 standard errors
+    assert set(draws(logits, 500, top_k=2).tolist()) == {2, 3}
+    assert set(draws(logits, 500, top_p=0.6).tolist()) == {3}  # 0.644 >= 0.6 alone
+    assert set(draws(logits, 500, top_p=0.7).tolist()) == {2, 3}  # 0.644 < 0.7 <= 0.881
+    assert set(draws(logits, 500, top_k=3, top_p=0.99).tolist()) == {1, 2, 3}
+    # A low temperature sharpens: 3 of every draw at temperature 0.05 (odds e^-20 per draw).
+    assert set(draws(logits, 500, temperature=0.05).tolist()) == {3}
+
+
+# EOS, batches, streaming ----------------------------------------------------------------
+
+
+def test_eos_stops_after_emitting_it(model: tg.GPT) -> None:
+    prompt = [3, 1, 4, 1, 5, 9, 2]
+    full = greedy(model, prompt, 12)
+    eos = full[2]
+    stop = full.index(eos) + 1
+    out = greedy(model, prompt, 12, eos_id=eos)
+    assert out == full[:stop] == naive_greedy(model, prompt, 12, eos_id=eos)
+    assert out[-1] == eos and len(out) < len(full)
+
+
+def test_batch_equals_each_alone_and_streams(model: tg.GPT) -> None:
+    prompts: list[list[int]] = [[1, 2, 3], [4, 5, 6, 7, 8, 9, 10, 11], [7]]
+    alone = [greedy(model, p, 12) for p in prompts]
+    eos = alone[1][1]  # stops prompt 1 early; the others may stop too, or run to the end
+    alone_eos = [greedy(model, p, 12, eos_id=eos) for p in prompts]
+    assert alone_eos[1] == alone[1][: alone[1].index(eos) + 1]
+
+    streamed: list[Int[np.ndarray, " batch"]] = []
+    batch = generate(
+        model,
+        prompts,
+        max_new_tokens=12,
+        temperature=0,
+        eos_id=eos,
+        key=jax.random.key(0),
+        on_token=streamed.append,
+    )
+    assert batch == alone_eos
+    as_arrays = [jnp.array(p) for p in prompts]
+    # The same compiled variant (streaming on), with prompts as arrays and no EOS.
+    again = generate(
+        model, as_arrays, max_new_tokens=12, temperature=0, key=jax.random.key(0), on_token=len
+    )
+    assert again == alone
+    steps = max(len(out) for out in batch)
+    assert len(streamed) == steps
+    assert all(t.shape == (3,) and t.dtype == np.int32 for t in streamed)
+    columns = np.stack(streamed, axis=1)
+    for out, column in zip(batch, columns, strict=True):
+        assert column.tolist() == out + [-1] * (steps - len(out))
+
+
+def test_on_token_error_is_raised_after_the_loop(model: tg.GPT) -> None:
+    seen: list[int] = []
+
+    def on_token(tokens: Int[np.ndarray, " batch"]) -> None:
+        seen.append(int(tokens[0]))
+        if len(seen) == 2:
+            raise KeyError("stop")
+
+    with pytest.raises(KeyError, match="stop"):
+        generate(
+            model,
+            [[1, 2, 3], [4, 5, 6, 7, 8, 9, 10, 11], [7]],
+            max_new_tokens=5,
+            temperature=0,
+            key=jax.random.key(0),
+            on_token=on_token,
+        )
+    assert len(seen) == 2  # not called again after it raised
+
+
+# Bad input -------------------------------------------------------------------------------
+
+
+def call(model: tg.GPT, prompt: Any = (1, 2), **changes: Any) -> Any:
+    options: dict[str, Any] = {"max_new_tokens": 3, "key": jax.random.key(0), **changes}
+    return generate(model, prompt, **options)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "message"),
+    [
+        ([], "prompt is empty: pass at least one token id"),
+        (np.zeros(0, np.int32), "prompt is empty"),
+        ([[1, 2], []], "prompt 1 of the batch is empty"),
+        ([1, 13], r"prompt has token id 13 at position 1, outside the vocabulary \[0, 13\)"),
+        ([-1], "prompt has token id -1 at position 0"),
+        ([[1], [2, 3, 99]], "prompt 1 of the batch has token id 99 at position 2"),
+        ([1, 2.0], r"prompt is not integers: position 1 holds 2.0 \(float\)"),
+        ([True, 1], "prompt is not integers: position 0 holds True"),
+        (np.array([1.0, 2.0]), "prompt has dtype float64, not integers"),
+        (jnp.zeros((2, 3), jnp.int32), r"prompt is a 2-D array \(int32\[2, 3\]\)"),
+        ("hello", "prompt is a string: encode it into token ids with a tokenizer first"),
+        (3, "prompt must be a sequence of token ids or a 1-D integer array, got int"),
+    ],
+)
+def test_bad_prompt(model: tg.GPT, prompt: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call(model, prompt)
+
+
+def test_too_long(model: tg.GPT) -> None:
+    message = re.escape(
+        "prompt has 40 tokens and max_new_tokens is 10, but max_seq_len is 32: generating feeds "
+        "the prompt and every new token but the last, 40 + 10 - 1 = 49 positions; shorten the "
+        "prompt or max_new_tokens"
+    )
+    with pytest.raises(ValueError, match=message):
+        call(model, [1] * 40, max_new_tokens=10)
+    with pytest.raises(ValueError, match=r"prompt has 11 tokens .* 11 \+ 23 - 1 = 33 positions"):
+        call(model, [1] * 11, max_new_tokens=23)  # one past the rule; 22 fits (tested above)
+    with pytest.raises(ValueError, match="prompt 1 of the batch has 30 tokens"):
+        call(model, [[1], [1] * 30], max_new_tokens=4)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"max_new_tokens": 0}, "max_new_tokens must be an int >= 1, got 0"),
+        ({"max_new_tokens": 2.0}, "max_new_tokens must be an int >= 1, got 2.0"),
+        ({"temperature": -0.5}, "temperature must be a finite number >= 0, got -0.5"),
+        ({"temperature": float("nan")}, "temperature must be a finite number >= 0, got nan"),
+        ({"top_k": 0}, "top_k must be an int from 1 to vocab_size=13, got 0"),
+        ({"top_k": 14}, "top_k must be an int from 1 to vocab_size=13, got 14"),
+        ({"top_p": 0.0}, r"top_p must be a number in \(0, 1\], got 0.0"),
+        ({"top_p": 1.5}, r"top_p must be a number in \(0, 1\], got 1.5"),
+        ({"eos_id": 13}, r"eos_id 13 is outside the vocabulary \[0, 13\)"),
+        ({"eos_id": -1}, r"eos_id -1 is outside the vocabulary \[0, 13\)"),
+    ],
+)
+def test_bad_option(model: tg.GPT, changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call(model, **changes)
+
+
+def test_bad_types(model: tg.GPT) -> None:
+    with pytest.raises(TypeError, match=r"key must be one PRNG key, got uint32\[2, 2\]"):
+        call(model, key=jax.random.split(jax.random.PRNGKey(0)))
+    with pytest.raises(TypeError, match="on_token must be callable or None, got int"):
+        call(model, on_token=3)
+    with pytest.raises(TypeError, match="generate expects a GPT model, got str"):
+        generate("gpt", [1], max_new_tokens=1, key=jax.random.key(0))  # type: ignore[call-overload]

@@ -1,0 +1,194 @@
+"""Tests for `typedgpt/_state_dict.py`: GPT-2's names and Conv1D layouts, the round trip,
+and the error for each bad checkpoint."""
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from transformers import GPT2Config, GPT2Model
+
+import typedgpt as tg
+
+# Distinct sizes, so a swapped axis cannot pass: embed 48, mlp 4*48 = 192, 3*embed = 144.
+VOCAB, POSITIONS, LAYERS, HEADS, EMBED, MLP = 101, 32, 2, 3, 48, 192
+GPT2_SMALL = tg.GPTConfig.gpt2(
+    vocab_size=VOCAB,
+    max_seq_len=POSITIONS,
+    num_layers=LAYERS,
+    num_heads=HEADS,
+    embed_dim=EMBED,
+    mlp_dim=MLP,
+)
+MICROGPT = tg.GPTConfig.microgpt(vocab_size=27)
+
+
+def _gpt2_shapes() -> dict[str, tuple[int, ...]]:
+    """Every name and Conv1D shape of GPT2Model at GPT2_SMALL's sizes, written out by hand."""
+    shapes: dict[str, tuple[int, ...]] = {
+        "wte.weight": (VOCAB, EMBED),
+        "wpe.weight": (POSITIONS, EMBED),
+    }
+    for i in range(LAYERS):
+        shapes |= {
+            f"h.{i}.ln_1.weight": (EMBED,),
+            f"h.{i}.ln_1.bias": (EMBED,),
+            f"h.{i}.attn.c_attn.weight": (EMBED, 3 * EMBED),
+            f"h.{i}.attn.c_attn.bias": (3 * EMBED,),
+            f"h.{i}.attn.c_proj.weight": (EMBED, EMBED),
+            f"h.{i}.attn.c_proj.bias": (EMBED,),
+            f"h.{i}.ln_2.weight": (EMBED,),
+            f"h.{i}.ln_2.bias": (EMBED,),
+            f"h.{i}.mlp.c_fc.weight": (EMBED, MLP),
+            f"h.{i}.mlp.c_fc.bias": (MLP,),
+            f"h.{i}.mlp.c_proj.weight": (MLP, EMBED),
+            f"h.{i}.mlp.c_proj.bias": (EMBED,),
+        }
+    shapes |= {"ln_f.weight": (EMBED,), "ln_f.bias": (EMBED,)}
+    return shapes
+
+
+def test_microgpt_names_and_shapes(key: jax.Array) -> None:
+    sd = tg.GPT(MICROGPT, key=key).state_dict()
+    assert {name: a.shape for name, a in sd.items()} == {
+        "wte.weight": (27, 16),
+        "wpe.weight": (16, 16),
+        "h.0.attn.c_attn.weight": (16, 48),
+        "h.0.attn.c_proj.weight": (16, 16),
+        "h.0.mlp.c_fc.weight": (16, 64),
+        "h.0.mlp.c_proj.weight": (64, 16),
+        "lm_head.weight": (27, 16),
+    }
+    for array in sd.values():
+        assert isinstance(array, np.ndarray) and array.dtype == np.float32
+
+
+def test_gpt2_names_and_shapes(key: jax.Array) -> None:
+    sd = tg.GPT(GPT2_SMALL, key=key).state_dict()
+    assert {name: a.shape for name, a in sd.items()} == _gpt2_shapes()
+    assert "lm_head.weight" not in sd  # tied to wte
+    for array in sd.values():
+        assert isinstance(array, np.ndarray) and array.dtype == np.float32
+
+
+def test_layout_is_conv1d(key: jax.Array) -> None:
+    """`h.{i}.*.weight` is `(in, out)`: the transpose of `Linear.weight`, layer i of the stack,
+    with q, k and v side by side along `out`."""
+    model = tg.GPT(GPT2_SMALL, key=key)
+    sd = model.state_dict()
+    for i in range(LAYERS):
+        qkv = np.asarray(model.blocks.attn.qkv_proj.weight[i])  # (3*embed, embed)
+        np.testing.assert_array_equal(sd[f"h.{i}.attn.c_attn.weight"], qkv.T)
+        query = qkv[:EMBED]
+        np.testing.assert_array_equal(sd[f"h.{i}.attn.c_attn.weight"][:, :EMBED], query.T)
+        up = np.asarray(model.blocks.mlp.up_proj.weight[i])
+        np.testing.assert_array_equal(sd[f"h.{i}.mlp.c_fc.weight"], up.T)
+        down = np.asarray(model.blocks.mlp.down_proj.weight[i])
+        np.testing.assert_array_equal(sd[f"h.{i}.mlp.c_proj.weight"], down.T)
+    np.testing.assert_array_equal(sd["wte.weight"], np.asarray(model.token_embedding))
+
+
+def test_names_match_hugging_face_gpt2model(key: jax.Array) -> None:
+    config = GPT2Config(
+        vocab_size=VOCAB,
+        n_positions=POSITIONS,
+        n_embd=EMBED,
+        n_layer=LAYERS,
+        n_head=HEADS,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    hf = {
+        name: tuple(tensor.shape)
+        for name, tensor in GPT2Model(config).state_dict().items()
+        if not name.endswith((".attn.bias", ".attn.masked_bias"))  # mask buffers, if any
+    }
+    ours = {name: a.shape for name, a in tg.GPT(GPT2_SMALL, key=key).state_dict().items()}
+    assert ours == hf
+
+
+@pytest.mark.parametrize("config", [MICROGPT, GPT2_SMALL], ids=["microgpt", "gpt2"])
+def test_round_trip(config: tg.GPTConfig, key: jax.Array) -> None:
+    model = tg.GPT(config, key=key)
+    sd = model.state_dict()
+    loaded = tg.GPT.from_state_dict(config, sd)
+    for name, array in loaded.state_dict().items():
+        np.testing.assert_array_equal(array, sd[name])
+    tokens = jnp.asarray([3, 1, 4, 1, 5, 9, 2, 6], dtype=jnp.int32)
+    np.testing.assert_array_equal(np.asarray(loaded(tokens)), np.asarray(model(tokens)))
+
+
+@pytest.fixture
+def gpt2_sd(key: jax.Array) -> dict[str, Any]:
+    sd: dict[str, Any] = tg.GPT(GPT2_SMALL, key=key).state_dict()
+    return sd
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "expected"),
+    [
+        ("h.1.attn.c_attn.weight", (3 * EMBED, EMBED), "(embed=48, 3*embed=144)"),  # transposed
+        ("h.0.mlp.c_fc.weight", (EMBED, 4 * EMBED + 1), "(embed=48, mlp=192)"),
+        ("wte.weight", (VOCAB - 1, EMBED), "(vocab=101, embed=48)"),
+        ("wpe.weight", (POSITIONS, EMBED, 1), "(positions=32, embed=48)"),
+        ("ln_f.bias", (EMBED + 1,), "(embed=48)"),
+    ],
+)
+def test_wrong_shape(
+    gpt2_sd: dict[str, Any], name: str, shape: tuple[int, ...], expected: str
+) -> None:
+    gpt2_sd[name] = np.zeros(shape, dtype=np.float32)
+    with pytest.raises(ValueError) as info:
+        tg.GPT.from_state_dict(GPT2_SMALL, gpt2_sd)
+    message = str(info.value)
+    assert message.startswith(f"{name}: ")
+    assert f"expected shape {expected}" in message
+    assert f"got {shape}" in message
+
+
+def test_missing_key(gpt2_sd: dict[str, Any]) -> None:
+    del gpt2_sd["h.1.mlp.c_fc.weight"]
+    with pytest.raises(KeyError, match=r"state dict has no 'h\.1\.mlp\.c_fc\.weight'") as info:
+        tg.GPT.from_state_dict(GPT2_SMALL, gpt2_sd)
+    assert "embed=48, mlp=192" in str(info.value)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: _state_dict.py wraps _describe_dims's '(...)' in parentheses again",
+)
+def test_missing_key_message_names_dims_once(gpt2_sd: dict[str, Any]) -> None:
+    del gpt2_sd["h.1.ln_2.bias"]
+    with pytest.raises(KeyError) as info:
+        tg.GPT.from_state_dict(GPT2_SMALL, gpt2_sd)
+    assert "which a model with this config needs (embed=48): " in str(info.value)
+
+
+def test_missing_layer(gpt2_sd: dict[str, Any]) -> None:
+    """A checkpoint with fewer layers than the config lacks the extra layer's names."""
+    with pytest.raises(KeyError, match=r"'h\.2\.ln_1\.weight'"):
+        tg.GPT.from_state_dict(GPT2_SMALL.replace(num_layers=LAYERS + 1), gpt2_sd)
+
+
+@pytest.mark.parametrize(
+    "extra", ["lm_head.weight", "h.2.ln_1.weight", "h.0.attn.c_attn.weight_typo"]
+)
+def test_unexpected_key(gpt2_sd: dict[str, Any], extra: str) -> None:
+    gpt2_sd[extra] = np.zeros((VOCAB, EMBED), dtype=np.float32)
+    with pytest.raises(KeyError, match=rf"parameters this config does not: {extra}"):
+        tg.GPT.from_state_dict(GPT2_SMALL, gpt2_sd)
+
+
+def test_microgpt_rejects_gpt2_norm_params(key: jax.Array) -> None:
+    sd: dict[str, Any] = tg.GPT(MICROGPT, key=key).state_dict()
+    sd["h.0.ln_1.weight"] = np.ones((16,), dtype=np.float32)
+    with pytest.raises(KeyError, match=r"h\.0\.ln_1\.weight"):
+        tg.GPT.from_state_dict(MICROGPT, sd)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.bool_])
+def test_non_float_tensor(gpt2_sd: dict[str, Any], dtype: type[np.generic]) -> None:
+    gpt2_sd["h.0.attn.c_proj.bias"] = np.zeros((EMBED,), dtype=dtype)
+    with pytest.raises(TypeError, match=r"h\.0\.attn\.c_proj\.bias: expected a floating-point"):
+        tg.GPT.from_state_dict(GPT2_SMALL, gpt2_sd)

@@ -1,0 +1,674 @@
+"""Tests for `train`, `TrainConfig`, `batch_loss` and the `typedgpt` command line.
+
+Every call of `train` compiles its step (seconds on a small CPU), so most tests share one
+finished run, `run`, and inspect it without writing to it; only the resume, divergence and
+command-line tests train again. The data are 300 made-up names built from eight syllables,
+so a one-layer model has something to learn.
+"""
+
+import contextlib
+import dataclasses
+import io
+import json
+import math
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import typedgpt as tg
+from typedgpt import cli
+from typedgpt._checkpoint import CheckpointError
+from typedgpt._train import TrainConfig, TrainingDiverged, TrainResult, batch_loss, train
+
+SYLLABLES = ("ka", "ri", "mo", "lu", "sen", "ta", "vi", "no")
+RUN_FILES = (
+    "config.json",
+    "model.safetensors",
+    "optimizer.safetensors",
+    "tokenizer.json",
+    "train_state.json",
+    "metrics.jsonl",
+    "loss.png",
+)
+
+
+def make_names(count: int = 300, seed: int = 0) -> str:
+    """`count` names of 2 or 3 syllables, one per line, drawn with a seeded Generator."""
+    rng = np.random.default_rng(seed)
+    names = ["".join(rng.choice(SYLLABLES, size=int(rng.integers(2, 4)))) for _ in range(count)]
+    return "\n".join(names) + "\n"
+
+
+TEXT = make_names()
+TOKENIZER = tg.CharTokenizer.from_text(TEXT)
+TRAIN_DATA, VAL_DATA = tg.TextDataset.from_text(TEXT, TOKENIZER).split(0.1, seed=0)
+MODEL_CONFIG = tg.GPTConfig.microgpt(vocab_size=TOKENIZER.vocab_size)
+N = 30  # the resume test stops run B here, half-way
+TRAIN_CONFIG = TrainConfig(
+    steps=2 * N,
+    batch_size=8,
+    learning_rate=1e-2,
+    warmup_steps=5,
+    eval_every=15,
+    eval_batches=2,
+    checkpoint_every=25,
+)
+
+
+def read_metrics(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def saved_step(out: Path) -> int | None:
+    path = out / "train_state.json"
+    return int(json.loads(path.read_text())["step"]) if path.exists() else None
+
+
+def snapshot(out: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+
+
+def assert_same_parameters(a: tg.GPT, b: tg.GPT) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for name in sa:
+        np.testing.assert_array_equal(sa[name], sb[name], err_msg=name)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run of `TRAIN_CONFIG`, and the step of `train_state.json` after each step."""
+
+    out: Path
+    result: TrainResult
+    saved_after_step: list[int | None]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    out = tmp_path_factory.mktemp("run") / "a"
+    saved: list[int | None] = []
+    result = train(
+        MODEL_CONFIG,
+        TRAIN_DATA,
+        VAL_DATA,
+        tokenizer=TOKENIZER,
+        out_dir=out,
+        config=TRAIN_CONFIG,
+        progress=False,
+        on_step=lambda step, loss: saved.append(saved_step(out)),
+    )
+    return Run(out, result, saved)
+
+
+# A run
+
+
+def test_loss_falls(run: Run) -> None:
+    losses = run.result.losses
+    assert len(losses) == 2 * N
+    assert all(math.isfinite(loss) for loss in losses)
+    # Uniform guessing over the 14 ids costs log(14) = 2.64 nats; the names need far less.
+    first, last = np.mean(losses[:5]), np.mean(losses[-5:])
+    assert first > 2.3
+    assert last < first - 0.8
+    assert run.result.val_losses[-1][1] < first - 0.8
+    assert run.result.step == 2 * N
+    assert not run.result.interrupted
+    assert run.result.tokens_per_second > 0
+
+
+def test_validation_loss_every_eval_every(run: Run) -> None:
+    assert [step for step, _ in run.result.val_losses] == [15, 30, 45, 60]
+    records = read_metrics(run.out)
+    assert [r["step"] for r in records] == list(range(1, 2 * N + 1))
+    assert [r["loss"] for r in records] == run.result.losses
+    assert [(r["step"], r["val_loss"]) for r in records if "val_loss" in r] == (
+        run.result.val_losses
+    )
+
+
+def test_metrics_record_the_schedule(run: Run) -> None:
+    schedule = TRAIN_CONFIG.schedule()
+    lrs = [r["lr"] for r in read_metrics(run.out)]
+    assert lrs[0] == 0.0  # step 1 runs at schedule(0), the start of the warmup
+    assert lrs == [float(schedule(step)) for step in range(2 * N)]
+
+
+def test_checkpoints_at_checkpoint_every_and_at_the_end(run: Run) -> None:
+    assert run.saved_after_step == [None] * 24 + [25] * 25 + [50] * 10 + [60]
+    assert sorted(p.name for p in run.out.iterdir()) == sorted(RUN_FILES)
+    assert (run.out / "loss.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    checkpoint = tg.load_checkpoint(run.out, expect_config=MODEL_CONFIG)
+    assert_same_parameters(checkpoint.model, run.result.model)
+    assert checkpoint.tokenizer_json == TOKENIZER.to_json()
+    state = checkpoint.train_state
+    assert state is not None
+    assert state["step"] == 2 * N
+    assert state["seed"] == TRAIN_CONFIG.seed
+    assert state["train_config"] == dataclasses.asdict(TRAIN_CONFIG)
+    assert set(state["files"]) == {
+        "config.json",
+        "model.safetensors",
+        "optimizer.safetensors",
+        "tokenizer.json",
+    }
+
+
+def test_saved_optimizer_state_has_the_optimizer_shapes(run: Run) -> None:
+    checkpoint = tg.load_checkpoint(run.out)
+    assert checkpoint.optimizer_arrays is not None
+    fresh = TRAIN_CONFIG.optimizer().init(jax.tree.leaves(run.result.model))
+    expected = jax.tree.leaves(fresh)
+    assert len(checkpoint.optimizer_arrays) == len(expected)
+    for saved, template in zip(checkpoint.optimizer_arrays, expected, strict=True):
+        assert saved.shape == template.shape
+        assert saved.dtype == template.dtype
+
+
+# Resume
+
+
+def test_interrupt_then_resume_continues_exactly(run: Run, tmp_path: Path) -> None:
+    out = tmp_path / "b"
+    config = dataclasses.replace(TRAIN_CONFIG, checkpoint_every=1000)  # saves only on Ctrl-C
+
+    def interrupt(step: int, loss: float) -> None:
+        if step == N:
+            raise KeyboardInterrupt
+
+    first = train(
+        MODEL_CONFIG,
+        TRAIN_DATA,
+        VAL_DATA,
+        tokenizer=TOKENIZER,
+        out_dir=out,
+        config=config,
+        progress=False,
+        on_step=interrupt,
+    )
+    assert first.interrupted
+    assert first.step == N
+    assert saved_step(out) == N
+    assert (out / "loss.png").exists()
+
+    second = train(
+        MODEL_CONFIG,
+        TRAIN_DATA,
+        VAL_DATA,
+        tokenizer=TOKENIZER,
+        out_dir=out,
+        config=config,
+        resume=True,
+        progress=False,
+    )
+    assert not second.interrupted
+    assert second.step == 2 * N
+    np.testing.assert_array_equal(first.losses + second.losses, run.result.losses)
+    assert first.val_losses + second.val_losses == run.result.val_losses
+    assert_same_parameters(second.model, run.result.model)
+    records = read_metrics(out)
+    assert [r["step"] for r in records] == list(range(1, 2 * N + 1))
+    assert [r["loss"] for r in records] == run.result.losses
+    ours, theirs = tg.load_checkpoint(out), tg.load_checkpoint(run.out)
+    assert ours.optimizer_arrays is not None
+    assert theirs.optimizer_arrays is not None
+    for a, b in zip(ours.optimizer_arrays, theirs.optimizer_arrays, strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+def test_training_into_an_existing_run_needs_resume(run: Run) -> None:
+    before = snapshot(run.out)
+    with pytest.raises(FileExistsError, match=r"already holds a training run: pass resume=True"):
+        train(
+            MODEL_CONFIG,
+            TRAIN_DATA,
+            None,
+            tokenizer=TOKENIZER,
+            out_dir=run.out,
+            config=TRAIN_CONFIG,
+            progress=False,
+        )
+    assert snapshot(run.out) == before
+
+
+def test_resume_with_another_model_config(run: Run) -> None:
+    before = snapshot(run.out)
+    with pytest.raises(CheckpointError, match=r"num_heads: checkpoint 4, requested 2"):
+        train(
+            MODEL_CONFIG.replace(num_heads=2),
+            TRAIN_DATA,
+            None,
+            tokenizer=TOKENIZER,
+            out_dir=run.out,
+            config=dataclasses.replace(TRAIN_CONFIG, steps=100),
+            resume=True,
+            progress=False,
+        )
+    assert snapshot(run.out) == before
+
+
+def test_resume_with_another_tokenizer(run: Run, tmp_path: Path) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(run.out, out)
+    # As many ids as the run's tokenizer, but other characters: the ids would mean other text.
+    other = tg.CharTokenizer("".join(chr(ord("A") + i) for i in range(len(TOKENIZER.chars))))
+    assert other.vocab_size == TOKENIZER.vocab_size
+    text = "\n".join(other.chars[i : i + 4] for i in range(len(other.chars) - 3))
+    data = tg.TextDataset.from_text(text, other)
+    with pytest.raises(ValueError, match="tokenizer"):
+        train(
+            MODEL_CONFIG,
+            data,
+            None,
+            tokenizer=other,
+            out_dir=out,
+            config=dataclasses.replace(TRAIN_CONFIG, steps=2 * N + 1),
+            resume=True,
+            progress=False,
+        )
+
+
+def test_resume_when_already_at_the_final_step(run: Run) -> None:
+    before = snapshot(run.out)
+    with pytest.raises(ValueError, match=r"already at step 60; ask for more steps"):
+        train(
+            MODEL_CONFIG,
+            TRAIN_DATA,
+            None,
+            tokenizer=TOKENIZER,
+            out_dir=run.out,
+            config=TRAIN_CONFIG,
+            resume=True,
+            progress=False,
+        )
+    assert snapshot(run.out) == before
+
+
+@pytest.mark.parametrize("exists", [True, False], ids=["empty", "missing"])
+def test_resume_without_a_checkpoint(tmp_path: Path, exists: bool) -> None:
+    out = tmp_path / "run"
+    if exists:
+        out.mkdir()
+    message = r"has no config\.json" if exists else r"run does not exist"
+    with pytest.raises(CheckpointError, match=message):
+        train(
+            MODEL_CONFIG,
+            TRAIN_DATA,
+            None,
+            tokenizer=TOKENIZER,
+            out_dir=out,
+            config=TRAIN_CONFIG,
+            resume=True,
+            progress=False,
+        )
+    assert out.exists() == exists
+
+
+# Divergence
+
+
+DIVERGING = TrainConfig(
+    steps=20, batch_size=8, learning_rate=1e30, decay="constant", grad_clip=None
+)
+
+
+def test_divergence_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(TrainingDiverged) as info:
+        train(
+            MODEL_CONFIG,
+            TRAIN_DATA,
+            None,
+            tokenizer=TOKENIZER,
+            out_dir=out,
+            config=dataclasses.replace(DIVERGING, checkpoint_every=1),
+            progress=False,
+        )
+    good = [r["step"] for r in read_metrics(out)]
+    assert good == list(range(1, len(good) + 1))
+    assert len(good) >= 1
+    bad = len(good) + 1
+    assert f"step {bad}" in str(info.value)
+    assert str(out) in str(info.value)
+    checkpoint = tg.load_checkpoint(out, expect_config=MODEL_CONFIG)
+    assert checkpoint.train_state is not None
+    assert checkpoint.train_state["step"] == bad - 1
+    for name, array in checkpoint.model.state_dict().items():
+        assert np.isfinite(array).all(), name
+
+
+def test_a_fresh_run_starts_fresh_metrics(tmp_path: Path) -> None:
+    # What a run that diverged before its first checkpoint leaves: metrics, no checkpoint.
+    out = tmp_path / "run"
+    out.mkdir()
+    stale = [{"step": s, "loss": 9.0, "lr": 1.0, "tokens_per_s": 1.0} for s in (1, 2, 3)]
+    (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in stale))
+    result = train(
+        MODEL_CONFIG,
+        TRAIN_DATA,
+        None,
+        tokenizer=TOKENIZER,
+        out_dir=out,
+        config=TrainConfig(steps=2, batch_size=4, checkpoint_every=1000),
+        progress=False,
+    )
+    records = read_metrics(out)
+    assert [r["step"] for r in records] == [1, 2]
+    assert [r["loss"] for r in records] == result.losses
+
+
+# Bad arguments
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"steps": 0}, "TrainConfig.steps must be a positive int, got 0"),
+        ({"steps": True}, "TrainConfig.steps must be a positive int, got True"),
+        ({"batch_size": -1}, "TrainConfig.batch_size must be a positive int, got -1"),
+        ({"eval_every": 0}, "TrainConfig.eval_every must be a positive int, got 0"),
+        ({"eval_batches": 0}, "TrainConfig.eval_batches must be a positive int, got 0"),
+        ({"checkpoint_every": 0}, "TrainConfig.checkpoint_every must be a positive int, got 0"),
+        ({"seq_len": 0}, "TrainConfig.seq_len must be a positive int, got 0"),
+        (
+            {"steps": 10, "warmup_steps": 11},
+            "TrainConfig.warmup_steps must be between 0 and steps=10, got 11",
+        ),
+        ({"warmup_steps": -1}, "TrainConfig.warmup_steps must be between 0 and steps=1000"),
+        ({"learning_rate": 0.0}, "TrainConfig.learning_rate must be > 0, got 0.0"),
+        ({"learning_rate": math.nan}, "TrainConfig.learning_rate must be > 0, got nan"),
+        ({"decay": "exponential"}, "TrainConfig.decay must be cosine, linear or constant"),
+        ({"final_lr_fraction": 2.0}, "TrainConfig.final_lr_fraction must be in [0, 1], got 2.0"),
+        ({"beta1": 1.0}, "TrainConfig.beta1 and beta2 must be in [0, 1)"),
+        ({"beta2": -0.1}, "TrainConfig.beta1 and beta2 must be in [0, 1)"),
+        ({"eps": 0.0}, "and eps > 0"),
+        ({"weight_decay": -0.1}, "TrainConfig.weight_decay must be >= 0, got -0.1"),
+        ({"weight_decay": math.nan}, "TrainConfig.weight_decay must be >= 0, got nan"),
+        ({"grad_clip": 0.0}, "TrainConfig.grad_clip must be > 0 or None, got 0.0"),
+    ],
+)
+def test_train_config_rejects(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TrainConfig(**changes)
+
+
+@pytest.mark.parametrize(
+    ("decay", "expected"),
+    [
+        # warmup: 0, 0.25, 0.5, 0.75 at steps 0..3; peak 1 at 4; then 6 steps of decay to 0.1
+        ("linear", [0.0, 0.25, 0.5, 0.75, 1.0, 0.85, 0.7, 0.55, 0.4, 0.25, 0.1]),
+        (
+            "cosine",
+            [0.0, 0.25, 0.5, 0.75, 1.0]
+            + [0.1 + 0.45 * (1 + math.cos(math.pi * k / 6)) for k in range(1, 7)],
+        ),
+        ("constant", [0.0, 0.25, 0.5, 0.75] + [1.0] * 7),
+    ],
+)
+def test_schedule(decay: Any, expected: list[float]) -> None:
+    config = TrainConfig(
+        steps=10, warmup_steps=4, learning_rate=2.0, decay=decay, final_lr_fraction=0.1
+    )
+    schedule = config.schedule()
+    got = [float(schedule(step)) for step in range(11)]
+    np.testing.assert_allclose(got, [2.0 * lr for lr in expected], rtol=1e-6, atol=1e-7)
+
+
+def test_schedule_without_warmup_starts_at_the_peak() -> None:
+    config = TrainConfig(steps=4, learning_rate=0.5, decay="linear", final_lr_fraction=0.0)
+    schedule = config.schedule()
+    got = [float(schedule(step)) for step in range(5)]
+    np.testing.assert_allclose(got, [0.5, 0.375, 0.25, 0.125, 0.0], rtol=1e-6, atol=1e-7)
+
+
+def test_seq_len_longer_than_the_model(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"seq_len=17 is longer than max_seq_len=16"):
+        train(
+            MODEL_CONFIG,
+            TRAIN_DATA,
+            None,
+            tokenizer=TOKENIZER,
+            out_dir=tmp_path / "run",
+            config=TrainConfig(seq_len=17),
+            progress=False,
+        )
+    assert not (tmp_path / "run").exists()
+
+
+def test_tokenizer_larger_than_the_vocabulary(tmp_path: Path) -> None:
+    tokenizer = tg.ByteTokenizer()
+    data = tg.TextDataset.from_text(TEXT, tokenizer)
+    with pytest.raises(ValueError, match=r"the tokenizer has 257 ids but vocab_size is 14"):
+        train(
+            MODEL_CONFIG,
+            data,
+            None,
+            tokenizer=tokenizer,
+            out_dir=tmp_path / "run",
+            progress=False,
+        )
+    assert not (tmp_path / "run").exists()
+
+
+# batch_loss
+
+
+def reference_loss(logits: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> float:
+    """Masked mean cross-entropy in float64 NumPy, one position at a time."""
+    total, count = 0.0, 0.0
+    for b in range(logits.shape[0]):
+        for s in range(logits.shape[1]):
+            row = logits[b, s].astype(np.float64)
+            log_z = row.max() + math.log(np.exp(row - row.max()).sum())
+            total += mask[b, s] * (log_z - row[targets[b, s]])
+            count += mask[b, s]
+    return total / max(count, 1.0)
+
+
+def test_batch_loss_equals_a_numpy_cross_entropy(key: jax.Array) -> None:
+    model = tg.GPT(MODEL_CONFIG, key=key)
+    batch = TRAIN_DATA.sample_batch(np.random.default_rng(3), 5, 16)
+    assert 0 < batch.mask.sum() < batch.mask.size  # short names: some padding is masked
+    logits = np.stack([np.asarray(model(jnp.asarray(row))) for row in batch.inputs])
+    expected = reference_loss(logits, batch.targets, batch.mask)
+    loss_fn: Callable[..., jax.Array] = jax.jit(batch_loss)
+    got = loss_fn(model, batch.inputs, batch.targets, batch.mask)
+    assert got.shape == ()
+    assert got.dtype == jnp.float32
+    np.testing.assert_allclose(float(got), expected, rtol=1e-5)
+
+    # Masked positions do not count, whatever their targets.
+    targets = np.where(batch.mask > 0, batch.targets, 0).astype(np.int32)
+    assert float(loss_fn(model, batch.inputs, targets, batch.mask)) == float(got)
+    # With nothing unmasked the loss is 0, not NaN.
+    zero_mask = np.zeros_like(batch.mask)
+    assert float(loss_fn(model, batch.inputs, batch.targets, zero_mask)) == 0.0
+
+
+def test_batch_loss_of_uniform_logits_is_log_vocab(key: jax.Array) -> None:
+    # All-zero parameters give all-zero logits: every id has probability 1 / vocab.
+    model = jax.tree.map(jnp.zeros_like, tg.GPT(MODEL_CONFIG, key=key))
+    batch = TRAIN_DATA.sample_batch(np.random.default_rng(4), 3, 16)
+    got = jax.jit(batch_loss)(model, batch.inputs, batch.targets, batch.mask)
+    np.testing.assert_allclose(float(got), math.log(MODEL_CONFIG.vocab_size), rtol=1e-6)
+
+
+# The command line
+
+
+@dataclass(frozen=True)
+class CliRun:
+    data: Path
+    out: Path
+    stdout: str
+
+
+def cli_train_args(data: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "train",
+        "--data",
+        str(data),
+        "--preset",
+        "microgpt",
+        "--steps",
+        "8",
+        "--batch-size",
+        "4",
+        "--eval-every",
+        "4",
+        "--checkpoint-every",
+        "4",
+        "--out",
+        str(out),
+        "--no-progress",
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def names_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "names.txt"
+    path.write_text(TEXT)
+    return path
+
+
+@pytest.fixture(scope="module")
+def cli_run(names_file: Path, tmp_path_factory: pytest.TempPathFactory) -> CliRun:
+    out = tmp_path_factory.mktemp("cli") / "run"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = cli.main(cli_train_args(names_file, out))
+    assert code == 0, stderr.getvalue()
+    return CliRun(names_file, out, stdout.getvalue())
+
+
+def test_cli_train(cli_run: CliRun) -> None:
+    assert sorted(p.name for p in cli_run.out.iterdir()) == sorted(RUN_FILES)
+    assert saved_step(cli_run.out) == 8
+    records = read_metrics(cli_run.out)
+    assert [r["step"] for r in records] == list(range(1, 9))
+    assert [r["step"] for r in records if "val_loss" in r] == [4, 8]
+    assert "Step 8: loss" in cli_run.stdout
+    checkpoint = tg.load_checkpoint(cli_run.out)
+    assert checkpoint.model.config == tg.GPTConfig.microgpt(vocab_size=TOKENIZER.vocab_size)
+    assert checkpoint.tokenizer_json == TOKENIZER.to_json()
+
+
+def test_cli_resume(cli_run: CliRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    shutil.copytree(cli_run.out, out)
+    assert cli.main([*cli_train_args(cli_run.data, out), "--resume", "--steps", "12"]) == 0
+    assert "Step 12: loss" in capsys.readouterr().out
+    assert saved_step(out) == 12
+    assert [r["step"] for r in read_metrics(out)] == list(range(1, 13))
+
+
+def write_input(folder: Path, kind: str) -> Path:
+    path = folder / f"{kind}.txt"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "binary":
+        path.write_bytes(b"ka\x00ri\x01\x02")
+    return path  # "missing": not written
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("missing", r"no text file at .*missing\.txt"),
+        ("empty", r"empty\.txt is empty"),
+        ("binary", r"binary\.txt looks binary \(a NUL byte at offset 2\)"),
+    ],
+)
+def test_cli_train_bad_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, message: str
+) -> None:
+    data = write_input(tmp_path, kind)
+    out = tmp_path / "run"
+    assert cli.main(cli_train_args(data, out)) != 0
+    err = capsys.readouterr().err
+    assert re.search(rf"typedgpt train: error: .*{message}", err), err
+    assert not out.exists()
+
+
+def test_cli_train_bad_steps(
+    names_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert cli.main([*cli_train_args(names_file, out), "--steps", "0"]) != 0
+    assert "TrainConfig.steps must be a positive int, got 0" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_train_into_an_existing_run(
+    cli_run: CliRun, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = snapshot(cli_run.out)
+    assert cli.main(cli_train_args(cli_run.data, cli_run.out)) != 0
+    err = capsys.readouterr().err
+    assert "already holds a training run: pass resume=True (--resume)" in err
+    assert snapshot(cli_run.out) == before
+
+
+def test_cli_resume_without_a_run(
+    names_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "nothing"
+    assert cli.main([*cli_train_args(names_file, out), "--resume"]) != 0
+    assert "nothing does not exist" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def sample_args(checkpoint: Path, *extra: str) -> list[str]:
+    return [
+        "sample",
+        "--checkpoint",
+        str(checkpoint),
+        "--prompt",
+        "ka",
+        "--num-samples",
+        "2",
+        "--max-new-tokens",
+        "5",
+        *extra,
+    ]
+
+
+def test_cli_sample(cli_run: CliRun, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(sample_args(cli_run.out)) == 0
+    samples = capsys.readouterr().out.split("\n---\n")
+    assert len(samples) == 2
+    for sample in samples:
+        text = sample.strip("\n")
+        assert text.startswith("ka")
+        assert 2 <= len(text) <= 2 + 5
+        assert set(text) <= set(TOKENIZER.chars)
+
+
+def test_cli_sample_missing_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(sample_args(tmp_path / "nowhere")) != 0
+    assert re.search(r"typedgpt sample: error: .*nowhere does not exist", capsys.readouterr().err)
+
+
+def test_cli_sample_unknown_character(cli_run: CliRun, capsys: pytest.CaptureFixture[str]) -> None:
+    args = sample_args(cli_run.out)
+    args[args.index("ka")] = "kaQ"
+    assert cli.main(args) != 0
+    assert "character 'Q' at position 2 is not one of" in capsys.readouterr().err
+
+
+def test_cli_sample_negative_temperature(
+    cli_run: CliRun, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(sample_args(cli_run.out, "--temperature", "-0.5")) != 0
+    assert "temperature must be a finite number >= 0, got -0.5" in capsys.readouterr().err
