@@ -154,10 +154,6 @@ def test_missing_key(gpt2_sd: dict[str, Any]) -> None:
     assert "embed=48, mlp=192" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: _state_dict.py wraps _describe_dims's '(...)' in parentheses again",
-)
 def test_missing_key_message_names_dims_once(gpt2_sd: dict[str, Any]) -> None:
     del gpt2_sd["h.1.ln_2.bias"]
     with pytest.raises(KeyError) as info:

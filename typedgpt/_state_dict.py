@@ -111,7 +111,7 @@ def from_state_dict(config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
             if name not in tensors:
                 raise KeyError(
                     f"state dict has no {name!r}, which a model with this config needs "
-                    f"({_describe_dims(entry.dims, sizes)}): check the config matches the "
+                    f"{_describe_dims(entry.dims, sizes)}: check the config matches the "
                     "checkpoint"
                 )
             array = np.asarray(tensors[name])
