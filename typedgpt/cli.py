@@ -179,14 +179,14 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
+def _add_model_options(parser: argparse.ArgumentParser, *, layers: int = 4) -> None:
     parser.add_argument(
         "--preset",
         choices=["small", "microgpt"],
         default="small",
         help="model: 'small' (GPT-2 style, sizes below) or 'microgpt'",
     )
-    parser.add_argument("--layers", type=int, default=4, help="blocks (default 4)")
+    parser.add_argument("--layers", type=int, default=layers, help=f"blocks (default {layers})")
     parser.add_argument("--embed", type=int, default=128, help="embed_dim (default 128)")
     parser.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     parser.add_argument("--seq-len", type=int, default=64, help="context length (default 64)")
@@ -243,8 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="train on the built-in corpus, sample, show a shape error"
     )
     demo.add_argument("--out", default=str(DEMO_DIR), help="checkpoint folder")
-    _add_model_options(demo)
-    _add_train_options(demo, steps=600)
+    _add_model_options(demo, layers=2)
+    _add_train_options(demo, steps=400)
     _add_sample_options(demo, prompt="The ")
     demo.set_defaults(run=_demo)
     return parser
