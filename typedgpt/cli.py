@@ -54,6 +54,8 @@ def _dataset(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def _train(args: argparse.Namespace) -> int:
+    import numpy as np
+
     import typedgpt as tg
 
     out = Path(args.out)
@@ -88,6 +90,9 @@ def _train(args: argparse.Namespace) -> int:
         )
         return 130
     last = f", validation loss {result.val_losses[-1][1]:.3f}" if result.val_losses else ""
+    counts = np.bincount(np.concatenate(train.documents), minlength=tokenizer.vocab_size)
+    probs = counts[counts > 0] / counts.sum()
+    print(f"Unigram entropy of the training tokens: {-np.sum(probs * np.log(probs)):.3f} nats.")
     print(
         f"Step {result.step}: loss {result.losses[-1]:.3f}{last}, "
         f"{result.tokens_per_second:,.0f} tokens/s. Checkpoint and loss.png in {out}."
@@ -244,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", default=str(DEMO_DIR), help="checkpoint folder")
     _add_model_options(demo, layers=2)
-    _add_train_options(demo, steps=400)
+    _add_train_options(demo, steps=800)
     _add_sample_options(demo, prompt="The ")
     demo.set_defaults(run=_demo)
     return parser
