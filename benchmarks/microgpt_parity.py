@@ -50,9 +50,15 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import typedgpt as tg
+from typedgpt._train import batch_loss
+
+if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.microgpt_reference import ReferenceRun, train_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "names.txt"
@@ -62,6 +68,9 @@ MICROGPT_TOKENS_PER_S = 26.0
 GOAL_SPEEDUP = 10_000.0
 FINAL_WINDOW = 50
 SEQ_LEN = 16
+STEPS_PER_CALL = 50
+PARITY_TOLERANCE = 0.1
+"""Steps per compiled call of `tg.train` (`TrainConfig.steps_per_call`)."""
 
 
 def moving_average(values: Sequence[float], window: int) -> list[float]:
@@ -84,9 +93,12 @@ def final_loss(losses: Sequence[float], window: int = FINAL_WINDOW) -> float:
     return float(np.mean(losses[-window:]))
 
 
-def microgpt_train_config(*, steps: int, batch_size: int, seed: int) -> tg.TrainConfig:
+def microgpt_train_config(
+    *, steps: int, batch_size: int, seed: int, steps_per_call: int = STEPS_PER_CALL
+) -> tg.TrainConfig:
     """microgpt's Adam and schedule, one checkpoint at the end and no evaluation."""
     return tg.TrainConfig(
+        steps_per_call=steps_per_call,
         steps=steps,
         batch_size=batch_size,
         seq_len=SEQ_LEN,
@@ -104,6 +116,59 @@ def microgpt_train_config(*, steps: int, batch_size: int, seed: int) -> tg.Train
     )
 
 
+def names_of(dataset: tg.TextDataset, tokenizer: tg.Tokenizer) -> list[str]:
+    """The dataset's documents as text, BOS removed."""
+    return [
+        tokenizer.decode([int(i) for i in doc if i != tokenizer.bos_id])
+        for doc in dataset.documents
+    ]
+
+
+def loss_on_all_names(model: tg.GPT, dataset: tg.TextDataset) -> float:
+    """The mean loss per target position over every name, each cut to `SEQ_LEN` targets."""
+    count = len(dataset.documents)
+    rows = np.full((count, SEQ_LEN + 1), dataset.tokenizer.bos_id, dtype=np.int32)
+    mask = np.zeros((count, SEQ_LEN), dtype=np.float32)
+    for row, doc in enumerate(dataset.documents):
+        kept = doc[: SEQ_LEN + 1]
+        rows[row, : kept.size] = kept
+        mask[row, : kept.size - 1] = 1.0
+    loss = batch_loss(model, jnp.asarray(rows[:, :-1]), jnp.asarray(rows[:, 1:]), jnp.asarray(mask))
+    return float(loss)
+
+
+def loss_parity(
+    dataset: tg.TextDataset, runs: Sequence["Run"], references: Sequence[ReferenceRun]
+) -> dict[str, Any]:
+    """typedgpt's batch-1 runs against the reference runs: mean final loss and loss on all
+    names of each side, and whether they agree within `PARITY_TOLERANCE`."""
+    ours = [run.final_loss for run in runs]
+    theirs = [final_loss(reference.losses) for reference in references]
+    ours_all = [loss_on_all_names(run.model, dataset) for run in runs]
+    theirs_all = [reference.loss_on_all_names for reference in references]
+    report: dict[str, Any] = {
+        "final_loss_window": FINAL_WINDOW,
+        "typedgpt_final_losses": ours,
+        "microgpt_final_losses": theirs,
+        "typedgpt_final_loss": float(np.mean(ours)),
+        "microgpt_final_loss": float(np.mean(theirs)),
+        "typedgpt_losses_on_all_names": ours_all,
+        "microgpt_losses_on_all_names": theirs_all,
+        "typedgpt_loss_on_all_names": float(np.mean(ours_all)),
+        "microgpt_loss_on_all_names": float(np.mean(theirs_all)),
+        "tolerance": PARITY_TOLERANCE,
+    }
+    report["final_loss_gap"] = report["typedgpt_final_loss"] - report["microgpt_final_loss"]
+    report["loss_on_all_names_gap"] = (
+        report["typedgpt_loss_on_all_names"] - report["microgpt_loss_on_all_names"]
+    )
+    report["met"] = (
+        abs(report["final_loss_gap"]) <= PARITY_TOLERANCE
+        and abs(report["loss_on_all_names_gap"]) <= PARITY_TOLERANCE
+    )
+    return report
+
+
 def real_positions_per_row(dataset: tg.TextDataset, seq_len: int) -> float:
     """The mean number of real target positions in a row: `min(len(doc) - 1, seq_len)`."""
     return float(np.mean([min(doc.size - 1, seq_len) for doc in dataset.documents]))
@@ -119,7 +184,7 @@ class Run:
     positions_per_s: float
     timed_steps: int
     timed_s: float
-    first_step_s: float
+    first_call_s: float
     final_loss: float
     losses: list[float] = field(repr=False)
     model: tg.GPT = field(repr=False)
@@ -139,16 +204,27 @@ def timed_train(
     steps: int,
     batch_size: int,
     seed: int,
+    steps_per_call: int = STEPS_PER_CALL,
 ) -> Run:
-    """Train with microgpt's recipe in a temporary folder, timing steps 2 .. steps - 1."""
-    if steps < 3:
-        raise ValueError(f"steps must be at least 3 to time anything but compile, got {steps}")
+    """Train with microgpt's recipe in a temporary folder, timing all calls but two.
+
+    The first call compiles and the last one writes the checkpoint, so the time runs from the
+    end of the first call to the end of the last-but-one.
+    """
+    chunk = steps_per_call
+    if steps < 3 * chunk:
+        raise ValueError(
+            f"steps must be at least {3 * chunk} to time a call of {chunk} steps "
+            f"besides the first and the last, got {steps}"
+        )
     stamps: list[float] = []
 
     def on_step(step: int, loss: float) -> None:
         stamps.append(time.perf_counter())
 
-    config = microgpt_train_config(steps=steps, batch_size=batch_size, seed=seed)
+    config = microgpt_train_config(
+        steps=steps, batch_size=batch_size, seed=seed, steps_per_call=chunk
+    )
     with tempfile.TemporaryDirectory(prefix="microgpt_parity_") as out_dir:
         started = time.perf_counter()
         result = tg.train(
@@ -161,7 +237,7 @@ def timed_train(
             progress=False,
             on_step=on_step,
         )
-    timed_steps, timed_s = steps - 2, stamps[-2] - stamps[0]
+    timed_steps, timed_s = steps - 2 * chunk, stamps[steps - chunk - 1] - stamps[chunk - 1]
     rows_per_s = timed_steps * batch_size / timed_s
     return Run(
         batch_size=batch_size,
@@ -170,7 +246,7 @@ def timed_train(
         positions_per_s=rows_per_s * SEQ_LEN,
         timed_steps=timed_steps,
         timed_s=timed_s,
-        first_step_s=stamps[0] - started,
+        first_call_s=stamps[chunk - 1] - started,
         final_loss=final_loss(result.losses),
         losses=result.losses,
         model=result.model,
@@ -285,7 +361,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="batch sizes to sweep for throughput (comma-separated)",
     )
     parser.add_argument(
-        "--throughput-steps", type=int, default=100, help="steps of each batched run"
+        "--throughput-steps", type=int, default=300, help="steps of each batched run"
+    )
+    parser.add_argument(
+        "--steps-per-call",
+        type=int,
+        default=STEPS_PER_CALL,
+        help="TrainConfig.steps_per_call; --steps and --throughput-steps need 3 times it",
     )
     parser.add_argument("--num-samples", type=int, default=20, help="names to sample")
     parser.add_argument("--temperature", type=float, default=0.5, help="sampling temperature")
@@ -308,14 +390,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def train_runs(batch_size: int, steps: int, repeats: int) -> list[Run]:
         runs = []
-        for _ in range(repeats):
+        for repeat in range(repeats):
             run = timed_train(
                 model_config,
                 dataset,
                 tokenizer,
                 steps=steps,
                 batch_size=batch_size,
-                seed=args.seed,
+                seed=args.seed + repeat,
+                steps_per_call=args.steps_per_call,
             )
             print(
                 f"  batch {batch_size:5d}, {steps} steps: {run.tokens_per_s:12,.0f} tokens/s "
@@ -324,8 +407,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs.append(run)
         return runs
 
-    print(f"microgpt's recipe, batch 1, {args.steps} steps, {args.repeats} times:")
+    print(f"microgpt's recipe, batch 1, {args.steps} steps, seeds {args.seed}..:")
     batch1_runs = train_runs(1, args.steps, args.repeats)
+    print(f"the PyTorch transcription of microgpt, {args.steps} steps, seeds 42..:")
+    references = []
+    for repeat in range(args.repeats):
+        reference = train_reference(
+            names_of(dataset, tokenizer), steps=args.steps, seed=42 + repeat
+        )
+        print(
+            f"  final loss {final_loss(reference.losses):.4f}, "
+            f"on all names {reference.loss_on_all_names:.4f}"
+        )
+        references.append(reference)
+    parity = loss_parity(dataset, batch1_runs, references)
+    print(
+        f"final loss: typedgpt {parity['typedgpt_final_loss']:.4f}, microgpt "
+        f"{parity['microgpt_final_loss']:.4f}; on all names: typedgpt "
+        f"{parity['typedgpt_loss_on_all_names']:.4f}, microgpt "
+        f"{parity['microgpt_loss_on_all_names']:.4f} (tolerance {PARITY_TOLERANCE})"
+    )
     losses = batch1_runs[0].losses
     names = sample_names(
         batch1_runs[0].model,
@@ -388,9 +489,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "microgpt": {
             "tokens_per_s": MICROGPT_TOKENS_PER_S,
             "tokens_per_s_source": "DESIGN.md: pure Python, about 4 steps/s of one name",
-            "final_loss": None,
-            "final_loss_note": "not measured here: microgpt's code is not in this repository",
+            "final_loss_source": (
+                "benchmarks/microgpt_reference.py: microgpt's recipe transcribed to PyTorch "
+                "(its shuffled name order, gauss(0, 0.08) init, its Adam), one run per seed"
+            ),
         },
+        "loss_parity": parity,
         "speedup_batch1": batch1["tokens_per_s"] / MICROGPT_TOKENS_PER_S,
         "speedup_batched": batched["tokens_per_s"] / MICROGPT_TOKENS_PER_S,
         "goal_speedup": GOAL_SPEEDUP,

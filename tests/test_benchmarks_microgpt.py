@@ -13,6 +13,7 @@ import pytest
 
 import typedgpt as tg
 from benchmarks import microgpt_parity as bench
+from benchmarks.microgpt_reference import train_reference
 
 SYLLABLES = ("ka", "ri", "mo", "lu", "sen", "ta", "vi", "no")
 
@@ -80,7 +81,9 @@ def test_main_writes_the_report(tmp_path: Path) -> None:
             "--batch-sizes",
             "4",
             "--throughput-steps",
-            "3",
+            "6",
+            "--steps-per-call",
+            "2",
             "--num-samples",
             "3",
         ]
@@ -95,7 +98,7 @@ def test_main_writes_the_report(tmp_path: Path) -> None:
     assert batch1["final_loss"] == pytest.approx(float(np.mean(batch1["losses"])))
     assert batch1["positions_per_step"] == 16
     assert 1 < batch1["real_tokens_per_step"] <= 16
-    assert len(batch1["runs"]) == 1 and batch1["runs"][0]["timed_steps"] == 4
+    assert len(batch1["runs"]) == 1 and batch1["runs"][0]["timed_steps"] == 2
     assert batch1["tokens_per_s"] > 0
     assert batch1["positions_per_s"] > batch1["tokens_per_s"]
     best = report["throughput"]["best"]
@@ -106,9 +109,35 @@ def test_main_writes_the_report(tmp_path: Path) -> None:
     samples = report["samples"]
     assert samples["temperature"] == 0.5 and len(samples["names"]) == 3
     assert all(set(name) <= set("".join(SYLLABLES)) for name in samples["names"])
-    assert report["microgpt"]["final_loss"] is None
+    parity = report["loss_parity"]
+    assert len(parity["typedgpt_final_losses"]) == len(parity["microgpt_final_losses"]) == 1
+    assert parity["typedgpt_final_loss"] == pytest.approx(batch1["final_loss"])
+    assert parity["final_loss_gap"] == pytest.approx(
+        parity["typedgpt_final_loss"] - parity["microgpt_final_loss"]
+    )
+    assert parity["met"] == (
+        abs(parity["final_loss_gap"]) <= 0.1 and abs(parity["loss_on_all_names_gap"]) <= 0.1
+    )
+    # Six steps barely move either model from the uniform guess over the vocabulary.
+    uniform = math.log(report["data"]["vocab_size"])
+    assert parity["microgpt_loss_on_all_names"] == pytest.approx(uniform, abs=0.5)
     assert report["microgpt"]["tokens_per_s"] == 26.0
     assert report["data"]["documents"] == 200
     assert report["model_config"]["num_layers"] == 1
     assert report["train_config"]["learning_rate"] == 0.01
     assert math.isfinite(report["wall_s"])
+
+
+def test_reference_is_deterministic_and_learns() -> None:
+    names = ["kari", "moru", "sen", "tavi", "nolu", "rita"] * 5
+    first = train_reference(names, steps=60, seed=1)
+    again = train_reference(names, steps=60, seed=1)
+    assert first.losses == again.losses
+    assert len(first.losses) == 60
+    assert np.mean(first.losses[-10:]) < np.mean(first.losses[:10]) - 0.5
+    assert first.loss_on_all_names < math.log(len(set("".join(names))) + 1)
+
+
+def test_reference_rejects_no_names() -> None:
+    with pytest.raises(ValueError, match="no names"):
+        train_reference([])

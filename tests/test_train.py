@@ -140,11 +140,15 @@ def test_metrics_record_the_schedule(run: Run) -> None:
     schedule = TRAIN_CONFIG.schedule()
     lrs = [r["lr"] for r in read_metrics(run.out)]
     assert lrs[0] == 0.0  # step 1 runs at schedule(0), the start of the warmup
-    assert lrs == [float(schedule(step)) for step in range(2 * N)]
+    assert lrs == pytest.approx([float(schedule(step)) for step in range(2 * N)], rel=1e-6)
 
 
 def test_checkpoints_at_checkpoint_every_and_at_the_end(run: Run) -> None:
-    assert run.saved_after_step == [None] * 24 + [25] * 25 + [50] * 10 + [60]
+    # Calls of at most steps_per_call=10 steps end at each evaluation (every 15) and
+    # checkpoint (every 25): 1-10, 11-15, 16-25, 26-30, 31-40, 41-45, 46-50, 51-60. on_step
+    # runs for each step of a call once the call's checkpoint, if any, is written.
+    assert TRAIN_CONFIG.steps_per_call == 10
+    assert run.saved_after_step == [None] * 15 + [25] * 30 + [50] * 5 + [60] * 10
     assert sorted(p.name for p in run.out.iterdir()) == sorted(RUN_FILES)
     assert (run.out / "loss.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     checkpoint = tg.load_checkpoint(run.out, expect_config=MODEL_CONFIG)

@@ -38,7 +38,10 @@ class TrainConfig:
     The learning rate rises linearly from 0 over `warmup_steps`, then decays to
     `final_lr_fraction * learning_rate` at `steps` (`decay="cosine"` or `"linear"`), or
     stays constant. AdamW with `beta1`, `beta2`, `eps`, `weight_decay`; gradients clipped to a
-    global norm of `grad_clip` unless it is `None`.
+    global norm of `grad_clip` unless it is `None`. Up to `steps_per_call` steps run inside
+    one compiled call (a `lax.scan`), which saves the per-step cost of calling into JAX and
+    reading the loss back; the progress bar, metrics and Ctrl-C act between calls. Results do
+    not depend on it.
     """
 
     steps: int = 1000
@@ -56,10 +59,18 @@ class TrainConfig:
     eval_every: int = 100
     eval_batches: int = 8
     checkpoint_every: int = 500
+    steps_per_call: int = 10
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "eval_every", "eval_batches", "checkpoint_every"):
+        for name in (
+            "steps",
+            "batch_size",
+            "eval_every",
+            "eval_batches",
+            "checkpoint_every",
+            "steps_per_call",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive int, got {value!r}")
@@ -227,16 +238,31 @@ def train(
     def loss_of(leaves: list[Array], inputs: Array, targets: Array, mask: Array) -> Array:
         return batch_loss(jax.tree.unflatten(treedef, leaves), inputs, targets, mask)
 
-    @jax.jit
-    def step_fn(
-        leaves: list[Array], opt_state: Any, inputs: Array, targets: Array, mask: Array
-    ) -> tuple[list[Array], Any, Array]:
-        loss, grads = jax.value_and_grad(loss_of)(leaves, inputs, targets, mask)
+    def one_step(
+        state: tuple[list[Array], Any], batch: tuple[Array, Array, Array]
+    ) -> tuple[tuple[list[Array], Any], Array]:
+        leaves, opt_state = state
+        loss, grads = jax.value_and_grad(loss_of)(leaves, *batch)
         with jax.numpy_dtype_promotion("standard"):  # optax mixes Python floats and int32
             updates, opt_state = optimizer.update(grads, opt_state, leaves)
-        new_leaves = optax.apply_updates(leaves, updates)
-        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in new_leaves]))
-        return new_leaves, opt_state, jnp.where(finite, loss, jnp.nan)
+        leaves = optax.apply_updates(leaves, updates)
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
+        return (leaves, opt_state), jnp.where(finite, loss, jnp.nan)
+
+    @jax.jit
+    def chunk_fn(
+        leaves: list[Array], opt_state: Any, active: Array, batches: tuple[Array, Array, Array]
+    ) -> tuple[list[Array], Any, Array]:
+        """`steps_per_call` steps in one call; a step whose `active` is False changes nothing."""
+
+        def body(state: Any, xs: tuple[Array, tuple[Array, Array, Array]]) -> Any:
+            is_active, batch = xs
+            return jax.lax.cond(
+                is_active, one_step, lambda state, _: (state, jnp.float32(0)), state, batch
+            )
+
+        (leaves, opt_state), losses = jax.lax.scan(body, (leaves, opt_state), (active, batches))
+        return leaves, opt_state, losses
 
     eval_fn = jax.jit(loss_of)
     val_batches = []
@@ -268,6 +294,7 @@ def train(
     result = TrainResult(model=model, step=start)
     schedule = config.schedule()
     tokens_per_step = config.batch_size * seq_len
+    chunk = config.steps_per_call
     bar = _progress_bar(progress, start, config.steps)
     out_dir.mkdir(parents=True, exist_ok=True)
     step = start
@@ -276,39 +303,67 @@ def train(
         with (out_dir / METRICS_FILE).open("a") as metrics:
             while step < config.steps:
                 started = time.perf_counter()
-                batch = _device_batch(train_data.sample_batch(rng, config.batch_size, seq_len))
-                new_leaves, new_opt_state, loss_array = step_fn(leaves, opt_state, *batch)
-                loss = float(loss_array)
-                if not math.isfinite(loss):
+                # A call runs up to the next evaluation, checkpoint or the end, at most `chunk`
+                # steps; the batches are drawn in step order, so the data stream and a resumed
+                # run do not depend on how the steps were grouped into calls.
+                stop = min(
+                    _next_multiple(step, config.eval_every) if val_batches else config.steps,
+                    _next_multiple(step, config.checkpoint_every),
+                    config.steps,
+                    step + chunk,
+                )
+                count = stop - step
+                drawn = [
+                    train_data.sample_batch(rng, config.batch_size, seq_len) for _ in range(count)
+                ]
+                batches = tuple(
+                    jnp.asarray(_stack_padded([getattr(b, name) for b in drawn], chunk))
+                    for name in ("inputs", "targets", "mask")
+                )
+                active = jnp.arange(chunk) < count
+                new_leaves, new_opt_state, loss_array = chunk_fn(leaves, opt_state, active, batches)
+                losses = [float(loss) for loss in np.asarray(loss_array)[:count]]
+                with jax.numpy_dtype_promotion("standard"):
+                    lrs = np.broadcast_to(schedule(np.arange(step, stop)), (count,)).tolist()
+                elapsed = time.perf_counter() - started
+                finite = [math.isfinite(loss) for loss in losses]
+                good = finite.index(False) if not all(finite) else count
+                records: list[dict[str, Any]] = [
+                    {
+                        "step": step + i + 1,
+                        "loss": losses[i],
+                        "lr": lrs[i],
+                        "tokens_per_s": tokens_per_step * count / elapsed,
+                    }
+                    for i in range(good)
+                ]
+                if good < count:
+                    _write_records(metrics, records)
                     raise TrainingDiverged(
-                        f"the loss or the parameters became {loss} at step {step + 1}: "
-                        "lower the learning rate "
+                        f"the loss or the parameters became {losses[good]} at step "
+                        f"{step + good + 1}: lower the learning rate "
                         f"or set grad_clip; the last good checkpoint in {out_dir} is kept"
                     )
-                leaves, opt_state, step = new_leaves, new_opt_state, step + 1
-                elapsed = time.perf_counter() - started
-                result.losses.append(loss)
-                record: dict[str, Any] = {
-                    "step": step,
-                    "loss": loss,
-                    "lr": float(schedule(step - 1)),
-                    "tokens_per_s": tokens_per_step / elapsed,
-                }
+                leaves, opt_state, step = new_leaves, new_opt_state, stop
+                result.losses.extend(losses)
                 if val_batches and (step % config.eval_every == 0 or step == config.steps):
-                    record["val_loss"] = evaluate(leaves)
-                    result.val_losses.append((step, record["val_loss"]))
-                metrics.write(json.dumps(record) + "\n")
-                metrics.flush()
+                    records[-1]["val_loss"] = evaluate(leaves)
+                    result.val_losses.append((step, records[-1]["val_loss"]))
+                _write_records(metrics, records)
                 if bar is not None:
-                    bar.update(1)
-                    postfix = {"loss": f"{loss:.3f}", "tok/s": f"{record['tokens_per_s']:,.0f}"}
-                    if "val_loss" in record:
-                        postfix["val"] = f"{record['val_loss']:.3f}"
+                    bar.update(count)
+                    postfix = {
+                        "loss": f"{losses[-1]:.3f}",
+                        "tok/s": f"{records[-1]['tokens_per_s']:,.0f}",
+                    }
+                    if "val_loss" in records[-1]:
+                        postfix["val"] = f"{records[-1]['val_loss']:.3f}"
                     bar.set_postfix(postfix, refresh=False)
                 if step % config.checkpoint_every == 0 or step == config.steps:
                     save(step, leaves, opt_state)
                 if on_step is not None:
-                    on_step(step, loss)
+                    for record in records:
+                        on_step(record["step"], record["loss"])
     except KeyboardInterrupt:
         save(step, leaves, opt_state)
         result.interrupted = True
@@ -321,6 +376,23 @@ def train(
     result.tokens_per_second = (step - start) * tokens_per_step / total if total > 0 else 0.0
     plot_losses(out_dir / METRICS_FILE, out_dir / PLOT_FILE)
     return result
+
+
+def _next_multiple(step: int, every: int) -> int:
+    """The first multiple of `every` after `step`."""
+    return (step // every + 1) * every
+
+
+def _stack_padded(arrays: list[np.ndarray], length: int) -> np.ndarray:
+    """`arrays` stacked on a new first axis, padded with zeros to `length` entries."""
+    stacked = np.zeros((length, *arrays[0].shape), dtype=arrays[0].dtype)
+    stacked[: len(arrays)] = arrays
+    return stacked
+
+
+def _write_records(metrics: Any, records: list[dict[str, Any]]) -> None:
+    metrics.write("".join(json.dumps(record) + "\n" for record in records))
+    metrics.flush()
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
