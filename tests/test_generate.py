@@ -114,9 +114,16 @@ def test_greedy_microgpt_and_no_recompile(monkeypatch: pytest.MonkeyPatch) -> No
         traced.append(tokens.shape)
         return forward_cached(self, tokens, cache)
 
+    forward_cached_layers = tg.GPT.forward_cached_layers
+
+    def counting_layers(self: tg.GPT, blocks: Any, tokens: Int[Array, " seq"], caches: Any) -> Any:
+        traced.append(tokens.shape)
+        return forward_cached_layers(self, blocks, tokens, caches)
+
     monkeypatch.setattr(tg.GPT, "forward_cached", counting)
+    monkeypatch.setattr(tg.GPT, "forward_cached_layers", counting_layers)
     first = greedy(microgpt, [1, 2, 3], 10)
-    assert traced == [(8,), (1,)]  # the prefill of bucket 8, and one loop body
+    assert traced == [(8,), (1,)]  # the prefill of bucket 8 (scan), one loop body (unrolled)
     second = greedy(microgpt, [4, 5, 6, 7, 8], 7)  # another length in bucket 8
     generate(microgpt, [0], max_new_tokens=12, temperature=0, key=jax.random.key(9))
     assert traced == [(8,), (1,)]

@@ -310,6 +310,31 @@ def test_cached_decoding_equals_full_forward(model: tg.GPT, prefill: int) -> Non
         assert cache.keys.shape == cache_shape and cache.values.shape == cache_shape
 
 
+def test_unstacked_layers_decode_as_the_stack(model: tg.GPT) -> None:
+    tokens = _tokens(model, 6, seed=2)
+    full = np.asarray(model(tokens))
+    blocks = model.unstacked_blocks()
+    assert len(blocks) == model.config.num_layers
+    for i, block in enumerate(blocks):
+        np.testing.assert_array_equal(
+            np.asarray(block.mlp.up_proj.weight), np.asarray(model.blocks.mlp.up_proj.weight[i])
+        )
+    stacked = model.init_cache()
+    caches = [
+        tg.KVCache(keys=stacked.keys[i], values=stacked.values[i], position=stacked.position)
+        for i in range(len(blocks))
+    ]
+    logits, caches = model.forward_cached_layers(blocks, tokens[:2], caches)
+    np.testing.assert_allclose(np.asarray(logits), full[:2], rtol=RTOL, atol=ATOL)
+    for t in range(2, 6):  # one token at a time: the single-query attention
+        logits, caches = model.forward_cached_layers(blocks, tokens[t : t + 1], caches)
+        np.testing.assert_allclose(np.asarray(logits[0]), full[t], rtol=RTOL, atol=ATOL)
+    assert [int(cache.position) for cache in caches] == [6] * len(blocks)
+    layers = len(blocks)
+    with pytest.raises(ValueError, match=f"{layers} blocks but {2 * layers} caches: give one"):
+        model.forward_cached_layers(blocks, tokens[:1], caches + caches)
+
+
 def test_vmap_equals_per_sequence(model: tg.GPT) -> None:
     batch = jnp.stack([_tokens(model, SEQ, seed=s) for s in range(3)])
     batched = np.asarray(jax.vmap(model)(batch))

@@ -119,9 +119,19 @@ class CausalSelfAttention(TypedModule):
         mask: Bool[Array, "seq kv_seq"],
     ) -> Float[Array, "seq embed"]:
         seq, _, head_dim = query.shape
-        scores = jnp.einsum("shd,Shd->hsS", query, key.astype(query.dtype)) / math.sqrt(head_dim)
+        key, value = key.astype(query.dtype), value.astype(query.dtype)
+        if seq == 1:
+            # One query (a decoding step): products and sums over the cache as it is laid
+            # out, where a batched matmul would first transpose the whole cache.
+            scores = jnp.sum(query[0][None, :, :] * key, axis=-1).T[:, None, :]
+        else:
+            scores = jnp.einsum("shd,Shd->hsS", query, key)
+        scores = scores / math.sqrt(head_dim)
         lowest = jnp.finfo(scores.dtype).min  # type: ignore[no-untyped-call]
         scores = jnp.where(mask[None, :, :], scores, lowest)
         weights = self.softmax(scores)
-        heads = jnp.einsum("hsS,Shd->shd", weights, value.astype(query.dtype))
+        if seq == 1:
+            heads = jnp.sum(weights[:, 0, :].T[:, :, None] * value, axis=0)[None]
+        else:
+            heads = jnp.einsum("hsS,Shd->shd", weights, value)
         return jax.vmap(self.out_proj)(heads.reshape(seq, -1))

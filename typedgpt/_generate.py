@@ -246,17 +246,27 @@ def _compiled(
     keys = jax.random.split(key, batch)
     empty = model.init_cache(model.token_embedding.dtype)
 
+    # The prompt runs through the stacked blocks (`lax.scan`); each new token runs through
+    # blocks unstacked once, here, with one cache per layer, so that no step copies weights
+    # or caches out of stacked arrays.
+    blocks = model.unstacked_blocks()
+
     def prefill(
         prompt: Int[Array, " bucket"], length: Int[Array, ""]
-    ) -> tuple[Float[Array, " vocab"], KVCache]:
+    ) -> tuple[Float[Array, " vocab"], list[KVCache]]:
         logits, cache = model.forward_cached(prompt, empty)
         # Rewind past the padding: its slots are masked, then overwritten one by one.
-        cache = KVCache(keys=cache.keys, values=cache.values, position=length)
-        return logits[length - 1], cache
+        caches = [
+            KVCache(keys=cache.keys[i], values=cache.values[i], position=length)
+            for i in range(len(blocks))
+        ]
+        return logits[length - 1], caches
 
-    def step_one(token: Int[Array, ""], cache: KVCache) -> tuple[Float[Array, " vocab"], KVCache]:
-        logits, cache = model.forward_cached(token[None], cache)
-        return logits[0], cache
+    def step_one(
+        token: Int[Array, ""], caches: list[KVCache]
+    ) -> tuple[Float[Array, " vocab"], list[KVCache]]:
+        logits, caches = model.forward_cached_layers(blocks, token[None], caches)
+        return logits[0], caches
 
     def choose(logits: Float[Array, "batch vocab"], step: Int[Array, ""]) -> Int[Array, " batch"]:
         step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, step)

@@ -1,6 +1,6 @@
 """`GPT`: token and position embeddings, a stack of blocks run by `lax.scan`, and a head."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import equinox as eqx
@@ -139,6 +139,33 @@ class GPT(TypedModule):
         x, (keys, values) = jax.lax.scan(layer, x, (params, cache.keys, cache.values))
         new_cache = KVCache(keys=keys, values=values, position=position + tokens.shape[0])
         return self._head(x), new_cache
+
+    def unstacked_blocks(self) -> list[Block]:
+        """The blocks as a list of separate modules, one per layer (copies of the weights).
+
+        Decoding one token reads every weight once; taking a layer's weights out of the
+        stacked arrays inside the loop would copy them at every token, so `tg.generate`
+        unstacks them once, before its loop, and runs `forward_cached_layers`.
+        """
+        params, static = eqx.partition(self.blocks, eqx.is_array)
+        return [
+            eqx.combine(jax.tree.map(lambda a, i=i: a[i], params), static)
+            for i in range(self.config.num_layers)
+        ]
+
+    def forward_cached_layers(
+        self, blocks: Sequence[Block], tokens: Int[Array, " seq"], caches: Sequence[KVCache]
+    ) -> tuple[Float[Array, "seq vocab"], list[KVCache]]:
+        """`forward_cached` over `unstacked_blocks()`, one `KVCache` per layer, unrolled."""
+        if len(blocks) != len(caches):
+            raise ValueError(f"{len(blocks)} blocks but {len(caches)} caches: give one per layer")
+        position = caches[0].position
+        x = self._embed(tokens, position + jnp.arange(tokens.shape[0]))
+        new_caches = []
+        for block, cache in zip(blocks, caches, strict=True):
+            x, cache = block.decode(x, cache)
+            new_caches.append(cache)
+        return self._head(x), new_caches
 
     def _embed(
         self, tokens: Int[Array, " seq"], positions: Int[Array, " seq"]

@@ -156,6 +156,33 @@ def batch_loss(
     return -jnp.sum(picked * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
+def make_train_step(
+    treedef: Any, optimizer: optax.GradientTransformation
+) -> Callable[[tuple[list[Array], Any], tuple[Array, Array, Array]], Any]:
+    """One training step on the model's leaves, the function `train` runs (not jitted).
+
+    `step((leaves, opt_state), (inputs, targets, mask))` returns `((leaves, opt_state),
+    loss)`: the loss is `batch_loss` before the update, or NaN when any updated parameter is
+    not finite.
+    """
+
+    def loss_of(leaves: list[Array], inputs: Array, targets: Array, mask: Array) -> Array:
+        return batch_loss(jax.tree.unflatten(treedef, leaves), inputs, targets, mask)
+
+    def step(
+        state: tuple[list[Array], Any], batch: tuple[Array, Array, Array]
+    ) -> tuple[tuple[list[Array], Any], Array]:
+        leaves, opt_state = state
+        loss, grads = jax.value_and_grad(loss_of)(leaves, *batch)
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes Python floats and int32
+            updates, opt_state = optimizer.update(grads, opt_state, leaves)
+        leaves = optax.apply_updates(leaves, updates)
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
+        return (leaves, opt_state), jnp.where(finite, loss, jnp.nan)
+
+    return step
+
+
 def _device_batch(batch: Batch) -> tuple[Array, Array, Array]:
     return jnp.asarray(batch.inputs), jnp.asarray(batch.targets), jnp.asarray(batch.mask)
 
@@ -238,16 +265,7 @@ def train(
     def loss_of(leaves: list[Array], inputs: Array, targets: Array, mask: Array) -> Array:
         return batch_loss(jax.tree.unflatten(treedef, leaves), inputs, targets, mask)
 
-    def one_step(
-        state: tuple[list[Array], Any], batch: tuple[Array, Array, Array]
-    ) -> tuple[tuple[list[Array], Any], Array]:
-        leaves, opt_state = state
-        loss, grads = jax.value_and_grad(loss_of)(leaves, *batch)
-        with jax.numpy_dtype_promotion("standard"):  # optax mixes Python floats and int32
-            updates, opt_state = optimizer.update(grads, opt_state, leaves)
-        leaves = optax.apply_updates(leaves, updates)
-        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in leaves]))
-        return (leaves, opt_state), jnp.where(finite, loss, jnp.nan)
+    one_step = make_train_step(treedef, optimizer)
 
     @jax.jit
     def chunk_fn(

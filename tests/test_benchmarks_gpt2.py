@@ -1,0 +1,51 @@
+"""A tiny run of `benchmarks/gpt2_speed.py`: it must run both libraries and write its JSON.
+
+The numbers of so small a run mean nothing; this checks the report, and that the two
+libraries computed the same thing (same logits, same greedy tokens).
+"""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from benchmarks import gpt2_speed
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_main_writes_the_report(tmp_path: Path) -> None:
+    out = tmp_path / "gpt2_speed.json"
+    sizes = ["--layers", "2", "--embed", "32", "--heads", "4", "--vocab", "97"]
+    sizes += ["--positions", "48", "--batch", "2", "--seq", "8", "--prompt", "4"]
+    sizes += ["--new-tokens", "6", "--repeats", "2", "--check-repeats", "3"]
+    code = gpt2_speed.main([*sizes, "--out", str(out), "--quiet"])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["shapes"]["layers"] == 2 and report["shapes"]["parameters"] > 0
+    for work, tokens in (("forward", 16), ("decode", 6), ("train", 16)):
+        row = report[work]
+        for library in ("typedgpt", "transformers"):
+            assert len(row[library]["all_seconds"]) == 2
+            assert row[library]["per_second"] == pytest.approx(tokens / row[library]["seconds"])
+        assert row["ratio"] == pytest.approx(
+            row["typedgpt"]["per_second"] / row["transformers"]["per_second"]
+        )
+        assert row["met"] == (row["ratio"] >= gpt2_speed.TARGETS[work])
+    assert report["forward"]["max_abs_logit_difference"] < 1e-4
+    assert report["decode"]["same_leading_tokens"] == 6
+    assert set(report["check_overhead_us"]) == {
+        "Linear",
+        "LayerNorm",
+        "RMSNorm",
+        "MLP",
+        "CausalSelfAttention",
+        "Block",
+    }
+    assert all(math.isfinite(value) for value in report["check_overhead_us"].values())
+
+
+def test_sizes_that_do_not_fit_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        gpt2_speed.main(["--positions", "16", "--seq", "16"])
+    assert "must fit in --positions" in capsys.readouterr().err
