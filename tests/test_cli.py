@@ -64,3 +64,144 @@ def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["no-such-command"])
     assert info.value.code == 2
     assert "invalid choice: 'no-such-command'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# typedgpt sample --model: a Hugging Face GPT-2 folder, with its byte-level BPE tokenizer.
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gpt2_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random GPT-2 saved as a Hugging Face folder with a BPE trained here."""
+    import jax
+    import tokenizers
+
+    import typedgpt as tg
+
+    words = ["the", "cat", "sat", "on", "mat", "héllo", "日本", "dog"]
+    lines = [" ".join(words[(i * 7 + j * 3) % len(words)] for j in range(9)) for i in range(60)]
+    bpe = tokenizers.Tokenizer(tokenizers.models.BPE())
+    bpe.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = tokenizers.decoders.ByteLevel()
+    trainer = tokenizers.trainers.BpeTrainer(
+        vocab_size=290,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(lines, trainer)
+    tokenizer = tg.HFTokenizer(bpe)
+    config = tg.GPTConfig.gpt2(
+        vocab_size=tokenizer.vocab_size,
+        max_seq_len=32,
+        num_layers=1,
+        num_heads=2,
+        embed_dim=16,
+        mlp_dim=64,
+        init_std=0.5,  # sharp logits, so greedy samples vary with the prompt
+    )
+    folder = tmp_path_factory.mktemp("gpt2") / "model"
+    tg.save_pretrained(tg.GPT(config, key=jax.random.key(0)), folder, tokenizer=tokenizer)
+    return folder
+
+
+def _expected_sample(
+    folder: Path,
+    prompt: str,
+    seed: int,
+    *,
+    temperature: float,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> str:
+    """What `typedgpt sample --model` should print for one sample, computed directly."""
+    import jax
+
+    import typedgpt as tg
+
+    model = tg.from_pretrained(folder)
+    tokenizer = tg.HFTokenizer.from_pretrained(folder)
+    ids = tokenizer.encode(prompt) or [tokenizer.bos_id]
+    _, sample_key = jax.random.split(jax.random.key(seed))
+    new = tg.generate(
+        model,
+        ids,
+        max_new_tokens=8,
+        eos_id=tokenizer.bos_id,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        key=sample_key,
+    )
+    return prompt + tokenizer.decode(new) + "\n"
+
+
+def test_sample_model_greedy(gpt2_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["sample", f"--model={gpt2_folder}", "--prompt=the cat", "--temperature=0"]
+    assert cli.main([*argv, "--max-new-tokens=8", "--num-samples=2"]) == 0
+    expected = _expected_sample(gpt2_folder, "the cat", 0, temperature=0)
+    assert len(expected) > len("the cat\n")
+    assert capsys.readouterr().out == expected + "---\n" + expected
+
+
+@pytest.mark.parametrize("prompt", ["", "héllo dog"])
+def test_sample_model_options(
+    gpt2_folder: Path, capsys: pytest.CaptureFixture[str], prompt: str
+) -> None:
+    """Temperature, top-k, top-p and the seed reach generate; an empty prompt starts from
+    <|endoftext|>."""
+    argv = [
+        "sample",
+        f"--model={gpt2_folder}",
+        f"--prompt={prompt}",
+        "--temperature=0.9",
+        "--top-k=20",
+        "--top-p=0.95",
+        "--seed=3",
+        "--max-new-tokens=8",
+        "--num-samples=1",
+    ]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    expected = _expected_sample(gpt2_folder, prompt, 3, temperature=0.9, top_k=20, top_p=0.95)
+    assert out == expected
+
+
+def test_sample_model_not_in_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["sample", "--model=gpt2", "--max-new-tokens=4"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("typedgpt sample: error: 'gpt2' is not a folder, and the Hugging Face")
+    assert "hf download gpt2" in err
+
+
+def test_sample_needs_exactly_one_source(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["sample", "--model=a", "--checkpoint=b"])
+    assert info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["sample"])
+    assert "one of the arguments --checkpoint --model is required" in capsys.readouterr().err
+
+
+def test_stream_waits_for_a_whole_character(capsys: pytest.CaptureFixture[str]) -> None:
+    """A token that ends inside a UTF-8 character prints nothing until the rest arrives."""
+    import numpy as np
+
+    import typedgpt as tg
+
+    stream = cli._TextStream(tg.ByteTokenizer())
+    text = "aé日"
+    data = list(text.encode())
+    shown = []
+    for byte in data:
+        stream(np.array([byte], np.int32))
+        shown.append(capsys.readouterr().out)
+    assert shown == ["a", "", "é", "", "", "日"]
+    stream.finish(data)
+    assert capsys.readouterr().out == "\n"

@@ -18,6 +18,7 @@ from jaxtyping import Array, Int, TypeCheckError
 from transformers import GPT2Config, GPT2LMHeadModel
 
 import typedgpt as tg
+from tests.hf_models import randomize_gpt2
 
 # Equivalence with a reference, and between two code paths of the model.
 RTOL = 1e-5
@@ -181,15 +182,7 @@ def _hf_gpt2(
     model = GPT2LMHeadModel(config)
     model.eval()  # type: ignore[no-untyped-call]
     assert model.config._attn_implementation == "eager"
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if ".ln_" in name or name.startswith("transformer.ln_f"):
-                base = 1.0 if name.endswith(".weight") else 0.0
-                param.copy_(base + 0.1 * torch.randn_like(param))
-            elif name.endswith(".bias"):
-                param.copy_(0.05 * torch.randn_like(param))
-            else:
-                param.copy_(0.1 * torch.randn_like(param))
+    randomize_gpt2(model)
     return model
 
 

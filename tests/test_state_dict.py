@@ -188,3 +188,31 @@ def test_non_float_tensor(gpt2_sd: dict[str, Any], dtype: type[np.generic]) -> N
     gpt2_sd["h.0.attn.c_proj.bias"] = np.zeros((EMBED,), dtype=dtype)
     with pytest.raises(TypeError, match=r"h\.0\.attn\.c_proj\.bias: expected a floating-point"):
         tg.GPT.from_state_dict(GPT2_SMALL, gpt2_sd)
+
+
+def test_transposed_linear_weight_gets_a_hint(gpt2_sd: dict[str, Any]) -> None:
+    """A weight in nn.Linear's (out, in) instead of Conv1D's (in, out) is named as such."""
+    gpt2_sd["h.0.mlp.c_proj.weight"] = np.ascontiguousarray(gpt2_sd["h.0.mlp.c_proj.weight"].T)
+    with pytest.raises(ValueError) as info:
+        tg.GPT.from_state_dict(GPT2_SMALL, gpt2_sd)
+    assert str(info.value) == (
+        "h.0.mlp.c_proj.weight: expected shape (mlp=192, embed=48), got (48, 192) (its "
+        "transpose: GPT-2 stores linear weights as Conv1D (in, out); transpose nn.Linear "
+        "(out, in) weights first): check the config matches the checkpoint"
+    )
+
+
+def test_transposed_embedding_gets_no_linear_hint(gpt2_sd: dict[str, Any]) -> None:
+    gpt2_sd["wpe.weight"] = np.ascontiguousarray(gpt2_sd["wpe.weight"].T)
+    with pytest.raises(ValueError) as info:
+        tg.GPT.from_state_dict(GPT2_SMALL, gpt2_sd)
+    assert "got (48, 32): check the config" in str(info.value)
+
+
+def test_bfloat16_tensors_load_as_bfloat16(gpt2_sd: dict[str, Any]) -> None:
+    """bfloat16 (from ml_dtypes, not a NumPy floating type) is a floating-point dtype too."""
+    narrow = {name: array.astype(jnp.bfloat16) for name, array in gpt2_sd.items()}
+    model = tg.GPT.from_state_dict(GPT2_SMALL, narrow)
+    assert model.token_embedding.dtype == jnp.bfloat16
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(array, narrow[name])

@@ -28,6 +28,9 @@ from ._data import builtin_corpus as builtin_corpus
 from ._data import load_text as load_text
 from ._generate import generate as generate
 from ._gpt import GPT as GPT
+from ._hf import HFTokenizer as HFTokenizer
+from ._hf import from_pretrained as from_pretrained
+from ._hf import save_pretrained as save_pretrained
 from ._kv_cache import KVCache as KVCache
 from ._linear import Linear as Linear
 from ._mlp import MLP as MLP

@@ -96,14 +96,25 @@ def state_dict(model: "GPT") -> dict[str, np.ndarray]:
 
 
 def from_state_dict(config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
-    """Build a `GPT` from GPT-2-named arrays, checking every name and shape first."""
+    """Build a `GPT` from GPT-2-named arrays, checking every name and shape first.
+
+    Each array must have the shape of the parameter it fills in the model this config builds
+    (read from the model itself, in GPT-2's layout); a mismatch names the parameter, its dims
+    in the dimension vocabulary with their sizes, and the shape found.
+    """
     from ._gpt import GPT
 
     sizes = _sizes(config)
+    skeleton = eqx.filter_eval_shape(GPT, config, key=jax.random.key(0))
     expected_names: set[str] = set()
     wheres, values = [], []
     for entry in _entries(config):
-        expected = tuple(sizes[d] for d in entry.dims)
+        expected = _module_shape(entry, skeleton)
+        if expected != tuple(sizes[d] for d in entry.dims):  # the table and the module agree
+            raise RuntimeError(
+                f"typedgpt bug: {entry.name} is {_describe_dims(entry.dims, sizes)} in the "
+                f"checkpoint table but {expected} in the model"
+            )
         layers = []
         for i in range(config.num_layers if entry.per_layer else 1):
             name = entry.name.format(i=i)
@@ -116,11 +127,18 @@ def from_state_dict(config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
                 )
             array = np.asarray(tensors[name])
             if array.shape != expected:
+                transposed = len(expected) == 2 and array.shape == expected[::-1]
+                hint = (
+                    " (its transpose: GPT-2 stores linear weights as Conv1D (in, out); "
+                    "transpose nn.Linear (out, in) weights first)"
+                    if transposed and entry.transpose
+                    else ""
+                )
                 raise ValueError(
                     f"{name}: expected shape {_describe_dims(entry.dims, sizes)}, got "
-                    f"{tuple(array.shape)}: check the config matches the checkpoint"
+                    f"{tuple(array.shape)}{hint}: check the config matches the checkpoint"
                 )
-            if not np.issubdtype(array.dtype, np.floating):
+            if not jnp.issubdtype(array.dtype, jnp.floating):
                 raise TypeError(f"{name}: expected a floating-point array, got {array.dtype}")
             layers.append(array.T if entry.transpose else array)
         wheres.append(entry.where)
@@ -131,9 +149,17 @@ def from_state_dict(config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
             f"state dict has parameters this config does not: {', '.join(unexpected[:5])}"
             f"{' ...' if len(unexpected) > 5 else ''}: check the config matches the checkpoint"
         )
-    skeleton = eqx.filter_eval_shape(GPT, config, key=jax.random.key(0))
     model: GPT = eqx.tree_at(lambda m: [where(m) for where in wheres], skeleton, values)
     return model
+
+
+def _module_shape(entry: _Entry, skeleton: "GPT") -> tuple[int, ...]:
+    """The shape one checkpoint tensor must have: the model's own array, one layer of it
+    for a per-layer name, in GPT-2's layout."""
+    shape = tuple(entry.where(skeleton).shape)
+    if entry.per_layer:
+        shape = shape[1:]
+    return shape[::-1] if entry.transpose else shape
 
 
 def _describe_dims(dims: tuple[str, ...], sizes: dict[str, int]) -> str:

@@ -10,7 +10,8 @@ token, and `decode` skips it.
 - `ByteTokenizer`: the 256 byte values of UTF-8 and BOS = 256; encodes any text.
 
 A tokenizer is saved as a small JSON file (`{"kind": "char", "chars": "abc"}` or
-`{"kind": "byte"}`), written atomically, and read back with `load_tokenizer`.
+`{"kind": "byte"}`; a Hugging Face `HFTokenizer` as `{"kind": "hf", ...}`), written
+atomically, and read back with `load_tokenizer`.
 """
 
 import abc
@@ -21,7 +22,10 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Self, SupportsIndex, final
+from typing import TYPE_CHECKING, Any, Literal, Self, SupportsIndex, final
+
+if TYPE_CHECKING:
+    from ._hf import HFTokenizer
 
 TextMode = Literal["lines", "stream"]
 """How a text becomes documents: `"lines"`, one document per non-empty line (stripped), or
@@ -48,7 +52,8 @@ def _check_mode(mode: str) -> None:
 class Tokenizer(abc.ABC):
     """What every tokenizer provides: `encode`, `decode`, `bos_id`, `vocab_size`, and JSON.
 
-    Ids are ints in `0 .. vocab_size - 1`; `bos_id` is the last of them.
+    Ids are ints in `0 .. vocab_size - 1`; `bos_id` is the last of them in typedgpt's own
+    tokenizers, and wherever the vocabulary puts it in an `HFTokenizer`.
     """
 
     @property
@@ -196,22 +201,29 @@ class ByteTokenizer(Tokenizer):
         return {"kind": "byte"}
 
 
-def tokenizer_from_json(data: Mapping[str, Any]) -> CharTokenizer | ByteTokenizer:
+def tokenizer_from_json(data: Mapping[str, Any]) -> "CharTokenizer | ByteTokenizer | HFTokenizer":
     """The tokenizer that `to_json()` described, chosen by its `"kind"` field."""
     if not isinstance(data, Mapping):
         raise ValueError(f"tokenizer JSON must be an object, got {type(data).__name__}")
     kind = data.get("kind")
     if kind == "byte":
         return ByteTokenizer()
+    if kind == "hf":
+        from ._hf import HFTokenizer
+
+        return HFTokenizer.from_json(data)
     if kind == "char":
         chars = data.get("chars")
         if not isinstance(chars, str):
             raise ValueError(f"a char tokenizer needs a string field 'chars', got {chars!r}")
         return CharTokenizer(chars)
-    raise ValueError(f"tokenizer JSON needs 'kind' to be 'char' or 'byte', got {kind!r}")
+    raise ValueError(
+        f"tokenizer JSON needs 'kind' to be 'char' or 'byte', got {kind!r} ('hf' is also "
+        "accepted, for an HFTokenizer)"
+    )
 
 
-def load_tokenizer(path: str | os.PathLike[str]) -> CharTokenizer | ByteTokenizer:
+def load_tokenizer(path: str | os.PathLike[str]) -> "CharTokenizer | ByteTokenizer | HFTokenizer":
     """Read a tokenizer that `Tokenizer.save` wrote.
 
     Raises `FileNotFoundError` if `path` does not exist and `ValueError` naming `path` if it

@@ -1,0 +1,662 @@
+"""Tests for `typedgpt/_hf.py`: Hugging Face GPT-2 folders in and out, against transformers.
+
+Every model is a tiny random `GPT2LMHeadModel` built here and saved with transformers' own
+`save_pretrained` into a temporary folder (no download); the tokenizer is a byte-level BPE
+trained here on a generated text.
+"""
+
+import json
+import os
+import random
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import safetensors.numpy
+import tokenizers
+import torch
+from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2Tokenizer
+
+import typedgpt as tg
+from tests.hf_models import randomize_gpt2
+
+RTOL = 1e-5  # float32 logits, as tests/test_gpt.py
+ATOL = 1e-5  # times the largest logit
+NEW_TOKENS = 32
+
+# Distinct sizes, so a swapped axis cannot pass. The second is odd throughout: 5 heads of
+# 12, an MLP of 100 (not 4 * embed), an untied head, its own epsilon and the
+# `gelu_pytorch_tanh` spelling of GELU-tanh.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "small": {"n_embd": 48, "n_layer": 2, "n_head": 3, "vocab_size": 101, "n_positions": 64},
+    "odd-untied": {
+        "n_embd": 60,
+        "n_layer": 3,
+        "n_head": 5,
+        "vocab_size": 97,
+        "n_positions": 50,
+        "n_inner": 100,
+        "layer_norm_epsilon": 1e-6,
+        "activation_function": "gelu_pytorch_tanh",
+        "tie_word_embeddings": False,
+    },
+}
+EXPECTED = {
+    "small": tg.GPTConfig.gpt2(
+        vocab_size=101, max_seq_len=64, num_layers=2, num_heads=3, embed_dim=48, mlp_dim=192
+    ),
+    "odd-untied": tg.GPTConfig.gpt2(
+        vocab_size=97,
+        max_seq_len=50,
+        num_layers=3,
+        num_heads=5,
+        embed_dim=60,
+        mlp_dim=100,
+        norm_eps=1e-6,
+        tie_embeddings=False,
+    ),
+}
+
+
+def _hf_gpt2(fields: dict[str, Any], *, seed: int) -> GPT2LMHeadModel:
+    """A GPT2LMHeadModel with every parameter random (norms and biases too), and logits
+    spread wide enough that greedy decoding has no near-ties."""
+    eager: dict[str, Any] = {"attn_implementation": "eager"}  # the plain masked softmax
+    config = GPT2Config(
+        **fields,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=None,
+        eos_token_id=None,
+        **eager,
+    )
+    torch.manual_seed(seed)
+    model = GPT2LMHeadModel(config)
+    model.eval()  # type: ignore[no-untyped-call]
+    randomize_gpt2(model)
+    return model
+
+
+def _load_hf(folder: Path) -> GPT2LMHeadModel:
+    model = GPT2LMHeadModel.from_pretrained(folder, attn_implementation="eager")
+    model.eval()  # type: ignore[no-untyped-call]
+    return model
+
+
+def _hf_logits(model: GPT2LMHeadModel, tokens: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        logits = model(torch.from_numpy(tokens.astype(np.int64))[None]).logits[0]
+    out: np.ndarray = logits.numpy()
+    assert out.dtype == np.float32
+    return out
+
+
+def _assert_logits_close(logits: np.ndarray, expected: np.ndarray) -> None:
+    scale = float(np.abs(expected).max())
+    assert scale > 1.0  # not all near zero, so the comparison means something
+    np.testing.assert_allclose(logits, expected, rtol=RTOL, atol=ATOL * scale)
+
+
+def _tokens(vocab: int, seq: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, vocab, size=seq, dtype=np.int32)
+
+
+def _files(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file of a folder with its bytes and modification time, to prove it unchanged."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module", params=sorted(CONFIGS))
+def hf_folder(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Path, GPT2LMHeadModel]:
+    """A config's name, the folder transformers saved its random model to, and the model."""
+    name: str = request.param
+    model = _hf_gpt2(CONFIGS[name], seed=1)
+    folder = tmp_path_factory.mktemp(f"hf-{name}")
+    model.save_pretrained(folder)
+    return name, folder, model
+
+
+# --------------------------------------------------------------------------------------------
+# Loading, running and exporting, against transformers.
+# --------------------------------------------------------------------------------------------
+
+
+def test_logits_match_transformers(hf_folder: tuple[str, Path, GPT2LMHeadModel]) -> None:
+    name, folder, hf = hf_folder
+    before = _files(folder)
+    model = tg.from_pretrained(folder)
+    assert model.config == EXPECTED[name]
+    assert (model.lm_head is None) == CONFIGS[name].get("tie_word_embeddings", True)
+    tokens = _tokens(model.config.vocab_size, 37)
+    logits = np.asarray(model(jnp.asarray(tokens)))
+    assert logits.dtype == np.float32
+    _assert_logits_close(logits, _hf_logits(hf, tokens))
+    assert _files(folder) == before  # loading never modifies the folder
+
+
+def test_greedy_generation_matches_transformers(
+    hf_folder: tuple[str, Path, GPT2LMHeadModel], key: jax.Array
+) -> None:
+    _, folder, hf = hf_folder
+    model = tg.from_pretrained(folder)
+    prompt = _tokens(model.config.vocab_size, 8, seed=1)
+    ours = tg.generate(model, prompt.tolist(), max_new_tokens=NEW_TOKENS, temperature=0, key=key)
+    with torch.no_grad():
+        out = hf.generate(  # type: ignore[misc]  # transformers' annotation of self
+            torch.from_numpy(prompt.astype(np.int64))[None],
+            attention_mask=torch.ones((1, prompt.size), dtype=torch.int64),
+            do_sample=False,
+            max_new_tokens=NEW_TOKENS,
+            pad_token_id=0,
+        )
+    theirs = out[0, prompt.size :].tolist()
+    assert len(theirs) == NEW_TOKENS
+    assert ours == theirs
+
+
+def test_export_loads_in_transformers(
+    hf_folder: tuple[str, Path, GPT2LMHeadModel], tmp_path: Path
+) -> None:
+    name, folder, hf = hf_folder
+    model = tg.from_pretrained(folder)
+    out = tg.save_pretrained(model, tmp_path / "export")
+    config = json.loads((out / "config.json").read_text())
+    assert config["model_type"] == "gpt2"
+    assert config["architectures"] == ["GPT2LMHeadModel"]
+    assert config["tie_word_embeddings"] == CONFIGS[name].get("tie_word_embeddings", True)
+    reloaded = _load_hf(out)
+    tokens = _tokens(model.config.vocab_size, 29, seed=2)
+    for name, tensor in hf.state_dict().items():  # the very same weights
+        np.testing.assert_array_equal(reloaded.state_dict()[name].numpy(), tensor.numpy())
+    # Not bit for bit: "gelu_pytorch_tanh" comes back as "gelu_new", the same function.
+    _assert_logits_close(_hf_logits(reloaded, tokens), _hf_logits(hf, tokens))
+    again = tg.from_pretrained(out)
+    assert again.config == model.config
+    for key, array in again.state_dict().items():
+        np.testing.assert_array_equal(array, model.state_dict()[key])
+
+
+def test_export_of_a_typedgpt_model(tmp_path: Path, key: jax.Array) -> None:
+    """A model made by typedgpt, not loaded: transformers gives the logits typedgpt does."""
+    config = EXPECTED["odd-untied"]
+    model = tg.GPT(config.replace(init_std=0.2), key=key)
+    reloaded = _load_hf(tg.save_pretrained(model, tmp_path / "export"))
+    tokens = _tokens(config.vocab_size, 23, seed=3)
+    _assert_logits_close(np.asarray(model(jnp.asarray(tokens))), _hf_logits(reloaded, tokens))
+
+
+# --------------------------------------------------------------------------------------------
+# Checkpoint layouts: prefixes, buffers, heads, pytorch_model.bin.
+# --------------------------------------------------------------------------------------------
+
+
+def _hf_tensors(model: GPT2LMHeadModel) -> dict[str, np.ndarray]:
+    return {name: t.detach().numpy().copy() for name, t in model.state_dict().items()}
+
+
+def _write_folder(
+    folder: Path,
+    source: Path,
+    tensors: dict[str, np.ndarray],
+    *,
+    config: dict[str, Any] | None = None,
+) -> Path:
+    folder.mkdir()
+    data = json.loads((source / "config.json").read_text()) | (config or {})
+    (folder / "config.json").write_text(json.dumps(data))
+    safetensors.numpy.save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, GPT2LMHeadModel]:
+    """The "small" config's folder and model, for the tests of one layout or error."""
+    model = _hf_gpt2(CONFIGS["small"], seed=2)
+    folder = tmp_path_factory.mktemp("hf-small-layouts")
+    model.save_pretrained(folder)
+    return folder, model
+
+
+@pytest.mark.parametrize("prefix", ["", "transformer."])
+def test_prefix_and_mask_buffers(
+    small: tuple[Path, GPT2LMHeadModel], tmp_path: Path, prefix: str
+) -> None:
+    """`GPT2Model` names (no prefix) or `GPT2LMHeadModel`'s, with the attention-mask buffers
+    older checkpoints store, load to the same model."""
+    folder, hf = small
+    positions = hf.config.n_positions
+    tensors = {
+        prefix + name.removeprefix("transformer."): array
+        for name, array in _hf_tensors(hf).items()
+        if name.startswith("transformer.")
+    }
+    for i in range(hf.config.n_layer):
+        tensors[f"{prefix}h.{i}.attn.bias"] = np.tril(np.ones((positions, positions), np.uint8))[
+            None, None
+        ].astype(np.float32)
+        tensors[f"{prefix}h.{i}.attn.masked_bias"] = np.array(-1e4, np.float32)
+    loaded = tg.from_pretrained(_write_folder(tmp_path / "layout", folder, tensors))
+    expected = tg.from_pretrained(folder)
+    for name, array in expected.state_dict().items():
+        np.testing.assert_array_equal(loaded.state_dict()[name], array)
+
+
+def test_tied_head_saved_explicitly(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
+    """A tied config whose file also holds `lm_head.weight` (a copy of `wte`) loads tied."""
+    folder, hf = small
+    tensors = _hf_tensors(hf)
+    tensors["lm_head.weight"] = tensors["transformer.wte.weight"].copy()
+    model = tg.from_pretrained(_write_folder(tmp_path / "tied", folder, tensors))
+    assert model.lm_head is None
+    tokens = _tokens(model.config.vocab_size, 11)
+    _assert_logits_close(np.asarray(model(jnp.asarray(tokens))), _hf_logits(hf, tokens))
+
+
+def test_tied_head_that_differs(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
+    folder, hf = small
+    tensors = _hf_tensors(hf)
+    tensors["lm_head.weight"] = tensors["transformer.wte.weight"] + 1
+    with pytest.raises(ValueError, match=r"tie_word_embeddings=true, but lm_head\.weight differs"):
+        tg.from_pretrained(_write_folder(tmp_path / "tied", folder, tensors))
+
+
+def test_untied_head_missing(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
+    folder, hf = small
+    tensors = _hf_tensors(hf)
+    del tensors["lm_head.weight"]  # the tied head, which state_dict() lists too
+    untied = _write_folder(tmp_path / "u", folder, tensors, config={"tie_word_embeddings": False})
+    with pytest.raises(ValueError, match=r"state dict has no 'lm_head\.weight'.*\(vocab=101"):
+        tg.from_pretrained(untied)
+
+
+def test_pytorch_model_bin(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
+    folder, hf = small
+    bin_folder = tmp_path / "bin"
+    bin_folder.mkdir()
+    (bin_folder / "config.json").write_bytes((folder / "config.json").read_bytes())
+    torch.save(hf.state_dict(), bin_folder / "pytorch_model.bin")
+    model = tg.from_pretrained(bin_folder)
+    for name, array in tg.from_pretrained(folder).state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[name], array)
+
+
+def test_pytorch_model_bin_without_torch(
+    small: tuple[Path, GPT2LMHeadModel], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, hf = small
+    bin_folder = tmp_path / "bin"
+    bin_folder.mkdir()
+    (bin_folder / "config.json").write_bytes((folder / "config.json").read_bytes())
+    torch.save(hf.state_dict(), bin_folder / "pytorch_model.bin")
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
+    with pytest.raises(ImportError, match=r"weights_only=True\), and torch is not installed"):
+        tg.from_pretrained(bin_folder)
+
+
+def test_sharded_safetensors(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
+    folder, hf = small
+    hf.save_pretrained(tmp_path / "sharded", max_shard_size="20KB")
+    shards = sorted(p.name for p in (tmp_path / "sharded").glob("model-*.safetensors"))
+    assert len(shards) > 1 and not (tmp_path / "sharded" / "model.safetensors").exists()
+    model = tg.from_pretrained(tmp_path / "sharded")
+    for name, array in tg.from_pretrained(folder).state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[name], array)
+    (tmp_path / "sharded" / shards[-1]).unlink()
+    with pytest.raises(FileNotFoundError, match=rf"lists the shard {shards[-1]}, which .* lacks"):
+        tg.from_pretrained(tmp_path / "sharded")
+
+
+def test_bfloat16_weights(tmp_path: Path) -> None:
+    """safetensors' NumPy loader has no bfloat16; typedgpt reads it, and keeps it on request."""
+    bf16 = tmp_path / "bf16"
+    hf = _hf_gpt2(CONFIGS["small"], seed=3)
+    hf.to(torch.bfloat16)  # type: ignore[arg-type]  # transformers' stubs miss this overload
+    hf.save_pretrained(bf16)
+    model = tg.from_pretrained(bf16, dtype=None)
+    assert model.token_embedding.dtype == jnp.bfloat16
+    widened = tg.from_pretrained(bf16)
+    assert widened.token_embedding.dtype == jnp.float32
+    np.testing.assert_array_equal(
+        np.asarray(widened.token_embedding), np.asarray(model.token_embedding, np.float32)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The local Hugging Face cache: names resolve offline, or say how to download.
+# --------------------------------------------------------------------------------------------
+
+
+def _fake_cache(hub: Path, repo: str, source: Path, revision: str = "0123abcd") -> Path:
+    """The hub cache's layout: files in blobs/, linked from snapshots/<rev>/, refs/main."""
+    repo_dir = hub / ("models--" + repo.replace("/", "--"))
+    snapshot = repo_dir / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    (repo_dir / "blobs").mkdir()
+    for file in ("config.json", "model.safetensors"):
+        blob = repo_dir / "blobs" / f"blob-{file}"
+        blob.write_bytes((source / file).read_bytes())
+        (snapshot / file).symlink_to(os.path.relpath(blob, snapshot))
+    (repo_dir / "refs").mkdir()
+    (repo_dir / "refs" / "main").write_text(revision)
+    return snapshot
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """No network (any connection fails the test), no HF variables, and a fresh cwd."""
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("typedgpt tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(variable, raising=False)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    yield tmp_path
+
+
+@pytest.mark.parametrize("repo", ["gpt2", "openai-community/gpt2"])
+@pytest.mark.parametrize("variable", ["HF_HUB_CACHE", "HF_HOME"])
+def test_name_resolves_in_local_cache(
+    small: tuple[Path, GPT2LMHeadModel],
+    offline: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    repo: str,
+    variable: str,
+) -> None:
+    folder, _ = small
+    home = offline / "hf-home"
+    _fake_cache(home / "hub", repo, folder)
+    monkeypatch.setenv(variable, str(home / "hub" if variable == "HF_HUB_CACHE" else home))
+    model = tg.from_pretrained(repo)
+    for name, array in tg.from_pretrained(folder).state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[name], array)
+
+
+def test_default_cache_and_revision(
+    small: tuple[Path, GPT2LMHeadModel], offline: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, _ = small
+    monkeypatch.setenv("HOME", str(offline))
+    snapshot = _fake_cache(offline / ".cache" / "huggingface" / "hub", "gpt2", folder, "feed42")
+    assert tg.from_pretrained("gpt2").config == EXPECTED["small"]
+    assert tg.from_pretrained("gpt2", revision="feed42").config == EXPECTED["small"]
+    with pytest.raises(FileNotFoundError, match=r"has no snapshot v2 of it"):
+        tg.from_pretrained("gpt2", revision="v2")
+    with pytest.raises(ValueError, match=r"revision '\.\./\.\.' is not a branch"):
+        tg.from_pretrained("gpt2", revision="../..")
+    assert snapshot.is_dir()
+
+
+def test_name_missing_from_cache(offline: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(offline / "empty-hub"))
+    with pytest.raises(FileNotFoundError) as info:
+        tg.from_pretrained("gpt2")
+    message = str(info.value)
+    assert f"the Hugging Face cache at {offline / 'empty-hub'} has no gpt2" in message
+    assert "hf download gpt2 config.json model.safetensors tokenizer.json" in message
+    assert "or pass the path of a folder" in message
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"no folder at .*nowhere/gpt2: check the path"):
+        tg.from_pretrained(tmp_path / "nowhere" / "gpt2")
+
+
+def test_file_instead_of_folder(small: tuple[Path, GPT2LMHeadModel]) -> None:
+    folder, _ = small
+    with pytest.raises(NotADirectoryError, match="is a file: pass the folder that holds"):
+        tg.from_pretrained(folder / "config.json")
+
+
+def test_missing_config(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
+    folder, _ = small
+    (tmp_path / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
+    with pytest.raises(FileNotFoundError, match=r"has no config\.json: it is not a complete"):
+        tg.from_pretrained(tmp_path)
+
+
+def test_missing_weights(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
+    folder, _ = small
+    (tmp_path / "config.json").write_bytes((folder / "config.json").read_bytes())
+    with pytest.raises(FileNotFoundError) as info:
+        tg.from_pretrained(tmp_path)
+    assert "has no weights: expected model.safetensors" in str(info.value)
+    assert "found ['config.json']" in str(info.value)
+
+
+# --------------------------------------------------------------------------------------------
+# Checks while loading: shapes, corrupt files, configs typedgpt cannot build.
+# --------------------------------------------------------------------------------------------
+
+
+def test_wrong_shape_names_parameter_dims_and_shape(
+    small: tuple[Path, GPT2LMHeadModel], tmp_path: Path
+) -> None:
+    """A weight stored as nn.Linear `(out, in)` instead of Conv1D `(in, out)`."""
+    folder, hf = small
+    tensors = _hf_tensors(hf)
+    name = "transformer.h.1.attn.c_attn.weight"
+    tensors[name] = np.ascontiguousarray(tensors[name].T)
+    bad = _write_folder(tmp_path / "bad", folder, tensors)
+    with pytest.raises(ValueError) as info:
+        tg.from_pretrained(bad)
+    assert str(info.value) == (
+        f"{bad / 'model.safetensors'} does not fit config.json: h.1.attn.c_attn.weight: "
+        "expected shape (embed=48, 3*embed=144), got (144, 48) (its transpose: GPT-2 stores "
+        "linear weights as Conv1D (in, out); transpose nn.Linear (out, in) weights first): "
+        "check the config matches the checkpoint"
+    )
+
+
+def test_config_of_another_size(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
+    folder, hf = small
+    bad = _write_folder(tmp_path / "bad", folder, _hf_tensors(hf), config={"n_inner": 100})
+    with pytest.raises(
+        ValueError,
+        match=r"h\.0\.mlp\.c_fc\.weight: expected shape "
+        r"\(embed=48, mlp=100\), got \(48, 192\)",
+    ):
+        tg.from_pretrained(bad)
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.999])
+def test_truncated_safetensors(
+    small: tuple[Path, GPT2LMHeadModel], tmp_path: Path, cut: float
+) -> None:
+    folder, _ = small
+    data = (folder / "model.safetensors").read_bytes()
+    (tmp_path / "config.json").write_bytes((folder / "config.json").read_bytes())
+    (tmp_path / "model.safetensors").write_bytes(data[: int(len(data) * cut)])
+    with pytest.raises(ValueError, match=r"model\.safetensors is not a valid safetensors file"):
+        tg.from_pretrained(tmp_path)
+
+
+def test_corrupt_config(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
+    folder, _ = small
+    (tmp_path / "config.json").write_text('{"model_type": "gpt2", ')
+    (tmp_path / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
+    with pytest.raises(ValueError, match=r"config\.json is not valid JSON"):
+        tg.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("model_type", "gpt_neo"),
+        ("activation_function", "relu"),
+        ("scale_attn_weights", False),
+        ("scale_attn_by_inverse_layer_idx", True),
+        ("reorder_and_upcast_attn", True),
+        ("add_cross_attention", True),
+    ],
+)
+def test_config_typedgpt_cannot_build(
+    small: tuple[Path, GPT2LMHeadModel], tmp_path: Path, field: str, value: object
+) -> None:
+    folder, hf = small
+    bad = _write_folder(tmp_path / "bad", folder, _hf_tensors(hf), config={field: value})
+    with pytest.raises(ValueError) as info:
+        tg.from_pretrained(bad)
+    assert str(info.value).startswith(f"{bad / 'config.json'}: {field} is {value!r}")
+
+
+def test_config_not_divisible(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
+    folder, hf = small
+    bad = _write_folder(tmp_path / "bad", folder, _hf_tensors(hf), config={"n_head": 5})
+    with pytest.raises(ValueError, match=r"cannot build: GPTConfig\.embed_dim=48 is not divisible"):
+        tg.from_pretrained(bad)
+
+
+# --------------------------------------------------------------------------------------------
+# save_pretrained: what it refuses.
+# --------------------------------------------------------------------------------------------
+
+
+def _shapes_only(config: tg.GPTConfig) -> tg.GPT:
+    """A model of shapes without values: save_pretrained refuses before it reads an array."""
+    model: tg.GPT = eqx.filter_eval_shape(tg.GPT, config, key=jax.random.key(0))
+    return model
+
+
+def test_save_refuses_a_folder_that_is_not_a_model(tmp_path: Path) -> None:
+    model = _shapes_only(EXPECTED["small"])
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="is not empty: choose a new or empty folder"):
+        tg.save_pretrained(model, tmp_path)
+    with pytest.raises(
+        FileExistsError, match=r"holds no config\.json, so it is not a model folder"
+    ):
+        tg.save_pretrained(model, tmp_path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_save_overwrites_a_model_folder(tmp_path: Path, key: jax.Array) -> None:
+    first = tg.GPT(EXPECTED["small"], key=key)
+    second = tg.GPT(EXPECTED["small"], key=jax.random.key(7))
+    tg.save_pretrained(first, tmp_path / "m")
+    with pytest.raises(FileExistsError, match="pass overwrite=True"):
+        tg.save_pretrained(second, tmp_path / "m")
+    tg.save_pretrained(second, tmp_path / "m", overwrite=True)
+    loaded = tg.from_pretrained(tmp_path / "m")
+    np.testing.assert_array_equal(
+        np.asarray(loaded.token_embedding), np.asarray(second.token_embedding)
+    )
+    assert not [p for p in (tmp_path / "m").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_save_refuses_what_gpt2_cannot_express(tmp_path: Path) -> None:
+    model = _shapes_only(tg.GPTConfig.microgpt(vocab_size=27))
+    with pytest.raises(ValueError, match=r"GPTConfig\.norm='rmsnorm' has no Hugging Face GPT-2"):
+        tg.save_pretrained(model, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# The tokenizer: tokenizer.json, or vocab.json and merges.txt, against transformers.
+# --------------------------------------------------------------------------------------------
+
+SAMPLES = [
+    "the cat sat on the mat",
+    " Hello, héllo naïve 日本語 world!\n\ttabs  and   spaces",
+    "zebra quokka: never seen in training",
+    "one<|endoftext|>two",
+    "",
+]
+
+
+def _train_tokenizer() -> tokenizers.Tokenizer:
+    """A byte-level BPE of about 300 ids, trained on a generated text, GPT-2 style."""
+    rng = random.Random(0)
+    words = ["the", "cat", "sat", "on", "mat", "héllo", "naïve", "日本", "dog", "ran", "world"]
+    lines = [" ".join(rng.choice(words) for _ in range(12)) for _ in range(300)]
+    tokenizer = tokenizers.Tokenizer(tokenizers.models.BPE())
+    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = tokenizers.decoders.ByteLevel()
+    trainer = tokenizers.trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(lines, trainer)
+    return tokenizer
+
+
+@pytest.fixture(scope="module")
+def trained() -> tokenizers.Tokenizer:
+    return _train_tokenizer()
+
+
+@pytest.mark.parametrize("layout", ["tokenizer.json", "vocab.json+merges.txt"])
+def test_tokenizer_matches_transformers(
+    trained: tokenizers.Tokenizer, tmp_path: Path, layout: str
+) -> None:
+    if layout == "tokenizer.json":
+        trained.save(str(tmp_path / "tokenizer.json"))
+    else:
+        trained.model.save(str(tmp_path))
+    before = _files(tmp_path)
+    ours = tg.HFTokenizer.from_pretrained(tmp_path)
+    theirs = GPT2Tokenizer.from_pretrained(tmp_path)
+    assert ours.bos_id == theirs.eos_token_id == trained.token_to_id("<|endoftext|>")
+    assert ours.vocab_size == len(theirs) == trained.get_vocab_size()
+    for text in SAMPLES:
+        ids = ours.encode(text)
+        assert ids == theirs(text)["input_ids"], text
+        assert ours.decode(ids) == text.replace("<|endoftext|>", "")  # BOS is skipped
+    assert len(ours.encode(SAMPLES[0])) < len(SAMPLES[0])  # merges happen
+    assert _files(tmp_path) == before
+
+
+def test_tokenizer_saved_with_the_model(
+    trained: tokenizers.Tokenizer, tmp_path: Path, key: jax.Array
+) -> None:
+    tokenizer = tg.HFTokenizer(trained)
+    config = EXPECTED["small"].replace(vocab_size=tokenizer.vocab_size)
+    folder = tg.save_pretrained(tg.GPT(config, key=key), tmp_path / "m", tokenizer=tokenizer)
+    assert tg.HFTokenizer.from_pretrained(folder) == tokenizer
+    theirs = AutoTokenizer.from_pretrained(folder)
+    assert theirs.eos_token_id == tokenizer.bos_id
+    for text in SAMPLES:
+        assert theirs(text)["input_ids"] == tokenizer.encode(text), text
+    hf_config = json.loads((folder / "config.json").read_text())
+    assert hf_config["eos_token_id"] == hf_config["bos_token_id"] == tokenizer.bos_id
+
+
+def test_tokenizer_json_round_trip(trained: tokenizers.Tokenizer, tmp_path: Path) -> None:
+    tokenizer = tg.HFTokenizer(trained)
+    assert tg.tokenizer_from_json(tokenizer.to_json()) == tokenizer
+    tokenizer.save(tmp_path / "tokenizer.json")
+    loaded = tg.load_tokenizer(tmp_path / "tokenizer.json")
+    assert loaded == tokenizer
+    assert loaded.encode(SAMPLES[1]) == tokenizer.encode(SAMPLES[1])
+
+
+def test_tokenizer_errors(trained: tokenizers.Tokenizer, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="has no token '<s>' to open and close documents"):
+        tg.HFTokenizer(trained, bos_token="<s>")
+    with pytest.raises(FileNotFoundError, match=r"has no tokenizer: expected tokenizer\.json"):
+        tg.HFTokenizer.from_pretrained(tmp_path)
+    (tmp_path / "tokenizer.json").write_text(trained.to_str()[:100])
+    with pytest.raises(ValueError, match=r"tokenizer\.json is not a valid tokenizer file"):
+        tg.HFTokenizer.from_pretrained(tmp_path)
+    tokenizer = tg.HFTokenizer(trained)
+    with pytest.raises(ValueError, match=rf"token id {tokenizer.vocab_size} at position 1 is "):
+        tokenizer.decode([0, tokenizer.vocab_size])
