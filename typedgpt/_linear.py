@@ -1,13 +1,22 @@
 """`Linear`: an affine map of one vector, `y = W x + b`."""
 
+from typing import Any, Generic
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
+from typing_extensions import TypeVar
 
 from ._typed import TypedModule
 
+# The dims `in` and `out` as type parameters, for static checking: mypy with
+# typedgpt.mypy_plugin reads `Linear[Literal["embed"], Literal["mlp"]]` as a map from embed
+# to mlp. Unparameterised, `Linear` is `Linear[Any, Any]`; at run time they change nothing.
+In = TypeVar("In", default=Any)
+Out = TypeVar("Out", default=Any)
 
-class Linear(TypedModule):
+
+class Linear(TypedModule, Generic[In, Out]):
     """An affine map `y = W x + b` of one vector; batch it with `jax.vmap`.
 
     **Arguments:**
@@ -37,7 +46,7 @@ class Linear(TypedModule):
 
     def __call__(self, x: Float[Array, " in"]) -> Float[Array, " out"]:
         """**Arguments:** `x`, a vector of size `in`. **Returns:** a vector of size `out`."""
-        y = self.weight @ x
+        y = x @ self.weight.T  # under vmap, one matmul with no transpose of the result
         if self.bias is not None:
             y = y + self.bias
         return y

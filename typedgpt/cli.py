@@ -1,4 +1,4 @@
-"""The `typedgpt` command: `train`, `sample` and `demo`."""
+"""The `typedgpt` command: `train`, `sample`, `demo` and `check`."""
 
 import argparse
 import sys
@@ -35,6 +35,7 @@ def _train_config(args: argparse.Namespace) -> Any:
         warmup_steps=min(args.warmup, args.steps),
         eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every,
+        steps_per_call=args.steps_per_call,
         seed=args.seed,
     )
 
@@ -101,8 +102,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _print_samples(checkpoint_dir: Path, args: argparse.Namespace) -> None:
-    import jax
-
     import typedgpt as tg
 
     checkpoint = tg.load_checkpoint(checkpoint_dir)
@@ -110,21 +109,42 @@ def _print_samples(checkpoint_dir: Path, args: argparse.Namespace) -> None:
         raise ValueError(f"{checkpoint_dir} has no tokenizer.json: cannot turn text into ids")
     tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
     prompt = [tokenizer.bos_id, *tokenizer.encode(args.prompt)]
+    _stream_samples(checkpoint.model, tokenizer, prompt, args)
+
+
+def _print_pretrained_samples(path_or_name: str, args: argparse.Namespace) -> None:
+    import typedgpt as tg
+
+    model = tg.from_pretrained(path_or_name)
+    tokenizer = tg.HFTokenizer.from_pretrained(path_or_name)
+    # GPT-2 continues the prompt's own tokens; <|endoftext|> starts a document from nothing.
+    prompt = tokenizer.encode(args.prompt) or [tokenizer.bos_id]
+    _stream_samples(model, tokenizer, prompt, args)
+
+
+def _stream_samples(
+    model: Any, tokenizer: Any, prompt: list[int], args: argparse.Namespace
+) -> None:
+    """Print `--num-samples` continuations of `prompt`, each as its tokens arrive."""
+    import jax
+
+    import typedgpt as tg
+
+    limit = model.config.max_seq_len
+    if len(prompt) > limit:
+        raise ValueError(
+            f"the prompt is {len(prompt)} tokens but the model's context is {limit}: "
+            "shorten the prompt"
+        )
     key = jax.random.key(args.seed)
     for index in range(args.num_samples):
         key, sample_key = jax.random.split(key)
         print(args.prompt, end="", flush=True)
-
-        def stream(ids: Any) -> None:
-            text = tokenizer.decode([int(i) for i in ids])
-            print(text, end="", flush=True)
-
-        tg.generate(
-            checkpoint.model,
+        stream = _TextStream(tokenizer)
+        tokens = tg.generate(
+            model,
             prompt,
-            max_new_tokens=min(
-                args.max_new_tokens, checkpoint.model.config.max_seq_len - len(prompt) + 1
-            ),
+            max_new_tokens=min(args.max_new_tokens, limit - len(prompt) + 1),
             temperature=args.temperature,
             top_k=args.top_k,
             top_p=args.top_p,
@@ -132,13 +152,36 @@ def _print_samples(checkpoint_dir: Path, args: argparse.Namespace) -> None:
             key=sample_key,
             on_token=stream,
         )
-        print()
+        stream.finish(tokens)
         if index + 1 < args.num_samples:
             print("---")
 
 
+class _TextStream:
+    """Prints the text of a sample's new tokens as they arrive."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.shown = 0  # characters of the decoded text printed so far
+
+    def __call__(self, ids: Any) -> None:
+        self.ids.extend(int(i) for i in ids if i >= 0)
+        text = self.tokenizer.decode(self.ids)
+        # A token can end inside a multi-byte character: wait for the rest of it.
+        if not text.endswith("\ufffd"):
+            print(text[self.shown :], end="", flush=True)
+            self.shown = len(text)
+
+    def finish(self, tokens: list[int]) -> None:
+        print(self.tokenizer.decode(tokens)[self.shown :])
+
+
 def _sample(args: argparse.Namespace) -> int:
-    _print_samples(Path(args.checkpoint), args)
+    if args.model is not None:
+        _print_pretrained_samples(args.model, args)
+    else:
+        _print_samples(Path(args.checkpoint), args)
     return 0
 
 
@@ -184,6 +227,26 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    import tempfile
+
+    missing = [path for path in args.paths if not Path(path).exists()]
+    if missing:
+        raise ValueError(f"{missing[0]} does not exist: pass Python files or folders to check")
+    try:
+        from mypy import api
+    except ImportError as error:
+        raise ImportError("typedgpt check needs mypy: pip install 'mypy==2.4.*'") from error
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "mypy.ini"
+        config.write_text("[mypy]\nplugins = typedgpt.mypy_plugin\n", encoding="utf-8")
+        options = ["--config-file", str(config), *(["--strict"] if args.strict else [])]
+        stdout, stderr, status = api.run([*options, *args.paths])
+    print(stdout, end="")
+    print(stderr, end="", file=sys.stderr)
+    return status
+
+
 def _add_model_options(parser: argparse.ArgumentParser, *, layers: int = 4) -> None:
     parser.add_argument(
         "--preset",
@@ -205,6 +268,9 @@ def _add_train_options(parser: argparse.ArgumentParser, *, steps: int) -> None:
     parser.add_argument("--eval-every", type=int, default=100, help="steps between val losses")
     parser.add_argument("--checkpoint-every", type=int, default=250, help="steps between saves")
     parser.add_argument("--seed", type=int, default=0, help="seed for init, data and sampling")
+    parser.add_argument(
+        "--steps-per-call", type=int, default=10, help="steps per compiled call (default 10)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -238,8 +304,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(train, steps=1000)
     train.set_defaults(run=_train)
 
-    sample = commands.add_parser("sample", help="sample text from a checkpoint")
-    sample.add_argument("--checkpoint", required=True, help="a checkpoint folder")
+    sample = commands.add_parser(
+        "sample", help="sample text from a checkpoint or a Hugging Face GPT-2 model"
+    )
+    source = sample.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="a checkpoint folder that typedgpt train wrote")
+    source.add_argument(
+        "--model",
+        help="a Hugging Face GPT-2 folder, or a name such as gpt2 in the local Hugging Face "
+        "cache (never downloaded)",
+    )
     sample.add_argument("--seed", type=int, default=0)
     _add_sample_options(sample, prompt="")
     sample.set_defaults(run=_sample)
@@ -252,6 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(demo, steps=800)
     _add_sample_options(demo, prompt="The ")
     demo.set_defaults(run=_demo)
+
+    check = commands.add_parser(
+        "check", help="check array shapes statically: mypy with typedgpt's shape plugin"
+    )
+    check.add_argument("paths", nargs="+", help="Python files or folders to check")
+    check.add_argument("--strict", action="store_true", help="also run mypy's --strict checks")
+    check.set_defaults(run=_check)
     return parser
 
 
@@ -260,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except (ValueError, TypeError, OSError, RuntimeError) as error:
+    except (ValueError, TypeError, OSError, RuntimeError, ImportError) as error:
         print(f"typedgpt {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

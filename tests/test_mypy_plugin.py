@@ -1,0 +1,281 @@
+"""Tests for `typedgpt/mypy_plugin`: static shape checking, through mypy itself.
+
+One mypy run (`mypy.api`, `--strict`, the plugin, a fresh cache) covers the corpus in
+`tests/typing/` (see its README), the typedgpt package and the Python examples of
+`docs/static-checking.md`. Correct code must give no error; every seeded bug must give the
+error its line's marker names, and nothing else may be reported. The gallery of caught errors
+in the docs is made from the same run: regenerate it with
+
+    .venv/bin/python -m tests.test_mypy_plugin --update
+"""
+
+import functools
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from mypy import api
+
+from typedgpt.mypy_plugin import SUPPORTED_MYPY
+from typedgpt.mypy_plugin._dims import ANY_DIM, Dim, DimSpecError, parse_dims
+from typedgpt.mypy_plugin._shapes import Binder, ShapeError, broadcast, einsum, matmul, reshape
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "typing"
+DOCS_PAGE = ROOT / "docs" / "static-checking.md"
+MARKER = re.compile(r"#\s*([EG]):\s*\[([\w-]+)\]\s*(.*?)(?=\s+#\s*[EG]:|$)")
+ERROR = re.compile(
+    r"^(?P<path>[^:]+):(?P<line>\d+): error: (?P<message>.*?)  \[(?P<code>[\w-]+)\]$"
+)
+GALLERY_START, GALLERY_END = "<!-- gallery:start -->", "<!-- gallery:end -->"
+UPDATE_COMMAND = ".venv/bin/python -m tests.test_mypy_plugin --update"
+
+
+@dataclass(frozen=True)
+class Expected:
+    path: Path
+    line: int
+    code: str
+    text: str
+    in_gallery: bool
+
+
+@dataclass(frozen=True)
+class Reported:
+    path: Path
+    line: int
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Run:
+    reported: list[Reported]
+    output: str
+    docs_examples: Path
+
+
+def expected_errors() -> list[Expected]:
+    """The markers of the seeded bugs, in file and line order."""
+    found = []
+    for path in sorted((CORPUS / "bugs").glob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            for kind, code, text in MARKER.findall(line):
+                found.append(Expected(path, number, code, text.strip(), kind == "G"))
+    return found
+
+
+def docs_examples(folder: Path) -> Path:
+    """The ```python blocks of the static-checking page, as one module."""
+    lines = DOCS_PAGE.read_text(encoding="utf-8").splitlines()
+    out: list[str] = []
+    inside = False
+    for line in lines:
+        if line.startswith("```"):
+            inside = line.strip() == "```python" if not inside else False
+            continue
+        if inside:
+            out.append(line)
+    path = folder / "docs_static_checking.py"
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return path
+
+
+def run_mypy(folder: Path) -> Run:
+    """mypy --strict with the plugin, cold, over everything the tests look at."""
+    config = folder / "mypy.ini"
+    config.write_text(
+        "[mypy]\nstrict = True\npython_version = 3.11\nplugins = typedgpt.mypy_plugin\n"
+        "[mypy-optax.*,optax,tqdm.*,tqdm,safetensors.*,safetensors,tokenizers.*,tokenizers,"
+        "transformers.*,transformers,torch.*,torch]\nignore_missing_imports = True\n",
+        encoding="utf-8",
+    )
+    examples = docs_examples(folder)
+    stdout, stderr, _ = api.run(
+        [
+            "--config-file",
+            str(config),
+            "--cache-dir",
+            str(folder / "cache"),
+            "--no-error-summary",
+            "--show-absolute-path",
+            str(ROOT / "typedgpt"),
+            str(CORPUS / "clean"),
+            str(CORPUS / "bugs"),
+            str(examples),
+        ]
+    )
+    assert not stderr, stderr
+    reported = []
+    for line in stdout.splitlines():
+        match = ERROR.match(line)
+        if match:
+            reported.append(
+                Reported(Path(match["path"]), int(match["line"]), match["code"], match["message"])
+            )
+        else:
+            assert ": note: " in line, f"unexpected mypy output: {line}"
+    return Run(reported, stdout, examples)
+
+
+@functools.cache
+def _run() -> Run:
+    with tempfile.TemporaryDirectory() as folder:
+        return run_mypy(Path(folder))
+
+
+@pytest.fixture(scope="module")
+def run() -> Run:
+    return _run()
+
+
+def test_correct_code_gives_no_error(run: Run) -> None:
+    """typedgpt itself, the clean corpus and the docs' examples: not one false positive."""
+    bugs = CORPUS / "bugs"
+    wrong = [r for r in run.reported if bugs not in r.path.parents]
+    assert not wrong, "\n".join(f"{r.path}:{r.line}: {r.message} [{r.code}]" for r in wrong)
+
+
+def test_every_seeded_bug_is_caught(run: Run) -> None:
+    expected = expected_errors()
+    missed = []
+    for e in expected:
+        here = [r for r in run.reported if r.path == e.path and r.line == e.line]
+        if not any(r.code == e.code and e.text in r.message for r in here):
+            got = "; ".join(f"{r.message} [{r.code}]" for r in here) or "nothing"
+            missed.append(f"{e.path.name}:{e.line}: expected [{e.code}] {e.text!r}, got {got}")
+    assert not missed, "\n".join(missed)
+
+
+def test_nothing_else_is_reported_in_the_bugs(run: Run) -> None:
+    """Each reported error is one a marker asks for: no extra errors around a bug."""
+    expected = expected_errors()
+    extra = [
+        r
+        for r in run.reported
+        if (CORPUS / "bugs") in r.path.parents
+        and not any(
+            e.path == r.path and e.line == r.line and e.code == r.code and e.text in r.message
+            for e in expected
+        )
+    ]
+    assert not extra, "\n".join(f"{r.path.name}:{r.line}: {r.message} [{r.code}]" for r in extra)
+
+
+def test_the_corpus_is_large_enough() -> None:
+    """At least 40 distinct seeded bugs, over every area the plugin covers."""
+    lines = {(e.path, e.line) for e in expected_errors()}
+    assert len(lines) >= 40, len(lines)
+    names = {p.stem for p in (CORPUS / "bugs").glob("*.py")}
+    assert {"projections", "attention", "kv_cache", "embeddings", "loss"} <= names
+    assert {"transforms", "generic", "layers"} <= names
+
+
+def gallery(run: Run) -> str:
+    """The gallery: each `# G:` line of the corpus and what mypy said about it."""
+    parts = []
+    for e in expected_errors():
+        if not e.in_gallery:
+            continue
+        source = e.path.read_text(encoding="utf-8").splitlines()[e.line - 1]
+        code = source.split("  #")[0].strip()
+        messages = [
+            f"error: {r.message}  [{r.code}]"
+            for r in run.reported
+            if r.path == e.path and r.line == e.line and r.code == e.code
+        ]
+        parts.append(f"{e.path.name}:{e.line}:  {code}\n" + "\n".join(messages))
+    return "\n\n".join(parts)
+
+
+def _shown_gallery() -> str:
+    page = DOCS_PAGE.read_text(encoding="utf-8")
+    block = page.split(GALLERY_START, 1)[1].split(GALLERY_END, 1)[0]
+    return block.strip().removeprefix("```text").removesuffix("```").strip()
+
+
+def test_docs_gallery_is_real_output(run: Run) -> None:
+    made = gallery(run)
+    assert made.count("error: ") >= 8
+    assert _shown_gallery() == made, (
+        f"the gallery in {DOCS_PAGE.name} is stale: run {UPDATE_COMMAND}"
+    )
+
+
+# ---------------------------------------------------------------------- pure rules
+
+
+def test_dim_grammar() -> None:
+    dims = parse_dims("*batch seq 3 rows=4 _ #b n+1 ...".replace(" ...", ""))
+    assert [str(d) for d in dims] == ["*batch", "seq", "3", "4", "_", "_", "_"]
+    assert parse_dims("") == ()
+    assert parse_dims(" seq") == (Dim("name", "seq"),)
+    with pytest.raises(DimSpecError, match="more than one variadic"):
+        parse_dims("*a ... n")
+
+
+def test_binder_binds_afresh_and_explains() -> None:
+    own = Binder()
+    n, m = Dim("own", "n"), Dim("own", "m")
+    embed, hidden = Dim("name", "embed"), Dim("name", "hidden")
+    assert own.unify((n,), (embed,), 'argument "x"') is None
+    assert own.unify((m, n), (hidden, hidden), 'argument "w"') == (
+        '"n" is embed, from argument "x"'
+    )
+    assert own.result((m,)) == (ANY_DIM,)  # the failed argument bound nothing
+    assert Binder().unify((m, n), (hidden, hidden), "w") is None
+
+
+def test_operation_rules() -> None:
+    seq, embed, vocab = Dim("name", "seq"), Dim("name", "embed"), Dim("name", "vocab")
+    assert matmul((seq, embed), (embed, vocab)) == (seq, vocab)
+    with pytest.raises(ShapeError, match="contracts embed"):
+        matmul((seq, embed), (vocab, embed))
+    assert broadcast([(seq, embed), (embed,)], '"+"') == (seq, embed)
+    assert einsum("sd,Sd->sS", [(seq, embed), (vocab, embed)]) == (seq, vocab)
+    with pytest.raises(ShapeError, match="512 elements"):
+        reshape((Dim("size", 16), Dim("size", 32)), [16, 4, 4])
+
+
+def test_supported_mypy_is_the_pinned_one() -> None:
+    import mypy.version
+
+    assert mypy.version.__version__.startswith(tuple(f"{v}." for v in SUPPORTED_MYPY))
+    pinned = re.search(r'"mypy==([\d.]+)"', (ROOT / "pyproject.toml").read_text())
+    assert pinned is not None and pinned[1].startswith(tuple(f"{v}." for v in SUPPORTED_MYPY))
+
+
+def main(argv: list[str]) -> int:
+    """`python -m tests.test_mypy_plugin --update`: rewrite the docs' gallery."""
+    if argv != ["--update"]:
+        print(__doc__)
+        return 2
+    made = gallery(_run())
+    page = DOCS_PAGE.read_text(encoding="utf-8")
+    before, rest = page.split(GALLERY_START, 1)
+    after = rest.split(GALLERY_END, 1)[1]
+    block = f"{GALLERY_START}\n```text\n{made}\n```\n{GALLERY_END}"
+    DOCS_PAGE.write_text(before + block + after, encoding="utf-8")
+    print(f"updated {DOCS_PAGE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+
+
+def test_check_command_runs_mypy_with_the_plugin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typedgpt import cli
+
+    monkeypatch.chdir(tmp_path)
+    source = tmp_path / "user.py"
+    source.write_text('count: int = "three"\n', encoding="utf-8")
+    assert cli.main(["check", str(source)]) == 1
+    assert 'Incompatible types in assignment (expression has type "str"' in capsys.readouterr().out
+    assert cli.main(["check", str(tmp_path / "missing.py")]) == 2
+    assert "missing.py does not exist: pass Python files or folders" in capsys.readouterr().err

@@ -1,0 +1,52 @@
+"""Seeded bugs: modules generic over their dims (typedgpt's Linear, and user modules)."""
+
+from typing import Any, Generic, Literal
+
+import equinox as eqx
+import jax
+from jaxtyping import Array, Float
+from typing_extensions import TypeVar
+
+import typedgpt as tg
+
+Embed = Literal["embed"]
+Mlp = Literal["mlp"]
+E = TypeVar("E", default=Any)
+H = TypeVar("H", default=Any)
+
+
+def project(up: tg.Linear[Embed, Mlp], x: Float[Array, " embed"], h: Float[Array, " mlp"]) -> None:
+    up(h)  # G: [shape] Linear.__call__: argument "x" has dims (mlp,) where (embed,) is expected ("In" is embed, from Linear[embed, mlp])
+    y: Float[Array, " embed"] = up(x)  # E: [assignment] expression has type "Array[Literal['mlp']]", variable has type "Array[Literal['embed']]"
+    del y
+
+
+def project_sequence(up: tg.Linear[Embed, Mlp], xs: Float[Array, "seq mlp"]) -> None:
+    jax.vmap(up)(xs)  # E: [shape] vmap(Linear): argument "x" has dims (seq, mlp) where (vmapped axis, embed) is expected
+
+
+class Block(eqx.Module, Generic[E, H]):
+    up: tg.Linear[E, H]
+    down: tg.Linear[H, E]
+
+    def __call__(self, x: Float[Array, " e"]) -> Float[Array, " e"]:
+        return self.down(self.up(x))
+
+
+class SwappedBlock(eqx.Module, Generic[E, H]):
+    up: tg.Linear[E, H]
+    down: tg.Linear[E, H]  # the bug: should map H back to E
+
+    def __call__(self, x: Float[Array, " e"]) -> Float[Array, " e"]:
+        return self.down(self.up(x))  # E: [shape] Linear.__call__: argument "x" has dims (H,) where (E,) is expected  # E: [return-value] got "Array[H]", expected "Array[E]"
+
+
+class Residual(eqx.Module, Generic[E, H]):
+    up: tg.Linear[E, H]
+
+    def __call__(self, x: Float[Array, " e"]) -> Float[Array, " e"]:
+        return x + self.up(x)  # E: [shape] "+" broadcasts (E,) and (H,): dim -1 is E in one, H in the other  # E: [no-any-return] Returning Any
+
+
+def use_block(block: Block[Embed, Mlp], h: Float[Array, " mlp"]) -> None:
+    block(h)  # E: [shape] Block.__call__: argument "x" has dims (mlp,) where (embed,) is expected ("E" is embed, from Block[embed, mlp])

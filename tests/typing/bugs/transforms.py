@@ -1,0 +1,53 @@
+"""Seeded bugs: jax.vmap and jax.lax.scan."""
+
+import jax
+from jaxtyping import Array, Float
+
+
+def linear(x: Float[Array, " in"], w: Float[Array, "out in"]) -> Float[Array, " out"]:
+    return w @ x
+
+
+def vmap_maps_the_weight(xs: Float[Array, "seq embed"], w: Float[Array, "mlp embed"]) -> None:
+    jax.vmap(linear)(xs, w)  # G: [shape] vmap(linear): argument "w" has dims (mlp, embed) where (seq, out, embed) is expected
+
+
+def vmap_weight_not_mapped(xs: Float[Array, "seq embed"], w: Float[Array, "mlp embed"]) -> Float[Array, "seq mlp"]:
+    return jax.vmap(linear, in_axes=(0, None))(xs, w)
+
+
+def vmap_result_dims(xs: Float[Array, "seq embed"], w: Float[Array, "mlp embed"]) -> Float[Array, "mlp seq"]:
+    return jax.vmap(linear, in_axes=(0, None))(xs, w)  # E: [return-value] got "Array[Literal['seq'], Literal['mlp']]"
+
+
+def vmap_unbatched_input(x: Float[Array, " embed"], w: Float[Array, "mlp embed"]) -> None:
+    jax.vmap(linear, in_axes=(0, None))(x, w)  # E: [shape] vmap(linear): argument "x" has dims (embed,) where (vmapped axis, in) is expected
+
+
+def step(
+    carry: Float[Array, " embed"], x: Float[Array, " embed"]
+) -> tuple[Float[Array, " embed"], Float[Array, " embed"]]:
+    return carry + x, carry
+
+
+def scan_over_wrong_width(init: Float[Array, " embed"], xs: Float[Array, "seq mlp"]) -> None:
+    jax.lax.scan(step, init, xs)  # G: [shape] jax.lax.scan(step): each step of "xs" has dims (mlp,) where (embed,) is expected ("embed" is embed, from the carry "init")
+
+
+def scan_init_batched(init: Float[Array, "batch embed"], xs: Float[Array, "seq embed"]) -> None:
+    jax.lax.scan(step, init, xs)  # E: [shape] jax.lax.scan(step): the carry "init" has dims (batch, embed) where (embed,) is expected
+
+
+def scan_outputs(init: Float[Array, " embed"], xs: Float[Array, "seq embed"]) -> Float[Array, "embed seq"]:
+    _, ys = jax.lax.scan(step, init, xs)
+    return ys  # E: [return-value] got "Array[Literal['seq'], Literal['embed']]", expected "Array[Literal['embed'], Literal['seq']]"
+
+
+def grow(
+    carry: Float[Array, " embed"], x: Float[Array, " mlp"]
+) -> tuple[Float[Array, " mlp"], None]:
+    return x, None
+
+
+def scan_carry_changes(init: Float[Array, " embed"], xs: Float[Array, "seq mlp"]) -> None:
+    jax.lax.scan(grow, init, xs)  # E: [shape] jax.lax.scan(grow): the step returns a carry with dims (mlp,) where (embed,) is expected

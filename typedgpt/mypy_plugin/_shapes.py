@@ -1,0 +1,526 @@
+"""Shape rules on `Dim` tuples, free of mypy: binding at calls, and the array operations.
+
+Every rule is conservative: where a dim or a rank is unknown it says nothing, so that only a
+certain mismatch is reported. A rule returns its result shape, or raises `ShapeError` with a
+message in terms of the dims.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ._dims import (
+    ANY,
+    ANY_DIM,
+    ANY_DIMS,
+    ANYVAR,
+    GRADUAL,
+    NAME,
+    OWN,
+    OWNVAR,
+    SIZE,
+    VAR,
+    Dim,
+    show,
+    variadic_index,
+)
+
+Shape = tuple[Dim, ...]
+
+
+class ShapeError(Exception):
+    """A certain shape mismatch; the message names the dims."""
+
+
+def same(a: Dim, b: Dim) -> bool:
+    """Whether two single dims may be the same size.
+
+    Unknown dims may be anything, and a name may be any size (`heads` may be 4); two names,
+    two sizes, or two type variables must be equal.
+    """
+    if not (a.definite and b.definite) or a == b:
+        return True
+    return (a.kind == SIZE) != (b.kind == SIZE)
+
+
+def normalise(dims: Sequence[Dim]) -> Shape:
+    """At most one variadic dim survives; a shape with two becomes fully unknown."""
+    if sum(d.kind in (VAR, ANYVAR, OWNVAR) for d in dims) > 1:
+        return GRADUAL
+    return tuple(dims)
+
+
+# --------------------------------------------------------------------------- calls
+
+
+class Binder:
+    """The bindings of a callee's own dims during one call, as jaxtyping's memo holds them."""
+
+    def __init__(self) -> None:
+        self.single: dict[str, Dim] = {}
+        self.variadic: dict[str, Shape] = {}
+        self.source: dict[str, str] = {}
+
+    def unify(self, pattern: Shape, actual: Shape, source: str) -> str | None:
+        """Bind `pattern` (the callee's annotation) to `actual`; None when they agree.
+
+        On a mismatch, returns the reason to show after the dims ("" when the dims alone say
+        it, as for a different rank).
+        """
+        pairs, middle = _align(pattern, actual)
+        if pairs is None:
+            return ""
+        saved = dict(self.single), dict(self.variadic), dict(self.source)
+        for p, a in pairs:
+            reason = self._pair(p, a, source)
+            if reason is not None:
+                self.single, self.variadic, self.source = saved
+                return reason
+        if middle is not None:
+            p, dims = middle
+            if p.kind == OWNVAR:
+                assert isinstance(p.value, str)
+                bound = self.variadic.get(p.value)
+                if bound is None:
+                    self.variadic[p.value] = dims
+                    self.source[f"*{p.value}"] = source
+                elif _differ(bound, dims):
+                    reason = f'"*{p.value}" is {show(bound)}, from {self.source[f"*{p.value}"]}'
+                    self.single, self.variadic, self.source = saved
+                    return reason
+        return None
+
+    def _pair(self, p: Dim, a: Dim, source: str) -> str | None:
+        if p.kind == OWN:
+            assert isinstance(p.value, str)
+            bound = self.single.get(p.value)
+            if bound is None:
+                if a.definite:
+                    self.single[p.value] = a
+                    self.source[p.value] = source
+                return None
+            if not same(bound, a):
+                return f'"{p.value}" is {bound}, from {self.source[p.value]}'
+            return None
+        if not same(p, a):
+            return p.typ if isinstance(p.typ, str) else ""
+        return None
+
+    def expected(self, pattern: Shape) -> Shape:
+        """The pattern as far as it is bound, for messages (unbound dims keep their names)."""
+        out: list[Dim] = []
+        for p in pattern:
+            if p.kind == OWN and isinstance(p.value, str) and p.value in self.single:
+                out.append(self.single[p.value])
+            elif p.kind == OWNVAR and isinstance(p.value, str) and p.value in self.variadic:
+                out.extend(self.variadic[p.value])
+            else:
+                out.append(p)
+        return tuple(out)
+
+    def result(self, pattern: Shape) -> Shape:
+        """The pattern with bound dims substituted; a dim bound by no argument is unknown."""
+        out: list[Dim] = []
+        for p in pattern:
+            if p.kind == OWN:
+                out.append(self.single.get(str(p.value), ANY_DIM))
+            elif p.kind == OWNVAR:
+                out.extend(self.variadic.get(str(p.value), GRADUAL))
+            else:
+                out.append(p)
+        return normalise(out)
+
+
+def _differ(a: Shape, b: Shape) -> bool:
+    if variadic_index(a) is not None or variadic_index(b) is not None:
+        return False
+    return len(a) != len(b) or any(not same(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _align(
+    pattern: Shape, actual: Shape
+) -> tuple[list[tuple[Dim, Dim]] | None, tuple[Dim, Shape] | None]:
+    """Pair each dim of the pattern with the dim of `actual` it must match.
+
+    Returns the pairs (None for a certain difference in rank) and, when the pattern's
+    variadic dim covers a known run of `actual`, that dim and the run.
+    """
+    pv, av = variadic_index(pattern), variadic_index(actual)
+    if pv is None and av is None:
+        if len(pattern) != len(actual):
+            return None, None
+        return list(zip(pattern, actual, strict=True)), None
+    if pv is not None and av is None:
+        head, tail = pattern[:pv], pattern[pv + 1 :]
+        if len(actual) < len(head) + len(tail):
+            return None, None
+        cut = len(actual) - len(tail)
+        pairs = list(zip(head, actual[: len(head)], strict=True))
+        pairs += list(zip(tail, actual[cut:], strict=True))
+        return pairs, (pattern[pv], actual[len(head) : cut])
+    if pv is None:
+        assert av is not None
+        a_head, a_tail = actual[:av], actual[av + 1 :]
+        if len(a_head) + len(a_tail) > len(pattern):
+            return None, None
+        pairs = list(zip(pattern[: len(a_head)], a_head, strict=True))
+        pairs += list(zip(pattern[len(pattern) - len(a_tail) :], a_tail, strict=True))
+        return pairs, None
+    assert av is not None
+    p_head, p_tail = pattern[:pv], pattern[pv + 1 :]
+    a_head, a_tail = actual[:av], actual[av + 1 :]
+    h, t = min(len(p_head), len(a_head)), min(len(p_tail), len(a_tail))
+    pairs = list(zip(p_head[:h], a_head[:h], strict=True))
+    pairs += list(zip(p_tail[len(p_tail) - t :], a_tail[len(a_tail) - t :], strict=True))
+    if len(p_head) == len(a_head) and len(p_tail) == len(a_tail) and actual[av].kind == VAR:
+        return pairs, (pattern[pv], (actual[av],))
+    return pairs, None
+
+
+# --------------------------------------------------------------------------- operations
+
+
+def broadcast(shapes: Sequence[Shape], what: str) -> Shape:
+    """NumPy broadcasting: right-aligned, a size-1 dim stretches, names must agree."""
+    result = shapes[0]
+    for other in shapes[1:]:
+        result = _broadcast2(result, other, what, shapes)
+    return result
+
+
+def _broadcast2(a: Shape, b: Shape, what: str, shapes: Sequence[Shape]) -> Shape:
+    out: list[Dim] = []
+    i = 1
+    while True:
+        da = a[-i] if i <= len(a) else None
+        db = b[-i] if i <= len(b) else None
+        if da is None and db is None:
+            break
+        if da is None or db is None:
+            rest = a[: len(a) - i + 1] if db is None else b[: len(b) - i + 1]
+            return normalise([*rest, *reversed(out)])
+        if da.kind in (VAR, ANYVAR, OWNVAR) or db.kind in (VAR, ANYVAR, OWNVAR):
+            if da == db and da.kind == VAR and len(a) == len(b):
+                return normalise([*a[: len(a) - i + 1], *reversed(out)])
+            return normalise([ANY_DIMS, *reversed(out)])
+        if da.kind == SIZE and da.value == 1:
+            out.append(db)
+        elif db.kind == SIZE and db.value == 1:
+            out.append(da)
+        elif not same(da, db):
+            listed = " and ".join(show(s) for s in shapes)
+            raise ShapeError(
+                f"{what} broadcasts {listed}: dim {-i} is {da} in one, {db} in the other"
+            )
+        else:
+            out.append(da if da.definite else db)
+        i += 1
+    return tuple(reversed(out))
+
+
+def matmul(a: Shape, b: Shape) -> Shape:
+    """`a @ b`: contracts the last dim of `a` with the first (or second-to-last) of `b`."""
+    if not a or not b:
+        raise ShapeError(f'"@" needs arrays of at least one dim, got {show(a)} @ {show(b)}')
+    tail_a = a[-2:] if len(a) >= 2 else a
+    tail_b = b[-2:] if len(b) >= 2 else b
+    if variadic_index(tail_a) is not None or variadic_index(tail_b) is not None:
+        return GRADUAL
+    left = a[-1]
+    right, which = (b[0], "the only") if len(b) == 1 else (b[-2], "the second-to-last")
+    if not same(left, right):
+        raise ShapeError(
+            f'"@" contracts {left} (the last dim of {show(a)}) with {right} '
+            f"({which} dim of {show(b)})"
+        )
+    if len(a) == 1 and len(b) == 1:
+        return ()
+    if len(b) == 1:
+        return a[:-1]
+    if len(a) == 1:
+        return (*b[:-2], b[-1])
+    batch = broadcast([a[:-2], b[:-2]], '"@"') if a[:-2] or b[:-2] else ()
+    return normalise([*batch, a[-2], b[-1]])
+
+
+def transpose(a: Shape, axes: Sequence[int] | None = None) -> Shape:
+    """`x.T` reverses the dims; `jnp.transpose(x, axes)` permutes them."""
+    if variadic_index(a) is not None:
+        return GRADUAL
+    if axes is None:
+        return tuple(reversed(a))
+    if sorted(_positive(ax, len(a), a) for ax in axes) != list(range(len(a))):
+        raise ShapeError(f"transpose axes {tuple(axes)} are not a permutation of {show(a)}")
+    return tuple(a[_positive(ax, len(a), a)] for ax in axes)
+
+
+def swap_last(a: Shape) -> Shape:
+    """`x.mT`: the last two dims swapped."""
+    if len(a) < 2 or variadic_index(a[-2:]) is not None:
+        return GRADUAL
+    return (*a[:-2], a[-1], a[-2])
+
+
+def _positive(axis: int, rank: int, a: Shape) -> int:
+    if not -rank <= axis < rank:
+        raise ShapeError(f"axis {axis} is out of range for {show(a)}, which has {rank} dims")
+    return axis % rank
+
+
+def check_axis(a: Shape, axis: int) -> None:
+    """An axis must exist: softmax over axis 2 of a matrix is an error."""
+    if variadic_index(a) is None:
+        _positive(axis, len(a), a)
+
+
+def reduce(a: Shape, axes: Sequence[int] | None, keepdims: bool) -> Shape:
+    """A reduction (`sum`, `mean`, `max`, ...) over `axes` (all of them when None).
+
+    A kept axis (`keepdims=True`) has size 1; it is typed unknown, as an axis added by `None`
+    is, so that code assigning it where a name is expected is not flagged.
+    """
+    if axes is None:
+        if keepdims:
+            return GRADUAL if variadic_index(a) is not None else tuple(ANY_DIM for _ in a)
+        return ()
+    v = variadic_index(a)
+    if v is not None:
+        # Axes counted from the side the variadic dim is not on are still known.
+        if all(ax < 0 for ax in axes) and all(-ax <= len(a) - v - 1 for ax in axes):
+            drop = {len(a) + ax for ax in axes}
+            if keepdims:
+                return tuple(ANY_DIM if i in drop else d for i, d in enumerate(a))
+            return tuple(d for i, d in enumerate(a) if i not in drop)
+        return GRADUAL
+    positions = {_positive(ax, len(a), a) for ax in axes}
+    if keepdims:
+        return tuple(ANY_DIM if i in positions else d for i, d in enumerate(a))
+    return tuple(d for i, d in enumerate(a) if i not in positions)
+
+
+def reshape(a: Shape, sizes: Sequence[int | None]) -> Shape:
+    """`x.reshape(...)` with sizes that are int literals (None for sizes not known)."""
+    if sizes.count(-1) > 1:
+        raise ShapeError(f"reshape to {_sizes(sizes)}: only one size may be -1")
+    known_in = [d.value for d in a if d.kind == SIZE]
+    all_known_in = variadic_index(a) is None and len(known_in) == len(a)
+    if all_known_in and all(s is not None and s != -1 for s in sizes):
+        total_in = _product([int(v) for v in known_in if isinstance(v, int)])
+        total_out = _product([int(s) for s in sizes if s is not None])
+        if total_in != total_out:
+            raise ShapeError(
+                f"reshape of {show(a)} ({total_in} elements) to {_sizes(sizes)} "
+                f"({total_out} elements)"
+            )
+    # A literal size is a fact only where the input's sizes are all known: `seq` may be 4.
+    out = [Dim(SIZE, s) if all_known_in and s is not None and s >= 0 else ANY_DIM for s in sizes]
+    if all_known_in and sizes.count(-1) == 1 and None not in sizes:
+        rest = _product([int(s) for s in sizes if s is not None and s != -1])
+        total_in = _product([int(v) for v in known_in if isinstance(v, int)])
+        if rest and total_in % rest == 0:
+            out[sizes.index(-1)] = Dim(SIZE, total_in // rest)
+        elif rest:
+            raise ShapeError(
+                f"reshape of {show(a)} ({total_in} elements) to {_sizes(sizes)}: "
+                f"{total_in} is not a multiple of {rest}"
+            )
+    return tuple(out)
+
+
+def _sizes(sizes: Sequence[int | None]) -> str:
+    return show(tuple(Dim(SIZE, s) if s is not None else ANY_DIM for s in sizes))
+
+
+def _product(values: Sequence[int]) -> int:
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
+def concatenate(shapes: Sequence[Shape], axis: int) -> Shape:
+    """`jnp.concatenate(arrays, axis)`: equal ranks, equal dims off the axis, sizes add."""
+    if any(variadic_index(s) is not None for s in shapes):
+        return GRADUAL
+    rank = len(shapes[0])
+    for s in shapes[1:]:
+        if len(s) != rank:
+            raise ShapeError(
+                "concatenate needs arrays of one rank, got " + ", ".join(show(x) for x in shapes)
+            )
+    pos = _positive(axis, rank, shapes[0])
+    out: list[Dim] = []
+    for i in range(rank):
+        column = [s[i] for s in shapes]
+        if i == pos:
+            if all(d.kind == SIZE for d in column):
+                out.append(Dim(SIZE, sum(int(d.value) for d in column if isinstance(d.value, int))))
+            else:
+                out.append(ANY_DIM)
+            continue
+        first = next((d for d in column if d.definite), ANY_DIM)
+        for d in column:
+            if not same(first, d):
+                raise ShapeError(
+                    f"concatenate along axis {axis}: dim {i} is {first} in one array and "
+                    f"{d} in another (" + ", ".join(show(x) for x in shapes) + ")"
+                )
+        out.append(first)
+    return tuple(out)
+
+
+def stack(shapes: Sequence[Shape], axis: int) -> Shape:
+    """`jnp.stack(arrays, axis)`: equal shapes, and a new axis of their number."""
+    if any(variadic_index(s) is not None for s in shapes):
+        return GRADUAL
+    joined = concatenate([(Dim(SIZE, 1), *s) for s in shapes], 0)
+    rest = joined[1:]
+    rank = len(rest) + 1
+    if not -rank <= axis < rank:
+        raise ShapeError(f"stack axis {axis} is out of range for {rank} dims")
+    pos = axis % rank
+    return (*rest[:pos], Dim(SIZE, len(shapes)), *rest[pos:])
+
+
+# --------------------------------------------------------------------------- indexing
+
+
+@dataclass(frozen=True)
+class Index:
+    """One entry of an index: `int`, `slice` (with a size when known), `none`, `ellipsis`,
+    `array` (an integer array index, with its dims) or `unknown`."""
+
+    kind: str
+    size: int | None = None
+    keeps: bool = False  # for a slice: `:` keeps the dim as it is
+    dims: Shape = ()
+
+
+def index(a: Shape, items: Sequence[Index]) -> Shape:
+    """`x[...]` with ints, slices, None, `...` and at most one integer array."""
+    if any(i.kind == "unknown" for i in items):
+        return GRADUAL
+    if sum(i.kind == "ellipsis" for i in items) > 1:
+        return GRADUAL
+    consuming = [i for i in items if i.kind in ("int", "slice", "array")]
+    if variadic_index(a) is not None:
+        return _index_variadic(a, items, consuming)
+    if len(consuming) > len(a):
+        raise ShapeError(
+            f"index with {len(consuming)} entries for {show(a)}, which has {len(a)} dims"
+        )
+    if not any(i.kind == "ellipsis" for i in items):
+        items = [*items, Index("ellipsis")]
+    out: list[Dim] = []
+    pos = 0
+    arrays = [i for i in items if i.kind == "array"]
+    if len(arrays) > 1:
+        return GRADUAL
+    for item in items:
+        if item.kind == "ellipsis":
+            span = len(a) - len(consuming)
+            out.extend(a[pos : pos + span])
+            pos += span
+        elif item.kind == "none":
+            out.append(ANY_DIM)  # size 1, but typed unknown: it broadcasts like any name
+        elif item.kind == "int":
+            pos += 1
+        elif item.kind == "slice":
+            out.append(a[pos] if item.keeps else _slice_size(a[pos], item.size))
+            pos += 1
+        else:  # an integer array: its dims take the place of the indexed dim
+            out.extend(item.dims)
+            pos += 1
+    return normalise(out)
+
+
+def _slice_size(dim: Dim, size: int | None) -> Dim:
+    if size is None:
+        return ANY_DIM
+    if dim.kind == SIZE and isinstance(dim.value, int):
+        return Dim(SIZE, min(size, dim.value))
+    return ANY_DIM
+
+
+def _index_variadic(a: Shape, items: Sequence[Index], consuming: Sequence[Index]) -> Shape:
+    # Leading ints and slices are known when they come before the variadic dim.
+    v = variadic_index(a)
+    assert v is not None
+    if any(i.kind in ("array", "ellipsis") for i in items) or len(consuming) > v:
+        return GRADUAL
+    out: list[Dim] = []
+    pos = 0
+    for item in items:
+        if item.kind == "none":
+            out.append(ANY_DIM)
+        elif item.kind == "int":
+            pos += 1
+        else:
+            out.append(a[pos] if item.keeps else _slice_size(a[pos], item.size))
+            pos += 1
+    return normalise([*out, *a[pos:]])
+
+
+# --------------------------------------------------------------------------- einsum
+
+
+def einsum(spec: str, operands: Sequence[Shape]) -> Shape:
+    """`jnp.einsum(spec, *operands)` with a literal spec: letters bind dims across operands."""
+    compact = spec.replace(" ", "")
+    if "." in compact:
+        return GRADUAL
+    inputs, arrow, output = compact.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(operands):
+        raise ShapeError(
+            f'einsum "{spec}" names {len(terms)} operands but is given {len(operands)}'
+        )
+    letters: dict[str, Dim] = {}
+    where: dict[str, int] = {}
+    for n, (term, dims) in enumerate(zip(terms, operands, strict=True), start=1):
+        if variadic_index(dims) is not None:
+            for letter in term:
+                letters.setdefault(letter, ANY_DIM)
+            continue
+        if len(term) != len(dims):
+            raise ShapeError(
+                f'einsum "{spec}": operand {n} is {show(dims)}, {len(dims)} dims, but "{term}" '
+                f"names {len(term)}"
+            )
+        for letter, dim in zip(term, dims, strict=True):
+            seen = letters.get(letter)
+            if seen is None or not seen.definite:
+                letters[letter] = dim
+                where[letter] = n
+            elif not same(seen, dim):
+                raise ShapeError(
+                    f'einsum "{spec}": {letter} is {seen} in operand {where[letter]} '
+                    f"but {dim} in operand {n}"
+                )
+    if not arrow:
+        counts = {c: inputs.count(c) for c in inputs if c != ","}
+        output = "".join(sorted(c for c, k in counts.items() if k == 1))
+    for letter in output:
+        if letter not in letters:
+            raise ShapeError(f'einsum "{spec}": output letter {letter} is in no operand')
+    return tuple(letters[c] for c in output)
+
+
+__all__ = [
+    "ANY",
+    "NAME",
+    "Binder",
+    "Index",
+    "Shape",
+    "ShapeError",
+    "broadcast",
+    "check_axis",
+    "concatenate",
+    "einsum",
+    "index",
+    "matmul",
+    "reduce",
+    "reshape",
+    "stack",
+    "swap_last",
+    "transpose",
+]
