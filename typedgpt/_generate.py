@@ -268,6 +268,16 @@ def _compiled(
         logits, caches = model.forward_cached_layers(blocks, token[None], caches)
         return logits[0], caches
 
+    def step_all(
+        tokens: Int[Array, " batch"], caches: list[KVCache]
+    ) -> tuple[Float[Array, "batch vocab"], list[KVCache]]:
+        if batch > 1:
+            return jax.vmap(step_one)(tokens, caches)
+        # One sequence: no vmap, whose batched cache position would turn each cache write
+        # into a scatter over the whole cache.
+        logits, caches = step_one(tokens[0], jax.tree.map(lambda a: a[0], caches))
+        return logits[None], jax.tree.map(lambda a: a[None], caches)
+
     def choose(logits: Float[Array, "batch vocab"], step: Int[Array, ""]) -> Int[Array, " batch"]:
         step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, step)
         sample = functools.partial(
@@ -305,7 +315,7 @@ def _compiled(
         step, tokens, caches, done, out, out_logits = state
         step = step + 1
         # A stopped sequence keeps stepping (the batch moves together) on a valid id.
-        logits, caches = jax.vmap(step_one)(jnp.maximum(tokens, 0), caches)
+        logits, caches = step_all(jnp.maximum(tokens, 0), caches)
         tokens = jnp.where(done, -1, choose(logits, step))
         emit(tokens)
         out = out.at[:, step].set(tokens)
