@@ -24,8 +24,8 @@ demo: $(VENV)/.installed
 	$(BIN)/typedgpt demo
 
 test: $(VENV)/.installed-dev
-	$(BIN)/ruff check typedgpt tests benchmarks
-	$(BIN)/ruff format --check typedgpt tests benchmarks
+	$(BIN)/ruff check typedgpt tests benchmarks stubs
+	$(BIN)/ruff format --check typedgpt tests benchmarks stubs
 	$(BIN)/mypy --strict typedgpt tests
 	$(BIN)/pytest -q
 	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site

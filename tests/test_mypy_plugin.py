@@ -9,19 +9,33 @@ in the docs is made from the same run: regenerate it with
     .venv/bin/python -m tests.test_mypy_plugin --update
 """
 
+import ast
 import functools
+import importlib.util
 import re
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import pytest
 from mypy import api
 
-from typedgpt.mypy_plugin import SUPPORTED_MYPY
+from typedgpt.mypy_plugin import (
+    SUPPORTED_MYPY,
+    ShapePlugin,
+    UnsupportedMypyError,
+    _stubs,
+    check_mypy_version,
+    plugin,
+)
+from typedgpt.mypy_plugin._binder import Binder
 from typedgpt.mypy_plugin._dims import ANY_DIM, Dim, DimSpecError, parse_dims
-from typedgpt.mypy_plugin._shapes import Binder, ShapeError, broadcast, einsum, matmul, reshape
+from typedgpt.mypy_plugin._rules import check as check_rules
+from typedgpt.mypy_plugin._shapes import ShapeError, broadcast, einsum, matmul, reshape
+from typedgpt.mypy_plugin._stubs import Param
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "typing"
@@ -243,9 +257,145 @@ def test_operation_rules() -> None:
 def test_supported_mypy_is_the_pinned_one() -> None:
     import mypy.version
 
-    assert mypy.version.__version__.startswith(tuple(f"{v}." for v in SUPPORTED_MYPY))
+    check_mypy_version(mypy.version.__version__)  # neither raises nor warns
     pinned = re.search(r'"mypy==([\d.]+)"', (ROOT / "pyproject.toml").read_text())
-    assert pinned is not None and pinned[1].startswith(tuple(f"{v}." for v in SUPPORTED_MYPY))
+    assert pinned is not None
+    check_mypy_version(pinned[1])
+
+
+@pytest.mark.parametrize("version", ["2.4.0", "2.4.1", "2.4.9+dev.0123abcd"])
+def test_a_supported_mypy_loads_the_plugin_quietly(version: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert plugin(version) is ShapePlugin
+
+
+@pytest.mark.parametrize("version", ["2.3.0", "1.18.2", "0.991"])
+def test_an_older_mypy_is_refused_naming_the_versions(version: str) -> None:
+    message = f"supports mypy {SUPPORTED_MYPY}, not mypy {version}"
+    with pytest.raises(UnsupportedMypyError, match=re.escape(message)):
+        plugin(version)
+
+
+@pytest.mark.parametrize("version", ["2.5.0", "3.0.0+dev"])
+def test_a_newer_mypy_is_warned_about_naming_the_versions(version: str) -> None:
+    message = f"supports mypy {SUPPORTED_MYPY}, not mypy {version}, which is untested"
+    with pytest.warns(UserWarning, match=re.escape(message)):
+        assert plugin(version) is ShapePlugin
+
+
+# ---------------------------------------------------------------------- shape stubs
+
+
+def test_the_stubs_are_read_from_the_installed_package() -> None:
+    """The plugin finds its stubs with importlib.resources: `stubs/` as installed."""
+    stubs = _stubs.load()
+    installed = resources.files("typedgpt.mypy_plugin.stubs")
+    assert stubs.location == str(installed)
+    shipped = {p.name for p in (ROOT / "stubs").glob("*.pyi")}
+    assert {f.name for f in _stubs.stub_files()} == shipped
+    assert {"jax_array.pyi", "jax_lax.pyi", "jax_nn.pyi", "jax_numpy.pyi"} <= shipped
+    check_rules(stubs)  # every decorator names a rule the plugin has
+    tanh, total, one_hot = (stubs.functions[n] for n in ("tanh", "sum", "one_hot"))
+    assert tanh.rule == "signature" and tanh.result == (Dim("ownvar", "shape"),)
+    assert total.rule == "reduction" and total.param("keepdims") == Param(
+        "keepdims", "positional", 4, None, None, False, False
+    )
+    assert one_hot.param("axis") == Param("axis", "keyword-only", None, None, (-1,), False, -1)
+    assert stubs.methods["__add__"].symbol == "+" and stubs.methods["T"].is_property
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("@cached\ndef f(x: int) -> int: ...", "unknown decorator @cached"),
+        ('def f(x: Shaped[Array, "n"]) -> Array: ...', "has no decorator, so its result needs"),
+        ('def f(x: Shaped[Array, "*a *b"]) -> Shaped[Array, "n"]: ...', "more than one variadic"),
+        ('@rule(3)\ndef f(x: Shaped[Array, "n"]) -> Array: ...', "@rule(...) takes a string"),
+    ],
+)
+def test_a_bad_stub_is_an_error_naming_its_line(source: str, message: str) -> None:
+    node = ast.parse(source).body[0]
+    assert isinstance(node, ast.FunctionDef)
+    with pytest.raises(_stubs.StubError, match=re.escape(message)) as caught:
+        _stubs.parse_function(node, "bad.pyi", is_method=False)
+    assert str(caught.value).startswith(f"bad.pyi:{node.lineno}: ")
+
+
+def test_a_variadic_dim_binds_a_run_that_holds_a_variadic_dim() -> None:
+    """`*shape` against `(*batch, seq)`: the stubs' elementwise functions keep all of it."""
+    binder = Binder()
+    shape, batch, seq = Dim("ownvar", "shape"), Dim("var", "batch"), Dim("name", "seq")
+    assert binder.unify((shape,), (batch, seq), 'argument "x"') is None
+    assert binder.result((shape,)) == (batch, seq)
+
+
+# ---------------------------------------------------------------------- with other plugins
+
+OTHER_PLUGIN = CORPUS / "other_plugin.py"
+HAS_PYDANTIC = importlib.util.find_spec("pydantic") is not None
+TOGETHER = """\
+from jaxtyping import Array, Float
+{pydantic_import}
+
+def tagged(label: str) -> int:
+    return len(label)
+
+
+def scaled(x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+    return 2.0 * x
+
+
+class Meter:
+    def read(self) -> int:
+        return 0
+
+{pydantic_model}
+
+def use(x: Float[Array, "seq embed"], v: Float[Array, " embed"], obj: object) -> None:
+    tagged("label")  # tagged
+    Meter().read()  # read
+    {pydantic_call}  # from_orm
+    x @ x  # matmul
+    scaled(v)  # scaled
+"""
+
+
+@pytest.mark.parametrize("typedgpt_first", [True, False], ids=["typedgpt-first", "typedgpt-last"])
+def test_other_plugins_keep_their_hooks_in_either_order(
+    tmp_path: Path, typedgpt_first: bool
+) -> None:
+    """typedgpt's plugin claims only shaped calls: the other plugins' hooks still run, in
+    either order; where two plugins hook one call (`scaled`), the first listed has it."""
+    source = TOGETHER.format(
+        pydantic_import="from pydantic import BaseModel\n" if HAS_PYDANTIC else "",
+        pydantic_model="\nclass Point(BaseModel):\n    x: int\n\n" if HAS_PYDANTIC else "",
+        pydantic_call="Point.from_orm(obj)" if HAS_PYDANTIC else "pass",
+    )
+    user = tmp_path / "user.py"
+    user.write_text(source, encoding="utf-8")
+    line = {
+        mark: n
+        for n, text in enumerate(source.splitlines(), start=1)
+        for mark in ("tagged", "read", "from_orm", "matmul", "scaled")
+        if text.endswith(f"# {mark}")
+    }
+    plugins = ["typedgpt.mypy_plugin", str(OTHER_PLUGIN)]
+    plugins += ["pydantic.mypy"] if HAS_PYDANTIC else []
+    if not typedgpt_first:
+        plugins.reverse()
+    config = tmp_path / "mypy.ini"
+    config.write_text(f"[mypy]\nplugins = {', '.join(plugins)}\n", encoding="utf-8")
+    cache = tmp_path / "cache"
+    options = ["--config-file", str(config), "--cache-dir", str(cache), "--no-error-summary"]
+    stdout, stderr, _ = api.run([*options, str(user)])
+    assert not stderr, stderr
+    found = {(int(m["line"]), m["code"]) for m in map(ERROR.match, stdout.splitlines()) if m}
+    both = {(line["tagged"], "other-plugin"), (line["read"], "other-plugin")}
+    both |= {(line["matmul"], "shape")}
+    both |= {(line["from_orm"], "pydantic-orm")} if HAS_PYDANTIC else set()
+    first = (line["scaled"], "shape") if typedgpt_first else (line["scaled"], "other-plugin")
+    assert found == both | {first}, stdout
 
 
 def main(argv: list[str]) -> int:

@@ -1,15 +1,24 @@
 """`MLP`: the position-wise feed-forward network of a transformer block."""
 
+from typing import Any, Generic
+
 import equinox as eqx
 import jax
 from jaxtyping import Array, Float, PRNGKeyArray
+from typing_extensions import TypeVar
 
 from ._config import Activation
 from ._linear import Linear
 from ._typed import TypedModule
 
+# The dims `embed` and `mlp` (the hidden width) as type parameters, for static checking (see
+# `Linear`): mypy with typedgpt.mypy_plugin reads `MLP[Literal["embed"], Literal["mlp"]]` as
+# an MLP whose projections map embed to mlp and back.
+Embed = TypeVar("Embed", default=Any)
+Mlp = TypeVar("Mlp", default=Any)
 
-class MLP(TypedModule):
+
+class MLP(TypedModule, Generic[Embed, Mlp]):
     """`y = W_down act(W_up x + b_up) + b_down` at each position.
 
     `act` is ReLU (microgpt) or GELU with GPT-2's tanh approximation,
@@ -19,8 +28,8 @@ class MLP(TypedModule):
     `init_std`; `key`.
     """
 
-    up_proj: Linear
-    down_proj: Linear
+    up_proj: Linear[Embed, Mlp]
+    down_proj: Linear[Mlp, Embed]
     activation: Activation = eqx.field(static=True)
 
     def __init__(

@@ -1,18 +1,25 @@
 """Normalisations of one vector: `RMSNorm` (microgpt, LLaMA) and `LayerNorm` (GPT-2)."""
 
+from typing import Any, Generic
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
+from typing_extensions import TypeVar
 
 from ._typed import TypedModule
+
+# The normalised dim as a type parameter, for static checking (see `Linear`): mypy with
+# typedgpt.mypy_plugin reads `RMSNorm[Literal["embed"]]` as a norm of embed vectors.
+Embed = TypeVar("Embed", default=Any)
 
 
 def _widen(x: Float[Array, " embed"]) -> Float[Array, " embed"]:
     return x.astype(jnp.float64 if x.dtype == jnp.float64 else jnp.float32)
 
 
-class RMSNorm(TypedModule):
+class RMSNorm(TypedModule, Generic[Embed]):
     """`y = x / sqrt(mean(x^2) + eps)`, times a learned gain `g` when there is one.
 
     microgpt's rmsnorm has no gain (`use_weight=False`). Computed in float32 at least and
@@ -37,7 +44,7 @@ class RMSNorm(TypedModule):
         return y.astype(x.dtype)
 
 
-class LayerNorm(TypedModule):
+class LayerNorm(TypedModule, Generic[Embed]):
     """`y = (x - mean(x)) / sqrt(var(x) + eps) * g + b`, GPT-2's normalisation.
 
     Computed in float32 at least and cast back to the input's dtype.

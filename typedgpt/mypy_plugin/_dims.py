@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 NAME = "name"  # a named dim, `seq`: a rigid symbol
 SIZE = "size"  # a fixed size, `3` or `rows=3`
-ANY = "any"  # one dim of unknown size: `_`, `#n`, `n+1`, or anything not modelled
+ANY = "any"  # one dim of unknown size: `_`, `#n`, `n+1`, anything not modelled (a value: its name)
 VAR = "var"  # a named variadic dim, `*batch`: a rigid run of dims
 ANYVAR = "anyvar"  # `...`: any number of dims of unknown size
 TVAR = "tvar"  # a dim that is a type variable of a generic class (`Linear[In, Out]`)
@@ -17,6 +17,12 @@ OWN = "own"  # a callee's named dim, bound per call
 OWNVAR = "ownvar"  # a callee's named variadic dim, bound per call
 
 VARIADIC = frozenset({VAR, ANYVAR, OWNVAR})
+
+# jaxtyping's dtype wrappers, by the names an annotation may use: `Float[Array, "seq embed"]`.
+JAXTYPING_DTYPES = frozenset(
+    "Shaped Float Int Bool Num Inexact Integer Real Complex UInt Key BFloat16 Float16 Float32 "
+    "Float64 Int8 Int16 Int32 Int64 UInt8 UInt16 UInt32 UInt64 Complex64 Complex128".split()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +35,7 @@ class Dim:
 
     def __str__(self) -> str:
         if self.kind == ANY:
-            return "_"
+            return "_" if self.value is None else str(self.value)
         if self.kind == ANYVAR:
             return "..."
         if self.kind in (VAR, OWNVAR):
@@ -42,9 +48,11 @@ class Dim:
         return self.kind in (NAME, SIZE, TVAR)
 
 
+Shape = tuple[Dim, ...]
+
 ANY_DIM = Dim(ANY)
 ANY_DIMS = Dim(ANYVAR)
-GRADUAL: tuple[Dim, ...] = (ANY_DIMS,)
+GRADUAL: Shape = (ANY_DIMS,)
 
 
 def show(dims: tuple[Dim, ...] | list[Dim]) -> str:
@@ -63,11 +71,29 @@ def variadic_index(dims: tuple[Dim, ...] | list[Dim]) -> int | None:
     return None
 
 
+def same(a: Dim, b: Dim) -> bool:
+    """Whether two single dims may be the same size.
+
+    Unknown dims may be anything, and a name may be any size (`heads` may be 4); two names,
+    two sizes, or two type variables must be equal.
+    """
+    if not (a.definite and b.definite) or a == b:
+        return True
+    return (a.kind == SIZE) != (b.kind == SIZE)
+
+
+def normalise(dims: tuple[Dim, ...] | list[Dim]) -> Shape:
+    """At most one variadic dim survives; a shape with two becomes fully unknown."""
+    if sum(d.kind in VARIADIC for d in dims) > 1:
+        return GRADUAL
+    return tuple(dims)
+
+
 class DimSpecError(ValueError):
     """A dimension string that jaxtyping itself would reject."""
 
 
-def parse_dims(spec: str) -> tuple[Dim, ...]:
+def parse_dims(spec: str) -> Shape:
     """Read a jaxtyping dimension string, as jaxtyping reads it at run time.
 
     Names (`seq`) and fixed sizes (`3`, also `rows=3`) are checked; `*batch` is a named run

@@ -1,4 +1,4 @@
-"""Shape rules on `Dim` tuples, free of mypy: binding at calls, and the array operations.
+"""Shape rules on `Dim` tuples, free of mypy: the array operations.
 
 Every rule is conservative: where a dim or a rank is unknown it says nothing, so that only a
 certain mismatch is reported. A rule returns its result shape, or raises `ShapeError` with a
@@ -9,171 +9,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._dims import (
-    ANY,
     ANY_DIM,
     ANY_DIMS,
     ANYVAR,
     GRADUAL,
-    NAME,
-    OWN,
     OWNVAR,
     SIZE,
     VAR,
     Dim,
+    Shape,
+    normalise,
+    same,
     show,
     variadic_index,
 )
 
-Shape = tuple[Dim, ...]
-
 
 class ShapeError(Exception):
     """A certain shape mismatch; the message names the dims."""
-
-
-def same(a: Dim, b: Dim) -> bool:
-    """Whether two single dims may be the same size.
-
-    Unknown dims may be anything, and a name may be any size (`heads` may be 4); two names,
-    two sizes, or two type variables must be equal.
-    """
-    if not (a.definite and b.definite) or a == b:
-        return True
-    return (a.kind == SIZE) != (b.kind == SIZE)
-
-
-def normalise(dims: Sequence[Dim]) -> Shape:
-    """At most one variadic dim survives; a shape with two becomes fully unknown."""
-    if sum(d.kind in (VAR, ANYVAR, OWNVAR) for d in dims) > 1:
-        return GRADUAL
-    return tuple(dims)
-
-
-# --------------------------------------------------------------------------- calls
-
-
-class Binder:
-    """The bindings of a callee's own dims during one call, as jaxtyping's memo holds them."""
-
-    def __init__(self) -> None:
-        self.single: dict[str, Dim] = {}
-        self.variadic: dict[str, Shape] = {}
-        self.source: dict[str, str] = {}
-
-    def unify(self, pattern: Shape, actual: Shape, source: str) -> str | None:
-        """Bind `pattern` (the callee's annotation) to `actual`; None when they agree.
-
-        On a mismatch, returns the reason to show after the dims ("" when the dims alone say
-        it, as for a different rank).
-        """
-        pairs, middle = _align(pattern, actual)
-        if pairs is None:
-            return ""
-        saved = dict(self.single), dict(self.variadic), dict(self.source)
-        for p, a in pairs:
-            reason = self._pair(p, a, source)
-            if reason is not None:
-                self.single, self.variadic, self.source = saved
-                return reason
-        if middle is not None:
-            p, dims = middle
-            if p.kind == OWNVAR:
-                assert isinstance(p.value, str)
-                bound = self.variadic.get(p.value)
-                if bound is None:
-                    self.variadic[p.value] = dims
-                    self.source[f"*{p.value}"] = source
-                elif _differ(bound, dims):
-                    reason = f'"*{p.value}" is {show(bound)}, from {self.source[f"*{p.value}"]}'
-                    self.single, self.variadic, self.source = saved
-                    return reason
-        return None
-
-    def _pair(self, p: Dim, a: Dim, source: str) -> str | None:
-        if p.kind == OWN:
-            assert isinstance(p.value, str)
-            bound = self.single.get(p.value)
-            if bound is None:
-                if a.definite:
-                    self.single[p.value] = a
-                    self.source[p.value] = source
-                return None
-            if not same(bound, a):
-                return f'"{p.value}" is {bound}, from {self.source[p.value]}'
-            return None
-        if not same(p, a):
-            return p.typ if isinstance(p.typ, str) else ""
-        return None
-
-    def expected(self, pattern: Shape) -> Shape:
-        """The pattern as far as it is bound, for messages (unbound dims keep their names)."""
-        out: list[Dim] = []
-        for p in pattern:
-            if p.kind == OWN and isinstance(p.value, str) and p.value in self.single:
-                out.append(self.single[p.value])
-            elif p.kind == OWNVAR and isinstance(p.value, str) and p.value in self.variadic:
-                out.extend(self.variadic[p.value])
-            else:
-                out.append(p)
-        return tuple(out)
-
-    def result(self, pattern: Shape) -> Shape:
-        """The pattern with bound dims substituted; a dim bound by no argument is unknown."""
-        out: list[Dim] = []
-        for p in pattern:
-            if p.kind == OWN:
-                out.append(self.single.get(str(p.value), ANY_DIM))
-            elif p.kind == OWNVAR:
-                out.extend(self.variadic.get(str(p.value), GRADUAL))
-            else:
-                out.append(p)
-        return normalise(out)
-
-
-def _differ(a: Shape, b: Shape) -> bool:
-    if variadic_index(a) is not None or variadic_index(b) is not None:
-        return False
-    return len(a) != len(b) or any(not same(x, y) for x, y in zip(a, b, strict=True))
-
-
-def _align(
-    pattern: Shape, actual: Shape
-) -> tuple[list[tuple[Dim, Dim]] | None, tuple[Dim, Shape] | None]:
-    """Pair each dim of the pattern with the dim of `actual` it must match.
-
-    Returns the pairs (None for a certain difference in rank) and, when the pattern's
-    variadic dim covers a known run of `actual`, that dim and the run.
-    """
-    pv, av = variadic_index(pattern), variadic_index(actual)
-    if pv is None and av is None:
-        if len(pattern) != len(actual):
-            return None, None
-        return list(zip(pattern, actual, strict=True)), None
-    if pv is not None and av is None:
-        head, tail = pattern[:pv], pattern[pv + 1 :]
-        if len(actual) < len(head) + len(tail):
-            return None, None
-        cut = len(actual) - len(tail)
-        pairs = list(zip(head, actual[: len(head)], strict=True))
-        pairs += list(zip(tail, actual[cut:], strict=True))
-        return pairs, (pattern[pv], actual[len(head) : cut])
-    if pv is None:
-        assert av is not None
-        a_head, a_tail = actual[:av], actual[av + 1 :]
-        if len(a_head) + len(a_tail) > len(pattern):
-            return None, None
-        pairs = list(zip(pattern[: len(a_head)], a_head, strict=True))
-        pairs += list(zip(pattern[len(pattern) - len(a_tail) :], a_tail, strict=True))
-        return pairs, None
-    assert av is not None
-    p_head, p_tail = pattern[:pv], pattern[pv + 1 :]
-    a_head, a_tail = actual[:av], actual[av + 1 :]
-    h, t = min(len(p_head), len(a_head)), min(len(p_tail), len(a_tail))
-    pairs = list(zip(p_head[:h], a_head[:h], strict=True))
-    pairs += list(zip(p_tail[len(p_tail) - t :], a_tail[len(a_tail) - t :], strict=True))
-    if len(p_head) == len(a_head) and len(p_tail) == len(a_tail) and actual[av].kind == VAR:
-        return pairs, (pattern[pv], (actual[av],))
-    return pairs, None
 
 
 # --------------------------------------------------------------------------- operations
@@ -503,24 +356,3 @@ def einsum(spec: str, operands: Sequence[Shape]) -> Shape:
         if letter not in letters:
             raise ShapeError(f'einsum "{spec}": output letter {letter} is in no operand')
     return tuple(letters[c] for c in output)
-
-
-__all__ = [
-    "ANY",
-    "NAME",
-    "Binder",
-    "Index",
-    "Shape",
-    "ShapeError",
-    "broadcast",
-    "check_axis",
-    "concatenate",
-    "einsum",
-    "index",
-    "matmul",
-    "reduce",
-    "reshape",
-    "stack",
-    "swap_last",
-    "transpose",
-]

@@ -40,8 +40,8 @@ from ._dims import (
     TVAR,
     VAR,
     Dim,
+    Shape,
 )
-from ._shapes import Shape
 
 JAX_ARRAY = "jax._src.basearray.Array"
 VARIADIC_MARK = "*"  # Literal['*batch'] inside *tuple[...] marks the named variadic dim *batch
@@ -102,7 +102,8 @@ def literal_names(types: list[Type]) -> frozenset[str]:
 
 
 def has_dims(types: list[Type]) -> bool:
-    """Whether any array in `types` has a dim that is not unknown (a cheap, shallow test)."""
+    """Whether any array in `types` has a known rank (a cheap, shallow test): only a plain
+    `jax.Array`, of unknown dims, has none."""
     for t in types:
         if _has_dims(t, 3):
             return True
@@ -113,9 +114,7 @@ def _has_dims(t: Type, depth: int) -> bool:
     p = get_proper_type(t)
     if isinstance(p, Instance):
         if p.type.fullname == JAX_ARRAY:
-            return any(not isinstance(get_proper_type(a), AnyType) for a in p.args) and not (
-                len(p.args) == 1 and _is_any_unpack(p.args[0])
-            )
+            return not (len(p.args) == 1 and _is_any_unpack(p.args[0]))
         if depth and p.args:
             return any(_has_dims(a, depth - 1) for a in p.args)
         return False

@@ -50,3 +50,34 @@ class Residual(eqx.Module, Generic[E, H]):
 
 def use_block(block: Block[Embed, Mlp], h: Float[Array, " mlp"]) -> None:
     block(h)  # E: [shape] Block.__call__: argument "x" has dims (mlp,) where (embed,) is expected ("E" is embed, from Block[embed, mlp])
+
+
+# typedgpt's norms and MLP are generic over their dims too: RMSNorm[Embed], MLP[Embed, Mlp].
+
+
+def normalise_hidden(norm: tg.RMSNorm[Embed], h: Float[Array, " mlp"]) -> None:
+    norm(h)  # E: [shape] RMSNorm.__call__: argument "x" has dims (mlp,) where (embed,) is expected ("Embed" is embed, from RMSNorm[embed])
+
+
+def layer_norm_result(norm: tg.LayerNorm[Embed], x: Float[Array, " embed"]) -> Float[Array, " mlp"]:
+    return norm(x)  # E: [return-value] got "Array[Literal['embed']]", expected "Array[Literal['mlp']]"
+
+
+def mlp_of_hidden(mlp: tg.MLP[Embed, Mlp], h: Float[Array, "seq mlp"]) -> None:
+    mlp(h)  # G: [shape] MLP.__call__: argument "x" has dims (seq, mlp) where (seq, embed) is expected ("Embed" is embed, from MLP[embed, mlp])
+
+
+def mlp_up_projection(mlp: tg.MLP[Embed, Mlp], x: Float[Array, " embed"]) -> Float[Array, " embed"]:
+    return mlp.up_proj(x)  # E: [return-value] got "Array[Literal['mlp']]", expected "Array[Literal['embed']]"
+
+
+def mlp_down_projection_of_embed(mlp: tg.MLP[Embed, Mlp], x: Float[Array, " embed"]) -> None:
+    mlp.down_proj(x)  # E: [shape] Linear.__call__: argument "x" has dims (embed,) where (mlp,) is expected ("In" is mlp, from Linear[mlp, embed])
+
+
+class PreNormMLP(eqx.Module, Generic[E, H]):
+    norm: tg.RMSNorm[H]  # the bug: normalises the hidden dim, not the model dim
+    mlp: tg.MLP[E, H]
+
+    def __call__(self, x: Float[Array, "seq e"]) -> Float[Array, "seq e"]:
+        return x + self.mlp(jax.vmap(self.norm)(x))  # E: [shape] vmap(RMSNorm): argument "x" has dims (seq, E) where (vmapped axis, H) is expected

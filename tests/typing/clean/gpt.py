@@ -107,6 +107,29 @@ def run_block(block: Block[Embed, Mlp], x: Float[Array, "seq embed"]) -> Float[A
     return block(x)
 
 
+class PreNormMLP(eqx.Module, Generic[E, H]):
+    """typedgpt's generic modules inside a user's: the dims relate through E and H."""
+
+    norm: tg.LayerNorm[E]
+    mlp: tg.MLP[E, H]
+
+    def __call__(self, x: Float[Array, "seq e"]) -> Float[Array, "seq e"]:
+        hidden: Float[Array, "seq h"] = jax.vmap(self.mlp.up_proj)(jax.vmap(self.norm)(x))
+        del hidden
+        return x + self.mlp(jax.vmap(self.norm)(x))
+
+
+def run_norm_and_mlp(
+    norm: tg.RMSNorm[Embed], mlp: tg.MLP[Embed, Mlp], x: Float[Array, " embed"]
+) -> tuple[Float[Array, " embed"], Float[Array, " mlp"]]:
+    y: Float[Array, " embed"] = norm(x)
+    return mlp(y[None, :])[0], mlp.up_proj(y)
+
+
+def unparameterised(norm: tg.RMSNorm, mlp: tg.MLP, x: Float[Array, "seq embed"]) -> None:
+    mlp(jax.vmap(norm)(x))  # a bare generic module has dims of unknown size: no error
+
+
 def run_model(model: tg.GPT, tokens: Int[Array, " seq"]) -> Float[Array, "seq vocab"]:
     out, cache = model.decode(tokens, model.init_cache())
     del cache

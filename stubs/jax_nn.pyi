@@ -1,0 +1,74 @@
+"""`jax.nn`: what its functions do to the dims of arrays. See `__init__.py`."""
+
+from collections.abc import Sequence
+from typing import Any, Literal, TypeAlias
+
+from jax.typing import ArrayLike
+from jaxtyping import Array, Float, Shaped
+
+from . import checks_axis, reduction
+
+Axis: TypeAlias = int | Sequence[int] | None
+
+# Activations: elementwise, the result has the dims of `x`.
+
+def relu(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
+def relu6(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
+def gelu(x: Shaped[Array, "*shape"], approximate: bool = True) -> Shaped[Array, "*shape"]: ...
+def silu(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
+def swish(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
+def sigmoid(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
+def softplus(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
+def soft_sign(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
+def elu(x: Shaped[Array, "*shape"], alpha: ArrayLike = 1.0) -> Shaped[Array, "*shape"]: ...
+def celu(x: Shaped[Array, "*shape"], alpha: ArrayLike = 1.0) -> Shaped[Array, "*shape"]: ...
+def selu(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
+def leaky_relu(
+    x: Shaped[Array, "*shape"], negative_slope: ArrayLike = 0.01
+) -> Shaped[Array, "*shape"]: ...
+def hard_tanh(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
+def hard_sigmoid(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
+def hard_silu(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
+def log_sigmoid(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
+def mish(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
+
+# Normalisations along `axis`: the dims of `x`, and the axis must exist.
+
+@checks_axis
+def softmax(
+    x: Shaped[Array, "*shape"], axis: Axis = -1, where: ArrayLike | None = None
+) -> Shaped[Array, "*shape"]: ...
+@checks_axis
+def log_softmax(
+    x: Shaped[Array, "*shape"], axis: Axis = -1, where: ArrayLike | None = None
+) -> Shaped[Array, "*shape"]: ...
+@checks_axis
+def standardize(
+    x: Shaped[Array, "*shape"],
+    axis: Axis = -1,
+    mean: ArrayLike | None = None,
+    variance: ArrayLike | None = None,
+    epsilon: ArrayLike = 1e-05,
+    where: ArrayLike | None = None,
+    *,
+    algorithm: str = "fast",
+) -> Shaped[Array, "*shape"]: ...
+@reduction
+def logsumexp(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    b: ArrayLike | None = None,
+    keepdims: bool = False,
+    return_sign: bool = False,
+    where: ArrayLike | None = None,
+) -> Shaped[Array, "..."]: ...
+
+# One-hot vectors: a new last axis of `num_classes` (a literal int gives its size).
+
+def one_hot(
+    x: Shaped[Array, "*shape"],
+    num_classes: int,
+    *,
+    dtype: Any = None,
+    axis: Literal[-1] = -1,
+) -> Float[Array, "*shape num_classes"]: ...

@@ -1,0 +1,358 @@
+"""`jax.numpy` (`jnp`): what its functions do to the dims of arrays. See `__init__.py`."""
+
+from collections.abc import Sequence
+from typing import Any, Literal, TypeAlias
+
+from jax.typing import ArrayLike, DTypeLike
+from jaxtyping import Array, Shaped
+
+from . import broadcast, checks_axis, reduction, rule
+
+Axis: TypeAlias = int | Sequence[int] | None
+
+# Elementwise functions of one array: the result has its dims.
+
+def exp(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def exp2(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def log(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def log2(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def log10(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def log1p(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def expm1(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def tanh(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def sinh(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def cosh(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def sin(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def cos(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def tan(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def arctan(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def sqrt(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def cbrt(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def square(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def abs(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def absolute(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def negative(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def positive(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def sign(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def floor(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def ceil(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def rint(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def reciprocal(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def isfinite(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def isnan(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def isinf(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def logical_not(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...
+def round(
+    a: Shaped[Array, "*shape"], decimals: int = 0, out: None = None
+) -> Shaped[Array, "*shape"]: ...
+def clip(
+    arr: Shaped[Array, "*shape"], /, min: ArrayLike | None = None, max: ArrayLike | None = None
+) -> Shaped[Array, "*shape"]: ...
+def nan_to_num(
+    x: Shaped[Array, "*shape"],
+    copy: bool = True,
+    nan: ArrayLike = 0.0,
+    posinf: ArrayLike | None = None,
+    neginf: ArrayLike | None = None,
+) -> Shaped[Array, "*shape"]: ...
+def astype(
+    x: Shaped[Array, "*shape"],
+    dtype: DTypeLike | None,
+    /,
+    *,
+    copy: bool = False,
+    device: Any = None,
+) -> Shaped[Array, "*shape"]: ...
+def tril(m: Shaped[Array, "*shape"], k: int = 0) -> Shaped[Array, "*shape"]: ...
+def triu(m: Shaped[Array, "*shape"], k: int = 0) -> Shaped[Array, "*shape"]: ...
+
+# New arrays like another one: its dims, unless `shape` is given.
+
+def zeros_like(
+    a: Shaped[Array, "*shape"],
+    dtype: DTypeLike | None = None,
+    shape: Literal[None] = None,
+    *,
+    device: Any = None,
+    out_sharding: Any = None,
+) -> Shaped[Array, "*shape"]: ...
+def ones_like(
+    a: Shaped[Array, "*shape"],
+    dtype: DTypeLike | None = None,
+    shape: Literal[None] = None,
+    *,
+    device: Any = None,
+    out_sharding: Any = None,
+) -> Shaped[Array, "*shape"]: ...
+def full_like(
+    a: Shaped[Array, "*shape"],
+    fill_value: ArrayLike,
+    dtype: DTypeLike | None = None,
+    shape: Literal[None] = None,
+    *,
+    device: Any = None,
+    out_sharding: Any = None,
+) -> Shaped[Array, "*shape"]: ...
+def empty_like(
+    prototype: Shaped[Array, "*shape"],
+    dtype: DTypeLike | None = None,
+    shape: Literal[None] = None,
+    *,
+    device: Any = None,
+) -> Shaped[Array, "*shape"]: ...
+
+# Cumulative sums and products along `axis`. (Without `axis`, jnp flattens the array first;
+# that case is not modelled: the dims are kept.)
+
+@checks_axis
+def cumsum(
+    a: Shaped[Array, "*shape"],
+    axis: int | None = None,
+    dtype: DTypeLike | None = None,
+    out: None = None,
+) -> Shaped[Array, "*shape"]: ...
+@checks_axis
+def cumprod(
+    a: Shaped[Array, "*shape"],
+    axis: int | None = None,
+    dtype: DTypeLike | None = None,
+    out: None = None,
+) -> Shaped[Array, "*shape"]: ...
+
+# Elementwise functions of several arrays, broadcast together.
+
+@broadcast
+def add(x: ArrayLike, y: ArrayLike, /) -> Array: ...
+@broadcast
+def subtract(x: ArrayLike, y: ArrayLike, /) -> Array: ...
+@broadcast
+def multiply(x: ArrayLike, y: ArrayLike, /) -> Array: ...
+@broadcast
+def divide(x1: ArrayLike, x2: ArrayLike, /) -> Array: ...
+@broadcast
+def true_divide(x1: ArrayLike, x2: ArrayLike, /) -> Array: ...
+@broadcast
+def floor_divide(x1: ArrayLike, x2: ArrayLike, /) -> Array: ...
+@broadcast
+def maximum(x: ArrayLike, y: ArrayLike, /) -> Array: ...
+@broadcast
+def minimum(x: ArrayLike, y: ArrayLike, /) -> Array: ...
+@broadcast
+def power(x1: ArrayLike, x2: ArrayLike, /) -> Array: ...
+@broadcast
+def equal(x: ArrayLike, y: ArrayLike, /) -> Array: ...
+@broadcast
+def not_equal(x: ArrayLike, y: ArrayLike, /) -> Array: ...
+@broadcast
+def less(x: ArrayLike, y: ArrayLike, /) -> Array: ...
+@broadcast
+def greater(x: ArrayLike, y: ArrayLike, /) -> Array: ...
+@broadcast
+def less_equal(x: ArrayLike, y: ArrayLike, /) -> Array: ...
+@broadcast
+def greater_equal(x: ArrayLike, y: ArrayLike, /) -> Array: ...
+@broadcast
+def logical_and(x: ArrayLike, y: ArrayLike, /) -> Array: ...
+@broadcast
+def logical_or(x: ArrayLike, y: ArrayLike, /) -> Array: ...
+@broadcast
+def logical_xor(x: ArrayLike, y: ArrayLike, /) -> Array: ...
+@broadcast
+def where(
+    condition: ArrayLike,
+    x: ArrayLike | None = None,
+    y: ArrayLike | None = None,
+    /,
+    *,
+    size: int | None = None,
+    fill_value: ArrayLike | None = None,
+) -> Array: ...
+
+# Reductions over `axis`.
+
+@reduction
+def sum(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    dtype: DTypeLike | None = None,
+    out: None = None,
+    keepdims: bool = False,
+    initial: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    promote_integers: bool = True,
+) -> Shaped[Array, "..."]: ...
+@reduction
+def prod(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    dtype: DTypeLike | None = None,
+    out: None = None,
+    keepdims: bool = False,
+    initial: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+    promote_integers: bool = True,
+) -> Shaped[Array, "..."]: ...
+@reduction
+def mean(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    dtype: DTypeLike | None = None,
+    out: None = None,
+    keepdims: bool = False,
+    *,
+    where: ArrayLike | None = None,
+) -> Shaped[Array, "..."]: ...
+@reduction
+def var(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    dtype: DTypeLike | None = None,
+    out: None = None,
+    ddof: int = 0,
+    keepdims: bool = False,
+    *,
+    where: ArrayLike | None = None,
+    mean: ArrayLike | None = None,
+    correction: int | float | None = None,
+) -> Shaped[Array, "..."]: ...
+@reduction
+def std(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    dtype: DTypeLike | None = None,
+    out: None = None,
+    ddof: int = 0,
+    keepdims: bool = False,
+    *,
+    where: ArrayLike | None = None,
+    mean: ArrayLike | None = None,
+    correction: int | float | None = None,
+) -> Shaped[Array, "..."]: ...
+@reduction
+def max(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    out: None = None,
+    keepdims: bool = False,
+    initial: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+) -> Shaped[Array, "..."]: ...
+@reduction
+def min(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    out: None = None,
+    keepdims: bool = False,
+    initial: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+) -> Shaped[Array, "..."]: ...
+@reduction
+def amax(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    out: None = None,
+    keepdims: bool = False,
+    initial: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+) -> Shaped[Array, "..."]: ...
+@reduction
+def amin(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    out: None = None,
+    keepdims: bool = False,
+    initial: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+) -> Shaped[Array, "..."]: ...
+@reduction
+def nansum(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    dtype: DTypeLike | None = None,
+    out: None = None,
+    keepdims: bool = False,
+    initial: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+) -> Shaped[Array, "..."]: ...
+@reduction
+def nanmean(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    dtype: DTypeLike | None = None,
+    out: None = None,
+    keepdims: bool = False,
+    where: ArrayLike | None = None,
+) -> Shaped[Array, "..."]: ...
+@reduction
+def nanmax(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    out: None = None,
+    keepdims: bool = False,
+    initial: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+) -> Shaped[Array, "..."]: ...
+@reduction
+def nanmin(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    out: None = None,
+    keepdims: bool = False,
+    initial: ArrayLike | None = None,
+    where: ArrayLike | None = None,
+) -> Shaped[Array, "..."]: ...
+@reduction
+def argmax(
+    a: Shaped[Array, "..."], axis: int | None = None, out: None = None, keepdims: bool | None = None
+) -> Shaped[Array, "..."]: ...
+@reduction
+def argmin(
+    a: Shaped[Array, "..."], axis: int | None = None, out: None = None, keepdims: bool | None = None
+) -> Shaped[Array, "..."]: ...
+@reduction
+def all(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    out: None = None,
+    keepdims: bool = False,
+    *,
+    where: ArrayLike | None = None,
+) -> Shaped[Array, "..."]: ...
+@reduction
+def any(
+    a: Shaped[Array, "..."],
+    axis: Axis = None,
+    out: None = None,
+    keepdims: bool = False,
+    *,
+    where: ArrayLike | None = None,
+) -> Shaped[Array, "..."]: ...
+@reduction
+def median(
+    a: Shaped[Array, "..."],
+    axis: int | tuple[int, ...] | None = None,
+    out: None = None,
+    overwrite_input: bool = False,
+    keepdims: bool = False,
+) -> Shaped[Array, "..."]: ...
+
+# Rearranging and combining arrays: rules of the plugin's own.
+
+@rule("einsum")
+def einsum(subscripts: str, /, *operands: ArrayLike, **options: Any) -> Array: ...
+@rule("matmul")
+def matmul(a: Shaped[Array, "..."], b: Shaped[Array, "..."], **options: Any) -> Array: ...
+@rule("reshape")
+def reshape(
+    a: Shaped[Array, "..."], shape: int | Sequence[int], order: str = "C", **options: Any
+) -> Array: ...
+@rule("transpose")
+def transpose(a: Shaped[Array, "..."], axes: Sequence[int] | None = None) -> Array: ...
+@rule("expand_dims")
+def expand_dims(a: Shaped[Array, "..."], axis: int | Sequence[int]) -> Array: ...
+@rule("concatenate")
+def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0, dtype: Any = None) -> Array: ...
+@rule("stack")
+def stack(
+    arrays: Sequence[ArrayLike], axis: int = 0, out: None = None, dtype: Any = None
+) -> Array: ...

@@ -1,0 +1,183 @@
+"""The arguments of a call of a jax function or `jax.Array` method, found through its stub.
+
+A rule asks for an argument by the stub's parameter name (`call.expr("axis")`); the call
+finds it by keyword, else by the parameter's position, as Python binds arguments. Where the
+call spreads `*args`, positions after it are unknown and so are those arguments.
+"""
+
+from collections.abc import Sequence
+from typing import TypeAlias
+
+from mypy.nodes import (
+    ARG_NAMED,
+    ARG_POS,
+    ARG_STAR,
+    Expression,
+    IntExpr,
+    ListExpr,
+    NameExpr,
+    StarExpr,
+    StrExpr,
+    TupleExpr,
+    UnaryExpr,
+)
+from mypy.plugin import FunctionContext, MethodContext
+from mypy.types import AnyType, Instance, Type, TypeOfAny, TypeVarTupleType, UnpackType
+
+from ._dims import Shape
+from ._stubs import NO_DEFAULT, SELF, VAR_POSITIONAL, Stub
+from ._types import Builder, array_instance, dims_of
+
+CallContext: TypeAlias = FunctionContext | MethodContext
+
+
+class _NotLiteral:
+    def __repr__(self) -> str:
+        return "NOT_LITERAL"
+
+
+NOT_LITERAL = _NotLiteral()
+"""An argument whose value is not written as a literal (or not modelled)."""
+
+_CONSTANTS = {"builtins.True": True, "builtins.False": False, "builtins.None": None}
+
+
+class Call:
+    """One call: its mypy context, and the stub of the callee."""
+
+    def __init__(self, ctx: CallContext, stub: Stub) -> None:
+        self.ctx, self.stub = ctx, stub
+        self._positional: list[tuple[Expression, Type]] = []
+        self._named: dict[str, tuple[Expression, Type]] = {}
+        self._spread = False  # a `*args` argument: positions after it are unknown
+        for names, exprs, kinds, types in zip(
+            ctx.arg_names, ctx.args, ctx.arg_kinds, ctx.arg_types, strict=True
+        ):
+            for name, expr, kind, typ in zip(names, exprs, kinds, types, strict=True):
+                if kind == ARG_POS and not self._spread:
+                    self._positional.append((expr, typ))
+                elif kind == ARG_NAMED and name is not None:
+                    self._named[name] = (expr, typ)
+                elif kind == ARG_STAR:
+                    self._spread = True
+
+    def find(self, name: str) -> tuple[Expression, Type] | None:
+        """The argument of parameter `name` and its type, or None when it is not given."""
+        if name in self._named:
+            return self._named[name]
+        param = self.stub.param(name)
+        if param is None or param.position is None or param.kind == VAR_POSITIONAL:
+            return None
+        if param.position < len(self._positional):
+            return self._positional[param.position]
+        return None
+
+    def expr(self, name: str) -> Expression | None:
+        found = self.find(name)
+        return found[0] if found is not None else None
+
+    def type(self, name: str) -> Type | None:
+        found = self.find(name)
+        return found[1] if found is not None else None
+
+    def dims(self, name: str) -> Shape | None:
+        """The dims of the array given for `name` (`self` for a method's array)."""
+        param = self.stub.param(name)
+        if param is not None and param.kind == SELF:
+            return dims_of(self.ctx.type) if isinstance(self.ctx, MethodContext) else None
+        return dims_of(self.type(name))
+
+    def operand(self) -> Shape | None:
+        """The array operated on: a method's own array, else the first array parameter."""
+        first = self.stub.params[0] if self.stub.params else None
+        if first is not None and first.kind == SELF:
+            return self.dims(first.name)
+        arrays = self.stub.arrays
+        return self.dims(arrays[0].name) if arrays else None
+
+    def rest(self, name: str) -> list[Expression] | None:
+        """The arguments of a `*name` parameter; None after a spread `*args`."""
+        param = self.stub.param(name)
+        if self._spread or param is None or param.position is None:
+            return None
+        return [expr for expr, _ in self._positional[param.position :]]
+
+    def value(self, name: str) -> object:
+        """The literal value of an argument, the default when it is left out, or
+        `NOT_LITERAL`."""
+        expr = self.expr(name)
+        if expr is not None:
+            return literal(expr)
+        param = self.stub.param(name)
+        if param is None or param.default is NO_DEFAULT:
+            return NOT_LITERAL
+        return param.default
+
+    def axes(self, name: str = "axis") -> tuple[int, ...] | _NotLiteral | None:
+        """An `axis` argument: ints, a tuple of ints, or None (all axes)."""
+        value = self.value(name)
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return (value,)
+        if isinstance(value, tuple) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            return value
+        return NOT_LITERAL
+
+    def make(self, dims: Shape) -> Type:
+        """An array type with `dims`, the same class as the default result."""
+        inst = array_instance(self.ctx.default_return_type)
+        if inst is None:
+            return self.ctx.default_return_type
+        return Builder(inst.type, self.ctx.api.named_generic_type).array(dims)
+
+    def unknown(self) -> Type:
+        """The default result, shape-unknown."""
+        return gradual_like(self.ctx.default_return_type)
+
+
+def literal(expr: Expression) -> object:
+    """An int, str, `True`, `False`, `None`, or a tuple or list of them; else NOT_LITERAL."""
+    value = int_literal(expr)
+    if value is not None:
+        return value
+    if isinstance(expr, StrExpr):
+        return expr.value
+    if isinstance(expr, NameExpr) and expr.fullname in _CONSTANTS:
+        return _CONSTANTS[expr.fullname]
+    if isinstance(expr, (TupleExpr, ListExpr)):
+        items = [literal(i) for i in expr.items]
+        return NOT_LITERAL if NOT_LITERAL in items else tuple(items)
+    return NOT_LITERAL
+
+
+def int_literal(expr: Expression | None) -> int | None:
+    if isinstance(expr, IntExpr):
+        return expr.value
+    if isinstance(expr, UnaryExpr) and expr.op == "-" and isinstance(expr.expr, IntExpr):
+        return -expr.expr.value
+    return None
+
+
+def int_sequence(exprs: Sequence[Expression]) -> list[int | None] | None:
+    """Sizes or axes written as arguments, `(2, -1)` or `2, -1`: int literals, None for the
+    others; None when spread with `*`."""
+    if len(exprs) == 1 and isinstance(exprs[0], (TupleExpr, ListExpr)):
+        exprs = exprs[0].items
+    if any(isinstance(e, StarExpr) for e in exprs):
+        return None
+    return [int_literal(e) for e in exprs]
+
+
+def gradual_like(t: Type) -> Type:
+    """`t` with unknown dims, when it is an array."""
+    inst = array_instance(t)
+    if inst is None:
+        return t
+    tvt = inst.type.defn.type_vars[0] if inst.type.defn.type_vars else None
+    if not isinstance(tvt, TypeVarTupleType):
+        return t
+    tuple_any = tvt.tuple_fallback.copy_modified(args=[AnyType(TypeOfAny.special_form)])
+    return Instance(inst.type, [UnpackType(tuple_any)])

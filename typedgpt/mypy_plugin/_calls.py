@@ -1,0 +1,358 @@
+"""Calls of functions and methods with shaped parameters: each call binds the callee's dims.
+
+mypy would compare `Array[Literal['in']]` with `Array[Literal['embed']]` and fail, so the
+signature hook makes the shaped parameters gradual for mypy and remembers the call; the
+function or method hook then binds the callee's own dims afresh for this call (`Binder`),
+reports a mismatch in the user's words, and returns the declared result with this call's dims.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from mypy.nodes import Context, Decorator, FuncDef, OverloadedFuncDef, TypeInfo
+from mypy.plugin import (
+    CheckerPluginInterface,
+    FunctionContext,
+    FunctionSigContext,
+    MethodContext,
+    MethodSigContext,
+)
+from mypy.types import (
+    AnyType,
+    CallableType,
+    Instance,
+    LiteralType,
+    Overloaded,
+    TupleType,
+    Type,
+    TypeVarType,
+    UnionType,
+    get_proper_type,
+)
+
+from ._binder import Binder
+from ._dims import ANY, NAME, OWN, OWNVAR, SIZE, Dim, show
+from ._messages import display_name, fail, paren
+from ._types import (
+    JAX_ARRAY,
+    Builder,
+    ForgetOwn,
+    Relax,
+    array_instance,
+    dims_of,
+    has_dims,
+    literal_names,
+    show_type,
+)
+
+SigContext: TypeAlias = FunctionSigContext | MethodSigContext
+CallContext: TypeAlias = FunctionContext | MethodContext
+
+
+@dataclass(frozen=True)
+class DimNote:
+    """What a message says about one dim of a method of a generic class."""
+
+    reason: str | None = None  # why it is what it is: '"In" is embed, from Linear[embed, mlp]'
+    name: str | None = None  # a type parameter left unknown (`Linear`, not `Linear[...]`)
+
+
+Notes: TypeAlias = dict[int, list[DimNote | None]]
+
+
+class Calls:
+    """Calls whose signature hook has run, waiting for their function or method hook."""
+
+    def __init__(self) -> None:
+        self._pending: dict[int, tuple[Context, str, CallableType, frozenset[str], Notes]] = {}
+
+    def expect(
+        self,
+        context: Context,
+        display: str,
+        sig: CallableType,
+        own: frozenset[str],
+        notes: Notes | None = None,
+    ) -> None:
+        """Check the call at `context` against `sig` when its result is asked for."""
+        self._pending[id(context)] = (context, display, sig, own, notes or {})
+
+    def signature(self, ctx: SigContext, fullname: str) -> CallableType:
+        """The signature mypy checks the call with: shaped parameters made gradual."""
+        sig = ctx.default_signature
+        if not has_dims(sig.arg_types):
+            if has_dims([sig.ret_type]):
+                own = own_names(sig)
+                if own:
+                    return sig.copy_modified(ret_type=sig.ret_type.accept(ForgetOwn(own)))
+            return sig
+        own = own_names(sig)
+        builder = builder_from(sig.arg_types, ctx.api)
+        if builder is None:
+            return sig
+        notes = _class_dim_notes(sig, ctx)
+        self.expect(ctx.context, display_name(fullname, sig), sig, own, notes)
+        relax = Relax(builder)
+        return sig.copy_modified(
+            arg_types=[
+                t.accept(relax) if not _mentions_own_typevars(t, sig) else t for t in sig.arg_types
+            ],
+            ret_type=sig.ret_type.accept(ForgetOwn(own)),
+        )
+
+    def result(self, ctx: CallContext) -> Type:
+        """Bind the arguments of a remembered call; its result type, with this call's dims."""
+        entry = self._pending.pop(id(ctx.context), None)
+        if entry is None:
+            return ctx.default_return_type
+        context, display, sig, own, notes = entry
+        if context is not ctx.context:
+            return ctx.default_return_type
+        binder = Binder()
+        ok = True
+        for i, actuals in enumerate(ctx.arg_types):
+            if i >= len(sig.arg_types):
+                break
+            formal = sig.arg_types[i]
+            name = sig.arg_names[i]
+            what = f'argument "{name}"' if name else f"argument {i + 1}"
+            for j, actual in enumerate(actuals):
+                where = (
+                    ctx.args[i][j] if i < len(ctx.args) and j < len(ctx.args[i]) else ctx.context
+                )
+                ok &= unify(
+                    formal, actual, binder, own, notes.get(i), what, display, ctx.api, where
+                )
+        if not ok:  # one error per mistake: the result of a bad call is shape-unknown
+            return ctx.default_return_type
+        return result_type(sig.ret_type, ctx.default_return_type, binder, own, ctx.api)
+
+
+def might_have_dims(node: object) -> bool:
+    """Whether calls of `node` may need the plugin: its signature has shaped arrays, or it
+    cannot be told from the definition (a variable, a name mypy cannot look up)."""
+    if isinstance(node, FuncDef):
+        return node.type is not None and _callable_has_dims(node.type)
+    if isinstance(node, Decorator):
+        return any(t is not None and _callable_has_dims(t) for t in (node.func.type, node.var.type))
+    if isinstance(node, OverloadedFuncDef):
+        return node.type is None or _callable_has_dims(node.type)
+    if isinstance(node, TypeInfo):  # a class called: its constructor
+        return any(might_have_dims(node.get_method(name)) for name in ("__init__", "__new__"))
+    return True  # a variable, or a name mypy could not look up: its type tells nothing here
+
+
+def _callable_has_dims(t: Type) -> bool:
+    p = get_proper_type(t)
+    if isinstance(p, CallableType):
+        return has_dims([*p.arg_types, p.ret_type])
+    if isinstance(p, Overloaded):
+        return any(has_dims([*item.arg_types, item.ret_type]) for item in p.items)
+    return has_dims([p])
+
+
+def builder_from(types: Sequence[Type], api: CheckerPluginInterface) -> Builder | None:
+    """A `Builder` for the `Array` class found in `types`, or None when there is none."""
+    info = find_array_info(types, 3)
+    if info is None:
+        return None
+    return Builder(info, api.named_generic_type)
+
+
+def find_array_info(types: Sequence[Type], depth: int) -> TypeInfo | None:
+    for t in types:
+        p = get_proper_type(t)
+        if isinstance(p, Instance):
+            if p.type.fullname == JAX_ARRAY:
+                return p.type
+            if depth and p.args:
+                found = find_array_info(p.args, depth - 1)
+                if found is not None:
+                    return found
+        elif depth and isinstance(p, (TupleType, UnionType)):
+            found = find_array_info(p.items, depth - 1)
+            if found is not None:
+                return found
+        elif depth and isinstance(p, CallableType):
+            found = find_array_info([*p.arg_types, p.ret_type], depth - 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _declared(sig: CallableType) -> CallableType | None:
+    node = sig.definition
+    if isinstance(node, Decorator):
+        node = node.func
+    if isinstance(node, FuncDef):
+        declared = get_proper_type(node.type) if node.type is not None else None
+        if isinstance(declared, CallableType):
+            return declared
+    return None
+
+
+def own_names(sig: CallableType) -> frozenset[str]:
+    """The callee's own dims: the names in its declared signature (all names, without one)."""
+    declared = _declared(sig) or sig
+    return literal_names([*declared.arg_types, declared.ret_type])
+
+
+def _mentions_own_typevars(t: Type, sig: CallableType) -> bool:
+    """A parameter with the callee's own type variables is left to mypy's inference."""
+    if not sig.variables:
+        return False
+    ids = {v.id for v in sig.variables}
+    inst = array_instance(t)
+    if inst is None:
+        return False
+    for a in inst.args:
+        p = get_proper_type(a)
+        if isinstance(p, TypeVarType) and p.id in ids:
+            return True
+    return False
+
+
+def _class_dim_notes(sig: CallableType, ctx: SigContext) -> Notes:
+    """For a method of a generic class, why each dim of a parameter is what it is."""
+    declared = _declared(sig)
+    obj = get_proper_type(ctx.type) if isinstance(ctx, MethodSigContext) else None
+    if declared is None or not isinstance(obj, Instance) or not obj.args:
+        return {}
+    offset = len(declared.arg_types) - len(sig.arg_types)
+    if offset not in (0, 1):
+        return {}
+    notes: Notes = {}
+    for i, (decl, spec) in enumerate(zip(declared.arg_types[offset:], sig.arg_types, strict=True)):
+        d, s = array_instance(decl), array_instance(spec)
+        if d is None or s is None or len(d.args) != len(s.args):
+            continue
+        row: list[DimNote | None] = []
+        for da, sa in zip(d.args, s.args, strict=True):
+            pda, psa = get_proper_type(da), get_proper_type(sa)
+            if isinstance(pda, TypeVarType) and isinstance(psa, LiteralType):
+                row.append(DimNote(reason=f'"{pda.name}" is {psa.value}, from {show_type(obj)}'))
+            elif isinstance(pda, TypeVarType) and isinstance(psa, AnyType):
+                row.append(DimNote(name=pda.name))
+            else:
+                row.append(None)
+        notes[i] = row
+    return notes
+
+
+def unify(
+    formal: Type,
+    actual: Type,
+    binder: Binder,
+    own: frozenset[str],
+    notes: list[DimNote | None] | None,
+    what: str,
+    callee: str,
+    api: CheckerPluginInterface,
+    context: Context,
+) -> bool:
+    """Bind the formal's dims to the actual's, reporting the first mismatch (then False)."""
+    pf, pa = get_proper_type(formal), get_proper_type(actual)
+    if isinstance(pf, Instance) and pf.type.fullname == JAX_ARRAY:
+        actual_dims = dims_of(pa)
+        if actual_dims is None:
+            return True
+        pattern = dims_of(pf, own)
+        assert pattern is not None
+        if notes is not None and len(notes) == len(pattern):
+            pattern = tuple(_noted(p, note) for p, note in zip(pattern, notes, strict=True))
+        reason = binder.unify(pattern, actual_dims, what)
+        if reason is not None:
+            fail(
+                api,
+                f"{callee}: {what} has dims {show(actual_dims)} where "
+                f"{show(binder.expected(pattern))} is expected{paren(reason)}",
+                context,
+            )
+            return False
+        return True
+    if isinstance(pf, TupleType) and isinstance(pa, TupleType) and len(pf.items) == len(pa.items):
+        ok = True
+        for k, (f, a) in enumerate(zip(pf.items, pa.items, strict=True)):
+            ok &= unify(f, a, binder, own, None, f"{what}[{k}]", callee, api, context)
+        return ok
+    if isinstance(pf, UnionType) and array_instance(pa) is not None:
+        arrays = [m for m in pf.items if array_instance(m) is not None]
+        if len(arrays) == 1:
+            return unify(arrays[0], pa, binder, own, notes, what, callee, api, context)
+    return True
+
+
+def _noted(p: Dim, note: DimNote | None) -> Dim:
+    """A dim of a generic class's method with what messages say about it."""
+    if note is not None and note.reason is not None and p.kind in (NAME, SIZE):
+        return Dim(p.kind, p.value, note.reason)
+    if note is not None and note.name is not None and p.kind == ANY:
+        return Dim(ANY, note.name)  # shown by the parameter's name, still of unknown size
+    return p
+
+
+class _Substitute:
+    def __init__(self, binder: Binder, own: frozenset[str], builder: Builder) -> None:
+        self.binder, self.own, self.builder = binder, own, builder
+
+    def array(self, t: Instance) -> Type:
+        pattern = dims_of(t, self.own)
+        assert pattern is not None
+        if not any(d.kind in (OWN, OWNVAR) for d in pattern):
+            return t
+        return self.builder.array(self.binder.result(pattern))
+
+
+def result_type(
+    ret: Type, default: Type, binder: Binder, own: frozenset[str], api: CheckerPluginInterface
+) -> Type:
+    """The declared return type with this call's dims, over mypy's own inferred result."""
+    info = find_array_info([ret], 3)
+    if info is None:
+        return default
+    sub = _Substitute(binder, own, Builder(info, api.named_generic_type))
+    return _overlay(ret, default, sub)
+
+
+def _overlay(ret: Type, default: Type, sub: _Substitute) -> Type:
+    pr, pd = get_proper_type(ret), get_proper_type(default)
+    if isinstance(pr, Instance) and pr.type.fullname == JAX_ARRAY:
+        return sub.array(pr)
+    if isinstance(pr, TupleType) and isinstance(pd, TupleType) and len(pr.items) == len(pd.items):
+        return pd.copy_modified(
+            items=[_overlay(r, d, sub) for r, d in zip(pr.items, pd.items, strict=True)]
+        )
+    if isinstance(pr, UnionType) and isinstance(pd, UnionType) and len(pr.items) == len(pd.items):
+        return UnionType.make_union(
+            [_overlay(r, d, sub) for r, d in zip(pr.items, pd.items, strict=True)]
+        )
+    if (
+        isinstance(pr, Instance)
+        and isinstance(pd, Instance)
+        and pr.type is pd.type
+        and len(pr.args) == len(pd.args)
+        and pr.args
+    ):
+        return pd.copy_modified(
+            args=[_overlay(r, d, sub) for r, d in zip(pr.args, pd.args, strict=True)]
+        )
+    return default
+
+
+def relax_callable_args(ctx: FunctionContext) -> FunctionContext:
+    """A function passed as a value (to `functools.partial`) loses its own dims' rigidity."""
+    if not ctx.arg_types or not ctx.arg_types[0]:
+        return ctx
+    fn = get_proper_type(ctx.arg_types[0][0])
+    if not isinstance(fn, CallableType) or not has_dims([*fn.arg_types, fn.ret_type]):
+        return ctx
+    builder = builder_from([*fn.arg_types, fn.ret_type], ctx.api)
+    if builder is None:
+        return ctx
+    own = own_names(fn)
+    relaxed = fn.copy_modified(
+        arg_types=[t.accept(Relax(builder)) for t in fn.arg_types],
+        ret_type=fn.ret_type.accept(ForgetOwn(own)),
+    )
+    return ctx._replace(arg_types=[[relaxed], *ctx.arg_types[1:]])

@@ -1,0 +1,279 @@
+"""Transformations of functions: `jax.vmap` (and `eqx.filter_vmap`) and `jax.lax.scan`.
+
+`jax.vmap(f)` maps `f` over a new leading axis of each mapped argument and of the result:
+the callable it returns is remembered, with the leading axis as one more own dim, and
+checked when it is called on the spot. `jax.lax.scan(step, init, xs)` checks the carry
+against `init`, each step of `xs` against the step's argument, and the carry the step
+returns, and stacks the outputs along the leading axis of `xs`.
+"""
+
+from mypy.nodes import Context, IntExpr, ListExpr, NameExpr, TupleExpr
+from mypy.plugin import CheckerPluginInterface, FunctionContext, FunctionSigContext
+from mypy.subtypes import find_member
+from mypy.types import (
+    AnyType,
+    CallableType,
+    Instance,
+    ProperType,
+    TupleType,
+    Type,
+    TypeOfAny,
+    UnionType,
+    get_proper_type,
+)
+
+from ._binder import Binder
+from ._calls import Calls, builder_from, own_names, result_type, unify
+from ._dims import ANY_DIM, ANYVAR, OWN, OWNVAR, VAR, Dim, same, show
+from ._messages import expr_name, fail, paren
+from ._types import JAX_ARRAY, Builder, Relax, array_instance, dims_of
+
+VMAPS = frozenset({"jax._src.api.vmap", "equinox._vmap_pmap.filter_vmap"})
+SCAN = "jax._src.lax.control_flow.loops.scan"
+VMAP_AXIS = "vmapped axis"
+
+# A vmapped callable: its signature with the leading axis, its own dims, its display name.
+Vmapped = tuple[CallableType, frozenset[str], str]
+
+
+class Vmaps:
+    """Callables made by `jax.vmap`: by the vmap call, and by their name."""
+
+    def __init__(self, calls: Calls) -> None:
+        self._calls = calls
+        self._by_node: dict[tuple[int, str], tuple[Context, CallableType, frozenset[str], str]] = {}
+        self._by_name: dict[str, Vmapped | None] = {}
+
+    def by_name(self, name: str | None) -> Vmapped | None:
+        """The vmapped callable of this name, unless two different ones share it."""
+        return self._by_name.get(name) if name else None
+
+    def vmap(self, ctx: FunctionContext) -> Type:
+        """`jax.vmap(f, in_axes, out_axes)`: `f` with a leading axis."""
+        if not ctx.arg_types or not ctx.arg_types[0]:
+            return ctx.default_return_type
+        fn_type = get_proper_type(ctx.arg_types[0][0])
+        if isinstance(fn_type, UnionType):
+            return UnionType.make_union(
+                [self._vmap_one(ctx, get_proper_type(item)) for item in fn_type.items]
+            )
+        return self._vmap_one(ctx, fn_type)
+
+    def _vmap_one(self, ctx: FunctionContext, fn_type: ProperType) -> Type:
+        display = expr_name(ctx.args[0][0])
+        if isinstance(fn_type, Instance):
+            call = find_member("__call__", fn_type, fn_type, is_operator=True)
+            display = fn_type.type.name
+            fn_type = get_proper_type(call) if call is not None else fn_type
+        if not isinstance(fn_type, CallableType):
+            return ctx.default_return_type
+        known = self.by_name(fn_type.name)
+        if known is not None:
+            base, own, display = known
+        else:
+            base, own = fn_type, own_names(fn_type)
+        builder = builder_from([*base.arg_types, base.ret_type], ctx.api)
+        if builder is None:
+            return ctx.default_return_type
+        relaxed = base.copy_modified(
+            arg_types=[t.accept(Relax(builder)) for t in base.arg_types],
+            ret_type=base.ret_type.accept(Relax(builder)),
+            name=f"vmap({display})",
+            variables=[],
+        )
+        mapped = _vmap_axes(ctx, len(base.arg_types))
+        if mapped is None:
+            return relaxed
+        axis = VMAP_AXIS
+        while axis in own:
+            axis += "'"
+        lead = Dim(OWN, axis)
+        pattern = base.copy_modified(
+            arg_types=[
+                _prepend(t, lead, builder, own) if m else t
+                for t, m in zip(base.arg_types, mapped, strict=True)
+            ],
+            ret_type=_prepend(base.ret_type, lead, builder, own),
+        )
+        own = own | {axis}
+        name = f"vmap({display})"
+        self._by_node[(id(ctx.context), name)] = (ctx.context, pattern, own, name)
+        previous = self._by_name.get(name, ...)
+        entry = (pattern, own, name)
+        if previous is ... or (previous is not None and str(previous[0]) == str(pattern)):
+            self._by_name[name] = entry
+        else:
+            self._by_name[name] = None  # two different callables: do not guess
+        return relaxed.copy_modified(name=name)
+
+    def call(self, ctx: FunctionContext, name: str) -> Type:
+        """A call of what `jax.vmap(f)` returned, made on the spot: `jax.vmap(f)(x)`."""
+        callee = getattr(ctx.context, "callee", None)
+        found = self._by_node.get((id(callee), name))
+        if found is None or found[0] is not callee:
+            return self._calls.result(ctx)
+        _, pattern, own, display = found
+        self._calls.expect(ctx.context, display, pattern, own)
+        return self._calls.result(ctx)
+
+
+def _vmap_axes(ctx: FunctionContext, count: int) -> list[bool] | None:
+    """Which parameters `jax.vmap` maps over their leading axis; None when not modelled."""
+    mapped = [True] * count
+    for name, args in zip(ctx.callee_arg_names, ctx.args, strict=False):
+        if not args:
+            continue
+        expr = args[0]
+        if name == "in_axes":
+            if isinstance(expr, IntExpr) and expr.value == 0:
+                continue
+            if isinstance(expr, (TupleExpr, ListExpr)) and len(expr.items) == count:
+                for k, item in enumerate(expr.items):
+                    if isinstance(item, NameExpr) and item.fullname == "builtins.None":
+                        mapped[k] = False
+                    elif not (isinstance(item, IntExpr) and item.value == 0):
+                        return None
+                continue
+            return None
+        if name == "out_axes" and not (isinstance(expr, IntExpr) and expr.value == 0):
+            return None
+    return mapped
+
+
+def _prepend(t: Type, lead: Dim, builder: Builder, own: frozenset[str]) -> Type:
+    p = get_proper_type(t)
+    if isinstance(p, Instance) and p.type.fullname == JAX_ARRAY:
+        dims = dims_of(p, own)
+        assert dims is not None
+        return builder.array((lead, *dims))
+    if isinstance(p, TupleType):
+        return p.copy_modified(items=[_prepend(i, lead, builder, own) for i in p.items])
+    return t
+
+
+def scan(ctx: FunctionContext) -> Type:
+    """`jax.lax.scan(f, init, xs)`: the carry and each step checked, the outputs stacked."""
+    default = ctx.default_return_type
+    if len(ctx.arg_types) < 2 or not ctx.arg_types[0] or not ctx.arg_types[1]:
+        return default
+    body = get_proper_type(ctx.arg_types[0][0])
+    if not isinstance(body, CallableType) or len(body.arg_types) < 2:
+        return default
+    own = own_names(body)
+    binder = Binder()
+    display = f"jax.lax.scan({expr_name(ctx.args[0][0])})"
+    carry_formal, x_formal = body.arg_types[0], body.arg_types[1]
+    init = ctx.arg_types[1][0]
+    unify(
+        carry_formal, init, binder, own, None, 'the carry "init"', display, ctx.api, ctx.args[1][0]
+    )
+    length: Dim = ANY_DIM
+    if len(ctx.arg_types) > 2 and ctx.arg_types[2]:
+        xs = ctx.arg_types[2][0]
+        stepped, lengths = _drop_lead(xs)
+        known = [d for d in lengths if d.definite]
+        if known:
+            length = known[0]
+            for d in known[1:]:
+                if not same(length, d):
+                    fail(
+                        ctx.api,
+                        f'{display}: the arrays of "xs" have leading dims {length} and {d}; '
+                        "scan steps along one leading axis",
+                        ctx.args[2][0],
+                    )
+                    break
+        if stepped is not None:
+            unify(
+                x_formal,
+                stepped,
+                binder,
+                own,
+                None,
+                'each step of "xs"',
+                display,
+                ctx.api,
+                ctx.args[2][0],
+            )
+    builder = builder_from([init, *body.arg_types, body.ret_type], ctx.api)
+    ret = get_proper_type(body.ret_type)
+    if builder is None or not isinstance(ret, TupleType) or len(ret.items) != 2:
+        return default
+    carry_out = dims_of(ret.items[0], own)
+    carry_in = dims_of(carry_formal, own)
+    if carry_out is not None and carry_in is not None:
+        result = binder.result(carry_out)
+        reason = binder.unify(carry_in, result, 'the carry "init"')
+        if reason is not None:
+            fail(
+                ctx.api,
+                f"{display}: the step returns a carry with dims {show(result)} where "
+                f"{show(binder.expected(carry_in))} is expected (the dims of its carry "
+                f"argument){paren(reason)}",
+                ctx.args[0][0],
+            )
+    carry_type = (
+        builder.array(binder.result(carry_in))
+        if carry_in is not None
+        else result_type(ret.items[0], ret.items[0], binder, own, ctx.api)
+    )
+    ys = _stack_type(ret.items[1], binder, own, length, builder)
+    fallback = get_proper_type(default)
+    if isinstance(fallback, TupleType):
+        return fallback.copy_modified(items=[carry_type, ys])
+    return default
+
+
+def _drop_lead(t: Type) -> tuple[Type | None, list[Dim]]:
+    """One step of `xs` for `lax.scan`: each array without its leading axis."""
+    p = get_proper_type(t)
+    inst = array_instance(p)
+    if inst is not None:
+        dims = dims_of(inst)
+        assert dims is not None
+        if not dims or dims[0].kind in (OWNVAR, VAR, ANYVAR):
+            return None, []
+        tail = Instance(inst.type, list(inst.args[1:]))
+        return tail, [dims[0]]
+    if isinstance(p, TupleType):
+        items: list[Type] = []
+        lengths: list[Dim] = []
+        for item in p.items:
+            stepped, lead = _drop_lead(item)
+            items.append(stepped if stepped is not None else AnyType(TypeOfAny.special_form))
+            lengths += lead
+        return p.copy_modified(items=items), lengths
+    return None, []
+
+
+def _stack_type(
+    t: Type, binder: Binder, own: frozenset[str], length: Dim, builder: Builder
+) -> Type:
+    p = get_proper_type(t)
+    dims = dims_of(p, own)
+    if dims is not None:
+        return builder.array((length, *binder.result(dims)))
+    if isinstance(p, TupleType):
+        return p.copy_modified(
+            items=[_stack_type(i, binder, own, length, builder) for i in p.items]
+        )
+    return t
+
+
+def scan_signature(ctx: FunctionSigContext) -> CallableType:
+    """`lax.scan`'s annotation uses one `X` for a step and for the stacked `xs`: the plugin
+    checks the body, carry and xs itself, so mypy sees them as `Any`."""
+    sig = ctx.default_signature
+    anything = AnyType(TypeOfAny.special_form)
+    names = ("f", "init", "xs")
+    return sig.copy_modified(
+        arg_types=[
+            anything if n in names else t for n, t in zip(sig.arg_names, sig.arg_types, strict=True)
+        ],
+        ret_type=_tuple_any(ctx.api, 2),
+    )
+
+
+def _tuple_any(api: CheckerPluginInterface, n: int) -> TupleType:
+    anything = AnyType(TypeOfAny.special_form)
+    return TupleType([anything] * n, api.named_generic_type("builtins.tuple", [anything]))
