@@ -32,7 +32,7 @@ from mypy.types import (
 )
 
 from ._binder import Binder
-from ._dims import ANY, NAME, OWN, OWNVAR, SIZE, Dim, show
+from ._dims import ANY, NAME, OWN, OWNVAR, SIZE, Dim, dim_name, show
 from ._messages import display_name, fail, paren
 from ._types import (
     JAX_ARRAY,
@@ -233,7 +233,7 @@ def _class_dim_notes(sig: CallableType, ctx: SigContext) -> Notes:
             if isinstance(pda, TypeVarType) and isinstance(psa, LiteralType):
                 row.append(DimNote(reason=f'"{pda.name}" is {psa.value}, from {show_type(obj)}'))
             elif isinstance(pda, TypeVarType) and isinstance(psa, AnyType):
-                row.append(DimNote(name=pda.name))
+                row.append(DimNote(name=dim_name(pda.name)))
             else:
                 row.append(None)
         notes[i] = row

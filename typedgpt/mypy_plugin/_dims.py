@@ -5,6 +5,7 @@ rigid symbols (`seq` is not `embed`); at a call, the callee's own dims are per-c
 (`own`, `ownvar`), bound afresh at each call as jaxtyping binds them at run time.
 """
 
+import re
 from dataclasses import dataclass, field
 
 NAME = "name"  # a named dim, `seq`: a rigid symbol
@@ -40,6 +41,8 @@ class Dim:
             return "..."
         if self.kind in (VAR, OWNVAR):
             return f"*{self.value}"
+        if self.kind == TVAR:
+            return dim_name(str(self.value))
         return str(self.value)
 
     @property
@@ -53,6 +56,12 @@ Shape = tuple[Dim, ...]
 ANY_DIM = Dim(ANY)
 ANY_DIMS = Dim(ANYVAR)
 GRADUAL: Shape = (ANY_DIMS,)
+
+
+def dim_name(type_variable: str) -> str:
+    """The dim a module's type parameter stands for, as annotations name it: `Embed` is
+    embed, `HeadDim` head_dim (the plugin matches them with case and `_` ignored)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type_variable).lower()
 
 
 def show(dims: tuple[Dim, ...] | list[Dim]) -> str:

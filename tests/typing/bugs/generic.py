@@ -38,14 +38,14 @@ class SwappedBlock(eqx.Module, Generic[E, H]):
     down: tg.Linear[E, H]  # the bug: should map H back to E
 
     def __call__(self, x: Float[Array, " e"]) -> Float[Array, " e"]:
-        return self.down(self.up(x))  # E: [shape] Linear.__call__: argument "x" has dims (H,) where (E,) is expected  # E: [return-value] got "Array[H]", expected "Array[E]"
+        return self.down(self.up(x))  # E: [shape] Linear.__call__: argument "x" has dims (h,) where (e,) is expected  # E: [return-value] got "Array[H]", expected "Array[E]"
 
 
 class Residual(eqx.Module, Generic[E, H]):
     up: tg.Linear[E, H]
 
     def __call__(self, x: Float[Array, " e"]) -> Float[Array, " e"]:
-        return x + self.up(x)  # E: [shape] "+" broadcasts (E,) and (H,): dim -1 is E in one, H in the other  # E: [no-any-return] Returning Any
+        return x + self.up(x)  # E: [shape] "+" broadcasts (e,) and (h,): dim -1 is e in one, h in the other  # E: [no-any-return] Returning Any
 
 
 def use_block(block: Block[Embed, Mlp], h: Float[Array, " mlp"]) -> None:
@@ -80,4 +80,4 @@ class PreNormMLP(eqx.Module, Generic[E, H]):
     mlp: tg.MLP[E, H]
 
     def __call__(self, x: Float[Array, "seq e"]) -> Float[Array, "seq e"]:
-        return x + self.mlp(jax.vmap(self.norm)(x))  # E: [shape] vmap(RMSNorm): argument "x" has dims (seq, E) where (vmapped axis, H) is expected
+        return x + self.mlp(jax.vmap(self.norm)(x))  # E: [shape] vmap(RMSNorm): argument "x" has dims (seq, e) where (vmapped axis, h) is expected

@@ -39,7 +39,7 @@ def scale_one_vector(layer: Scale, x: Float[Array, " embed"]) -> None:
 
 
 def norm_of_a_sequence(norm: tg.RMSNorm, x: Float[Array, "seq embed"]) -> None:
-    norm(x)  # G: [shape] RMSNorm.__call__: argument "x" has dims (seq, embed) where (Embed,) is expected
+    norm(x)  # G: [shape] RMSNorm.__call__: argument "x" has dims (seq, embed) where (embed,) is expected
 
 
 def block_of_one_vector(block: tg.Block, x: Float[Array, " embed"]) -> None:
@@ -55,4 +55,4 @@ def gpt_logits_transposed(model: tg.GPT, tokens: Int[Array, " seq"]) -> Float[Ar
 
 
 def mlp_of_a_vector(mlp: tg.MLP, x: Float[Array, " embed"]) -> None:
-    mlp(x)  # E: [shape] MLP.__call__: argument "x" has dims (embed,) where (seq, Embed) is expected
+    mlp(x)  # E: [shape] MLP.__call__: argument "x" has dims (embed,) where (seq, embed) is expected
