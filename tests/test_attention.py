@@ -2,16 +2,20 @@
 `decode` path against the full call, and the errors for bad inputs and bad caches."""
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 from jaxtyping import TypeCheckError
 
 import typedgpt as tg
+from typedgpt.testing import DimSpec, check_layer
+
+from .test_rope import rope_reference
 
 # Distinct sizes, so that a swapped axis cannot pass: seq 7, heads 3, head_dim 5, embed 15,
 # and a cache of 11 positions.
@@ -27,28 +31,41 @@ def attention_reference(
     out_weight: np.ndarray,
     out_bias: np.ndarray | None,
     num_heads: int,
+    num_kv_heads: int | None = None,
+    rotary_base: float | None = None,
 ) -> np.ndarray:
-    """Causal multi-head attention with explicit loops over heads, queries and keys.
+    """Causal attention with explicit loops over heads, queries and keys.
 
-    The fused projection's output is `[q | k | v]`, each `embed` wide and split into heads
-    of `head_dim` consecutive entries. Everything stays in float32.
+    The fused projection's output is `[q | k | v]`: `num_heads` query heads, then
+    `num_kv_heads` key heads and as many value heads (all of them by default), each of
+    `head_dim` consecutive entries. Query head `h` reads key/value head
+    `h // (num_heads // num_kv_heads)`. With `rotary_base`, queries and keys are rotated by
+    their positions (`rope_reference`). Everything stays in float32.
     """
     seq, embed = x.shape
     head_dim = embed // num_heads
-    qkv = np.zeros((seq, 3 * embed), np.float32)
+    kv_heads = num_heads if num_kv_heads is None else num_kv_heads
+    group = num_heads // kv_heads
+    width = (num_heads + 2 * kv_heads) * head_dim
+    qkv = np.zeros((seq, width), np.float32)
     for s in range(seq):
-        for o in range(3 * embed):
+        for o in range(width):
             total = np.float32(0.0) if qkv_bias is None else qkv_bias[o]
             for i in range(embed):
                 total += qkv_weight[o, i] * x[s, i]
             qkv[s, o] = total
+    queries = qkv[:, :embed].reshape(seq, num_heads, head_dim)
+    keys = qkv[:, embed : embed + kv_heads * head_dim].reshape(seq, kv_heads, head_dim)
+    values = qkv[:, embed + kv_heads * head_dim :].reshape(seq, kv_heads, head_dim)
+    if rotary_base is not None:
+        positions = np.arange(seq)
+        queries = rope_reference(queries, positions, rotary_base)
+        keys = rope_reference(keys, positions, rotary_base)
     scale = np.float32(1.0) / np.sqrt(np.float32(head_dim))
     heads = np.zeros((seq, embed), np.float32)
     for h in range(num_heads):
         lo = h * head_dim
-        q = qkv[:, lo : lo + head_dim]
-        k = qkv[:, embed + lo : embed + lo + head_dim]
-        v = qkv[:, 2 * embed + lo : 2 * embed + lo + head_dim]
+        q, k, v = queries[:, h], keys[:, h // group], values[:, h // group]
         for i in range(seq):
             scores = np.zeros(i + 1, np.float32)  # causal: keys 0..i only
             for j in range(i + 1):
@@ -87,17 +104,35 @@ def reference_for(attn: tg.CausalSelfAttention, x: jax.Array) -> np.ndarray:
         np.asarray(attn.out_proj.weight),
         array(attn.out_proj.bias),
         attn.num_heads,
+        attn.num_kv_heads,
+        None if attn.rotary is None else attn.rotary.base,
     )
 
 
-def random_attention(key: jax.Array, *, use_bias: bool = True) -> tg.CausalSelfAttention:
+def random_attention(
+    key: jax.Array,
+    *,
+    use_bias: bool = True,
+    embed: int = EMBED,
+    heads: int = HEADS,
+    num_kv_heads: int | None = None,
+    rotary: tg.Rotary | None = None,
+) -> tg.CausalSelfAttention:
     """Weights large enough that attention is far from uniform, and random biases."""
     attn_key, qkv_key, out_key = jax.random.split(key, 3)
-    attn = tg.CausalSelfAttention(EMBED, HEADS, use_bias=use_bias, init_std=0.4, key=attn_key)
+    attn = tg.CausalSelfAttention(
+        embed,
+        heads,
+        num_kv_heads=num_kv_heads,
+        rotary=rotary,
+        use_bias=use_bias,
+        init_std=0.4,
+        key=attn_key,
+    )
     if use_bias:
-        qkv_bias = 0.5 * jax.random.normal(qkv_key, (3 * EMBED,))
+        qkv_bias = 0.5 * jax.random.normal(qkv_key, (attn.qkv_proj.weight.shape[0],))
         attn = eqx.tree_at(lambda m: m.qkv_proj.bias, attn, qkv_bias)
-        out_bias = 0.5 * jax.random.normal(out_key, (EMBED,))
+        out_bias = 0.5 * jax.random.normal(out_key, (embed,))
         attn = eqx.tree_at(lambda m: m.out_proj.bias, attn, out_bias)
     return attn
 
@@ -269,6 +304,165 @@ def test_jitted_decode_matches_and_compiles_once(key: jax.Array) -> None:
     assert traces == 1  # the cache's shapes never change, so one trace serves every token
 
 
+# Grouped-query attention and rotary embeddings: 6 query heads of head_dim 4 (even, for
+# rotary), embed 24, and 1, 2, 3 or 6 key/value heads.
+
+G_HEADS, G_HEAD_DIM = 6, 4
+G_EMBED = G_HEADS * G_HEAD_DIM
+KV_HEADS = [1, 2, 3, 6]
+
+
+def _grouped(
+    key: jax.Array, num_kv_heads: int | None, rotary: tg.Rotary | None = None
+) -> tg.CausalSelfAttention:
+    return random_attention(
+        key, embed=G_EMBED, heads=G_HEADS, num_kv_heads=num_kv_heads, rotary=rotary
+    )
+
+
+def test_grouped_projection_and_cache_sizes(key: jax.Array) -> None:
+    attn = tg.CausalSelfAttention(G_EMBED, G_HEADS, num_kv_heads=2, key=key)
+    # 6 query heads, then 2 key heads and 2 value heads, each of head_dim 4.
+    assert attn.qkv_proj.weight.shape == ((6 + 2 * 2) * G_HEAD_DIM, G_EMBED)
+    assert attn.num_kv_heads == 2
+    cache = empty_cache(heads=2, head_dim=G_HEAD_DIM)
+    out, cache = attn.decode(jnp.ones((SEQ, G_EMBED)), cache)
+    assert out.shape == (SEQ, G_EMBED)
+    assert cache.keys.shape == (KV_SEQ, 2, G_HEAD_DIM)
+
+
+def test_kv_heads_equal_to_heads_is_multi_head_attention(key: jax.Array) -> None:
+    default = tg.CausalSelfAttention(EMBED, HEADS, key=key)
+    explicit = tg.CausalSelfAttention(EMBED, HEADS, num_kv_heads=HEADS, key=key)
+    assert default.num_kv_heads == HEADS
+    assert default.qkv_proj.weight.shape == (3 * EMBED, EMBED)  # GPT-2's layout
+    x = jax.random.normal(jax.random.key(1), (SEQ, EMBED))
+    np.testing.assert_array_equal(np.asarray(explicit(x)), np.asarray(default(x)))
+
+
+@pytest.mark.parametrize("kv_heads", KV_HEADS)
+def test_grouped_matches_loop_reference(key: jax.Array, kv_heads: int) -> None:
+    attn = _grouped(key, kv_heads)
+    x = jax.random.normal(jax.random.key(1), (SEQ, G_EMBED))
+    np.testing.assert_allclose(np.asarray(attn(x)), reference_for(attn, x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kv_heads", [1, 2])
+def test_grouped_equals_multi_head_with_shared_keys_and_values(
+    key: jax.Array, kv_heads: int
+) -> None:
+    # Multi-head attention whose key and value heads repeat, each for its group of query
+    # heads, computes grouped-query attention.
+    grouped = _grouped(key, kv_heads)
+    group = G_HEADS // kv_heads
+    weight = np.asarray(grouped.qkv_proj.weight).reshape(-1, G_HEAD_DIM, G_EMBED)
+    bias = np.asarray(grouped.qkv_proj.bias).reshape(-1, G_HEAD_DIM)
+    heads = np.r_[
+        np.arange(G_HEADS),
+        G_HEADS + np.repeat(np.arange(kv_heads), group),
+        G_HEADS + kv_heads + np.repeat(np.arange(kv_heads), group),
+    ]
+    full = tg.CausalSelfAttention(G_EMBED, G_HEADS, key=key)
+    full = eqx.tree_at(
+        lambda m: (m.qkv_proj.weight, m.qkv_proj.bias, m.out_proj),
+        full,
+        (
+            jnp.asarray(weight[heads].reshape(-1, G_EMBED)),
+            jnp.asarray(bias[heads].reshape(-1)),
+            grouped.out_proj,
+        ),
+    )
+    x = jax.random.normal(jax.random.key(1), (SEQ, G_EMBED))
+    np.testing.assert_allclose(np.asarray(grouped(x)), np.asarray(full(x)), rtol=1e-6, atol=1e-6)
+
+
+def test_rotary_matches_loop_reference(key: jax.Array) -> None:
+    attn = _grouped(key, 2, tg.Rotary(100.0))
+    x = jax.random.normal(jax.random.key(1), (SEQ, G_EMBED))
+    expected = reference_for(attn, x)
+    np.testing.assert_allclose(np.asarray(attn(x)), expected, rtol=1e-5, atol=1e-5)
+    # The rotation matters: without it the output differs.
+    plain = eqx.tree_at(lambda m: m.rotary, attn, None, is_leaf=lambda n: n is None)
+    assert not np.allclose(np.asarray(plain(x)), expected, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("kv_heads", "rotary"),
+    [(1, False), (2, False), (3, True), (6, True)],
+    ids=["multi_query", "grouped", "grouped_rotary", "multi_head_rotary"],
+)
+def test_grouped_decode_prefill_then_one_at_a_time_equals_call(
+    key: jax.Array, kv_heads: int, rotary: bool
+) -> None:
+    # One token at a time runs the single-query branch; rotary needs the cache's position.
+    attn = _grouped(key, kv_heads, tg.Rotary() if rotary else None)
+    x = jax.random.normal(jax.random.key(1), (SEQ, G_EMBED))
+    full = np.asarray(attn(x))
+    decode = jax.jit(lambda x, c: attn.decode(x, c))  # compiles twice: prefill, step
+    out, cache = decode(x[:3], empty_cache(heads=kv_heads, head_dim=G_HEAD_DIM, fill=7.0))
+    np.testing.assert_allclose(np.asarray(out), full[:3], rtol=1e-5, atol=1e-5)
+    for t in range(3, SEQ):
+        out, cache = decode(x[t : t + 1], cache)
+        np.testing.assert_allclose(np.asarray(out[0]), full[t], rtol=1e-5, atol=1e-5)
+    assert cache.keys.shape == (KV_SEQ, kv_heads, G_HEAD_DIM)
+
+
+def test_kv_heads_must_divide_heads(key: jax.Array) -> None:
+    with pytest.raises(ValueError, match=r"num_kv_heads=4 does not divide num_heads=6"):
+        tg.CausalSelfAttention(G_EMBED, G_HEADS, num_kv_heads=4, key=key)
+    with pytest.raises(ValueError, match=r"num_kv_heads=0 does not divide"):
+        tg.CausalSelfAttention(G_EMBED, G_HEADS, num_kv_heads=0, key=key)
+
+
+def test_rotary_needs_an_even_head_dim(key: jax.Array) -> None:
+    with pytest.raises(ValueError, match=r"head_dim = embed_dim // num_heads must be even, got 15"):
+        tg.CausalSelfAttention(EMBED, HEADS, rotary=tg.Rotary(), key=key)
+
+
+def test_decode_more_positions_than_the_cache_holds(key: jax.Array) -> None:
+    with pytest.raises(ValueError, match="x has 12 positions but the KV cache has 11 slots"):
+        random_attention(key).decode(jnp.ones((12, EMBED)), empty_cache())
+
+
+# Against its own annotations: heads = kv_heads * group, embed = heads * head_dim, an even
+# head_dim for rotary, and a cache with room for the sequence.
+
+_SIZES: dict[str, DimSpec] = {
+    "kv_heads": st.integers(1, 3),
+    "group": st.integers(1, 3),
+    "heads": lambda d: d["kv_heads"] * d["group"],
+    "head_dim": st.integers(1, 3).map(lambda n: 2 * n),
+    "embed": lambda d: d["heads"] * d["head_dim"],
+    "kv_seq": lambda d: d["seq"] + 1,
+}
+
+
+def _make(rotary: bool) -> Callable[[Mapping[str, int], jax.Array], tg.CausalSelfAttention]:
+    def make(dims: Mapping[str, int], key: jax.Array) -> tg.CausalSelfAttention:
+        return tg.CausalSelfAttention(
+            dims["embed"],
+            dims["heads"],
+            num_kv_heads=dims["kv_heads"],
+            rotary=tg.Rotary() if rotary else None,
+            key=key,
+        )
+
+    return make
+
+
+def _cache(dims: Mapping[str, int], key: jax.Array) -> tg.KVCache:
+    shape = (dims["kv_seq"], dims["kv_heads"], dims["head_dim"])
+    return tg.KVCache(keys=jnp.zeros(shape), values=jnp.zeros(shape), position=jnp.int32(0))
+
+
+@pytest.mark.parametrize("rotary", [False, True], ids=["plain", "rotary"])
+def test_property_against_annotations(rotary: bool) -> None:
+    check_layer(_make(rotary), dims=_SIZES, max_examples=8)
+    check_layer(
+        _make(rotary), method="decode", dims=_SIZES, inputs={"cache": _cache}, max_examples=8
+    )
+
+
 # Errors
 
 
@@ -285,67 +479,63 @@ BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
         "wrong embed",
         lambda: _attn()(jnp.ones((SEQ, EMBED + 2))),
         [
-            'Linear.__call__: argument "x" is float32[17]',
-            "dimension in is 17",
-            'Axis "in" = 15 was bound by field "weight" (float32[45, 15])',
-            "Call path: CausalSelfAttention > CausalSelfAttention._project > Linear.",
+            "Linear.__call__ at CausalSelfAttention.qkv_proj:\n",
+            'axis "in" is 15 from field "weight" (float32[45, 15]) but 17 in argument "x"',
         ],
     ),
     (
         "one position, not a sequence",
         lambda: _attn()(jnp.ones(EMBED)),
-        ['CausalSelfAttention.__call__: argument "x" is float32[15]', "1 dimensions, not the 2"],
+        ['argument "x": expected (seq, embed), got float32[15] (1 axis, not 2)'],
     ),
     (
         "decode, wrong embed",
         lambda: _attn().decode(jnp.ones((1, EMBED - 1)), empty_cache()),
         [
-            'Linear.__call__: argument "x" is float32[14]',
-            "dimension in is 14",
-            "Call path: CausalSelfAttention.decode > CausalSelfAttention._project > Linear.",
+            "Linear.__call__ at CausalSelfAttention.qkv_proj:\n",
+            'axis "in" is 15 from field "weight" (float32[45, 15]) but 14 in argument "x"',
         ],
     ),
     (
         "decode, cache with the wrong number of heads",
         lambda: _decode_with(empty_cache(heads=2)),
         [
-            'CausalSelfAttention._write: argument "new_keys" is float32[1, 3, 5]',
-            "dimension heads is 3",
-            'Axis "heads" = 2 was bound by argument "keys" (float32[11, 2, 5])',
-            "Call path: CausalSelfAttention.decode > CausalSelfAttention._write.",
+            "CausalSelfAttention._write:\n",
+            'axis "kv_heads" is 2 from argument "keys" (float32[11, 2, 5]) '
+            'but 3 in argument "new_keys" (float32[1, 3, 5])',
         ],
     ),
     (
         "decode, cache with the wrong head_dim",
         lambda: _decode_with(empty_cache(head_dim=7)),
         [
-            'argument "new_keys" is float32[1, 3, 5]',
-            "dimension head_dim is 5",
-            'Axis "head_dim" = 7 was bound by argument "keys" (float32[11, 3, 7])',
+            'axis "head_dim" is 7 from argument "keys" (float32[11, 3, 7]) '
+            'but 5 in argument "new_keys" (float32[1, 3, 5])',
         ],
     ),
     (
         "decode, cache with heads and head_dim swapped",
         lambda: _decode_with(empty_cache(heads=HEAD_DIM, head_dim=HEADS)),
         [
-            'argument "new_keys" is float32[1, 3, 5]',
-            "dimension heads is 3",
-            'Axis "heads" = 5 was bound by argument "keys" (float32[11, 5, 3])',
+            'axis "kv_heads" is 5 from argument "keys" (float32[11, 5, 3]) '
+            'but 3 in argument "new_keys" (float32[1, 3, 5])',
         ],
     ),
     (
         "decode, a whole model's cache for one layer",
         lambda: _decode_with(
-            tg.KVCache.empty(num_layers=1, max_seq_len=KV_SEQ, num_heads=HEADS, head_dim=HEAD_DIM)
+            tg.KVCache.empty(
+                num_layers=1, max_seq_len=KV_SEQ, num_kv_heads=HEADS, head_dim=HEAD_DIM
+            )
         ),
-        ['argument "keys" is float32[1, 11, 3, 5]', "4 dimensions, not the 3"],
+        ['argument "keys": expected (kv_seq, kv_heads, head_dim), got float32[1, 11, 3, 5]'],
     ),
     (
         "decode, not a KVCache",
         lambda: _decode_with((jnp.zeros((KV_SEQ, HEADS, HEAD_DIM)),) * 2),
         [
-            'CausalSelfAttention.decode: argument "cache" is (float32[11, 3, 5], float32[11, 3',
-            "expected KVCache",
+            "CausalSelfAttention.decode:\n",
+            'argument "cache": expected KVCache, got (float32[11, 3, 5], float32[11, 3, 5])',
         ],
     ),
 ]

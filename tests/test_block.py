@@ -1,20 +1,23 @@
 """`Block`: the pre-norm residual equations, a reference built from the layer references,
 cached decoding against the full call, and errors that show the call path."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 from jaxtyping import TypeCheckError
 
 import typedgpt as tg
+from typedgpt.testing import check_layer
 
 from .test_attention import attention_reference
 from .test_mlp import gelu_tanh, mlp_reference, relu
 from .test_norm import layernorm_reference, rmsnorm_reference
+from .test_swiglu import swiglu_reference
 
 SEQ, HEADS, HEAD_DIM, MLP_DIM = 7, 3, 5, 11
 EMBED = HEADS * HEAD_DIM  # 15
@@ -73,7 +76,12 @@ def block_reference(block: tg.Block, x: np.ndarray) -> np.ndarray:
         np.asarray(attn.out_proj.weight),
         _array(attn.out_proj.bias),
         attn.num_heads,
+        attn.num_kv_heads,
+        None if attn.rotary is None else attn.rotary.base,
     )
+    if isinstance(mlp, tg.SwiGLU):
+        swiglu: np.ndarray = x + swiglu_reference(mlp, norm_reference(block.norm2, x))
+        return swiglu
     activation = relu if mlp.activation == "relu" else gelu_tanh
     y: np.ndarray = x + mlp_reference(
         norm_reference(block.norm2, x),
@@ -89,12 +97,15 @@ def block_reference(block: tg.Block, x: np.ndarray) -> np.ndarray:
 def test_parts_follow_the_config(key: jax.Array) -> None:
     gpt2 = tg.Block(GPT2_LIKE, key=key)
     assert isinstance(gpt2.norm1, tg.LayerNorm) and isinstance(gpt2.norm2, tg.LayerNorm)
+    assert isinstance(gpt2.mlp, tg.MLP)
+    assert gpt2.attn.num_kv_heads == HEADS and gpt2.attn.rotary is None
     assert gpt2.norm1.weight is not None and gpt2.norm1.bias is not None
     assert gpt2.mlp.activation == "gelu_tanh"
     assert gpt2.attn.qkv_proj.bias is not None
     assert gpt2.mlp.up_proj.weight.shape == (MLP_DIM, EMBED)
     micro = tg.Block(MICROGPT_LIKE, key=key)
     assert isinstance(micro.norm1, tg.RMSNorm) and micro.norm1.weight is None
+    assert isinstance(micro.mlp, tg.MLP)
     assert micro.mlp.activation == "relu"
     assert micro.attn.qkv_proj.bias is None and micro.mlp.down_proj.bias is None
     assert micro.attn.num_heads == HEADS
@@ -146,6 +157,67 @@ def test_causal(key: jax.Array) -> None:
     np.testing.assert_array_equal(np.asarray(y[:5]), np.asarray(y_changed[:5]))
 
 
+# A LLaMA-like block: RMSNorm, SwiGLU, rotary embeddings, 4 query heads sharing 2 key/value
+# heads of head_dim 2 (even, for rotary).
+
+LLAMA_LIKE = tg.GPTConfig(
+    vocab_size=2,
+    max_seq_len=13,
+    num_layers=1,
+    num_heads=4,
+    num_kv_heads=2,
+    embed_dim=8,
+    mlp_dim=MLP_DIM,
+    norm="rmsnorm",
+    mlp="swiglu",
+    position_encoding="rope",
+    use_bias=False,
+)
+
+
+def test_options_choose_the_parts(key: jax.Array) -> None:
+    block = tg.Block(LLAMA_LIKE, key=key)
+    assert isinstance(block.mlp, tg.SwiGLU)
+    assert block.mlp.gate_proj.weight.shape == (MLP_DIM, 8)
+    assert block.attn.rotary == tg.Rotary(10000.0)
+    assert block.attn.num_kv_heads == 2
+    assert block.attn.qkv_proj.weight.shape == ((4 + 2 * 2) * 2, 8)
+
+
+def test_options_match_loop_reference(key: jax.Array) -> None:
+    block = random_block(LLAMA_LIKE, key)
+    x = jax.random.normal(jax.random.key(2), (SEQ, 8))
+    expected = block_reference(block, np.asarray(x))
+    np.testing.assert_allclose(np.asarray(block(x)), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_options_decode_equals_call(key: jax.Array) -> None:
+    block = random_block(LLAMA_LIKE, key)
+    x = jax.random.normal(jax.random.key(2), (SEQ, 8))
+    full = np.asarray(block(x))
+    zeros = jnp.zeros((13, 2, 2))
+    cache = tg.KVCache(keys=zeros, values=zeros, position=jnp.int32(0))
+    decode = jax.jit(lambda x, c: block.decode(x, c))
+    out, cache = decode(x[:3], cache)
+    np.testing.assert_allclose(np.asarray(out), full[:3], rtol=1e-5, atol=1e-5)
+    for t in range(3, SEQ):  # the single-query path, at positions 3, 4, ...
+        out, cache = decode(x[t : t + 1], cache)
+        np.testing.assert_allclose(np.asarray(out), full[t : t + 1], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [GPT2_LIKE, LLAMA_LIKE, LLAMA_LIKE.replace(num_kv_heads=1, mlp="standard")],
+    ids=["gpt2", "llama", "multi_query"],
+)
+def test_property_against_annotations(config: tg.GPTConfig) -> None:
+    def make(dims: Mapping[str, int], key: jax.Array) -> tg.Block:
+        return tg.Block(config.replace(embed_dim=dims["embed"], mlp_dim=dims["mlp"]), key=key)
+
+    # embed a multiple of 24: 3 or 4 heads of an even head_dim, as every config needs
+    check_layer(make, dims={"embed": st.integers(1, 2).map(lambda n: 24 * n)}, max_examples=5)
+
+
 # Errors
 
 
@@ -166,26 +238,23 @@ BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
         "wrong embed",
         lambda: _block()(jnp.ones((SEQ, EMBED - 2))),
         [
-            'LayerNorm.__call__: argument "x" is float32[13]',
-            "dimension embed is 13",
-            'Axis "embed" = 15 was bound by field "weight" (float32[15])',
-            "Call path: Block > LayerNorm.",
+            "LayerNorm.__call__ at Block.norm1:\n",
+            'axis "embed" is 15 from field "weight" (float32[15]) but 13 in argument "x"',
+            'argument "x": expected (embed,) = (15,), got float32[13]',
         ],
     ),
     (
         "wrong embed, gain-free norms",
         lambda: _block(MICROGPT_LIKE)(jnp.ones((SEQ, EMBED - 2))),
         [
-            'Linear.__call__: argument "x" is float32[13]',
-            "dimension in is 13",
-            'Axis "in" = 15 was bound by field "weight" (float32[45, 15])',
-            "Call path: Block > CausalSelfAttention > CausalSelfAttention._project > Linear.",
+            "Linear.__call__ at Block.attn.qkv_proj:\n",
+            'axis "in" is 15 from field "weight" (float32[45, 15]) but 13 in argument "x"',
         ],
     ),
     (
         "one position, not a sequence",
         lambda: _block()(jnp.ones(EMBED)),
-        ['Block.__call__: argument "x" is float32[15]', "1 dimensions, not the 2"],
+        ['Block.__call__:\n  argument "x": expected (seq, embed), got float32[15] (1 axis, not 2)'],
     ),
     (
         "broken attention output weight",
@@ -193,9 +262,8 @@ BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
             jnp.ones((SEQ, EMBED))
         ),
         [
-            'Linear.__call__: argument "x" is float32[15]',
-            'Axis "in" = 16 was bound by field "weight" (float32[15, 16])',
-            "Call path: Block > CausalSelfAttention > CausalSelfAttention._attend > Linear.",
+            "Linear.__call__ at Block.attn.out_proj:\n",
+            'axis "in" is 16 from field "weight" (float32[15, 16]) but 15 in argument "x"',
         ],
     ),
     (
@@ -204,18 +272,17 @@ BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
             jnp.ones((SEQ, EMBED))
         ),
         [
-            'Linear.__call__: argument "x" is float32[11]',
-            'Axis "in" = 3 was bound by field "weight" (float32[15, 3])',
-            "Call path: Block > MLP > Linear.",
+            "Linear.__call__ at Block.mlp.down_proj:\n",
+            'axis "in" is 3 from field "weight" (float32[15, 3]) but 11 in argument "x"',
         ],
     ),
     (
         "decode, cache with heads and head_dim swapped",
         lambda: _block().decode(jnp.ones((1, EMBED)), _wrong_heads_cache()),
         [
-            'CausalSelfAttention._write: argument "new_keys" is float32[1, 3, 5]',
-            'Axis "heads" = 5 was bound by argument "keys" (float32[13, 5, 3])',
-            "Call path: Block.decode > CausalSelfAttention.decode > CausalSelfAttention._write.",
+            "CausalSelfAttention._write at Block.attn:\n",
+            'axis "kv_heads" is 5 from argument "keys" (float32[13, 5, 3]) '
+            'but 3 in argument "new_keys" (float32[1, 3, 5])',
         ],
     ),
 ]

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -180,6 +181,32 @@ def test_round_trip_gpt2_style(tmp_path: Path) -> None:
     assert checkpoint.optimizer_arrays is None
     assert checkpoint.train_state is not None
     assert set(checkpoint.train_state) == {"files"}
+
+
+def test_round_trip_with_every_option(tmp_path: Path) -> None:
+    config = GPT2_CONFIG.replace(
+        num_heads=4, mlp="swiglu", position_encoding="rope", rope_base=500.0, num_kv_heads=2
+    )
+    model = tg.GPT(config, key=jax.random.key(3))
+    save_checkpoint(tmp_path, model)
+    data = json.loads((tmp_path / CONFIG_FILE).read_text())
+    assert (data["mlp"], data["position_encoding"]) == ("swiglu", "rope")
+    assert (data["rope_base"], data["num_kv_heads"]) == (500.0, 2)
+    checkpoint = load_checkpoint(tmp_path, expect_config=config)
+    assert checkpoint.model.config == config
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(checkpoint.model.state_dict()[name], array, err_msg=name)
+
+
+def test_a_config_saved_before_the_options_loads_with_their_defaults(folder: Path) -> None:
+    data = json.loads((folder / CONFIG_FILE).read_text())
+    for field in ("mlp", "position_encoding", "rope_base", "num_kv_heads"):
+        del data[field]
+    (folder / CONFIG_FILE).write_text(json.dumps(data))
+    (folder / STATE_FILE).unlink()  # its hash of config.json is the new file's no longer
+    checkpoint = load_checkpoint(folder, expect_config=CONFIG)
+    assert checkpoint.model.config == CONFIG
+    assert CONFIG.mlp == "standard" and CONFIG.num_kv_heads is None
 
 
 def test_saving_again_replaces_every_file(folder: Path) -> None:

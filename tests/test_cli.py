@@ -38,8 +38,8 @@ def test_demo_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "Step 3: loss " in out
     # The caught shape error: the argument, its shape, and the size it should have had.
     assert "TypeCheckError: " in out
-    assert 'argument "x" is float32[12]' in out
-    assert "= 16 was bound by" in out
+    assert 'axis "in" is 16 from field "weight"' in out
+    assert 'but 12 in argument "x" (float32[12])' in out
     assert out_dir.is_dir()
 
 
@@ -205,3 +205,49 @@ def test_stream_waits_for_a_whole_character(capsys: pytest.CaptureFixture[str]) 
     assert shown == ["a", "", "é", "", "", "日"]
     stream.finish(data)
     assert capsys.readouterr().out == "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# typedgpt explain --config NAME: every layer call as a tree of shapes, no weights allocated.
+# --------------------------------------------------------------------------------------------
+
+
+def test_explain_microgpt(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["explain", "--config", "microgpt", "--seq", "5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "microgpt: 1 layer, embed 16, 4 heads, vocab 27; 4,192 parameters "
+        "(shapes only, never allocated); 5 tokens"
+    )
+    assert lines[1] == (
+        "GPT.forward(tokens: int32[seq=5]) -> float32[seq, vocab=27]  [embed=16, positions=16]"
+    )
+    assert any("blocks[*]: Block(" in line and "× 1 layer (lax.scan)" in line for line in lines)
+
+
+def test_explain_gpt2_defaults_to_the_whole_context(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["explain", "--config", "gpt2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "gpt2: 12 layers, embed 768, 12 heads, vocab 50257; 124,439,808 parameters "
+        "(shapes only, never allocated); 1024 tokens\n"
+    )
+    assert "× 12 layers (lax.scan)" in out
+
+
+def test_explain_unknown_config_lists_the_names(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["explain", "--config", "gpt3"])
+    assert info.value.code == 2
+    assert (
+        "invalid choice: 'gpt3' (choose from 'microgpt', 'gpt2', 'gpt2-medium', "
+        "'gpt2-large', 'gpt2-xl')"
+    ) in capsys.readouterr().err
+
+
+def test_explain_sequence_too_long(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["explain", "--config", "microgpt", "--seq", "17"]) == 2
+    assert capsys.readouterr().err == (
+        "typedgpt explain: error: --seq 17 is outside 1 to max_seq_len=16 of microgpt: "
+        "choose a length in that range\n"
+    )

@@ -34,6 +34,10 @@ def test_valid_config_and_defaults() -> None:
     assert config.use_bias is True
     assert config.tie_embeddings is True
     assert config.init_std == 0.02
+    assert config.mlp == "standard"
+    assert config.position_encoding == "learned"
+    assert config.rope_base == 10000.0
+    assert config.num_kv_heads is None
 
 
 def test_head_dim() -> None:
@@ -50,6 +54,47 @@ SIZES = ["vocab_size", "max_seq_len", "num_layers", "num_heads", "embed_dim", "m
 def test_sizes_must_be_positive_ints(field: str, value: Any) -> None:
     with pytest.raises(ValueError, match=rf"GPTConfig\.{field} must be a positive int, got"):
         make(**{field: value})
+
+
+def test_kv_heads() -> None:
+    assert make().kv_heads == 3  # None: one key/value head per query head
+    assert make(num_kv_heads=1).kv_heads == 1
+    assert make(num_heads=5, embed_dim=20, num_kv_heads=5).kv_heads == 5
+
+
+@pytest.mark.parametrize("value", [2, 4])
+def test_num_kv_heads_must_divide_num_heads(value: int) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        make(num_kv_heads=value)
+    message = str(excinfo.value)
+    assert f"GPTConfig.num_kv_heads={value} does not divide num_heads=3" in message
+    assert "choose a divisor of num_heads" in message
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.0, True, "1"])
+def test_num_kv_heads_must_be_none_or_a_positive_int(value: Any) -> None:
+    with pytest.raises(ValueError, match=r"GPTConfig\.num_kv_heads must be None or a positive int"):
+        make(num_kv_heads=value)
+
+
+@pytest.mark.parametrize(("field", "value"), [("mlp", "geglu"), ("position_encoding", "alibi")])
+def test_choices_are_checked(field: str, value: str) -> None:
+    with pytest.raises(ValueError, match=rf"GPTConfig\.{field} must be one of .*got '{value}'"):
+        make(**{field: value})
+
+
+def test_rope_needs_an_even_head_dim() -> None:
+    with pytest.raises(ValueError) as excinfo:
+        make(position_encoding="rope")  # 15 // 3 = 5
+    assert "GPTConfig.position_encoding='rope' rotates pairs of features" in str(excinfo.value)
+    assert "got 15 // 3 = 5" in str(excinfo.value)
+    assert make(position_encoding="rope", embed_dim=12).head_dim == 4
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, True])
+def test_rope_base_must_be_positive(value: Any) -> None:
+    with pytest.raises(ValueError, match=r"GPTConfig\.rope_base must be a positive number"):
+        make(rope_base=value)
 
 
 def test_embed_dim_must_divide_by_num_heads() -> None:

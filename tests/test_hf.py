@@ -8,6 +8,7 @@ trained here on a generated text.
 import json
 import os
 import random
+import re
 import socket
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2Tokeniz
 
 import typedgpt as tg
 from tests.hf_models import randomize_gpt2
+from typedgpt._hf import config_to_hf
 
 RTOL = 1e-5  # float32 logits, as tests/test_gpt.py
 ATOL = 1e-5  # times the largest logit
@@ -566,6 +568,34 @@ def test_save_refuses_what_gpt2_cannot_express(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"GPTConfig\.norm='rmsnorm' has no Hugging Face GPT-2"):
         tg.save_pretrained(model, tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"mlp": "swiglu"},
+            "GPTConfig.mlp='swiglu' has no Hugging Face GPT-2 equivalent, which "
+            "needs mlp='standard'",
+        ),
+        ({"position_encoding": "rope"}, "GPTConfig.position_encoding='rope' has no Hugging Face"),
+        (
+            {"num_kv_heads": 1},
+            "GPTConfig.num_kv_heads=1 has no Hugging Face GPT-2 equivalent, "
+            "which needs num_kv_heads=3",
+        ),
+    ],
+    ids=["swiglu", "rope", "grouped_query"],
+)
+def test_save_refuses_the_options_gpt2_does_not_have(
+    tmp_path: Path, changes: dict[str, Any], message: str
+) -> None:
+    model = _shapes_only(EXPECTED["small"].replace(**changes))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        tg.save_pretrained(model, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+    # num_kv_heads equal to num_heads is GPT-2's attention, and saves.
+    assert config_to_hf(EXPECTED["small"].replace(num_kv_heads=3))["n_head"] == 3
 
 
 # --------------------------------------------------------------------------------------------

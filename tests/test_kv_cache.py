@@ -16,7 +16,7 @@ LAYERS, KV_SEQ, HEADS, HEAD_DIM = 2, 11, 3, 5  # distinct sizes
 
 def _empty(dtype: DTypeLike = jnp.float32) -> tg.KVCache:
     return tg.KVCache.empty(
-        num_layers=LAYERS, max_seq_len=KV_SEQ, num_heads=HEADS, head_dim=HEAD_DIM, dtype=dtype
+        num_layers=LAYERS, max_seq_len=KV_SEQ, num_kv_heads=HEADS, head_dim=HEAD_DIM, dtype=dtype
     )
 
 

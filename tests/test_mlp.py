@@ -153,21 +153,20 @@ BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
         "wrong embed",
         lambda: _mlp()(jnp.ones((SEQ, EMBED + 2))),
         [
-            'Linear.__call__: argument "x" is float32[7]',
-            "dimension in is 7",
-            'Axis "in" = 5 was bound by field "weight" (float32[7, 5])',
-            "Call path: MLP > Linear.",
+            "Linear.__call__ at MLP.up_proj:\n",
+            'axis "in" is 5 from field "weight" (float32[7, 5]) but 7 in argument "x"',
+            'argument "x": expected (in,) = (5,), got float32[7]',
         ],
     ),
     (
         "one position, not a sequence",
         lambda: _mlp()(jnp.ones(EMBED)),
-        ['MLP.__call__: argument "x" is float32[5]', "1 dimensions, not the 2"],
+        ['MLP.__call__:\n  argument "x": expected (seq, embed), got float32[5] (1 axis, not 2)'],
     ),
     (
         "int input",
         lambda: _mlp()(jnp.ones((SEQ, EMBED), jnp.int32)),
-        ['MLP.__call__: argument "x" is int32[11, 5]', "dtype int32"],
+        ['MLP.__call__:\n  argument "x": expected a Float array, got int32[11, 5]'],
     ),
 ]
 

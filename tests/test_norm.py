@@ -200,39 +200,39 @@ BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
         "rmsnorm wrong size",
         lambda: tg.RMSNorm(EMBED)(jnp.ones(11)),
         [
-            'RMSNorm.__call__: argument "x" is float32[11]',
-            "dimension embed is 11",
-            'Axis "embed" = 13 was bound by field "weight" (float32[13])',
+            "RMSNorm.__call__:\n",
+            'axis "embed" is 13 from field "weight" (float32[13]) but 11 in argument "x"',
+            'argument "x": expected (embed,) = (13,), got float32[11]',
         ],
     ),
     (
         "layernorm wrong size",
         lambda: tg.LayerNorm(EMBED)(jnp.ones(11)),
         [
-            'LayerNorm.__call__: argument "x" is float32[11]',
-            "dimension embed is 11",
-            'Axis "embed" = 13 was bound by field "weight" (float32[13])',
+            "LayerNorm.__call__:\n",
+            'axis "embed" is 13 from field "weight" (float32[13]) but 11 in argument "x"',
+            'argument "x": expected (embed,) = (13,), got float32[11]',
         ],
     ),
     (
         "layernorm bias only, wrong size",
         lambda: tg.LayerNorm(EMBED, use_weight=False)(jnp.ones(11)),
-        ['argument "x" is float32[11]', "dimension embed", 'bound by field "bias"'],
+        ['axis "embed" is 13 from field "bias" (float32[13]) but 11 in argument "x"'],
     ),
     (
         "layernorm bias disagrees with weight",
         lambda: eqx.tree_at(lambda m: m.bias, tg.LayerNorm(EMBED), jnp.zeros(7))(jnp.ones(EMBED)),
-        ['field "bias" is float32[7]', "dimension embed is 7", 'bound by field "weight"'],
+        ['axis "embed" is 13 from field "weight" (float32[13]) but 7 in field "bias"'],
     ),
     (
         "rmsnorm wrong rank",
         lambda: tg.RMSNorm(EMBED)(jnp.ones((11, EMBED))),
-        ['argument "x" is float32[11, 13]', "2 dimensions, not the 1"],
+        ['argument "x": expected (embed,) = (13,), got float32[11, 13] (2 axes, not 1)'],
     ),
     (
         "layernorm int input",
         lambda: tg.LayerNorm(EMBED)(jnp.ones(EMBED, jnp.int32)),
-        ['argument "x" is int32[13]', "dtype int32"],
+        ['LayerNorm.__call__:\n  argument "x": expected a Float array, got int32[13]'],
     ),
 ]
 

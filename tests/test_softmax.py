@@ -89,10 +89,9 @@ def test_int_input_is_rejected() -> None:
     with pytest.raises(TypeCheckError) as excinfo:
         tg.Softmax()(jnp.arange(5))
     message = str(excinfo.value)
-    assert 'Softmax.__call__: argument "x" is int32[5]' in message
-    assert "dtype int32" in message
+    assert message == 'Softmax.__call__:\n  argument "x": expected a Float array, got int32[5]'
 
 
 def test_numpy_input_is_rejected() -> None:
-    with pytest.raises(TypeCheckError, match=r'argument "x" is numpy float32\[3\]'):
+    with pytest.raises(TypeCheckError, match=r'argument "x": expected a JAX array, got numpy'):
         tg.Softmax()(np.zeros(3, np.float32))  # type: ignore[arg-type]

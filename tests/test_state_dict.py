@@ -119,6 +119,32 @@ def test_round_trip(config: tg.GPTConfig, key: jax.Array) -> None:
     np.testing.assert_array_equal(np.asarray(loaded(tokens)), np.asarray(model(tokens)))
 
 
+def test_options_names_and_shapes(key: jax.Array) -> None:
+    """Rotary: no wpe. Grouped-query, 3 heads sharing 1: c_attn is (3 + 2 * 1) * 16 = 80
+    wide. SwiGLU: the gate c_gate beside c_fc (up) and c_proj (down)."""
+    config = GPT2_SMALL.replace(
+        num_layers=1, mlp="swiglu", position_encoding="rope", num_kv_heads=1, use_bias=False
+    )
+    sd = tg.GPT(config, key=key).state_dict()
+    assert {name: a.shape for name, a in sd.items()} == {
+        "wte.weight": (VOCAB, EMBED),
+        "h.0.ln_1.weight": (EMBED,),
+        "h.0.ln_1.bias": (EMBED,),
+        "h.0.attn.c_attn.weight": (EMBED, 80),
+        "h.0.attn.c_proj.weight": (EMBED, EMBED),
+        "h.0.ln_2.weight": (EMBED,),
+        "h.0.ln_2.bias": (EMBED,),
+        "h.0.mlp.c_fc.weight": (EMBED, MLP),
+        "h.0.mlp.c_gate.weight": (EMBED, MLP),
+        "h.0.mlp.c_proj.weight": (MLP, EMBED),
+        "ln_f.weight": (EMBED,),
+        "ln_f.bias": (EMBED,),
+    }
+    sd["h.0.attn.c_attn.weight"] = np.zeros((EMBED, 3 * EMBED), np.float32)
+    with pytest.raises(ValueError, match=r"expected shape \(embed=48, \(heads\+2\*kv_heads\)"):
+        tg.GPT.from_state_dict(config, sd)
+
+
 @pytest.fixture
 def gpt2_sd(key: jax.Array) -> dict[str, Any]:
     sd: dict[str, Any] = tg.GPT(GPT2_SMALL, key=key).state_dict()

@@ -93,9 +93,10 @@ def message_of(call: Callable[[], object]) -> str:
     return str(excinfo.value)
 
 
-def assert_all_in(fragments: list[str], message: str) -> None:
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in:\n{message}"
+def error_of(call: Callable[[], object]) -> tg.ShapeError:
+    with pytest.raises(tg.ShapeError) as excinfo:
+        call()
+    return excinfo.value
 
 
 # Subclasses are checked
@@ -107,79 +108,151 @@ def test_subclass_computes() -> None:
 
 
 def test_subclass_is_checked_without_a_decorator() -> None:
-    message = message_of(lambda: Scale(weight=jnp.ones(5))(jnp.ones((3, 7))))
-    assert_all_in(
-        [
-            'Scale.__call__: argument "x" is float32[3, 7]',
-            "Float[Array, 'seq embed']",
-            "dimension embed is 7",
-            'Axis "embed" = 5 was bound by field "weight" (float32[5])',
-            "Dims bound in this call: embed=5.",
-        ],
-        message,
+    assert message_of(lambda: Scale(weight=jnp.ones(5))(jnp.ones((3, 7)))) == (
+        "Scale.__call__:\n"
+        '  axis "embed" is 5 from field "weight" (float32[5]) but 7 in argument "x" '
+        "(float32[3, 7])\n"
+        '  argument "x": expected (seq, embed) = (?, 5), got float32[3, 7]'
     )
-    assert "Call path" not in message
 
 
 def test_argument_binds_for_a_later_argument() -> None:
-    message = message_of(lambda: Pair()(jnp.ones(3), jnp.ones(4)))
-    assert_all_in(
-        [
-            'Pair.__call__: argument "y" is float32[4]',
-            "dimension n is 4",
-            'Axis "n" = 3 was bound by argument "x" (float32[3])',
-        ],
-        message,
+    assert message_of(lambda: Pair()(jnp.ones(3), jnp.ones(4))) == (
+        "Pair.__call__:\n"
+        '  axis "n" is 3 from argument "x" (float32[3]) but 4 in argument "y" (float32[4])\n'
+        '  argument "y": expected (n,) = (3,), got float32[4]'
     )
 
 
 def test_keyword_arguments_are_checked() -> None:
     message = message_of(lambda: Pair()(x=jnp.ones(3), y=jnp.ones(4)))
-    assert 'argument "y" is float32[4]' in message
+    assert 'but 4 in argument "y" (float32[4])' in message
 
 
 def test_inherited_method_checks_the_subclass_fields() -> None:
     ok = Shifted(weight=jnp.ones(5), shift=jnp.zeros(5))
     assert ok(jnp.ones((3, 5))).shape == (3, 5)
     bad = Shifted(weight=jnp.ones(5), shift=jnp.zeros(7))
-    message = message_of(lambda: bad(jnp.ones((3, 5))))
-    assert_all_in(
-        [
-            'Shifted.__call__: field "shift" is float32[7]',
-            "dimension embed is 7",
-            'Axis "embed" = 5 was bound by field "weight"',
-        ],
-        message,
+    assert message_of(lambda: bad(jnp.ones((3, 5)))) == (
+        "Shifted.__call__:\n"
+        '  axis "embed" is 5 from field "weight" (float32[5]) but 7 in field "shift" '
+        "(float32[7])\n"
+        '  field "shift": expected (embed,) = (5,), got float32[7]'
     )
 
 
 def test_optional_field_may_be_none() -> None:
     assert Gain(gain=None)(jnp.ones(11)).shape == (11,)
     message = message_of(lambda: Gain(gain=jnp.ones(3))(jnp.ones(11)))
-    assert_all_in(['Gain.__call__: argument "x" is float32[11]', 'bound by field "gain"'], message)
+    assert 'axis "n" is 3 from field "gain" (float32[3]) but 11 in argument "x"' in message
 
 
 def test_variadic_dims_are_named() -> None:
-    message = message_of(lambda: Batched()(jnp.ones((2, 3)), jnp.ones((5, 3))))
-    assert_all_in(
-        [
-            'argument "y" is float32[5, 3]',
-            "'*batch' is (5,)",
-            'Axis "*batch" = (2,) was bound by argument "x" (float32[2, 3])',
-        ],
-        message,
+    assert message_of(lambda: Batched()(jnp.ones((2, 3)), jnp.ones((5, 3)))) == (
+        "Batched.__call__:\n"
+        '  axes "*batch" are (2,) from argument "x" (float32[2, 3]) but (5,) in argument "y" '
+        "(float32[5, 3])\n"
+        '  argument "y": expected (*batch, n) = (2, 3), got float32[5, 3]'
+    )
+
+
+def test_same_axis_twice_in_one_value() -> None:
+    class Square(tg.TypedModule):
+        def __call__(self, x: Float[Array, "n n"]) -> Float[Array, " n"]:
+            diagonal: Float[Array, " n"] = jnp.diagonal(x)
+            return diagonal
+
+    assert message_of(lambda: Square()(jnp.ones((3, 5)))) == (
+        "Square.__call__:\n"
+        '  axis "n" is both 3 and 5 in argument "x" (float32[3, 5])\n'
+        '  argument "x": expected (n, n), got float32[3, 5]'
+    )
+
+
+def test_wrong_rank_shows_the_expected_dims() -> None:
+    assert message_of(lambda: Scale(weight=jnp.ones(5))(jnp.ones(5))) == (
+        "Scale.__call__:\n"
+        '  argument "x": expected (seq, embed) = (?, 5), got float32[5] (1 axis, not 2)'
+    )
+
+
+def test_wrong_dtype() -> None:
+    assert message_of(lambda: Scale(weight=jnp.ones(5))(jnp.ones((3, 5), jnp.int32))) == (
+        'Scale.__call__:\n  argument "x": expected a Float array, got int32[3, 5]'
     )
 
 
 def test_non_array_parameters_of_a_checked_method_are_checked() -> None:
     message = message_of(lambda: Pair().scaled(jnp.ones(3), "2", jnp.ones(3)))  # type: ignore[arg-type]
-    assert_all_in(['Pair.scaled: argument "factor" is str', "expected int, got str"], message)
+    assert message == 'Pair.scaled:\n  argument "factor": expected int, got str'
 
 
 def test_plain_jax_array_hint_rejects_numpy_without_leaking_jaxlib() -> None:
     message = message_of(lambda: Pair().scaled(jnp.ones(3), 2, np.ones(3)))  # type: ignore[arg-type]
-    assert_all_in(['argument "mask" is numpy float64[3]', "expected Array"], message)
-    assert "jaxlib" not in message
+    assert message == 'Pair.scaled:\n  argument "mask": expected Array, got numpy float64[3]'
+
+
+def test_numpy_array_for_a_jaxtyping_hint() -> None:
+    message = message_of(lambda: Pair()(np.ones(3, np.float32), jnp.ones(3)))  # type: ignore[arg-type]
+    assert message == (
+        "Pair.__call__:\n"
+        '  argument "x": expected a JAX array, got numpy float32[3]: '
+        "convert it with jax.numpy.asarray"
+    )
+
+
+# The error: a jaxtyping.TypeCheckError, with facts to read, raised once
+
+
+def test_error_is_a_type_check_error_with_facts(key: jax.Array) -> None:
+    error = error_of(lambda: Outer(inner=tg.Linear(5, 3, key=key))(jnp.ones(3)))
+    assert isinstance(error, TypeCheckError)
+    assert error.path == "Outer.inner"
+    assert error.method == "Linear.__call__"
+    assert error.what == 'argument "x"'
+    assert (error.axis, error.expected, error.received) == ("in", 5, 6)
+
+
+def test_error_without_one_axis_has_no_axis() -> None:
+    error = error_of(lambda: Scale(weight=jnp.ones(5))(jnp.ones(5)))
+    assert (error.axis, error.expected, error.received) == (None, None, None)
+
+
+def test_error_passes_outer_calls_unwrapped(key: jax.Array) -> None:
+    # Three checked calls deep (Outer > Linear inside jit): one error, raised once.
+    outer = Outer(inner=tg.Linear(5, 3, key=key))
+    with pytest.raises(tg.ShapeError) as excinfo:
+        jax.jit(lambda x: outer(x))(jnp.ones(3))
+    error = excinfo.value
+    assert error.__cause__ is None
+    assert error.__context__ is None
+    message = str(error)
+    assert message.count("Linear.__call__") == 1
+    assert "Outer.__call__" not in message
+
+
+# Messages name no internals
+
+
+INTERNALS = ["jaxlib", "jaxtyping", "_jax", "beartype", "<class", "ArrayImpl", "Traced"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: Pair().pair(jnp.ones(3)),
+        lambda: Gain(gain=jnp.arange(3))(jnp.ones(3)),
+        lambda: Pair().scaled(jnp.ones(3), 2, np.ones(3)),  # type: ignore[arg-type]
+        lambda: jax.jit(lambda x: Scale(weight=jnp.ones(5))(x))(jnp.ones((3, 7))),
+        lambda: Batched()(jnp.ones((2, 3)), jnp.ones((5, 3))),
+    ],
+    ids=["tuple", "union", "numpy", "jit", "variadic"],
+)
+def test_messages_name_no_internals(call: Callable[[], object]) -> None:
+    message = message_of(call)
+    for internal in INTERNALS:
+        assert internal not in message, f"{internal!r} in:\n{message}"
+    assert len(message.splitlines()) <= 5
 
 
 # Each call has its own dim scope
@@ -203,78 +276,183 @@ def test_nested_call_does_not_clash_with_its_caller(key: jax.Array) -> None:
 
 def test_caller_scope_survives_a_nested_call(key: jax.Array) -> None:
     outer = Outer(inner=tg.Linear(6, 4, key=key))
-    message = message_of(lambda: outer(jnp.ones(3)))
-    assert_all_in(
-        [
-            "Outer.__call__: the return value is float32[4]",
-            "dimension in is 4",
-            'Axis "in" = 3 was bound by argument "x" (float32[3])',
-        ],
-        message,
+    assert message_of(lambda: outer(jnp.ones(3))) == (
+        "Outer.__call__:\n"
+        '  axis "in" is 3 from argument "x" (float32[3]) but 4 in the return value (float32[4])\n'
+        "  the return value: expected (in,) = (3,), got float32[4]"
     )
 
 
-def test_nested_failure_shows_the_call_path(key: jax.Array) -> None:
+def test_nested_failure_shows_the_module_path(key: jax.Array) -> None:
     outer = Outer(inner=tg.Linear(5, 3, key=key))
-    message = message_of(lambda: outer(jnp.ones(3)))
-    assert_all_in(
-        [
-            'Linear.__call__: argument "x" is float32[6]',
-            'Axis "in" = 5 was bound by field "weight" (float32[3, 5])',
-            "Call path: Outer > Linear.",
-        ],
-        message,
+    assert message_of(lambda: outer(jnp.ones(3))) == (
+        "Linear.__call__ at Outer.inner:\n"
+        '  axis "in" is 5 from field "weight" (float32[3, 5]) but 6 in argument "x" '
+        "(float32[6])\n"
+        '  argument "x": expected (in,) = (5,), got float32[6]'
     )
 
 
 def test_a_failed_call_leaves_no_scope_or_path_behind(key: jax.Array) -> None:
     outer = Outer(inner=tg.Linear(5, 3, key=key))
     message_of(lambda: outer(jnp.ones(3)))
-    # The next top-level failure shows no stale call path, and good calls still pass.
-    message = message_of(lambda: Pair()(jnp.ones(2), jnp.ones(3)))
-    assert "Call path" not in message
-    assert "Dims bound in this call: n=2." in message
+    # The next top-level failure shows no stale path, and good calls still pass.
+    assert message_of(lambda: Pair()(jnp.ones(2), jnp.ones(3))).startswith("Pair.__call__:\n")
     assert Pair()(jnp.ones(7), jnp.ones(7)).shape == (7,)
+
+
+# Module paths
+
+
+class Stack(tg.TypedModule):
+    """Layers in a list, then a tuple of two named heads: paths index into both."""
+
+    layers: list[tg.Linear]
+    heads: tuple[tg.Linear, tg.Linear]
+
+    def __call__(self, x: Float[Array, " in"]) -> Float[Array, " out"]:
+        for layer in self.layers:
+            x = jax.vmap(layer)(x[None])[0]
+        return self.heads[1](self.heads[0](x))
+
+
+class Rebuilt(tg.TypedModule):
+    """Calls copies of its fields: a copy with the same shapes, and a module made on the fly."""
+
+    inner: tg.Linear
+
+    def __call__(self, x: Float[Array, " in"]) -> Float[Array, " in"]:
+        copy = jax.tree.map(lambda a: a, self.inner)  # a new object, the same shapes
+        y = copy(x)
+        made = tg.Linear(3, 7, key=jax.random.key(1))
+        return made(y)
+
+
+def _linear(in_features: int, out_features: int) -> tg.Linear:
+    return tg.Linear(in_features, out_features, key=jax.random.key(0))
+
+
+def test_path_indexes_lists_and_tuples() -> None:
+    stack = Stack(
+        layers=[_linear(3, 3), _linear(3, 5), _linear(3, 3)],  # layer 1 breaks the chain
+        heads=(_linear(3, 7), _linear(7, 3)),
+    )
+    error = error_of(lambda: stack(jnp.ones(3)))
+    assert error.path == "Stack.layers[2]"
+    assert str(error).startswith("Linear.__call__ at Stack.layers[2]:\n")
+    stack = Stack(layers=[_linear(3, 3)], heads=(_linear(3, 7), _linear(5, 3)))
+    assert error_of(lambda: stack(jnp.ones(3))).path == "Stack.heads[1]"
+
+
+def test_path_of_a_copy_and_of_a_module_made_on_the_fly() -> None:
+    assert error_of(lambda: Rebuilt(inner=_linear(3, 5))(jnp.ones(3))).path == "Rebuilt > Linear"
+    assert error_of(lambda: Rebuilt(inner=_linear(5, 3))(jnp.ones(3))).path == "Rebuilt.inner"
+
+
+# Paths inside a GPT: the scan over stacked layers, and generation's unstacked layers
+
+
+def _prime_config() -> tg.GPTConfig:
+    # Distinct primes where they can be: vocab 11, 13 positions, 3 heads of 5, embed 15,
+    # mlp 7, 2 layers.
+    return tg.GPTConfig(
+        vocab_size=11, max_seq_len=13, num_layers=2, num_heads=3, embed_dim=15, mlp_dim=7
+    )
+
+
+@pytest.fixture(scope="module")
+def gpt() -> tg.GPT:
+    return tg.GPT(_prime_config(), key=jax.random.key(0))
+
+
+def _bad_mlp(model: tg.GPT) -> tg.GPT:
+    """`mlp.down_proj.weight` of every stacked layer given 11 inputs where the MLP has 7."""
+    broken: tg.GPT = eqx.tree_at(
+        lambda m: m.blocks.mlp.down_proj.weight, model, jnp.ones((2, 15, 11))
+    )
+    return broken
+
+
+def test_path_through_the_scan_over_stacked_layers(gpt: tg.GPT) -> None:
+    assert message_of(lambda: _bad_mlp(gpt)(jnp.arange(5))) == (
+        "Linear.__call__ at GPT.blocks[*].mlp.down_proj:\n"
+        '  axis "in" is 11 from field "weight" (float32[15, 11]) but 7 in argument "x" '
+        "(float32[7])\n"
+        '  argument "x": expected (in,) = (11,), got float32[7]\n'
+        "  (GPT.blocks[*]: the layer lax.scan traces once for the 2 stacked layers)"
+    )
+
+
+def test_path_through_the_scan_of_cached_decoding(gpt: tg.GPT) -> None:
+    error = error_of(lambda: _bad_mlp(gpt).decode(jnp.arange(5), gpt.init_cache()))
+    assert error.path == "GPT.blocks[*].mlp.down_proj"
+    assert error.method == "Linear.__call__"
+
+
+def _layer_caches(model: tg.GPT) -> list[tg.KVCache]:
+    cache = model.init_cache()
+    return [
+        tg.KVCache(keys=cache.keys[i], values=cache.values[i], position=cache.position)
+        for i in range(model.config.num_layers)
+    ]
+
+
+def test_path_through_unstacked_layers_has_the_real_index(gpt: tg.GPT) -> None:
+    blocks = gpt.unstacked_blocks()
+    blocks[1] = eqx.tree_at(lambda b: b.mlp.down_proj.weight, blocks[1], jnp.ones((15, 11)))
+    caches = _layer_caches(gpt)
+    # Under jit, as tg.generate runs it: the error comes while tracing.
+    error = error_of(
+        lambda: eqx.filter_jit(gpt.forward_cached_layers)(blocks, jnp.arange(5), caches)
+    )
+    assert str(error) == (
+        "Linear.__call__ at GPT.blocks[1].mlp.down_proj:\n"
+        '  axis "in" is 11 from field "weight" (float32[15, 11]) but 7 in argument "x" '
+        "(float32[7])\n"
+        '  argument "x": expected (in,) = (11,), got float32[7]'
+    )
+
+
+def test_same_message_eager_and_under_jit(gpt: tg.GPT) -> None:
+    bad = _bad_mlp(gpt)
+    eager = message_of(lambda: bad.forward(jnp.arange(5)))
+    jitted = message_of(lambda: jax.jit(lambda tokens: bad.forward(tokens))(jnp.arange(5)))
+    assert eager == jitted
+    assert eager.startswith("Linear.__call__ at GPT.blocks[*].mlp.down_proj:\n")
+
+
+def test_submodule_names_only_the_call_inside_it() -> None:
+    outer = Outer(inner=_linear(5, 3))
+    with typedgpt._typed.submodule("layers[4]"):
+        error = error_of(lambda: outer(jnp.ones(3)))
+    assert error.path == "Outer.inner"  # Outer is the outermost call: nothing to name
+    assert getattr(typedgpt._typed._local, "pending", None) is None
 
 
 # Return values are checked
 
 
 def test_return_value_is_checked() -> None:
-    message = message_of(lambda: Doubler()(jnp.ones(3)))
-    assert_all_in(
-        [
-            "Doubler.__call__: the return value is float32[6]",
-            "dimension n is 6",
-            'Axis "n" = 3 was bound by argument "x" (float32[3])',
-        ],
-        message,
+    assert message_of(lambda: Doubler()(jnp.ones(3))) == (
+        "Doubler.__call__:\n"
+        '  axis "n" is 3 from argument "x" (float32[3]) but 6 in the return value (float32[6])\n'
+        "  the return value: expected (n,) = (3,), got float32[6]"
     )
 
 
 def test_tuple_return_names_the_item() -> None:
-    message = message_of(lambda: Pair().pair(jnp.ones(3)))
-    assert_all_in(
-        [
-            "Pair.pair: the return value is (float32[3], float32[6])",
-            "item 1: the size of dimension n is 6",
-        ],
-        message,
+    assert message_of(lambda: Pair().pair(jnp.ones(3))) == (
+        "Pair.pair:\n"
+        '  axis "n" is 3 from argument "x" (float32[3]) but 6 in item 1 of the return value '
+        "(float32[6])\n"
+        "  item 1 of the return value: expected (n,) = (3,), got float32[6]"
     )
 
 
-@pytest.mark.parametrize(
-    ("call", "hint"),
-    [
-        (lambda: Pair().pair(jnp.ones(3)), "tuple[Float[Array, 'n'], Float[Array, 'n']]"),
-        (lambda: Gain(gain=jnp.arange(3))(jnp.ones(3)), "Float[Array, 'n'] | None"),
-    ],
-    ids=["tuple", "union"],
-)
-def test_composite_hints_are_written_plainly(call: Callable[[], object], hint: str) -> None:
-    message = message_of(call)
-    assert f"which does not match {hint}:" in message
-    assert "jaxFloat" not in message
+def test_union_reports_its_array_member() -> None:
+    assert message_of(lambda: Gain(gain=jnp.arange(3))(jnp.ones(3))) == (
+        'Gain.__call__:\n  field "gain": expected a Float array, got int32[3]'
+    )
 
 
 # Methods without array annotations are untouched
@@ -286,7 +464,7 @@ def test_methods_without_array_annotations_are_not_checked() -> None:
     assert plain.count("abcd") == 4  # type: ignore[arg-type]
     assert plain.helper("anything") == "anything"  # type: ignore[no-untyped-call]
     message = message_of(lambda: plain(jnp.ones(3)))
-    assert 'Plain.__call__: field "weight" is int32[3]' in message
+    assert message == 'Plain.__call__:\n  field "weight": expected a Float array, got int32[3]'
 
 
 def test_unannotated_methods_are_not_wrapped() -> None:
@@ -427,7 +605,7 @@ def test_lowered_program_is_the_same_with_checks_on_and_off(
 
 def test_jit_checks_while_tracing(key: jax.Array) -> None:
     mlp = tg.MLP(15, 7, key=key)
-    with pytest.raises(TypeCheckError, match=r'argument "x" is float32\[13\]'):
+    with pytest.raises(TypeCheckError, match=r'but 13 in argument "x" \(float32\[13\]\)'):
         jax.jit(lambda x: mlp(x))(jnp.ones((11, 13)))
 
 
@@ -472,3 +650,21 @@ def test_method_body_is_traced_once_under_jit() -> None:
     np.testing.assert_array_equal(np.asarray(forward(jnp.ones(3))), [2.0, 2.0, 2.0])
     forward(jnp.zeros(3))
     assert traces == 1
+
+
+@pytest.mark.parametrize("method", ["forward", "forward_cached"])
+def test_gpt_jaxpr_is_the_same_with_checks_on_and_off(gpt: tg.GPT, method: str) -> None:
+    # Checks, module paths and the named scan layers leave no trace in the program.
+    params, static = eqx.partition(gpt, eqx.is_array)
+    args = (jnp.arange(5),) if method == "forward" else (jnp.arange(5), gpt.init_cache())
+
+    def run(params: Any, *args: Any) -> Any:
+        return getattr(eqx.combine(params, static), method)(*args)
+
+    with_checks = str(jax.make_jaxpr(run)(params, *args))
+    previous = tg.set_checks(False)
+    try:
+        without_checks = str(jax.make_jaxpr(run)(params, *args))
+    finally:
+        tg.set_checks(previous)
+    assert with_checks == without_checks

@@ -26,6 +26,9 @@ from ._data import Batch as Batch
 from ._data import TextDataset as TextDataset
 from ._data import builtin_corpus as builtin_corpus
 from ._data import load_text as load_text
+from ._explain import Explanation as Explanation
+from ._explain import LayerCall as LayerCall
+from ._explain import explain as explain
 from ._generate import generate as generate
 from ._gpt import GPT as GPT
 from ._hf import HFTokenizer as HFTokenizer
@@ -36,7 +39,10 @@ from ._linear import Linear as Linear
 from ._mlp import MLP as MLP
 from ._norm import LayerNorm as LayerNorm
 from ._norm import RMSNorm as RMSNorm
+from ._rope import Rotary as Rotary
+from ._shape_error import ShapeError as ShapeError
 from ._softmax import Softmax as Softmax
+from ._swiglu import SwiGLU as SwiGLU
 from ._tokenizer import ByteTokenizer as ByteTokenizer
 from ._tokenizer import CharTokenizer as CharTokenizer
 from ._tokenizer import Tokenizer as Tokenizer

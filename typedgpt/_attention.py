@@ -1,4 +1,5 @@
-"""`CausalSelfAttention`: multi-head attention where each position sees only its past."""
+"""`CausalSelfAttention`: multi-head attention where each position sees only its past, with
+grouped-query attention and rotary position embeddings as options."""
 
 import math
 
@@ -9,39 +10,54 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from ._kv_cache import KVCache
 from ._linear import Linear
+from ._rope import Rotary
 from ._softmax import Softmax
 from ._typed import TypedModule
 
-_Heads = Float[Array, "seq heads head_dim"]
-_CachedHeads = Float[Array, "kv_seq heads head_dim"]
+_Queries = Float[Array, "seq heads head_dim"]
+_Keys = Float[Array, "seq kv_heads head_dim"]
+_CachedKeys = Float[Array, "kv_seq kv_heads head_dim"]
 
 
 class CausalSelfAttention(TypedModule):
     """Multi-head causal self-attention, with an optional fixed-size `KVCache`.
 
-    For each head `h`, with `q, k, v` the head's slices of the fused projection `W_qkv x`:
+    For each query head `h`, with `q_h` the head's slice of the fused projection `W_qkv x`
+    and `k, v` the slices of its key/value head `h // (heads / kv_heads)`:
 
-    `out_h = softmax(q k^T / sqrt(head_dim) + mask) v`, mask `-inf` where key > query,
+    `out_h = softmax(q_h k^T / sqrt(head_dim) + mask) v`, mask `-inf` where key > query,
 
-    then the heads are concatenated and projected by `W_out`.
+    then the heads are concatenated and projected by `W_out`. The fused projection emits
+    `(heads + 2 kv_heads) head_dim` features laid out as all queries, then all keys, then
+    all values. With `kv_heads == heads` (the default) this is GPT-2's multi-head attention;
+    with fewer key/value heads it is grouped-query attention (Ainslie et al.), each group of
+    `heads / kv_heads` query heads sharing one key/value head, and with `kv_heads == 1`
+    multi-query attention (Shazeer). The KV cache holds `kv_heads` heads, so it shrinks by
+    the same factor. With `rotary`, queries and keys are rotated by their positions before
+    the scores (and keys are cached rotated).
 
     Letter legend of the einsums: `s` query positions (`seq`), `S` key positions (`kv_seq`),
-    `h` heads, `d` head_dim.
+    `k` key/value heads (`kv_heads`), `g` query heads per key/value head, `d` head_dim.
 
-    **Arguments:** `embed_dim`; `num_heads` (must divide `embed_dim`); `use_bias`;
-    `init_std`; `key`.
+    **Arguments:** `embed_dim`; `num_heads` (must divide `embed_dim`); `num_kv_heads`, the
+    key/value heads (must divide `num_heads`; `None` means `num_heads`); `rotary`, a
+    `Rotary` embedding for queries and keys, or `None`; `use_bias`; `init_std`; `key`.
     """
 
     qkv_proj: Linear
     out_proj: Linear
     softmax: Softmax
+    rotary: Rotary | None
     num_heads: int = eqx.field(static=True)
+    num_kv_heads: int = eqx.field(static=True)
 
     def __init__(
         self,
         embed_dim: int,
         num_heads: int,
         *,
+        num_kv_heads: int | None = None,
+        rotary: Rotary | None = None,
         use_bias: bool = True,
         init_std: float = 0.02,
         key: PRNGKeyArray,
@@ -51,20 +67,39 @@ class CausalSelfAttention(TypedModule):
                 f"embed_dim={embed_dim} is not divisible by num_heads={num_heads}: "
                 "choose embed_dim as a multiple of num_heads"
             )
+        kv_heads = num_heads if num_kv_heads is None else num_kv_heads
+        if kv_heads < 1 or num_heads % kv_heads != 0:
+            raise ValueError(
+                f"num_kv_heads={kv_heads} does not divide num_heads={num_heads}: each key/value "
+                "head serves an equal group of query heads; choose a divisor of num_heads"
+            )
+        head_dim = embed_dim // num_heads
+        if rotary is not None and head_dim % 2 != 0:
+            raise ValueError(
+                f"rotary embeddings rotate pairs of features, so head_dim = embed_dim // "
+                f"num_heads must be even, got {embed_dim} // {num_heads} = {head_dim}: "
+                "choose an even head_dim"
+            )
         qkv_key, out_key = jax.random.split(key)
         self.qkv_proj = Linear(
-            embed_dim, 3 * embed_dim, use_bias=use_bias, init_std=init_std, key=qkv_key
+            embed_dim,
+            (num_heads + 2 * kv_heads) * head_dim,
+            use_bias=use_bias,
+            init_std=init_std,
+            key=qkv_key,
         )
         self.out_proj = Linear(
             embed_dim, embed_dim, use_bias=use_bias, init_std=init_std, key=out_key
         )
         self.softmax = Softmax(axis=-1)
+        self.rotary = rotary
         self.num_heads = num_heads
+        self.num_kv_heads = kv_heads
 
     def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
         """**Arguments:** `x`, one sequence. **Returns:** the same shape."""
-        query, key, value = self._project(x)
         seq = x.shape[0]
+        query, key, value = self._project(x, jnp.arange(seq))
         mask = jnp.tril(jnp.ones((seq, seq), dtype=bool))
         return self._attend(query, key, value, mask)
 
@@ -74,38 +109,52 @@ class CausalSelfAttention(TypedModule):
         """Attend from `x`, at positions `cache.position ...`, to the cache and to itself.
 
         **Arguments:** `x`, the next `seq` positions; `cache`, this layer's cache
-        (`kv_seq heads head_dim`). **Returns:** the output and the cache with `x`'s keys and
-        values written.
+        (`kv_seq kv_heads head_dim`). **Returns:** the output and the cache with `x`'s keys
+        and values written.
         """
         seq, capacity = x.shape[0], cache.keys.shape[-3]
+        if seq > capacity:
+            raise ValueError(
+                f"x has {seq} positions but the KV cache has {capacity} slots: decode at most "
+                f"{capacity} positions, or start a larger cache"
+            )
         position = eqx.error_if(
             cache.position,
             cache.position + seq > capacity,
             f"the KV cache is full: writing {seq} more positions would pass its "
             f"{capacity} slots; start a new cache or shorten the sequence",
         )
-        query, key, value = self._project(x)
-        keys, values = self._write(cache.keys, cache.values, key, value, position)
         query_positions = position + jnp.arange(seq)
+        query, key, value = self._project(x, query_positions)
+        keys, values = self._write(cache.keys, cache.values, key, value, position)
         key_positions = jnp.arange(keys.shape[0])
         mask = key_positions[None, :] <= query_positions[:, None]
         out = self._attend(query, keys, values, mask)
         return out, KVCache(keys=keys, values=values, position=position + seq)
 
-    def _project(self, x: Float[Array, "seq embed"]) -> tuple[_Heads, _Heads, _Heads]:
+    def _project(
+        self, x: Float[Array, "seq embed"], positions: Int[Array, " seq"]
+    ) -> tuple[_Queries, _Keys, _Keys]:
+        """Queries, keys and values of `x`, rotated by `positions` when there is `rotary`."""
         seq, embed = x.shape
+        heads, kv_heads = self.num_heads, self.num_kv_heads
+        head_dim = embed // heads
         qkv = jax.vmap(self.qkv_proj)(x)
-        heads = qkv.reshape(seq, 3, self.num_heads, embed // self.num_heads)
-        return heads[:, 0], heads[:, 1], heads[:, 2]
+        query = qkv[:, : heads * head_dim].reshape(seq, heads, head_dim)
+        kv = qkv[:, heads * head_dim :].reshape(seq, 2, kv_heads, head_dim)
+        key, value = kv[:, 0], kv[:, 1]
+        if self.rotary is not None:
+            query, key = self.rotary(query, positions), self.rotary(key, positions)
+        return query, key, value
 
     def _write(
         self,
-        keys: _CachedHeads,
-        values: _CachedHeads,
-        new_keys: _Heads,
-        new_values: _Heads,
+        keys: _CachedKeys,
+        values: _CachedKeys,
+        new_keys: _Keys,
+        new_values: _Keys,
         position: Int[Array, ""],
-    ) -> tuple[_CachedHeads, _CachedHeads]:
+    ) -> tuple[_CachedKeys, _CachedKeys]:
         start = (position, jnp.int32(0), jnp.int32(0))
         keys = jax.lax.dynamic_update_slice(keys, new_keys.astype(keys.dtype), start)
         values = jax.lax.dynamic_update_slice(values, new_values.astype(values.dtype), start)
@@ -113,25 +162,31 @@ class CausalSelfAttention(TypedModule):
 
     def _attend(
         self,
-        query: _Heads,
-        key: _CachedHeads,
-        value: _CachedHeads,
+        query: _Queries,
+        key: _CachedKeys,
+        value: _CachedKeys,
         mask: Bool[Array, "seq kv_seq"],
     ) -> Float[Array, "seq embed"]:
-        seq, _, head_dim = query.shape
+        seq, heads, head_dim = query.shape
+        kv_heads = key.shape[1]
         key, value = key.astype(query.dtype), value.astype(query.dtype)
+        # Query head h = k * group + g reads key/value head k: the heads of a group are
+        # adjacent, so the split is a reshape, and no key or value is repeated.
+        grouped = query.reshape(seq, kv_heads, heads // kv_heads, head_dim)
         if seq == 1:
             # One query (a decoding step): products and sums over the cache as it is laid
             # out, where a batched matmul would first transpose the whole cache.
-            scores = jnp.sum(query[0][None, :, :] * key, axis=-1).T[:, None, :]
+            products = grouped[0][None, :, :, :] * key[:, :, None, :]
+            scores = jnp.sum(products, axis=-1).transpose(1, 2, 0)[:, :, None, :]
         else:
-            scores = jnp.einsum("shd,Shd->hsS", query, key)
+            scores = jnp.einsum("skgd,Skd->kgsS", grouped, key)
         scores = scores / math.sqrt(head_dim)
         lowest = jnp.finfo(scores.dtype).min  # type: ignore[no-untyped-call]
-        scores = jnp.where(mask[None, :, :], scores, lowest)
+        scores = jnp.where(mask[None, None, :, :], scores, lowest)
         weights = self.softmax(scores)
         if seq == 1:
-            heads = jnp.sum(weights[:, 0, :].T[:, :, None] * value, axis=0)[None]
+            weighted = weights[:, :, 0, :].transpose(2, 0, 1)[:, :, :, None] * value[:, :, None, :]
+            out = jnp.sum(weighted, axis=0)[None]
         else:
-            heads = jnp.einsum("hsS,Shd->shd", weights, value)
-        return jax.vmap(self.out_proj)(heads.reshape(seq, -1))
+            out = jnp.einsum("kgsS,Skd->skgd", weights, value)
+        return jax.vmap(self.out_proj)(out.reshape(seq, -1))

@@ -8,6 +8,8 @@ from ._config import GPTConfig
 from ._kv_cache import KVCache
 from ._mlp import MLP
 from ._norm import LayerNorm, RMSNorm
+from ._rope import Rotary
+from ._swiglu import SwiGLU
 from ._typed import TypedModule
 
 
@@ -19,8 +21,31 @@ def make_norm(config: GPTConfig) -> RMSNorm | LayerNorm:
     return LayerNorm(config.embed_dim, eps=config.norm_eps, use_weight=has, use_bias=has)
 
 
+def make_mlp(config: GPTConfig, *, key: PRNGKeyArray) -> MLP | SwiGLU:
+    """The feed-forward network a config asks for."""
+    if config.mlp == "swiglu":
+        return SwiGLU(
+            config.embed_dim,
+            config.mlp_dim,
+            use_bias=config.use_bias,
+            init_std=config.init_std,
+            key=key,
+        )
+    return MLP(
+        config.embed_dim,
+        config.mlp_dim,
+        activation=config.activation,
+        use_bias=config.use_bias,
+        init_std=config.init_std,
+        key=key,
+    )
+
+
 class Block(TypedModule):
     """`x = x + attn(norm1(x))`, then `x = x + mlp(norm2(x))`.
+
+    The attention is multi-head or grouped-query, with or without rotary embeddings, and
+    the MLP standard or SwiGLU, as the config says.
 
     **Arguments:** `config`, a `GPTConfig`; `key`.
     """
@@ -28,7 +53,7 @@ class Block(TypedModule):
     norm1: RMSNorm | LayerNorm
     attn: CausalSelfAttention
     norm2: RMSNorm | LayerNorm
-    mlp: MLP
+    mlp: MLP | SwiGLU
 
     def __init__(self, config: GPTConfig, *, key: PRNGKeyArray) -> None:
         attn_key, mlp_key = jax.random.split(key)
@@ -36,19 +61,14 @@ class Block(TypedModule):
         self.attn = CausalSelfAttention(
             config.embed_dim,
             config.num_heads,
+            num_kv_heads=config.kv_heads,
+            rotary=Rotary(config.rope_base) if config.position_encoding == "rope" else None,
             use_bias=config.use_bias,
             init_std=config.init_std,
             key=attn_key,
         )
         self.norm2 = make_norm(config)
-        self.mlp = MLP(
-            config.embed_dim,
-            config.mlp_dim,
-            activation=config.activation,
-            use_bias=config.use_bias,
-            init_std=config.init_std,
-            key=mlp_key,
-        )
+        self.mlp = make_mlp(config, key=mlp_key)
 
     def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
         """**Arguments:** `x`, one sequence. **Returns:** the same shape."""

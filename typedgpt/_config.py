@@ -6,9 +6,13 @@ from typing import Any, Literal, Self
 
 Norm = Literal["rmsnorm", "layernorm"]
 Activation = Literal["relu", "gelu_tanh"]
+MLPKind = Literal["standard", "swiglu"]
+PositionEncoding = Literal["learned", "rope"]
 
 _NORMS = ("rmsnorm", "layernorm")
 _ACTIVATIONS = ("relu", "gelu_tanh")
+_MLPS = ("standard", "swiglu")
+_POSITION_ENCODINGS = ("learned", "rope")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,7 +29,15 @@ class GPTConfig:
       whether norms carry a learned gain (and, for LayerNorm, a bias).
     - `embed_norm`: a norm right after the embeddings (microgpt); `final_norm`: a norm before
       the head (GPT-2).
-    - `activation`: `"gelu_tanh"` (GPT-2) or `"relu"` (microgpt).
+    - `activation`: the standard MLP's, `"gelu_tanh"` (GPT-2) or `"relu"` (microgpt).
+    - `mlp`: `"standard"`, `W_down act(W_up x)` (GPT-2, microgpt), or `"swiglu"`,
+      `W_down (silu(W_gate x) * W_up x)` (PaLM, LLaMA; `activation` does not apply).
+    - `position_encoding`: `"learned"` position embeddings added to the token embeddings
+      (GPT-2), or `"rope"`, rotary embeddings of queries and keys in every attention layer
+      (no position embeddings; `head_dim` must be even), with wavelength scale `rope_base`.
+    - `num_kv_heads`: key/value heads of grouped-query attention, a divisor of `num_heads`
+      (1 is multi-query attention); `None` means `num_heads`, multi-head attention. The KV
+      cache holds `kv_heads` heads.
     - `use_bias`: biases in the linear layers.
     - `tie_embeddings`: the head reuses the token embedding (GPT-2) instead of its own
       `lm_head` weight (microgpt).
@@ -44,6 +56,10 @@ class GPTConfig:
     embed_norm: bool = False
     final_norm: bool = True
     activation: Activation = "gelu_tanh"
+    mlp: MLPKind = "standard"
+    position_encoding: PositionEncoding = "learned"
+    rope_base: float = 10000.0
+    num_kv_heads: int | None = None
     use_bias: bool = True
     tie_embeddings: bool = True
     init_std: float = 0.02
@@ -71,7 +87,33 @@ class GPTConfig:
             raise ValueError(
                 f"GPTConfig.activation must be one of {_ACTIVATIONS}, got {self.activation!r}"
             )
-        for name in ("norm_eps", "init_std"):
+        if self.mlp not in _MLPS:
+            raise ValueError(f"GPTConfig.mlp must be one of {_MLPS}, got {self.mlp!r}")
+        if self.position_encoding not in _POSITION_ENCODINGS:
+            raise ValueError(
+                f"GPTConfig.position_encoding must be one of {_POSITION_ENCODINGS}, "
+                f"got {self.position_encoding!r}"
+            )
+        if self.position_encoding == "rope" and self.head_dim % 2 != 0:
+            raise ValueError(
+                f"GPTConfig.position_encoding='rope' rotates pairs of features, so head_dim "
+                f"= embed_dim // num_heads must be even, got {self.embed_dim} // "
+                f"{self.num_heads} = {self.head_dim}: choose embed_dim and num_heads with an "
+                "even quotient"
+            )
+        kv_heads = self.num_kv_heads
+        if kv_heads is not None:
+            if not isinstance(kv_heads, int) or isinstance(kv_heads, bool) or kv_heads < 1:
+                raise ValueError(
+                    f"GPTConfig.num_kv_heads must be None or a positive int, got {kv_heads!r}"
+                )
+            if self.num_heads % kv_heads != 0:
+                raise ValueError(
+                    f"GPTConfig.num_kv_heads={kv_heads} does not divide num_heads="
+                    f"{self.num_heads}: each key/value head serves an equal group of query "
+                    "heads; choose a divisor of num_heads"
+                )
+        for name in ("norm_eps", "init_std", "rope_base"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
                 raise ValueError(f"GPTConfig.{name} must be a positive number, got {value!r}")
@@ -85,6 +127,11 @@ class GPTConfig:
     def head_dim(self) -> int:
         """The width of one attention head, `embed_dim // num_heads`."""
         return self.embed_dim // self.num_heads
+
+    @property
+    def kv_heads(self) -> int:
+        """The number of key/value heads: `num_kv_heads`, or `num_heads` when that is None."""
+        return self.num_heads if self.num_kv_heads is None else self.num_kv_heads
 
     def replace(self, **changes: Any) -> Self:
         """A copy with some fields changed, checked again."""

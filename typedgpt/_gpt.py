@@ -14,7 +14,7 @@ from ._config import GPTConfig
 from ._kv_cache import KVCache
 from ._norm import LayerNorm, RMSNorm
 from ._state_dict import from_state_dict, state_dict
-from ._typed import TypedModule
+from ._typed import TypedModule, submodule
 
 
 class GPT(TypedModule):
@@ -22,6 +22,8 @@ class GPT(TypedModule):
 
     `x = wte[tokens] + wpe[positions]`, an optional norm (microgpt), the blocks, an optional
     final norm (GPT-2), then `logits = W_head x` with `W_head` the token embedding when tied.
+    With `position_encoding="rope"` there is no `wpe`: attention rotates queries and keys by
+    their positions instead.
 
     The blocks are stacked: every array in `blocks` has a leading `layers` axis, and the
     forward pass runs them with `jax.lax.scan`, so compile time does not grow with depth.
@@ -31,7 +33,7 @@ class GPT(TypedModule):
     """
 
     token_embedding: Float[Array, "vocab embed"]
-    position_embedding: Float[Array, "positions embed"]
+    position_embedding: Float[Array, "positions embed"] | None
     embed_norm: RMSNorm | LayerNorm | None
     blocks: Block
     final_norm: RMSNorm | LayerNorm | None
@@ -46,8 +48,10 @@ class GPT(TypedModule):
         self.token_embedding = std * jax.random.normal(
             token_key, (config.vocab_size, config.embed_dim)
         )
-        self.position_embedding = std * jax.random.normal(
-            position_key, (config.max_seq_len, config.embed_dim)
+        self.position_embedding = (
+            std * jax.random.normal(position_key, (config.max_seq_len, config.embed_dim))
+            if config.position_encoding == "learned"
+            else None
         )
         self.embed_norm = make_norm(config) if config.embed_norm else None
         layer_keys = jax.random.split(blocks_key, config.num_layers)
@@ -101,12 +105,13 @@ class GPT(TypedModule):
         return from_state_dict(config, tensors)
 
     def init_cache(self, dtype: DTypeLike = jnp.float32) -> KVCache:
-        """An empty `KVCache` with room for `max_seq_len` positions in every layer."""
+        """An empty `KVCache` with room for `max_seq_len` positions of `kv_heads` heads in
+        every layer."""
         config = self.config
         return KVCache.empty(
             num_layers=config.num_layers,
             max_seq_len=config.max_seq_len,
-            num_heads=config.num_heads,
+            num_kv_heads=config.kv_heads,
             head_dim=config.head_dim,
             dtype=dtype,
         )
@@ -117,7 +122,8 @@ class GPT(TypedModule):
         params, static = eqx.partition(self.blocks, eqx.is_array)
 
         def layer(x: Float[Array, "seq embed"], block_params: Block) -> tuple[Any, None]:
-            return eqx.combine(block_params, static)(x), None
+            with submodule("blocks[*]", scan_length=self.config.num_layers):
+                return eqx.combine(block_params, static)(x), None
 
         x, _ = jax.lax.scan(layer, x, params)
         return self._head(x)
@@ -133,7 +139,8 @@ class GPT(TypedModule):
         def layer(x: Float[Array, "seq embed"], xs: tuple[Block, Any, Any]) -> tuple[Any, Any]:
             block_params, keys, values = xs
             layer_cache = KVCache(keys=keys, values=values, position=position)
-            x, layer_cache = eqx.combine(block_params, static).decode(x, layer_cache)
+            with submodule("blocks[*]", scan_length=self.config.num_layers):
+                x, layer_cache = eqx.combine(block_params, static).decode(x, layer_cache)
             return x, (layer_cache.keys, layer_cache.values)
 
         x, (keys, values) = jax.lax.scan(layer, x, (params, cache.keys, cache.values))
@@ -162,8 +169,9 @@ class GPT(TypedModule):
         position = caches[0].position
         x = self._embed(tokens, position + jnp.arange(tokens.shape[0]))
         new_caches = []
-        for block, cache in zip(blocks, caches, strict=True):
-            x, cache = block.decode(x, cache)
+        for index, (block, cache) in enumerate(zip(blocks, caches, strict=True)):
+            with submodule(f"blocks[{index}]"):
+                x, cache = block.decode(x, cache)
             new_caches.append(cache)
         return self._head(x), new_caches
 
@@ -177,7 +185,9 @@ class GPT(TypedModule):
             f"a token id is outside the vocabulary [0, {vocab}): "
             f"encode with a tokenizer whose vocabulary has at most vocab_size={vocab} ids",
         )
-        x = self.token_embedding[tokens] + self.position_embedding[positions]
+        x = self.token_embedding[tokens]
+        if self.position_embedding is not None:
+            x = x + self.position_embedding[positions]
         if self.embed_norm is not None:
             x = jax.vmap(self.embed_norm)(x)
         return x

@@ -185,7 +185,8 @@ def config_to_hf(config: GPTConfig, *, eos_id: int | None = None) -> dict[str, A
     """The `config.json` of a Hugging Face `GPT2LMHeadModel` with this config.
 
     Raises `ValueError` naming the field for a config GPT-2 cannot express (microgpt's
-    RMSNorm, ReLU, missing biases, ...). `eos_id` becomes `bos_token_id` and `eos_token_id`.
+    RMSNorm, ReLU, missing biases, a SwiGLU MLP, rotary embeddings, grouped-query
+    attention, ...). `eos_id` becomes `bos_token_id` and `eos_token_id`.
     """
     needs = {
         "norm": "layernorm",
@@ -194,6 +195,9 @@ def config_to_hf(config: GPTConfig, *, eos_id: int | None = None) -> dict[str, A
         "final_norm": True,
         "activation": "gelu_tanh",
         "use_bias": True,
+        "mlp": "standard",
+        "position_encoding": "learned",
+        "num_kv_heads": config.num_heads if config.num_kv_heads is not None else None,
     }
     for field, value in needs.items():
         if getattr(config, field) != value:

@@ -18,13 +18,15 @@ class KVCache(TypedModule):
 
     **Fields:**
 
-    - `keys`, `values`: `(layers, kv_seq, heads, head_dim)` in the model's cache; a single
-      attention layer sees its own slice, without the `layers` axis (hence `*layers`).
+    - `keys`, `values`: `(layers, kv_seq, kv_heads, head_dim)` in the model's cache; a
+      single attention layer sees its own slice, without the `layers` axis (hence
+      `*layers`). With grouped-query attention there are fewer key/value heads than query
+      heads, and the cache holds only those.
     - `position`: a scalar int32, how many positions hold keys and values.
     """
 
-    keys: Float[Array, "*layers kv_seq heads head_dim"]
-    values: Float[Array, "*layers kv_seq heads head_dim"]
+    keys: Float[Array, "*layers kv_seq kv_heads head_dim"]
+    values: Float[Array, "*layers kv_seq kv_heads head_dim"]
     position: Int[Array, ""]
 
     @classmethod
@@ -33,12 +35,12 @@ class KVCache(TypedModule):
         *,
         num_layers: int,
         max_seq_len: int,
-        num_heads: int,
+        num_kv_heads: int,
         head_dim: int,
         dtype: DTypeLike = jnp.float32,
     ) -> "KVCache":
         """An all-zero cache at position 0 (see also `GPT.init_cache`)."""
-        shape = (num_layers, max_seq_len, num_heads, head_dim)
+        shape = (num_layers, max_seq_len, num_kv_heads, head_dim)
         return cls(
             keys=jnp.zeros(shape, dtype),
             values=jnp.zeros(shape, dtype),

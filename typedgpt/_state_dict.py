@@ -5,11 +5,17 @@ linear layers as `Conv1D`, whose weight is `(in, out)`; typedgpt's `Linear.weigh
 `(out, in)`, so every linear weight is transposed here and nowhere else. `lm_head.weight` is
 `(vocab, embed)`, as in `nn.Linear`, and exists only when the head is untied. Parameters a
 config does not have (gain-free norms, biases) are absent.
+
+Configs beyond GPT-2 keep its names, so that `tg.save_checkpoint` stores them too (Hugging
+Face export refuses them: `_hf.config_to_hf`): with rotary embeddings there is no
+`wpe.weight`; with grouped-query attention `c_attn` is `(embed, (heads + 2 kv_heads)
+head_dim)`, still queries, keys, values; a SwiGLU MLP adds the gate `h.{i}.mlp.c_gate`
+(`embed` to `mlp`) to `c_fc` (the up projection) and `c_proj` (down).
 """
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import equinox as eqx
 import jax
@@ -17,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import GPTConfig
+from ._swiglu import SwiGLU
 
 if TYPE_CHECKING:
     from ._gpt import GPT
@@ -36,10 +43,11 @@ class _Entry:
 
 def _entries(config: GPTConfig) -> list[_Entry]:
     """Every parameter a model with this config has, in checkpoint order."""
-    entries = [
-        _Entry("wte.weight", lambda m: m.token_embedding, ("vocab", "embed"), False),
-        _Entry("wpe.weight", lambda m: m.position_embedding, ("positions", "embed"), False),
-    ]
+    entries = [_Entry("wte.weight", lambda m: m.token_embedding, ("vocab", "embed"), False)]
+    if config.position_encoding == "learned":
+        entries.append(
+            _Entry("wpe.weight", lambda m: m.position_embedding, ("positions", "embed"), False)
+        )
     norm_params = config.norm_has_params
     norm_bias = norm_params and config.norm == "layernorm"
 
@@ -60,10 +68,13 @@ def _entries(config: GPTConfig) -> list[_Entry]:
     if config.embed_norm:
         entries += norm("ln_embed", lambda m: m.embed_norm)
     entries += norm("h.{i}.ln_1", lambda m: m.blocks.norm1)
-    entries += linear("h.{i}.attn.c_attn", lambda m: m.blocks.attn.qkv_proj, ("embed", "3*embed"))
+    qkv = _qkv_dim(config)
+    entries += linear("h.{i}.attn.c_attn", lambda m: m.blocks.attn.qkv_proj, ("embed", qkv))
     entries += linear("h.{i}.attn.c_proj", lambda m: m.blocks.attn.out_proj, ("embed", "embed"))
     entries += norm("h.{i}.ln_2", lambda m: m.blocks.norm2)
     entries += linear("h.{i}.mlp.c_fc", lambda m: m.blocks.mlp.up_proj, ("embed", "mlp"))
+    if config.mlp == "swiglu":
+        entries += linear("h.{i}.mlp.c_gate", lambda m: _swiglu(m).gate_proj, ("embed", "mlp"))
     entries += linear("h.{i}.mlp.c_proj", lambda m: m.blocks.mlp.down_proj, ("mlp", "embed"))
     if config.final_norm:
         entries += norm("ln_f", lambda m: m.final_norm)
@@ -72,12 +83,23 @@ def _entries(config: GPTConfig) -> list[_Entry]:
     return entries
 
 
+def _swiglu(model: "GPT") -> SwiGLU:
+    return cast(SwiGLU, model.blocks.mlp)
+
+
+def _qkv_dim(config: GPTConfig) -> str:
+    """The name of the fused projection's output dim: `3*embed` in GPT-2's attention."""
+    if config.kv_heads == config.num_heads:
+        return "3*embed"
+    return "(heads+2*kv_heads)*head_dim"
+
+
 def _sizes(config: GPTConfig) -> dict[str, int]:
     return {
         "vocab": config.vocab_size,
         "positions": config.max_seq_len,
         "embed": config.embed_dim,
-        "3*embed": 3 * config.embed_dim,
+        _qkv_dim(config): (config.num_heads + 2 * config.kv_heads) * config.head_dim,
         "mlp": config.mlp_dim,
     }
 

@@ -10,38 +10,34 @@ subclass that has annotations is wrapped so that, on every call, in a fresh dime
 3. the method runs (nested calls open scopes of their own);
 4. the return value is checked.
 
-A mismatch raises `jaxtyping.TypeCheckError` naming the method, the argument, field or return
-value, the axis, its size, and where that axis was bound. Under `jax.jit` the checks run once,
-while tracing, and read only shapes and dtypes: the compiled program is the same with checks
-on or off. Eager calls pay for the checks; `set_checks(False)` (or the environment variable
-`TYPEDGPT_CHECKS=0`) switches them off.
+A mismatch raises `ShapeError`, a `jaxtyping.TypeCheckError`, whose message names the module
+by its attribute path from the outermost checked call (`GPT.blocks[*].attn.qkv_proj`), the
+conflicting axis, the two places that bound it, and the expected and received shapes in the
+dimension vocabulary. Under `jax.jit` the checks run once, while tracing, and read only
+shapes and dtypes: the compiled program is the same with checks on or off. Eager calls pay
+for the checks; `set_checks(False)` (or the environment variable `TYPEDGPT_CHECKS=0`)
+switches them off.
 """
 
+import contextlib
 import dataclasses
 import functools
 import inspect
 import os
-import re
 import threading
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import equinox as eqx
 import jax
 import numpy as np
-from beartype.door import is_bearable
-from jaxtyping import TypeCheckError
-from jaxtyping._array_types import _MetaAbstractArray
-from jaxtyping._storage import get_shape_memo as _untyped_get_shape_memo
 from jaxtyping._storage import pop_shape_memo, push_shape_memo
 
-# jaxtyping's dim memo for the current call: (single dims, variadic dims, pytree dims, args).
-get_shape_memo: Callable[[], tuple[dict[str, int], dict[str, tuple[bool, Any]], Any, Any]] = (
-    _untyped_get_shape_memo
-)
+from ._shape_error import Failure, ShapeError, get_shape_memo, mentions_array, mismatch, shape_error
+from ._shape_error import describe as describe
 
 _enabled = os.environ.get("TYPEDGPT_CHECKS", "1").strip().lower() not in {"0", "false", "off"}
 _local = threading.local()
@@ -68,6 +64,182 @@ def checks_enabled() -> bool:
     return _enabled
 
 
+# Module paths: which module a checked call runs on, named from the outermost checked call.
+
+
+class _Frame:
+    """One active checked call: its module, and (when recording) what it bound and made."""
+
+    def __init__(
+        self,
+        module: Any,
+        method: str,
+        parent: "_Frame | None",
+        name: str | None,
+        scan_length: int | None,
+    ) -> None:
+        self.module = module
+        self.method = method
+        self.parent = parent
+        self.name = name  # given by `submodule()`: the attribute path below the parent
+        self.scan_length = scan_length
+        self._path: str | None = None
+        # Filled only while recording for `explain`.
+        self.calls: list[_Frame] | None = None
+        self.dims: dict[str, Any] = {}
+        self.arguments: dict[str, Any] = {}
+        self.result: Any = None
+        self.hints: dict[str, Any] = {}  # the annotations of `arguments`, and "return"
+
+    @property
+    def where(self) -> str:
+        """`Class.method`."""
+        return f"{type(self.module).__name__}.{self.method}"
+
+    @property
+    def path(self) -> str:
+        """The module's attribute path from the outermost checked call, found on first use."""
+        if self._path is None:
+            self._path = _path_of(self)
+        return self._path
+
+
+def _path_of(frame: _Frame) -> str:
+    parent = frame.parent
+    if parent is None:
+        return type(frame.module).__name__
+    base = parent.path
+    if frame.name is not None:
+        return base + (frame.name if frame.name.startswith("[") else f".{frame.name}")
+    if frame.module is parent.module:
+        return base  # another method of the same module
+    found = _find(parent.module, frame.module)
+    if found is not None:
+        return base + found
+    if type(frame.module) is type(parent.module):
+        return base  # the same module rebuilt, as when a method runs itself under jax.jit
+    return f"{base} > {type(frame.module).__name__}"
+
+
+def _submodules(node: Any, prefix: str, depth: int) -> Iterator[tuple[str, Any]]:
+    """Each module inside `node`'s fields, lists, tuples and dicts, with its path suffix."""
+    if depth == 0:
+        return
+    if isinstance(node, eqx.Module):
+        items: list[tuple[str, Any]] = [
+            (f"{prefix}.{f.name}", getattr(node, f.name, None)) for f in dataclasses.fields(node)
+        ]
+    elif isinstance(node, (list, tuple)):
+        items = [(f"{prefix}[{i}]", item) for i, item in enumerate(node)]
+    elif isinstance(node, dict):
+        items = [(f"{prefix}[{key!r}]", item) for key, item in node.items()]
+    else:
+        return
+    for suffix, child in items:
+        if isinstance(child, eqx.Module):
+            yield suffix, child
+        if isinstance(child, (eqx.Module, list, tuple, dict)):
+            yield from _submodules(child, suffix, depth - 1)
+
+
+def _find(parent: Any, module: Any) -> str | None:
+    """Where `module` lies inside `parent`: by identity, else the one module of its type and
+    shapes (a copy, as `eqx.filter_vmap` makes); `None` when neither finds it."""
+    candidates = list(_submodules(parent, "", depth=8))
+    for suffix, child in candidates:
+        if child is module:
+            return suffix
+    signature = _shapes(module)
+    alike = [
+        suffix
+        for suffix, child in candidates
+        if type(child) is type(module) and _shapes(child) == signature
+    ]
+    return alike[0] if len(alike) == 1 else None
+
+
+def _shapes(module: Any) -> tuple[Any, ...]:
+    leaves, treedef = jax.tree.flatten(module)
+    return (treedef, *((getattr(x, "shape", None), getattr(x, "dtype", None)) for x in leaves))
+
+
+def _stack() -> list[_Frame]:
+    stack: list[_Frame] | None = getattr(_local, "stack", None)
+    if stack is None:
+        stack = _local.stack = []
+    return stack
+
+
+@contextlib.contextmanager
+def submodule(name: str, *, scan_length: int | None = None) -> Iterator[None]:
+    """Name the module of the next checked call made inside this block, for messages.
+
+    For a module rebuilt on the fly, which cannot be found among the caller's fields:
+    `with submodule("blocks[2]"):` names a layer unstacked from `blocks`, and
+    `with submodule("blocks[*]", scan_length=12):` the one layer that `lax.scan` traces for
+    12 stacked layers. Wrap exactly the one call.
+    """
+    stack = _stack()
+    previous = getattr(_local, "pending", None)
+    _local.pending = (stack[-1] if stack else None, name, scan_length)
+    try:
+        yield
+    finally:
+        _local.pending = previous
+
+
+# Recording the calls, for `explain`.
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[_Frame]]:
+    """Record every checked call made inside the block, with checks on; yields the outermost
+    calls, each with `calls`, `dims`, `arguments` and `result` filled in."""
+    global _enabled
+    previous, previous_enabled = getattr(_local, "recording", None), _enabled
+    calls: list[_Frame] = []
+    _local.recording, _enabled = calls, True
+    try:
+        yield calls
+    finally:
+        _local.recording, _enabled = previous, previous_enabled
+
+
+def _abstract(value: Any) -> Any:
+    """`value` with every array replaced by a `jax.ShapeDtypeStruct`."""
+
+    def leaf(x: Any) -> Any:
+        if isinstance(x, jax.Array | np.ndarray):
+            return jax.ShapeDtypeStruct(x.shape, x.dtype)  # type: ignore[no-untyped-call]
+        return x
+
+    return jax.tree.map(leaf, value)
+
+
+def _record(frame: _Frame, plan: "_Plan", values: dict[str, Any], out: Any) -> None:
+    frame.dims = _bound_dims()
+    frame.hints = {name: hint for name, hint in plan.params if name in values}
+    frame.hints["return"] = plan.returns
+    frame.arguments = {name: _abstract(values[name]) for name in frame.hints if name in values}
+    frame.result = _abstract(out)
+    # lax.scan may trace its body twice; the layer it stands for ran once.
+    siblings = frame.parent.calls if frame.parent is not None else None
+    if frame.scan_length is not None and siblings is not None:
+        for other in siblings:
+            if other is frame:
+                break
+            if (other.path, other.method, repr(other.arguments)) == (
+                frame.path,
+                frame.method,
+                repr(frame.arguments),
+            ):
+                siblings.remove(frame)
+                break
+
+
+# Checking values.
+
+
 @dataclass(frozen=True)
 class _Plan:
     """What to check for one method: resolved once, on its first checked call."""
@@ -78,80 +250,6 @@ class _Plan:
     returns: Any  # the return hint, or None when there is none to check
 
 
-def _is_array_hint(hint: Any) -> bool:
-    return isinstance(hint, _MetaAbstractArray)
-
-
-def _mentions_array(hint: Any) -> bool:
-    if _is_array_hint(hint):
-        return True
-    return any(_mentions_array(arg) for arg in typing.get_args(hint))
-
-
-def _hint_name(hint: Any) -> str:
-    if _is_array_hint(hint):
-        name = hint.__name__
-    elif isinstance(hint, type):
-        name = hint.__qualname__
-    else:
-        name = repr(hint)
-    name = re.sub(r"\bjaxlib\._jax\.Array\b|\bjax\.Array\b", "Array", name)
-    return re.sub(r"\b(?:jaxtyping|typing)\.", "", name).replace("NoneType", "None")
-
-
-def describe(value: Any) -> str:
-    """A short description of a value for error messages: `float32[3, 5]`, `int`, `None`."""
-    if value is None:
-        return "None"
-    shape = getattr(value, "shape", None)
-    dtype = getattr(value, "dtype", None)
-    if shape is not None and dtype is not None:
-        kind = "" if isinstance(value, jax.Array) else f"{type(value).__module__.split('.')[0]} "
-        return f"{kind}{np.dtype(dtype).name}[{', '.join(str(s) for s in shape)}]"
-    if isinstance(value, tuple):
-        return "(" + ", ".join(describe(v) for v in value) + ")"
-    return type(value).__qualname__
-
-
-def _mismatch(value: Any, hint: Any) -> str:
-    """Why `value` does not match `hint` in the current dim scope, or "" when it does."""
-    if _is_array_hint(hint):
-        if not isinstance(value, jax.Array):
-            if hasattr(value, "shape") and hasattr(value, "dtype"):
-                return (
-                    f"expected a JAX array but got a {type(value).__module__} array: "
-                    "convert it with jax.numpy.asarray"
-                )
-            return f"expected an array but got {type(value).__qualname__}"
-        reason: str = hint.__instancecheck_str__(value)
-        return reason
-    origin = typing.get_origin(hint)
-    if origin is typing.Union or origin is types.UnionType:
-        reasons = []
-        for member in typing.get_args(hint):
-            reason = _mismatch(value, member)
-            if not reason:
-                return ""
-            reasons.append(reason)
-        arrays = [
-            r for m, r in zip(typing.get_args(hint), reasons, strict=True) if _mentions_array(m)
-        ]
-        return (arrays or reasons)[0]
-    if origin is tuple:
-        args = typing.get_args(hint)
-        if args and args[-1] is not Ellipsis:
-            if not isinstance(value, tuple) or len(value) != len(args):
-                return f"expected a tuple of {len(args)} values, got {describe(value)}"
-            for index, (item, item_hint) in enumerate(zip(value, args, strict=True)):
-                reason = _mismatch(item, item_hint)
-                if reason:
-                    return f"item {index}: {reason}"
-            return ""
-    if hint is Any or is_bearable(value, hint):
-        return ""
-    return f"expected {_hint_name(hint)}, got {describe(value)}"
-
-
 def _bound_dims() -> dict[str, Any]:
     single, variadic, _, _ = get_shape_memo()
     dims: dict[str, Any] = dict(single)
@@ -159,17 +257,13 @@ def _bound_dims() -> dict[str, Any]:
     return dims
 
 
-_AXIS = re.compile(r"dimension (\S+) is|variadic dimensions '(\*\S+)'")
-
-
-def _check(
-    value: Any, hint: Any, what: str, where: str, sources: dict[str, tuple[str, Any]]
-) -> None:
+def _check(value: Any, hint: Any, what: str, frame: _Frame, sources: dict[str, Any]) -> None:
+    """Check one value in the current dim scope; note the dims it binds in `sources`."""
     single, variadic, _, _ = get_shape_memo()
     before = len(single) + len(variadic)
-    reason = _mismatch(value, hint)
-    if reason:
-        raise TypeCheckError(_message(value, hint, what, where, reason, sources))
+    failure = mismatch(value, hint)
+    if failure is not None:
+        raise _error(failure, what, frame, sources)
     single, variadic, _, _ = get_shape_memo()
     if len(single) + len(variadic) != before:
         for name in single:
@@ -178,36 +272,32 @@ def _check(
             sources.setdefault(f"*{name}", (what, value))
 
 
-def _message(
-    value: Any, hint: Any, what: str, where: str, reason: str, sources: dict[str, tuple[str, Any]]
-) -> str:
-    bound = _bound_dims()
-    lines = [
-        f"{where}: {what} is {describe(value)}, which does not match {_hint_name(hint)}:",
-        f"  {reason}.",
-    ]
-    match = _AXIS.search(reason)
-    if match:
-        axis = match.group(1) or match.group(2)
-        if axis in sources:
-            source, source_value = sources[axis]
-            lines.append(
-                f'  Axis "{axis}" = {bound[axis]} was bound by {source} ({describe(source_value)}).'
-            )
-    if bound:
-        lines.append(
-            f"  Dims bound in this call: {', '.join(f'{k}={v}' for k, v in bound.items())}."
-        )
-    stack = getattr(_local, "stack", [])
-    if len(stack) > 1:
-        lines.append(f"  Call path: {' > '.join(stack)}.")
-    return "\n".join(lines)
+# The message.
+
+
+def _error(
+    failure: Failure, what: str, frame: _Frame, sources: dict[str, tuple[str, Any]]
+) -> ShapeError:
+    notes = []
+    outer: _Frame | None = frame
+    while outer is not None:
+        if outer.scan_length is not None:
+            count = outer.scan_length
+            layers = f"{count} stacked layer{'' if count == 1 else 's'}"
+            notes.append(f"{outer.path}: the layer lax.scan traces once for the {layers}")
+        outer = outer.parent
+    return shape_error(
+        failure, what, path=frame.path, method=frame.where, sources=sources, notes=notes
+    )
+
+
+# Wrapping the methods.
 
 
 def _field_hints(cls: type) -> tuple[tuple[str, Any], ...]:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
-    return tuple((name, hints[name]) for name in names if _mentions_array(hints.get(name)))
+    return tuple((name, hints[name]) for name in names if mentions_array(hints.get(name)))
 
 
 def _make_plan(cls: type, fn: Callable[..., Any]) -> _Plan | None:
@@ -221,7 +311,7 @@ def _make_plan(cls: type, fn: Callable[..., Any]) -> _Plan | None:
     )
     checked = tuple((p.name, hints[p.name]) for p in params if p.name in hints)
     returns = hints.get("return")
-    if not any(_mentions_array(hint) for _, hint in checked) and not _mentions_array(returns):
+    if not any(mentions_array(hint) for _, hint in checked) and not mentions_array(returns):
         return None
     return _Plan(
         fields=_field_hints(cls),
@@ -229,6 +319,25 @@ def _make_plan(cls: type, fn: Callable[..., Any]) -> _Plan | None:
         positional=positional,
         returns=returns if returns is not None and returns is not type(None) else None,
     )
+
+
+def _push(module: Any, method: str) -> _Frame:
+    """Start a checked call: its frame, named from the caller's frame, on the stack."""
+    stack = _stack()
+    parent = stack[-1] if stack else None
+    name = scan_length = None
+    pending = getattr(_local, "pending", None)
+    if pending is not None and parent is not None and pending[0] is parent:
+        _, name, scan_length = pending
+    frame = _Frame(module, method, parent, name, scan_length)
+    calls: list[_Frame] | None = getattr(_local, "recording", None)
+    if calls is not None:
+        frame.calls = []
+        if parent is not None and parent.calls is not None:
+            calls = parent.calls
+        calls.append(frame)
+    stack.append(frame)
+    return frame
 
 
 def _checked(fn: _F) -> _F:
@@ -246,28 +355,26 @@ def _checked(fn: _F) -> _F:
             plan = plans[cls] = _make_plan(cls, fn)
         if plan is None:
             return fn(self, *args, **kwargs)
-        where = f"{cls.__name__}.{fn.__name__}"
-        stack = getattr(_local, "stack", None)
-        if stack is None:
-            stack = _local.stack = []
-        stack.append(cls.__name__ if fn.__name__ == "__call__" else where)
+        frame = _push(self, fn.__name__)
         push_shape_memo({})
         try:
             sources: dict[str, tuple[str, Any]] = {}
             for name, hint in plan.fields:
-                _check(getattr(self, name), hint, f'field "{name}"', where, sources)
+                _check(getattr(self, name), hint, f'field "{name}"', frame, sources)
             values = dict(zip(plan.positional, args, strict=False))
             values.update(kwargs)
             for name, hint in plan.params:
                 if name in values:
-                    _check(values[name], hint, f'argument "{name}"', where, sources)
+                    _check(values[name], hint, f'argument "{name}"', frame, sources)
             out = fn(self, *args, **kwargs)
             if plan.returns is not None:
-                _check(out, plan.returns, "the return value", where, sources)
+                _check(out, plan.returns, "the return value", frame, sources)
+            if frame.calls is not None:
+                _record(frame, plan, values, out)
             return out
         finally:
             pop_shape_memo()
-            stack.pop()
+            _stack().pop()
 
     method.__typedgpt_checked__ = True  # type: ignore[attr-defined]
     return typing.cast(_F, method)
@@ -289,7 +396,8 @@ class TypedModule(eqx.Module):
     ```
 
     Calling `Scale` with an `x` whose last axis differs from `weight`'s raises
-    `jaxtyping.TypeCheckError` naming the axis `embed` and the field that bound it.
+    `tg.ShapeError` (a `jaxtyping.TypeCheckError`) naming the axis `embed`, the field that
+    bound it, and the module's path from the outermost checked call.
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -1,4 +1,4 @@
-"""The `typedgpt` command: `train`, `sample`, `demo` and `check`."""
+"""The `typedgpt` command: `train`, `sample`, `demo`, `check` and `explain`."""
 
 import argparse
 import sys
@@ -247,6 +247,47 @@ def _check(args: argparse.Namespace) -> int:
     return status
 
 
+# `typedgpt explain --config NAME`: each name and the GPTConfig preset it builds (microgpt
+# with its 27 characters: a to z and BOS).
+EXPLAIN_CONFIGS = {
+    "microgpt": "microgpt",
+    "gpt2": "gpt2",
+    "gpt2-medium": "gpt2_medium",
+    "gpt2-large": "gpt2_large",
+    "gpt2-xl": "gpt2_xl",
+}
+
+
+def _explain(args: argparse.Namespace) -> int:
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import typedgpt as tg
+
+    preset = getattr(tg.GPTConfig, EXPLAIN_CONFIGS[args.config])
+    config = preset(vocab_size=27) if args.config == "microgpt" else preset()
+    seq = config.max_seq_len if args.seq is None else args.seq
+    if not 1 <= seq <= config.max_seq_len:
+        raise ValueError(
+            f"--seq {seq} is outside 1 to max_seq_len={config.max_seq_len} of {args.config}: "
+            "choose a length in that range"
+        )
+    # Abstract weights: shapes and dtypes only, so even gpt2-xl takes no memory or time.
+    model = eqx.filter_eval_shape(tg.GPT, config, key=jax.random.key(0))
+    tokens = jax.ShapeDtypeStruct((seq,), jnp.int32)  # type: ignore[no-untyped-call]
+    parameters = sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(model))
+    print(
+        f"{args.config}: {config.num_layers} layer{'' if config.num_layers == 1 else 's'}, "
+        f"embed {config.embed_dim}, "
+        f"{config.num_heads} heads, vocab {config.vocab_size}; {parameters:,} parameters "
+        f"(shapes only, never allocated); {seq} tokens"
+    )
+    print(tg.explain(model, tokens))
+    return 0
+
+
 def _add_model_options(parser: argparse.ArgumentParser, *, layers: int = 4) -> None:
     parser.add_argument(
         "--preset",
@@ -333,6 +374,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="+", help="Python files or folders to check")
     check.add_argument("--strict", action="store_true", help="also run mypy's --strict checks")
     check.set_defaults(run=_check)
+
+    explain = commands.add_parser(
+        "explain",
+        help="show every layer call of a model as a tree of shapes, computing nothing",
+    )
+    explain.add_argument(
+        "--config",
+        required=True,
+        choices=list(EXPLAIN_CONFIGS),
+        help="a GPTConfig preset: " + ", ".join(EXPLAIN_CONFIGS),
+    )
+    explain.add_argument(
+        "--seq", type=int, default=None, help="tokens in the sequence (default max_seq_len)"
+    )
+    explain.set_defaults(run=_explain)
     return parser
 
 

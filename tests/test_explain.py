@@ -1,0 +1,144 @@
+"""Tests for `typedgpt/_explain.py`: the tree of checked calls `explain` records under
+`jax.eval_shape`, as text and as data, for a small layer, a GPT and GPT-2 124M's shapes."""
+
+import time
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import pytest
+from jaxtyping import Array, Float
+
+import typedgpt as tg
+
+# Distinct sizes, so a swapped axis cannot pass: seq 5, embed 3, mlp 7.
+
+
+def sds(shape: tuple[int, ...], dtype: Any) -> jax.ShapeDtypeStruct:
+    """An abstract array: a shape and a dtype, no data."""
+    return jax.ShapeDtypeStruct(shape, dtype)  # type: ignore[no-untyped-call]
+
+
+class Tiny(tg.TypedModule):
+    """A norm at each position, then a projection from embed to mlp."""
+
+    norm: tg.RMSNorm
+    up: tg.Linear
+
+    def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq mlp"]:
+        return jax.vmap(self.up)(jax.vmap(self.norm)(x))
+
+
+def _tiny() -> Tiny:
+    return Tiny(norm=tg.RMSNorm(3), up=tg.Linear(3, 7, key=jax.random.key(0)))
+
+
+def test_tree_of_a_small_layer() -> None:
+    assert str(tg.explain(_tiny(), jnp.ones((5, 3)))) == (
+        "Tiny(x: float32[seq=5, embed=3]) -> float32[seq, mlp=7]\n"
+        "├─ norm: RMSNorm(x: float32[embed=3]) -> float32[embed]\n"
+        "└─ up: Linear(x: float32[in=3]) -> float32[out=7]"
+    )
+
+
+def test_calls_as_data() -> None:
+    explanation = tg.explain(_tiny(), jnp.ones((5, 3)))
+    (root,) = explanation.calls
+    assert (root.path, root.module, root.method) == ("Tiny", "Tiny", "__call__")
+    assert root.dims == {"seq": 5, "embed": 3, "mlp": 7}
+    assert root.arguments == {"x": sds((5, 3), jnp.float32)}
+    assert root.result == sds((5, 7), jnp.float32)
+    assert [call.path for call in explanation.walk()] == ["Tiny", "Tiny.norm", "Tiny.up"]
+    up = root.calls[1]
+    assert up.dims == {"out": 7, "in": 3}
+    assert explanation.result == sds((5, 7), jnp.float32)
+
+
+def test_abstract_inputs_are_accepted() -> None:
+    x = sds((5, 3), jnp.float32)
+    assert str(tg.explain(_tiny(), x)) == str(tg.explain(_tiny(), jnp.ones((5, 3))))
+
+
+def test_a_shape_error_is_raised_as_a_call_would() -> None:
+    with pytest.raises(tg.ShapeError) as excinfo:
+        tg.explain(_tiny(), jnp.ones((5, 2)))
+    assert excinfo.value.path == "Tiny.norm"
+
+
+def test_checks_setting_is_restored(checks_off: None) -> None:
+    assert len(list(tg.explain(_tiny(), jnp.ones((5, 3))).walk())) == 3  # recorded anyway
+    assert not tg.checks_enabled()
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(TypeError, match=r"explain expects a TypedModule such as tg\.GPT, got int"):
+        tg.explain(3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Tiny has no method 'decode' to explain"):
+        tg.explain(_tiny(), jnp.ones((5, 3)), method="decode")
+
+
+# A GPT: the scan over stacked layers shows once
+
+
+def _config() -> tg.GPTConfig:
+    return tg.GPTConfig(
+        vocab_size=11, max_seq_len=13, num_layers=2, num_heads=3, embed_dim=15, mlp_dim=7
+    )
+
+
+@pytest.fixture(scope="module")
+def gpt() -> tg.GPT:
+    return tg.GPT(_config(), key=jax.random.key(0))
+
+
+def test_gpt_tree(gpt: tg.GPT) -> None:
+    explanation = tg.explain(gpt, jnp.arange(5))
+    (root,) = explanation.calls
+    assert (root.path, root.method) == ("GPT", "forward")
+    paths = [call.path for call in explanation.walk()]
+    assert paths.count("GPT.blocks[*]") == 1  # traced once for both layers
+    block = next(call for call in explanation.walk() if call.path == "GPT.blocks[*]")
+    assert (block.module, block.method, block.scan_length) == ("Block", "__call__", 2)
+    assert block.dims == {"seq": 5, "embed": 15}
+    assert "GPT.blocks[*].attn.qkv_proj" in paths
+    assert "GPT.blocks[*].mlp.down_proj" in paths
+    text = str(explanation)
+    assert text.splitlines()[0] == (
+        "GPT.forward(tokens: int32[seq=5]) -> float32[seq, vocab=11]  [embed=15, positions=13]"
+    )
+    assert (
+        "├─ blocks[*]: Block(x: float32[seq=5, embed=15]) -> float32[seq, embed]"
+        "  × 2 layers (lax.scan)"
+    ) in text
+    assert "│     └─ down_proj: Linear(x: float32[in=7]) -> float32[out=15]" in text
+    assert explanation.result == sds((5, 11), jnp.float32)
+
+
+def test_explain_twice_and_after_a_call(gpt: tg.GPT) -> None:
+    tokens = jnp.arange(5)
+    first = str(tg.explain(gpt, tokens))
+    assert str(tg.explain(gpt, tokens)) == first
+    gpt(tokens)  # compiles GPT.__call__'s jit: explain must not hit its cached trace
+    assert str(tg.explain(gpt, tokens)) == first
+
+
+def test_explain_decode(gpt: tg.GPT) -> None:
+    explanation = tg.explain(gpt, jnp.arange(5), gpt.init_cache(), method="decode")
+    assert explanation.calls[0].method == "forward_cached"
+    block = next(call for call in explanation.walk() if call.path == "GPT.blocks[*]")
+    assert (block.method, block.scan_length) == ("decode", 2)
+
+
+def test_gpt2_shapes_without_weights() -> None:
+    started = time.perf_counter()
+    model = eqx.filter_eval_shape(tg.GPT, tg.GPTConfig.gpt2(), key=jax.random.key(0))
+    assert all(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in jax.tree.leaves(model))
+    explanation = tg.explain(model, sds((1024,), jnp.int32))
+    seconds = time.perf_counter() - started
+    print(f"explain on GPT-2 124M, 1024 tokens: {seconds:.2f} s")  # about 0.2 s on 2 cores
+    text = str(explanation)
+    assert "× 12 layers (lax.scan)" in text
+    assert "qkv_proj: Linear(x: float32[in=768]) -> float32[out=2304]" in text
+    assert explanation.result == sds((1024, 50257), jnp.float32)
+    assert max(len(line) for line in text.splitlines()) <= 100

@@ -1,0 +1,212 @@
+"""`typedgpt.testing.check_layer`: it passes the built-in layers, and it catches each kind of
+broken layer (a wrong return annotation, a dim nothing checks, a program that changes with
+checks), with a message that says which."""
+
+import importlib
+import sys
+from collections.abc import Mapping
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import pytest
+from hypothesis import strategies as st
+from jaxtyping import Array, Float, Int, PRNGKeyArray, TypeCheckError
+
+import typedgpt as tg
+from typedgpt.testing import check_layer
+
+# Layers that pass
+
+
+def test_linear() -> None:
+    check_layer(lambda dims, key: tg.Linear(dims["in"], dims["out"], key=key))
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_mlp(use_bias: bool) -> None:
+    check_layer(
+        lambda dims, key: tg.MLP(dims["embed"], dims["mlp"], use_bias=use_bias, key=key),
+        max_examples=5,
+    )
+
+
+def test_norms() -> None:
+    check_layer(lambda dims, key: tg.RMSNorm(dims["embed"]), max_examples=5)
+    check_layer(lambda dims, key: tg.LayerNorm(dims["embed"], use_bias=False), max_examples=5)
+
+
+def test_variadic_dims_take_their_sizes_from_dims() -> None:
+    # Softmax normalises its last axis, so it needs at least one.
+    at_least_one = st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple)
+    check_layer(lambda dims, key: tg.Softmax(), dims={"*shape": at_least_one}, max_examples=5)
+
+
+class Pair(tg.TypedModule):
+    """Two arguments that share `seq`, a fixed size and a symbolic one."""
+
+    def __call__(
+        self, x: Float[Array, "seq 3"], ids: Int[Array, " seq"]
+    ) -> Float[Array, "seq 3+1"]:
+        column = ids.astype(x.dtype)[:, None]
+        return jnp.concatenate([x, column], axis=1)
+
+
+def test_arguments_that_share_a_dim() -> None:
+    check_layer(lambda dims, key: Pair(), max_examples=5)
+
+
+def test_sizes_from_dims_and_inputs_for_other_arguments() -> None:
+    seen: list[tuple[int, int]] = []
+
+    def make(dims: Mapping[str, int], key: PRNGKeyArray) -> tg.CausalSelfAttention:
+        seen.append((dims["heads"], dims["head_dim"]))
+        return tg.CausalSelfAttention(dims["embed"], dims["heads"], key=key)
+
+    def cache(dims: Mapping[str, int], key: PRNGKeyArray) -> tg.KVCache:
+        shape = (dims["kv_seq"], dims["heads"], dims["head_dim"])
+        return tg.KVCache(keys=jnp.zeros(shape), values=jnp.zeros(shape), position=jnp.int32(0))
+
+    check_layer(
+        make,
+        method="decode",
+        dims={
+            "heads": st.sampled_from([1, 2, 4]),
+            "head_dim": 3,
+            "embed": lambda d: d["heads"] * d["head_dim"],
+            "kv_seq": lambda d: d["seq"] + 2,  # room in the cache for the sequence
+        },
+        inputs={"cache": cache},
+        max_examples=5,
+    )
+    assert {head_dim for _, head_dim in seen} == {3}
+    assert {heads for heads, _ in seen} <= {1, 2, 4}
+
+
+def test_same_seed_same_examples() -> None:
+    def sizes(seed: int) -> list[tuple[int, int]]:
+        seen: list[tuple[int, int]] = []
+
+        def make(dims: Mapping[str, int], key: PRNGKeyArray) -> tg.Linear:
+            seen.append((dims["in"], dims["out"]))
+            return tg.Linear(dims["in"], dims["out"], key=key)
+
+        check_layer(make, max_examples=5, seed=seed)
+        return seen
+
+    assert sizes(1) == sizes(1)
+    assert len(set(sizes(1))) > 1  # the sizes do vary
+
+
+# Layers that fail, each for its own reason
+
+
+class Widen(tg.TypedModule):
+    """Returns one column more than its annotation says. Nothing binds `out` before the
+    return, so the call-time check accepts any width; check_layer knows `out`'s size."""
+
+    width: int = eqx.field(static=True)
+
+    def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq out"]:
+        return jnp.zeros((x.shape[0], self.width + 1), x.dtype)
+
+
+def test_a_wrong_result_shape_is_reported() -> None:
+    with pytest.raises(AssertionError, match=r"does not fit its annotation .*: out should be"):
+        check_layer(lambda dims, key: Widen(dims["out"]), max_examples=3)
+
+
+class Untyped(tg.TypedModule):
+    """A field without a shape: nothing checks that `x` agrees with it."""
+
+    weight: jax.Array
+
+    def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        return x * self.weight[None, :]
+
+
+class Summed(tg.TypedModule):
+    """Uses its field in a way that any width of `x` gets through."""
+
+    weight: jax.Array
+
+    def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        return x * jnp.sum(self.weight)
+
+
+def test_an_unchecked_dim_that_breaks_is_reported() -> None:
+    with pytest.raises(AssertionError, match=r"should raise jaxtyping.TypeCheckError, but raised"):
+        check_layer(
+            lambda dims, key: Untyped(weight=jnp.ones(dims["embed"])),
+            dims={"embed": st.integers(2, 5)},  # a weight of size 1 would broadcast
+            max_examples=3,
+        )
+
+
+def test_an_unchecked_dim_that_gets_through_is_reported() -> None:
+    with pytest.raises(AssertionError, match=r"its embed one larger .* was accepted"):
+        check_layer(lambda dims, key: Summed(weight=jnp.ones(dims["embed"])), max_examples=3)
+
+
+class Chatty(tg.TypedModule):
+    """Computes something more when checks are on."""
+
+    def __call__(self, x: Float[Array, " n"]) -> Float[Array, " n"]:
+        return x + 1.0 if tg.checks_enabled() else x
+
+
+def test_a_program_that_changes_with_checks_is_reported() -> None:
+    with pytest.raises(AssertionError, match="the jaxpr differs with checks on and off"):
+        check_layer(lambda dims, key: Chatty(), max_examples=2)
+
+
+def test_consistent_sizes_rejected_is_reported() -> None:
+    class Mislabelled(tg.TypedModule):
+        weight: Float[Array, " mlp"]
+
+        def __call__(self, x: Float[Array, "seq mlp"]) -> Float[Array, "seq mlp"]:
+            return x * self.weight[None, :]
+
+    with pytest.raises(TypeCheckError) as info:
+        # The factory sizes weight by "embed", which the annotation calls "mlp".
+        check_layer(lambda dims, key: Mislabelled(weight=jnp.ones(dims["embed"] + 1)))
+    assert any("rejected consistent sizes" in note for note in info.value.__notes__)
+
+
+# Bad uses
+
+
+def test_an_argument_that_cannot_be_drawn() -> None:
+    attn = tg.CausalSelfAttention(4, 2, key=jax.random.key(0))
+    with pytest.raises(TypeError, match=r"cannot draw argument 'cache' .* pass inputs=\{'cache'"):
+        check_layer(lambda dims, key: attn, method="decode", max_examples=1)
+
+
+def test_inputs_for_an_argument_the_method_does_not_take() -> None:
+    with pytest.raises(ValueError, match=r"inputs names \['y'\], which Linear.__call__ does not"):
+        check_layer(
+            lambda dims, key: tg.Linear(2, 3, key=key),
+            inputs={"y": lambda dims, key: 0},
+            max_examples=1,
+        )
+
+
+def test_sizes_that_depend_on_each_other() -> None:
+    with pytest.raises(ValueError, match="depend on each other: in -> out -> in"):
+        check_layer(
+            lambda dims, key: tg.Linear(dims["in"], dims["out"], key=key),
+            dims={"in": lambda d: d["out"], "out": lambda d: d["in"]},
+            max_examples=1,
+        )
+
+
+def test_bad_max_examples() -> None:
+    with pytest.raises(ValueError, match="max_examples must be a positive int, got 0"):
+        check_layer(lambda dims, key: tg.Softmax(), max_examples=0)
+
+
+def test_missing_hypothesis_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "hypothesis", None)
+    monkeypatch.delitem(sys.modules, "typedgpt.testing")
+    with pytest.raises(ImportError, match=r"pip install 'typedgpt\[testing\]'"):
+        importlib.import_module("typedgpt.testing")
