@@ -274,9 +274,9 @@ def _compiled(
         if batch > 1:
             return jax.vmap(step_one)(tokens, caches)
         # One sequence: no vmap, whose batched cache position would turn each cache write
-        # into a scatter over the whole cache.
-        logits, caches = step_one(tokens[0], jax.tree.map(lambda a: a[0], caches))
-        return logits[None], jax.tree.map(lambda a: a[None], caches)
+        # into a scatter over the whole cache; its caches travel without the batch axis.
+        logits, caches = step_one(tokens[0], caches)
+        return logits[None], caches
 
     def choose(logits: Float[Array, "batch vocab"], step: Int[Array, ""]) -> Int[Array, " batch"]:
         step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, step)
@@ -295,6 +295,8 @@ def _compiled(
             jax.debug.callback(_emit, stream_id, tokens, ordered=True)
 
     logits, caches = jax.vmap(prefill)(prompts, lengths)
+    if batch == 1:
+        caches = jax.tree.map(lambda a: a[0], caches)
     step = jnp.int32(0)
     tokens = choose(logits, step)
     emit(tokens)
