@@ -444,6 +444,29 @@ def test_cache_overflow_eager() -> None:
         model.decode(_tokens(model, 1), cache)
 
 
+def test_smaller_cache_decodes_as_the_full_one() -> None:
+    model = _microgpt_model()
+    tokens = _tokens(model, 9)
+    small = model.init_cache(size=9)
+    assert small.keys.shape == (1, 9, 4, 4)
+    full, _ = model.decode(tokens, model.init_cache())
+    logits, cache = model.decode(tokens[:5], small)
+    last, cache = model.decode(tokens[5:], cache)
+    np.testing.assert_allclose(
+        np.concatenate([logits, last]), np.asarray(full), rtol=1e-5, atol=1e-6
+    )
+    with pytest.raises(ValueError, match=r"holds 9 positions; 1 more would pass its 9 slots"):
+        model.decode(tokens[:1], cache)
+
+
+@pytest.mark.parametrize("size", [0, 17, 2.0, True])
+def test_cache_size_out_of_range(size: Any) -> None:
+    with pytest.raises(
+        ValueError, match=rf"size must be an int from 1 to max_seq_len=16, got {size!r}"
+    ):
+        _microgpt_model().init_cache(size=size)
+
+
 def test_cache_overflow_jit() -> None:
     model = _microgpt_model()
     _, cache = model.decode(_tokens(model, 10), model.init_cache())

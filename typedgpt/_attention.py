@@ -2,11 +2,13 @@
 grouped-query attention and rotary position embeddings as options."""
 
 import math
+from typing import Any, Generic
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
+from typing_extensions import TypeVar
 
 from ._kv_cache import KVCache
 from ._linear import Linear
@@ -14,12 +16,17 @@ from ._rope import Rotary
 from ._softmax import Softmax
 from ._typed import TypedModule
 
+# The residual width `embed` as a type parameter, as for `Linear`: mypy with
+# typedgpt.mypy_plugin reads `CausalSelfAttention[Literal["embed"]]` as an attention over
+# embed vectors. The fused projection's width is left unnamed.
+Embed = TypeVar("Embed", default=Any)
+
 _Queries = Float[Array, "seq heads head_dim"]
 _Keys = Float[Array, "seq kv_heads head_dim"]
 _CachedKeys = Float[Array, "kv_seq kv_heads head_dim"]
 
 
-class CausalSelfAttention(TypedModule):
+class CausalSelfAttention(TypedModule, Generic[Embed]):
     """Multi-head causal self-attention, with an optional fixed-size `KVCache`.
 
     For each query head `h`, with `q_h` the head's slice of the fused projection `W_qkv x`
@@ -44,8 +51,8 @@ class CausalSelfAttention(TypedModule):
     `Rotary` embedding for queries and keys, or `None`; `use_bias`; `init_std`; `key`.
     """
 
-    qkv_proj: Linear
-    out_proj: Linear
+    qkv_proj: Linear[Embed, Any]
+    out_proj: Linear[Any, Embed]
     softmax: Softmax
     rotary: Rotary | None
     num_heads: int = eqx.field(static=True)

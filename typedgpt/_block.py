@@ -1,7 +1,10 @@
 """`Block`: one transformer layer, pre-norm attention then pre-norm MLP, each residual."""
 
+from typing import Any, Generic
+
 import jax
 from jaxtyping import Array, Float, PRNGKeyArray
+from typing_extensions import TypeVar
 
 from ._attention import CausalSelfAttention
 from ._config import GPTConfig
@@ -41,7 +44,13 @@ def make_mlp(config: GPTConfig, *, key: PRNGKeyArray) -> MLP | SwiGLU:
     )
 
 
-class Block(TypedModule):
+# `embed` and `mlp` as type parameters, as for `MLP`: `Block[Literal["embed"],
+# Literal["mlp"]]` relates a block's layers to its calls for mypy with typedgpt.mypy_plugin.
+Embed = TypeVar("Embed", default=Any)
+Mlp = TypeVar("Mlp", default=Any)
+
+
+class Block(TypedModule, Generic[Embed, Mlp]):
     """`x = x + attn(norm1(x))`, then `x = x + mlp(norm2(x))`.
 
     The attention is multi-head or grouped-query, with or without rotary embeddings, and
@@ -50,10 +59,10 @@ class Block(TypedModule):
     **Arguments:** `config`, a `GPTConfig`; `key`.
     """
 
-    norm1: RMSNorm | LayerNorm
-    attn: CausalSelfAttention
-    norm2: RMSNorm | LayerNorm
-    mlp: MLP | SwiGLU
+    norm1: RMSNorm[Embed] | LayerNorm[Embed]
+    attn: CausalSelfAttention[Embed]
+    norm2: RMSNorm[Embed] | LayerNorm[Embed]
+    mlp: MLP[Embed, Mlp] | SwiGLU[Embed, Mlp]
 
     def __init__(self, config: GPTConfig, *, key: PRNGKeyArray) -> None:
         attn_key, mlp_key = jax.random.split(key)

@@ -14,6 +14,10 @@ slot past the query, and the token at position `p` overwrites slot `p` before an
 it. A batch runs the same steps with `jax.vmap` over its sequences, each with its own cache,
 position and length.
 
+The cache holds `C` slots: the positions the longest prompt and its new tokens feed,
+rounded up to a power of two (at least `L`, at most `max_seq_len`). Attention reads every
+slot of the cache at each step, so a short generation does not pay for `max_seq_len` slots.
+
 The length rule: the token at position `p` is fed at position `p`, and the last new token is
 returned without being fed, so a prompt of `n` tokens and `max_new_tokens = m` feed
 `n + m - 1` positions, which must be at most `max_seq_len`.
@@ -95,9 +99,10 @@ def generate(
     token always), then a draw from `softmax` of what is kept.
 
     The whole loop is one jit-compiled program. It compiles again only for a new model
-    config, batch size, prompt bucket (lengths up to 8, 16, 32, ... share one), `top_k`, and
-    for switching greedy, nucleus filtering or streaming on or off; `max_new_tokens`,
-    `temperature`, `top_p` and `eos_id` are traced values.
+    config, batch size, prompt bucket (lengths up to 8, 16, 32, ... share one), cache size
+    (the prompt and new tokens, rounded up to a power of two), `top_k`, and for switching
+    greedy, nucleus filtering or streaming on or off; `max_new_tokens` (within one cache
+    size), `temperature`, `top_p` and `eos_id` are traced values.
 
     **Arguments:**
 
@@ -172,6 +177,11 @@ def _generate(
     for row, ids in zip(padded, prompts, strict=True):
         row[: ids.shape[0]] = ids
 
+    # The cache holds what the longest prompt and its new tokens feed, rounded up to a
+    # power of two: attention reads every slot at each step.
+    needed = int(lengths.max()) + max_new_tokens - 1
+    cache_size = min(max(bucket, 1 << (needed - 1).bit_length()), limit)
+
     stream_id = next(_stream_ids) % 2**31  # it travels as an int32
     stream = _Stream(on_token) if on_token is not None else None
     if stream is not None:
@@ -189,6 +199,7 @@ def _generate(
             key,
             np.int32(stream_id),
             treedef=treedef,
+            cache_size=cache_size,
             top_k=None if top_k is None or top_k == vocab else int(top_k),
             greedy=bool(temperature == 0),
             nucleus=bool(top_p is not None and top_p < 1),
@@ -215,7 +226,15 @@ def _generate(
 
 @functools.partial(
     jax.jit,
-    static_argnames=("treedef", "top_k", "greedy", "nucleus", "streaming", "with_logits"),
+    static_argnames=(
+        "treedef",
+        "cache_size",
+        "top_k",
+        "greedy",
+        "nucleus",
+        "streaming",
+        "with_logits",
+    ),
 )
 def _compiled(
     leaves: list[Array],
@@ -229,6 +248,7 @@ def _compiled(
     stream_id: Int[Array, ""],
     *,
     treedef: Any,
+    cache_size: int,
     top_k: int | None,
     greedy: bool,
     nucleus: bool,
@@ -244,7 +264,7 @@ def _compiled(
     batch = prompts.shape[0]
     limit, vocab = model.config.max_seq_len, model.config.vocab_size
     keys = jax.random.split(key, batch)
-    empty = model.init_cache(model.token_embedding.dtype)
+    empty = model.init_cache(model.token_embedding.dtype, size=cache_size)
 
     # The prompt runs through the stacked blocks (`lax.scan`); each new token runs through
     # blocks unstacked once, here, with one cache per layer, so that no step copies weights

@@ -82,7 +82,7 @@ class GPT(TypedModule):
         Prefill a prompt with it, then feed one token at a time: the logits equal those of
         the full forward pass. **Returns:** the logits and the updated cache.
         """
-        _check_tokens(self.config, tokens, start=cache.position)
+        _check_tokens(self.config, tokens, start=cache.position, capacity=cache.keys.shape[-3])
         leaves, treedef = jax.tree.flatten(self)
         out: tuple[Float[Array, "seq vocab"], KVCache] = _run(
             treedef, "forward_cached", leaves, tokens, cache
@@ -104,13 +104,28 @@ class GPT(TypedModule):
         and a mismatch names the parameter, the expected dims and the shape received."""
         return from_state_dict(config, tensors)
 
-    def init_cache(self, dtype: DTypeLike = jnp.float32) -> KVCache:
-        """An empty `KVCache` with room for `max_seq_len` positions of `kv_heads` heads in
-        every layer."""
+    def init_cache(self, dtype: DTypeLike = jnp.float32, *, size: int | None = None) -> KVCache:
+        """An empty `KVCache` with room for `size` positions (default `max_seq_len`) of
+        `kv_heads` heads in every layer.
+
+        Attention reads every slot of the cache at each step, so a cache sized to what a
+        generation needs decodes faster than one of `max_seq_len` slots.
+        """
         config = self.config
+        if size is None:
+            size = config.max_seq_len
+        if (
+            not isinstance(size, int)
+            or isinstance(size, bool)
+            or not 1 <= size <= config.max_seq_len
+        ):
+            raise ValueError(
+                f"size must be an int from 1 to max_seq_len={config.max_seq_len}, got {size!r}: "
+                "pass the number of positions the cache must hold"
+            )
         return KVCache.empty(
             num_layers=config.num_layers,
-            max_seq_len=config.max_seq_len,
+            max_seq_len=size,
             num_kv_heads=config.kv_heads,
             head_dim=config.head_dim,
             dtype=dtype,
@@ -196,6 +211,8 @@ class GPT(TypedModule):
         if self.final_norm is not None:
             x = jax.vmap(self.final_norm)(x)
         head = self.token_embedding if self.lm_head is None else self.lm_head
+        if x.shape[0] == 1:  # a decoding step: a matrix-vector product (see `Linear.each`)
+            return (head @ x[0])[None, :]
         return x @ head.T
 
 
@@ -206,7 +223,9 @@ def _run(treedef: Any, method: str, leaves: list[Array], *args: Any) -> Any:
     return getattr(model, method)(*args)
 
 
-def _check_tokens(config: GPTConfig, tokens: Array, start: Array | int) -> None:
+def _check_tokens(
+    config: GPTConfig, tokens: Array, start: Array | int, capacity: int | None = None
+) -> None:
     """Reject bad ids and lengths with their values, where they are known (not traced)."""
     seq, limit = tokens.shape[0], config.max_seq_len
     if seq == 0:
@@ -218,6 +237,12 @@ def _check_tokens(config: GPTConfig, tokens: Array, start: Array | int) -> None:
         )
     if isinstance(tokens, jax.core.Tracer) or isinstance(start, jax.core.Tracer):
         return
+    if capacity is not None and capacity < limit and int(start) + seq > capacity:
+        raise ValueError(
+            f"the KV cache holds {int(start)} positions; {seq} more would pass its "
+            f"{capacity} slots: start a larger cache (init_cache(size=...)) or shorten "
+            "the sequence"
+        )
     if int(start) + seq > limit:
         raise ValueError(
             f"the KV cache holds {int(start)} positions; {seq} more would pass "

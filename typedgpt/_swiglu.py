@@ -1,13 +1,21 @@
 """`SwiGLU`: the gated feed-forward network of PaLM and LLaMA."""
 
+from typing import Any, Generic
+
 import jax
 from jaxtyping import Array, Float, PRNGKeyArray
+from typing_extensions import TypeVar
 
 from ._linear import Linear
 from ._typed import TypedModule
 
+# `embed` and `mlp` as type parameters, as for `MLP`: `SwiGLU[Literal["embed"],
+# Literal["mlp"]]` is checked statically by mypy with typedgpt.mypy_plugin.
+Embed = TypeVar("Embed", default=Any)
+Mlp = TypeVar("Mlp", default=Any)
 
-class SwiGLU(TypedModule):
+
+class SwiGLU(TypedModule, Generic[Embed, Mlp]):
     """`y = W_down (silu(W_gate x) * (W_up x))` at each position (Shazeer, "GLU Variants
     Improve Transformer"), with `silu(z) = z sigmoid(z)`.
 
@@ -18,9 +26,9 @@ class SwiGLU(TypedModule):
     **Arguments:** `embed_dim`; `mlp_dim`, the hidden width; `use_bias`; `init_std`; `key`.
     """
 
-    gate_proj: Linear
-    up_proj: Linear
-    down_proj: Linear
+    gate_proj: Linear[Embed, Mlp]
+    up_proj: Linear[Embed, Mlp]
+    down_proj: Linear[Mlp, Embed]
 
     def __init__(
         self,

@@ -81,3 +81,19 @@ class PreNormMLP(eqx.Module, Generic[E, H]):
 
     def __call__(self, x: Float[Array, "seq e"]) -> Float[Array, "seq e"]:
         return x + self.mlp(jax.vmap(self.norm)(x))  # E: [shape] vmap(RMSNorm): argument "x" has dims (seq, e) where (vmapped axis, h) is expected
+
+
+# Attention, SwiGLU and Block are generic too: CausalSelfAttention[Embed], SwiGLU[Embed, Mlp],
+# Block[Embed, Mlp].
+
+
+def attend_to_hidden(attn: tg.CausalSelfAttention[Embed], h: Float[Array, "seq mlp"]) -> None:
+    attn(h)  # E: [shape] CausalSelfAttention.__call__: argument "x" has dims (seq, mlp) where (seq, embed) is expected
+
+
+def swiglu_of_hidden(mlp: tg.SwiGLU[Embed, Mlp], h: Float[Array, "seq mlp"]) -> None:
+    mlp(h)  # E: [shape] SwiGLU.__call__: argument "x" has dims (seq, mlp) where (seq, embed) is expected
+
+
+def block_gate_is_hidden(block: tg.Block[Embed, Mlp], x: Float[Array, " embed"]) -> Float[Array, " embed"]:
+    return block.mlp.up_proj(x)  # E: [return-value] got "Array[Literal['mlp']]", expected "Array[Literal['embed']]"

@@ -138,3 +138,13 @@ def run_model(model: tg.GPT, tokens: Int[Array, " seq"]) -> Float[Array, "seq vo
 
 def batched(model: tg.GPT, tokens: Int[Array, "batch seq"]) -> Float[Array, "batch seq vocab"]:
     return jax.vmap(model)(tokens)
+
+
+def run_generic_layers(
+    attn: tg.CausalSelfAttention[Embed],
+    swiglu: tg.SwiGLU[Embed, Mlp],
+    block: tg.Block[Embed, Mlp],
+    x: Float[Array, "seq embed"],
+) -> tuple[Float[Array, "seq embed"], Float[Array, "seq mlp"]]:
+    y = block(swiglu(attn(x)))
+    return y, jax.vmap(block.mlp.up_proj)(y)
