@@ -568,6 +568,23 @@ def test_cli_train(cli_run: CliRun) -> None:
     assert checkpoint.tokenizer_json == TOKENIZER.to_json()
 
 
+def test_cli_train_architecture_options(names_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    options = ["--mlp", "swiglu", "--position-encoding", "rope", "--kv-heads", "2"]
+    assert cli.main(cli_train_args(names_file, out, "--steps", "2", *options)) == 0
+    config = tg.load_checkpoint(out).model.config
+    assert config == tg.GPTConfig.microgpt(
+        vocab_size=TOKENIZER.vocab_size, mlp="swiglu", position_encoding="rope", num_kv_heads=2
+    )
+
+
+def test_cli_train_bad_kv_heads(
+    names_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(cli_train_args(names_file, tmp_path / "run", "--kv-heads", "3")) != 0
+    assert "num_kv_heads=3 does not divide num_heads=4" in capsys.readouterr().err
+
+
 def test_cli_resume(cli_run: CliRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
     shutil.copytree(cli_run.out, out)

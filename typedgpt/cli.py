@@ -13,8 +13,13 @@ DEMO_DIR = Path("runs/demo")
 def _model_config(args: argparse.Namespace, vocab_size: int) -> Any:
     import typedgpt as tg
 
+    options = {
+        "mlp": args.mlp,
+        "position_encoding": args.position_encoding,
+        "num_kv_heads": args.kv_heads,
+    }
     if args.preset == "microgpt":
-        return tg.GPTConfig.microgpt(vocab_size=vocab_size)
+        return tg.GPTConfig.microgpt(vocab_size=vocab_size, **options)
     return tg.GPTConfig.gpt2(
         vocab_size=vocab_size,
         num_layers=args.layers,
@@ -22,6 +27,7 @@ def _model_config(args: argparse.Namespace, vocab_size: int) -> Any:
         embed_dim=args.embed,
         mlp_dim=4 * args.embed,
         max_seq_len=args.seq_len,
+        **options,
     )
 
 
@@ -299,6 +305,21 @@ def _add_model_options(parser: argparse.ArgumentParser, *, layers: int = 4) -> N
     parser.add_argument("--embed", type=int, default=128, help="embed_dim (default 128)")
     parser.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     parser.add_argument("--seq-len", type=int, default=64, help="context length (default 64)")
+    parser.add_argument(
+        "--mlp", choices=["standard", "swiglu"], default="standard", help="feed-forward network"
+    )
+    parser.add_argument(
+        "--position-encoding",
+        choices=["learned", "rope"],
+        default="learned",
+        help="learned position embeddings or rotary (rope)",
+    )
+    parser.add_argument(
+        "--kv-heads",
+        type=int,
+        default=None,
+        help="key/value heads for grouped-query attention (default: as many as --heads)",
+    )
 
 
 def _add_train_options(parser: argparse.ArgumentParser, *, steps: int) -> None:
