@@ -57,6 +57,9 @@ class ShapePlugin(Plugin):
         # Type aliases of jaxtyping annotations, by full name: mypy drops the dim string of
         # `Heads = Float[Array, "seq heads head_dim"]` before any hook sees it.
         self._aliases: dict[str, str] = {}
+        # `_claims` by full name: mypy asks for a hook at every call, and a definition's
+        # signature does not change while its callers are checked.
+        self._claimed: dict[str, bool] = {}
 
     def set_modules(self, modules: dict[str, MypyFile]) -> None:
         super().set_modules(modules)
@@ -157,6 +160,12 @@ class ShapePlugin(Plugin):
     def _claims(self, fullname: str) -> bool:
         """Whether calls of `fullname` are the plugin's: its definition has jaxtyping dims,
         or it cannot be looked up (a local function, a callable made by `jax.vmap`)."""
+        claimed = self._claimed.get(fullname)
+        if claimed is None:
+            claimed = self._claimed[fullname] = self._looks_shaped(fullname)
+        return claimed
+
+    def _looks_shaped(self, fullname: str) -> bool:
         sym = self.lookup_fully_qualified(fullname)
         if sym is None:  # mypy names a method by the class it is called on, not its own
             owner, _, member = fullname.rpartition(".")
