@@ -95,3 +95,11 @@ def test_int_input_is_rejected() -> None:
 def test_numpy_input_is_rejected() -> None:
     with pytest.raises(TypeCheckError, match=r'argument "x": expected a JAX array, got numpy'):
         tg.Softmax()(np.zeros(3, np.float32))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("axis", "shape", "needs"), [(-1, (), 1), (2, (3, 4), 3), (-3, (3, 4), 3)])
+def test_axis_the_array_lacks(axis: int, shape: tuple[int, ...], needs: int) -> None:
+    x = jnp.ones(shape)
+    message = rf"Softmax\(axis={axis}\) needs an array with that axis, got {len(shape)} axes"
+    with pytest.raises(ValueError, match=message + rf".*at least {needs} axes"):
+        tg.Softmax(axis=axis)(x)
