@@ -180,20 +180,10 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
         # Query head h = k * group + g reads key/value head k: the heads of a group are
         # adjacent, so the split is a reshape, and no key or value is repeated.
         grouped = query.reshape(seq, kv_heads, heads // kv_heads, head_dim)
-        if seq == 1:
-            # One query (a decoding step): products and sums over the cache as it is laid
-            # out, where a batched matmul would first transpose the whole cache.
-            products = grouped[0][None, :, :, :] * key[:, :, None, :]
-            scores = jnp.sum(products, axis=-1).transpose(1, 2, 0)[:, :, None, :]
-        else:
-            scores = jnp.einsum("skgd,Skd->kgsS", grouped, key)
+        scores = jnp.einsum("skgd,Skd->kgsS", grouped, key)
         scores = scores / math.sqrt(head_dim)
         lowest = jnp.finfo(scores.dtype).min  # type: ignore[no-untyped-call]
         scores = jnp.where(mask[None, None, :, :], scores, lowest)
         weights = self.softmax(scores)
-        if seq == 1:
-            weighted = weights[:, :, 0, :].transpose(2, 0, 1)[:, :, :, None] * value[:, :, None, :]
-            out = jnp.sum(weighted, axis=0)[None]
-        else:
-            out = jnp.einsum("kgsS,Skd->skgd", weights, value)
+        out = jnp.einsum("kgsS,Skd->skgd", weights, value)
         return jax.vmap(self.out_proj)(out.reshape(seq, -1))
