@@ -172,7 +172,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--check-repeats", type=int, default=200, help="eager calls per layer, checks on and off"
     )
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    parser.add_argument(
+        "--only",
+        choices=list(TARGETS),
+        action="append",
+        help="run only this measure (repeatable); the default runs all three and the checks",
+    )
     args = parser.parse_args(argv)
+    only = set(args.only or TARGETS)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     if args.seq + 1 > args.positions or args.prompt + args.new_tokens > args.positions:
@@ -196,33 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prompt = rng.integers(0, args.vocab, size=args.prompt, dtype=np.int32)
     results: dict[str, Any] = {}
 
-    log(f"forward, {args.batch} x {args.seq} tokens:")
-    inputs_jax = jnp.asarray(tokens[:, :-1])
-    inputs_torch = torch.from_numpy(tokens[:, :-1].astype(np.int64))
-    batched = jax.vmap(model)
-
-    def torch_forward() -> None:
-        with torch.inference_mode():
-            hf_model(inputs_torch).logits.sum().item()
-
-    times = alternate(
-        {
-            "typedgpt": lambda: jax.block_until_ready(batched(inputs_jax)),  # type: ignore[no-untyped-call]
-            "transformers": torch_forward,
-        },
-        args.repeats,
-        log,
-    )
-    with torch.inference_mode():
-        expected = hf_model(inputs_torch[:1]).logits[0].numpy()
-    results["forward"] = {
-        "tokens": args.batch * args.seq,
-        "max_abs_logit_difference": float(
-            np.abs(np.asarray(model(inputs_jax[0])) - expected).max()
-        ),
-    }
-
-    def per_second(work: float) -> dict[str, Any]:
+    def per_second(times: dict[str, list[float]], work: float) -> dict[str, Any]:
         return {
             name: {
                 "seconds": statistics.median(samples),
@@ -232,84 +213,126 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, samples in times.items()
         }
 
-    results["forward"].update(per_second(args.batch * args.seq))
+    if "forward" in only:
+        log(f"forward, {args.batch} x {args.seq} tokens:")
+        inputs_jax = jnp.asarray(tokens[:, :-1])
+        inputs_torch = torch.from_numpy(tokens[:, :-1].astype(np.int64))
+        batched = jax.vmap(model)
 
-    log(f"decode, greedy, prompt {args.prompt}, {args.new_tokens} new tokens:")
-    generated: dict[str, list[int]] = {}
+        def torch_forward() -> None:
+            with torch.inference_mode():
+                hf_model(inputs_torch).logits.sum().item()
 
-    def typed_decode() -> None:
-        generated["typedgpt"] = tg.generate(
-            model,
-            prompt.tolist(),
-            max_new_tokens=args.new_tokens,
-            temperature=0.0,
-            key=jax.random.key(0),
+        times = alternate(
+            {
+                "typedgpt": lambda: jax.block_until_ready(batched(inputs_jax)),  # type: ignore[no-untyped-call]
+                "transformers": torch_forward,
+            },
+            args.repeats,
+            log,
+        )
+        with torch.inference_mode():
+            expected = hf_model(inputs_torch[:1]).logits[0].numpy()
+        results["forward"] = {
+            "tokens": args.batch * args.seq,
+            "max_abs_logit_difference": float(
+                np.abs(np.asarray(model(inputs_jax[0])) - expected).max()
+            ),
+        }
+
+        results["forward"].update(per_second(times, args.batch * args.seq))
+
+    if "decode" in only:
+        log(f"decode, greedy, prompt {args.prompt}, {args.new_tokens} new tokens:")
+        generated: dict[str, list[int]] = {}
+
+        def typed_decode() -> None:
+            generated["typedgpt"] = tg.generate(
+                model,
+                prompt.tolist(),
+                max_new_tokens=args.new_tokens,
+                temperature=0.0,
+                key=jax.random.key(0),
+            )
+
+        prompt_torch = torch.from_numpy(prompt.astype(np.int64))[None]
+
+        def torch_decode() -> None:
+            with torch.inference_mode():
+                out = hf_model.generate(
+                    prompt_torch,
+                    attention_mask=torch.ones_like(prompt_torch),
+                    max_new_tokens=args.new_tokens,
+                    min_new_tokens=args.new_tokens,
+                    do_sample=False,
+                    pad_token_id=0,
+                )
+            generated["transformers"] = out[0, args.prompt :].tolist()
+
+        times = alternate(
+            {"typedgpt": typed_decode, "transformers": torch_decode}, args.repeats, log
+        )
+        same = 0
+        for ours, theirs in zip(generated["typedgpt"], generated["transformers"], strict=True):
+            if ours != theirs:
+                break
+            same += 1
+        results["decode"] = {"new_tokens": args.new_tokens, "same_leading_tokens": same}
+        results["decode"].update(per_second(times, args.new_tokens))
+
+    if "train" in only:
+        log(f"training step, AdamW, {args.batch} x {args.seq} tokens:")
+        train_config = tg.TrainConfig(learning_rate=1e-4, grad_clip=1.0, weight_decay=0.0)
+        optimizer = train_config.optimizer()
+        leaves, treedef = jax.tree.flatten(model)
+        state = [leaves, optimizer.init(leaves)]
+        step = jax.jit(make_train_step(treedef, optimizer), donate_argnums=0)
+        batch = (
+            jnp.asarray(tokens[:, :-1]),
+            jnp.asarray(tokens[:, 1:]),
+            jnp.ones((args.batch, args.seq), jnp.float32),
         )
 
-    prompt_torch = torch.from_numpy(prompt.astype(np.int64))[None]
+        losses: dict[str, list[float]] = {"typedgpt": [], "transformers": []}
 
-    def torch_decode() -> None:
-        with torch.inference_mode():
-            out = hf_model.generate(
-                prompt_torch,
-                attention_mask=torch.ones_like(prompt_torch),
-                max_new_tokens=args.new_tokens,
-                min_new_tokens=args.new_tokens,
-                do_sample=False,
-                pad_token_id=0,
-            )
-        generated["transformers"] = out[0, args.prompt :].tolist()
+        def typed_train() -> None:
+            new_state, loss = step(tuple(state), batch)
+            state[:] = list(new_state)
+            losses["typedgpt"].append(float(loss))
 
-    times = alternate({"typedgpt": typed_decode, "transformers": torch_decode}, args.repeats, log)
-    same = 0
-    for ours, theirs in zip(generated["typedgpt"], generated["transformers"], strict=True):
-        if ours != theirs:
-            break
-        same += 1
-    results["decode"] = {"new_tokens": args.new_tokens, "same_leading_tokens": same}
-    results["decode"].update(per_second(args.new_tokens))
+        torch_optimizer = torch.optim.AdamW(hf_model.parameters(), lr=1e-4, weight_decay=0.0)
+        full = torch.from_numpy(tokens[:, :].astype(np.int64))
+        hf_model.train()
 
-    log(f"training step, AdamW, {args.batch} x {args.seq} tokens:")
-    train_config = tg.TrainConfig(learning_rate=1e-4, grad_clip=1.0, weight_decay=0.0)
-    optimizer = train_config.optimizer()
-    leaves, treedef = jax.tree.flatten(model)
-    state = [leaves, optimizer.init(leaves)]
-    step = jax.jit(make_train_step(treedef, optimizer), donate_argnums=0)
-    batch = (
-        jnp.asarray(tokens[:, :-1]),
-        jnp.asarray(tokens[:, 1:]),
-        jnp.ones((args.batch, args.seq), jnp.float32),
-    )
+        def torch_train() -> None:
+            loss = hf_model(full, labels=full).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(hf_model.parameters(), 1.0)
+            torch_optimizer.step()
+            torch_optimizer.zero_grad(set_to_none=True)
+            losses["transformers"].append(loss.item())
 
-    def typed_train() -> None:
-        new_state, loss = step(tuple(state), batch)
-        state[:] = list(new_state)
-        float(loss)
-
-    torch_optimizer = torch.optim.AdamW(hf_model.parameters(), lr=1e-4, weight_decay=0.0)
-    full = torch.from_numpy(tokens[:, :].astype(np.int64))
-    hf_model.train()
-
-    def torch_train() -> None:
-        loss = hf_model(full, labels=full).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(hf_model.parameters(), 1.0)
-        torch_optimizer.step()
-        torch_optimizer.zero_grad(set_to_none=True)
-        loss.item()
-
-    times = alternate({"typedgpt": typed_train, "transformers": torch_train}, args.repeats, log)
-    results["train"] = {"tokens": args.batch * args.seq}
-    results["train"].update(per_second(args.batch * args.seq))
+        times = alternate({"typedgpt": typed_train, "transformers": torch_train}, args.repeats, log)
+        # Same weights and batch: the first step's losses must agree (then the updates
+        # differ in rounding).
+        results["train"] = {
+            "tokens": args.batch * args.seq,
+            "first_loss": {name: values[0] for name, values in losses.items()},
+        }
+        results["train"].update(per_second(times, args.batch * args.seq))
 
     for name, target in TARGETS.items():
+        if name not in results:
+            continue
         ratio = (
             results[name]["typedgpt"]["per_second"] / results[name]["transformers"]["per_second"]
         )
         results[name].update(ratio=ratio, target_ratio=target, met=ratio >= target)
 
-    log("eager check overhead per layer call:")
-    overhead = check_overhead(args.check_repeats)
+    overhead = {}
+    if args.only is None:
+        log("eager check overhead per layer call:")
+        overhead = check_overhead(args.check_repeats)
     report = {
         "benchmark": "gpt2_speed",
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -337,17 +360,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     units = {"forward": "tokens/s", "decode": "new tokens/s", "train": "tokens/s"}
     print(f"{'work':8s} {'typedgpt':>14s} {'transformers':>14s} {'ratio':>7s} {'target':>7s}")
-    for name in TARGETS:
+    for name in [name for name in TARGETS if name in results]:
         row = results[name]
         print(
             f"{name:8s} {row['typedgpt']['per_second']:14,.1f} "
             f"{row['transformers']['per_second']:14,.1f} {row['ratio']:7.2f} "
             f"{row['target_ratio']:7.1f}  {units[name]}{'' if row['met'] else '  (missed)'}"
         )
-    print(
-        "check overhead per eager call (us): "
-        + ", ".join(f"{name} {value:.0f}" for name, value in overhead.items())
-    )
+    if overhead:
+        print(
+            "check overhead per eager call (us): "
+            + ", ".join(f"{name} {value:.0f}" for name, value in overhead.items())
+        )
     print(f"wrote {args.out} in {report['wall_s']:.0f} s")
     return 0
 

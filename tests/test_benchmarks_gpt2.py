@@ -34,6 +34,8 @@ def test_main_writes_the_report(tmp_path: Path) -> None:
         assert row["met"] == (row["ratio"] >= gpt2_speed.TARGETS[work])
     assert report["forward"]["max_abs_logit_difference"] < 1e-4
     assert report["decode"]["same_leading_tokens"] == 6
+    first = report["train"]["first_loss"]  # same weights and batch: the same loss
+    assert first["typedgpt"] == pytest.approx(first["transformers"], rel=1e-5)
     assert set(report["check_overhead_us"]) == {
         "Linear",
         "LayerNorm",
@@ -43,6 +45,20 @@ def test_main_writes_the_report(tmp_path: Path) -> None:
         "Block",
     }
     assert all(math.isfinite(value) for value in report["check_overhead_us"].values())
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_only_runs_the_measures_asked_for(tmp_path: Path) -> None:
+    out = tmp_path / "gpt2_speed.json"
+    sizes = ["--layers", "1", "--embed", "16", "--heads", "2", "--vocab", "31"]
+    sizes += ["--positions", "16", "--batch", "2", "--seq", "5", "--repeats", "1"]
+    sizes += ["--prompt", "4", "--new-tokens", "4"]
+    code = gpt2_speed.main([*sizes, "--only", "train", "--out", str(out), "--quiet"])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert "train" in report and "forward" not in report and "decode" not in report
+    assert report["check_overhead_us"] == {}  # measured only in a full run
+    assert report["train"]["ratio"] > 0
 
 
 def test_sizes_that_do_not_fit_are_refused(capsys: pytest.CaptureFixture[str]) -> None:

@@ -44,7 +44,8 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
     the scores (and keys are cached rotated).
 
     Letter legend of the einsums: `s` query positions (`seq`), `S` key positions (`kv_seq`),
-    `k` key/value heads (`kv_heads`), `g` query heads per key/value head, `d` head_dim.
+    `k` key/value heads (`kv_heads`), `g` query heads per key/value head, `r` the rows of
+    one key/value head's queries (`g` times `s`), `d` head_dim.
 
     **Arguments:** `embed_dim`; `num_heads` (must divide `embed_dim`); `num_kv_heads`, the
     key/value heads (must divide `num_heads`; `None` means `num_heads`); `rotary`, a
@@ -178,12 +179,19 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
         kv_heads = key.shape[1]
         key, value = key.astype(query.dtype), value.astype(query.dtype)
         # Query head h = k * group + g reads key/value head k: the heads of a group are
-        # adjacent, so the split is a reshape, and no key or value is repeated.
-        grouped = query.reshape(seq, kv_heads, heads // kv_heads, head_dim)
-        scores = jnp.einsum("skgd,Skd->kgsS", grouped, key)
-        scores = scores / math.sqrt(head_dim)
+        # adjacent, so the split is a reshape, and no key or value is repeated. Key/value
+        # heads go first, and each one's query rows `r` = (g, s) are one matrix, so both
+        # products are plain matrix products batched over heads: with positions first, XLA
+        # on the CPU transposes the scores and their gradients (measured at 8 x 256 tokens,
+        # 12 heads of 64: forward about 35% faster, forward and backward about 28%).
+        group = heads // kv_heads
+        grouped = query.reshape(seq, kv_heads, group, head_dim).transpose(1, 2, 0, 3)
+        rows = grouped.reshape(kv_heads, group * seq, head_dim)  # r: (g, s) pairs
+        scores = jnp.einsum("krd,kSd->krS", rows, key.transpose(1, 0, 2))
+        scores = scores.reshape(kv_heads, group, seq, -1) / math.sqrt(head_dim)
         lowest = jnp.finfo(scores.dtype).min  # type: ignore[no-untyped-call]
         scores = jnp.where(mask[None, None, :, :], scores, lowest)
-        weights = self.softmax(scores)
-        out = jnp.einsum("kgsS,Skd->skgd", weights, value)
+        weights = self.softmax(scores).reshape(kv_heads, group * seq, -1)
+        out = jnp.einsum("krS,kSd->krd", weights, value.transpose(1, 0, 2))
+        out = out.reshape(kv_heads, group, seq, head_dim).transpose(2, 0, 1, 3)
         return jax.vmap(self.out_proj)(out.reshape(seq, -1))

@@ -133,6 +133,14 @@ class GPT(TypedModule):
 
     def forward(self, tokens: Int[Array, " seq"]) -> Float[Array, "seq vocab"]:
         """The forward pass itself, not jit-compiled: `__call__` compiles and runs it."""
+        return self._logits(self.hidden(tokens))
+
+    def hidden(self, tokens: Int[Array, " seq"]) -> Float[Array, "seq embed"]:
+        """The last hidden states, after the final norm: the head's input (not jit-compiled).
+
+        `forward(tokens)` is `hidden(tokens) @ head_weight.T`. Training feeds them to the
+        head's loss without making the logits (see `batch_loss`).
+        """
         x = self._embed(tokens, jnp.arange(tokens.shape[0]))
         params, static = eqx.partition(self.blocks, eqx.is_array)
 
@@ -141,7 +149,12 @@ class GPT(TypedModule):
                 return eqx.combine(block_params, static)(x), None
 
         x, _ = jax.lax.scan(layer, x, params)
-        return self._head(x)
+        return self._final(x)
+
+    @property
+    def head_weight(self) -> Float[Array, "vocab embed"]:
+        """The head's weight: `lm_head`, or the token embedding when they are tied."""
+        return self.token_embedding if self.lm_head is None else self.lm_head
 
     def forward_cached(
         self, tokens: Int[Array, " seq"], cache: KVCache
@@ -208,10 +221,14 @@ class GPT(TypedModule):
         return x
 
     def _head(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq vocab"]:
-        if self.final_norm is not None:
-            x = jax.vmap(self.final_norm)(x)
-        head = self.token_embedding if self.lm_head is None else self.lm_head
-        if x.shape[0] == 1:  # a decoding step: a matrix-vector product (see `Linear.each`)
+        return self._logits(self._final(x))
+
+    def _final(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        return x if self.final_norm is None else jax.vmap(self.final_norm)(x)
+
+    def _logits(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq vocab"]:
+        head = self.head_weight
+        if x.shape[0] == 1:  # a decoding step: a matrix-vector product
             return (head @ x[0])[None, :]
         return x @ head.T
 

@@ -25,6 +25,7 @@ from ._checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ._config import GPTConfig
 from ._data import Batch, TextDataset
 from ._gpt import GPT
+from ._loss import head_cross_entropy
 from ._tokenizer import Tokenizer
 
 METRICS_FILE = "metrics.jsonl"
@@ -149,11 +150,14 @@ def batch_loss(
     targets: Int[Array, "batch seq"],
     mask: Float[Array, "batch seq"],
 ) -> Float[Array, ""]:
-    """Mean cross-entropy of the next token over the positions where `mask` is 1."""
-    logits = jax.vmap(model.forward)(inputs).astype(jnp.float32)
-    log_probs = jax.nn.log_softmax(logits, axis=-1)
-    picked = jnp.take_along_axis(log_probs, targets[:, :, None], axis=-1)[:, :, 0]
-    return -jnp.sum(picked * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+    """Mean cross-entropy of the next token over the positions where `mask` is 1.
+
+    The head and the loss run together, in chunks of positions (`head_cross_entropy`): the
+    `batch seq vocab` logits are never made whole, nor their gradient.
+    """
+    hidden = jax.vmap(model.hidden)(inputs)
+    weights = mask / jnp.maximum(jnp.sum(mask), 1.0)
+    return head_cross_entropy(hidden, model.head_weight, targets, weights)
 
 
 def make_train_step(
