@@ -149,7 +149,7 @@ class GPT(TypedModule):
                 return eqx.combine(block_params, static)(x), None
 
         x, _ = jax.lax.scan(layer, x, params)
-        return self._final(x)
+        return x if self.final_norm is None else jax.vmap(self.final_norm)(x)
 
     @property
     def head_weight(self) -> Float[Array, "vocab embed"]:
@@ -221,10 +221,9 @@ class GPT(TypedModule):
         return x
 
     def _head(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq vocab"]:
-        return self._logits(self._final(x))
-
-    def _final(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
-        return x if self.final_norm is None else jax.vmap(self.final_norm)(x)
+        if self.final_norm is not None:
+            x = jax.vmap(self.final_norm)(x)
+        return self._logits(x)
 
     def _logits(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq vocab"]:
         head = self.head_weight
