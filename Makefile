@@ -27,9 +27,10 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check typedgpt tests benchmarks stubs
 	$(BIN)/ruff format --check typedgpt tests benchmarks stubs
 	$(BIN)/mypy --strict typedgpt tests
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 	$(BIN)/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
+# One process: the benchmarks time themselves.
 bench: $(VENV)/.installed-dev
 	$(BIN)/pytest -q -m slow
 
