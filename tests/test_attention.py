@@ -376,6 +376,74 @@ def test_grouped_equals_multi_head_with_shared_keys_and_values(
     np.testing.assert_allclose(np.asarray(grouped(x)), np.asarray(full(x)), rtol=1e-6, atol=1e-6)
 
 
+def plain_attention(attn: tg.CausalSelfAttention, x: jax.Array) -> jax.Array:
+    """The same attention in plain `jax.numpy`, keys and values repeated per query head, the
+    mask selected with `where`, `jax.nn.softmax`: JAX's own derivatives, for the gradients."""
+    seq, embed = x.shape
+    heads, kv_heads = attn.num_heads, attn.num_kv_heads
+    head_dim = embed // heads
+    qkv = x @ attn.qkv_proj.weight.T
+    if attn.qkv_proj.bias is not None:
+        qkv = qkv + attn.qkv_proj.bias[None, :]
+    query = qkv[:, : heads * head_dim].reshape(seq, heads, head_dim)
+    kv = qkv[:, heads * head_dim :].reshape(seq, 2, kv_heads, head_dim)
+    key, value = kv[:, 0], kv[:, 1]
+    if attn.rotary is not None:
+        positions = jnp.arange(seq)
+        query, key = attn.rotary(query, positions), attn.rotary(key, positions)
+    key = jnp.repeat(key, heads // kv_heads, axis=1)
+    value = jnp.repeat(value, heads // kv_heads, axis=1)
+    scores = jnp.einsum("qhd,khd->hqk", query, key) / math.sqrt(head_dim)
+    scores = jnp.where(jnp.tril(jnp.ones((seq, seq), bool)), scores, -jnp.inf)
+    out = jnp.einsum("hqk,khd->qhd", jax.nn.softmax(scores, axis=-1), value)
+    y = out.reshape(seq, embed) @ attn.out_proj.weight.T
+    return y if attn.out_proj.bias is None else y + attn.out_proj.bias[None, :]
+
+
+@pytest.mark.parametrize(
+    ("kv_heads", "rotary"),
+    [(G_HEADS, None), (2, None), (1, None), (3, tg.Rotary(100.0))],
+    ids=["multi-head", "grouped", "multi-query", "grouped-rotary"],
+)
+def test_gradients_equal_plain_attention(
+    key: jax.Array, kv_heads: int, rotary: tg.Rotary | None
+) -> None:
+    # The mask is added and the softmax's derivative written out (`typedgpt._softmax`), so
+    # the backward pass keeps fewer arrays: the gradients must not change.
+    attn = _grouped(key, kv_heads, rotary)
+    x = jax.random.normal(jax.random.key(1), (SEQ, G_EMBED))
+    weights = jax.random.normal(jax.random.key(2), (SEQ, G_EMBED))
+
+    def loss(function: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+        return lambda attn, x: jnp.sum(function(attn, x) * weights)
+
+    ours = eqx.filter_grad(loss(lambda attn, x: attn(x)))(attn, x)
+    plain = eqx.filter_grad(loss(plain_attention))(attn, x)
+    ours_x = jax.grad(loss(lambda attn, x: attn(x)), argnums=1)(attn, x)
+    plain_x = jax.grad(loss(plain_attention), argnums=1)(attn, x)
+    pairs = zip([ours_x, *jax.tree.leaves(ours)], [plain_x, *jax.tree.leaves(plain)], strict=True)
+    for mine, theirs in pairs:
+        # Float32 sums of terms up to the gradient's largest entry.
+        scale = float(np.max(np.abs(theirs)))
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("kv_heads", [G_HEADS, 2])
+def test_backward_pass_keeps_the_attention_weights_once(key: jax.Array, kv_heads: int) -> None:
+    # Of the `heads seq seq` arrays, the backward pass needs only the softmax's output; the
+    # plain formulation keeps five (mask, zero tangent, exponentials, sums and weights).
+    attn = _grouped(key, kv_heads)
+    x = jax.random.normal(jax.random.key(1), (SEQ, G_EMBED))
+
+    def kept(function: Callable[[jax.Array], jax.Array]) -> int:
+        _, linear = jax.linearize(function, x)
+        consts = jax.make_jaxpr(linear)(x).consts
+        return sum(np.size(c) == G_HEADS * SEQ * SEQ for c in consts)
+
+    assert kept(attn) == 1
+    assert kept(lambda x: plain_attention(attn, x)) > 1  # the count can tell them apart
+
+
 def test_rotary_matches_loop_reference(key: jax.Array) -> None:
     attn = _grouped(key, 2, tg.Rotary(100.0))
     x = jax.random.normal(jax.random.key(1), (SEQ, G_EMBED))

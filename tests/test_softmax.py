@@ -85,6 +85,27 @@ def test_bfloat16_is_computed_in_float32(key: jax.Array) -> None:
     assert not np.array_equal(np.asarray(in_bfloat16, np.float32), np.asarray(y, np.float32))
 
 
+@pytest.mark.parametrize("axis", [0, -1])
+def test_derivative_equals_autodiff_and_keeps_only_the_output(key: jax.Array, axis: int) -> None:
+    x = 3.0 * jax.random.normal(key, (5, 7))
+    weights = jax.random.normal(jax.random.key(1), (5, 7))
+
+    def plain(x: jax.Array) -> jax.Array:
+        return jnp.sum(jax.nn.softmax(x, axis=axis) ** 2 * weights)
+
+    def ours(x: jax.Array) -> jax.Array:
+        return jnp.sum(tg.Softmax(axis=axis)(x) ** 2 * weights)
+
+    np.testing.assert_allclose(jax.grad(ours)(x), jax.grad(plain)(x), rtol=1e-5, atol=1e-7)
+    hessian = jax.hessian(ours)(x)
+    np.testing.assert_allclose(hessian, jax.hessian(plain)(x), rtol=1e-4, atol=1e-6)
+    _, linear = jax.linearize(tg.Softmax(axis=axis), x)
+    assert [np.shape(c) for c in jax.make_jaxpr(linear)(x).consts] == [(5, 7)]
+    # bfloat16 in, bfloat16 gradients out, from the float32 softmax.
+    low = jax.grad(lambda x: jnp.sum(tg.Softmax(axis=axis)(x) * weights.astype(x.dtype)))
+    assert low(x.astype(jnp.bfloat16)).dtype == jnp.bfloat16
+
+
 def test_int_input_is_rejected() -> None:
     with pytest.raises(TypeCheckError) as excinfo:
         tg.Softmax()(jnp.arange(5))

@@ -187,11 +187,14 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
         group = heads // kv_heads
         grouped = query.reshape(seq, kv_heads, group, head_dim).transpose(1, 2, 0, 3)
         rows = grouped.reshape(kv_heads, group * seq, head_dim)  # r: (g, s) pairs
-        scores = jnp.einsum("krd,kSd->krS", rows, key.transpose(1, 0, 2))
-        scores = scores.reshape(kv_heads, group, seq, -1) / math.sqrt(head_dim)
+        scores = jnp.einsum("krd,kSd->krS", rows, key.transpose(1, 0, 2)) / math.sqrt(head_dim)
+        # The mask is added, not selected: `where` would keep the mask and a zero tangent
+        # for the masked side, two more `heads seq seq` arrays, for the backward pass. The
+        # scores stay in the rows layout (row g * seq + s is query s of the group's head g)
+        # so the weights are kept once, not once per layout.
         lowest = jnp.finfo(scores.dtype).min  # type: ignore[no-untyped-call]
-        scores = jnp.where(mask[None, None, :, :], scores, lowest)
-        weights = self.softmax(scores).reshape(kv_heads, group * seq, -1)
+        bias = jnp.where(jnp.tile(mask, (group, 1)), jnp.zeros((), scores.dtype), lowest)
+        weights = self.softmax(scores + bias[None])
         out = jnp.einsum("krS,kSd->krd", weights, value.transpose(1, 0, 2))
         out = out.reshape(kv_heads, group, seq, head_dim).transpose(2, 0, 1, 3)
         return jax.vmap(self.out_proj)(out.reshape(seq, -1))

@@ -1,5 +1,7 @@
 """`Softmax`: normalised exponentials along one axis, computed in float32 at least."""
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -28,5 +30,27 @@ class Softmax(TypedModule):
                 f"(shape {tuple(x.shape)}): pass an array with at least "
                 f"{self.axis + 1 if self.axis >= 0 else -self.axis} axes or change axis"
             )
-        wide = x.astype(jnp.float64 if x.dtype == jnp.float64 else jnp.float32)
-        return jax.nn.softmax(wide, axis=self.axis).astype(x.dtype)
+        if x.dtype in (jnp.float32, jnp.float64):
+            return softmax(x, self.axis)  # no casts, so the backward pass keeps one array
+        return softmax(x.astype(jnp.float32), self.axis).astype(x.dtype)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def softmax(x: Float[Array, "..."], axis: int) -> Float[Array, "..."]:
+    """`jax.nn.softmax(x, axis=axis)`, whose derivative keeps only the output `y`.
+
+    Autodiff of `jax.nn.softmax` (JAX's default, `jax_softmax_custom_jvp` off) keeps the
+    exponentials, their sum and more for the backward pass: in attention each is a
+    `heads seq seq` array per layer. The tangent is written out instead,
+    `dy = y (dx - sum(y dx))`, which needs `y` alone.
+    """
+    return jax.nn.softmax(x, axis=axis)
+
+
+@softmax.defjvp
+def _softmax_jvp(
+    axis: int, primals: tuple[Float[Array, "..."]], tangents: tuple[Float[Array, "..."]]
+) -> tuple[Float[Array, "..."], Float[Array, "..."]]:
+    (x,), (dx,) = primals, tangents
+    y = softmax(x, axis)
+    return y, y * (dx - jnp.sum(y * dx, axis=axis, keepdims=True))
