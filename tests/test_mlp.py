@@ -94,6 +94,10 @@ def test_gelu_tanh_derivative_equals_finite_differences() -> None:
     expected = [(gelu_tanh(p + step) - gelu_tanh(p - step)) / (2 * step) for p in points]
     x = jnp.asarray(points, jnp.float32)
     np.testing.assert_array_equal(typed_gelu(x), jax.nn.gelu(x, approximate=True))
+    for dtype in (jnp.float32, jnp.bfloat16):
+        low = x.astype(dtype)
+        value, _ = jax.jvp(typed_gelu, (low,), (jnp.ones_like(low),))
+        np.testing.assert_array_equal(value, jax.nn.gelu(low, approximate=True))
     # Float32 cancels in 1 + tanh near x = -5, where the slope is about -2e-5.
     np.testing.assert_allclose(jax.vmap(jax.grad(typed_gelu))(x), expected, atol=5e-6)
     second = jax.vmap(jax.grad(jax.grad(typed_gelu)))(x)
