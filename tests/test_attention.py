@@ -352,7 +352,9 @@ def test_grouped_equals_multi_head_with_shared_keys_and_values(
     key: jax.Array, kv_heads: int
 ) -> None:
     # Multi-head attention whose key and value heads repeat, each for its group of query
-    # heads, computes grouped-query attention.
+    # heads, computes grouped-query attention. The two projections have different widths,
+    # and float32 matrix products of different widths may round differently (by about 1e-6
+    # here): equal up to float32 rounding, as in `test_grouped_matches_loop_reference`.
     grouped = _grouped(key, kv_heads)
     group = G_HEADS // kv_heads
     weight = np.asarray(grouped.qkv_proj.weight).reshape(-1, G_HEAD_DIM, G_EMBED)
@@ -373,7 +375,7 @@ def test_grouped_equals_multi_head_with_shared_keys_and_values(
         ),
     )
     x = jax.random.normal(jax.random.key(1), (SEQ, G_EMBED))
-    np.testing.assert_allclose(np.asarray(grouped(x)), np.asarray(full(x)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(grouped(x)), np.asarray(full(x)), rtol=1e-5, atol=1e-5)
 
 
 def plain_attention(attn: tg.CausalSelfAttention, x: jax.Array) -> jax.Array:

@@ -378,6 +378,31 @@ def test_blocks_are_stacked_and_scanned() -> None:
     assert jaxpr.count("scan[") == 1 and "length=3" in jaxpr
 
 
+def test_backward_pass_keeps_no_copies_of_the_stacked_weights() -> None:
+    """The scan's backward pass needs each layer's weights; it must read them from the
+    stacked parameters, not keep a transposed copy of every layer's (`x @ weight.T` made
+    the transpose a separate array, which the scan stored per layer)."""
+    config = _GPT2_SMALL.replace(num_layers=3)
+    model = tg.GPT(config, key=jax.random.key(0))
+    params, static = eqx.partition(model, eqx.is_array)
+    tokens = jnp.arange(7) % config.vocab_size  # 7 positions: no weight has a dim of 7
+    _, linear = jax.linearize(lambda p: eqx.combine(p, static)(tokens), params)
+    weights = [
+        np.asarray(layer.weight)
+        for layer in (
+            model.blocks.attn.qkv_proj,
+            model.blocks.attn.out_proj,
+            model.blocks.mlp.up_proj,
+            model.blocks.mlp.down_proj,
+        )
+    ]
+    matrix_shapes = {w.shape for w in weights} | {(3, w.shape[2], w.shape[1]) for w in weights}
+    kept = [c for c in jax.make_jaxpr(linear)(params).consts if jnp.shape(c) in matrix_shapes]
+    assert len(kept) == len(weights)
+    for array in kept:
+        assert any(w.shape == array.shape and np.array_equal(w, array) for w in weights)
+
+
 # --------------------------------------------------------------------------------------------
 # Bad inputs: eager calls and jitted calls each raise with the rule and the value.
 # --------------------------------------------------------------------------------------------

@@ -46,7 +46,9 @@ class Linear(TypedModule, Generic[In, Out]):
 
     def __call__(self, x: Float[Array, " in"]) -> Float[Array, " out"]:
         """**Arguments:** `x`, a vector of size `in`. **Returns:** a vector of size `out`."""
-        y = x @ self.weight.T  # under vmap, one matmul with no transpose of the result
+        # `x @ weight.T` would make the transpose a separate array, which the backward pass
+        # of a layer scan stores per layer; contracting `in` in place keeps only `weight`.
+        y = jax.lax.dot_general(x, self.weight, (((0,), (1,)), ((), ())))
         if self.bias is not None:
             y = y + self.bias
         return y
