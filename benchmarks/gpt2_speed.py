@@ -151,6 +151,12 @@ def machine() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "transformers_version": transformers.__version__,
         "python": platform.python_version(),
+        # glibc's malloc settings change both libraries' training steps (see Performance).
+        "malloc_environment": {
+            name: value
+            for name, value in sorted(os.environ.items())
+            if name.startswith("MALLOC_") or name == "GLIBC_TUNABLES"
+        },
     }
 
 

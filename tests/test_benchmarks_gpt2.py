@@ -65,3 +65,15 @@ def test_sizes_that_do_not_fit_are_refused(capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit):
         gpt2_speed.main(["--positions", "16", "--seq", "16"])
     assert "must fit in --positions" in capsys.readouterr().err
+
+
+def test_machine_records_the_malloc_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # They change both libraries' step times, so a report must say which were set.
+    monkeypatch.setenv("MALLOC_MMAP_MAX_", "0")
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    malloc = gpt2_speed.machine()["malloc_environment"]
+    assert malloc["MALLOC_MMAP_MAX_"] == "0"
+    assert malloc["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1"
+    assert "MALLOC_TRIM_THRESHOLD_" not in malloc
+    assert all(name.startswith("MALLOC_") or name == "GLIBC_TUNABLES" for name in malloc)
