@@ -1,7 +1,8 @@
 """GPT-2 speed: typedgpt against Hugging Face transformers (PyTorch), side by side.
 
 Both run the same random GPT-2 weights (124M shapes by default: 12 layers, embed 768, 12
-heads, vocab 50257, 1024 positions), float32, on the CPU, in one process, taking turns:
+heads, vocab 50257, 1024 positions), float32, on the CPU, each library in a process of its
+own, taking turns:
 
 - forward: the logits of a batch of 8 sequences of 256 tokens (`jax.vmap(model)` against
   `GPT2LMHeadModel(ids).logits` under `torch.inference_mode`);
@@ -11,12 +12,18 @@ heads, vocab 50257, 1024 positions), float32, on the CPU, in one process, taking
   runs, from `make_train_step`, against `loss.backward()`, `clip_grad_norm_` and
   `torch.optim.AdamW.step()`); neither has dropout.
 
-Each measure is repeated `--repeats` times (3 by default) after one warm-up call that also
-compiles, alternating the two libraries, and the median reported; the ratio is typedgpt's
-speed over transformers'. It also times eager calls of each typed layer with checks on and
-off (`tg.set_checks`): the difference is the cost of the call-time shape check.
+The transformers process makes the model and saves it (`save_pretrained`) to a temporary
+folder, from which the typedgpt process loads it (`tg.from_pretrained`). This process only
+sends the two processes their turns: while one computes, the other waits, so each has the
+machine to itself, as a program using either library would. (In one process the two libraries
+change each other's times, through the memory glibc hands back and takes again: see the
+Performance page.) Each measure is repeated `--repeats` times (5 by default) after one
+warm-up call that also compiles, alternating the two libraries, and the median reported; the
+ratio is typedgpt's speed over transformers'. It also times eager calls of each typed layer
+with checks on and off (`tg.set_checks`): the difference is the cost of the call-time shape
+check.
 
-Run from the repository root (about five minutes on 2 CPU cores at 124M shapes):
+Run from the repository root (about six minutes on 2 CPU cores at 124M shapes):
 
     .venv/bin/python benchmarks/gpt2_speed.py
 
@@ -26,26 +33,28 @@ transformers' tokens/s, forward and training step at least 1.2x.
 
 import argparse
 import datetime
+import functools
+import importlib.metadata
 import json
+import multiprocessing
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-
-import typedgpt as tg
-from typedgpt._train import make_train_step
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "gpt2_speed.json"
 TARGETS = {"forward": 1.2, "decode": 1.5, "train": 1.2}
+LIBRARIES = ("typedgpt", "transformers")
 
 
 def timed(call: Callable[[], Any]) -> float:
@@ -56,56 +65,252 @@ def timed(call: Callable[[], Any]) -> float:
 
 
 def alternate(
-    calls: dict[str, Callable[[], Any]], repeats: int, log: Callable[[str], None]
+    calls: Mapping[str, Callable[[], float]], repeats: int, log: Callable[[str], None]
 ) -> dict[str, list[float]]:
-    """Warm each call up once, then time them in turn, `repeats` rounds."""
+    """Warm each call up once, then run them in turn, `repeats` rounds; each returns seconds."""
     for name, call in calls.items():
-        log(f"  warm-up {name}: {timed(call):.2f} s")
+        log(f"  warm-up {name}: {call():.2f} s")
     times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):
         for name, call in calls.items():
-            times[name].append(timed(call))
+            times[name].append(call())
             log(f"  {name}: {times[name][-1]:.3f} s")
     return times
 
 
-def hf_config(args: argparse.Namespace) -> Any:
-    """The transformers config: GPT-2 with the chosen sizes and no dropout."""
-    from transformers import GPT2Config
+class TransformersMeasures:
+    """transformers' side, in its own process: makes the random model and saves it."""
 
-    return GPT2Config(
-        vocab_size=args.vocab,
-        n_positions=args.positions,
-        n_embd=args.embed,
-        n_layer=args.layers,
-        n_head=args.heads,
-        resid_pdrop=0.0,
-        embd_pdrop=0.0,
-        attn_pdrop=0.0,
-    )
+    def __init__(self, setup: dict[str, Any]) -> None:
+        import torch
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        shapes = setup["shapes"]
+        config = GPT2Config(
+            vocab_size=shapes["vocab"],
+            n_positions=shapes["positions"],
+            n_embd=shapes["embed"],
+            n_layer=shapes["layers"],
+            n_head=shapes["heads"],
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+        )
+        torch.manual_seed(0)
+        self.torch = torch
+        self.model = GPT2LMHeadModel(config).eval()  # type: ignore[no-untyped-call]
+        self.model.save_pretrained(setup["folder"])
+        tokens = setup["tokens"].astype(np.int64)
+        self.tokens = torch.from_numpy(tokens)
+        self.inputs = torch.from_numpy(tokens[:, :-1])
+        self.prompt = torch.from_numpy(setup["prompt"].astype(np.int64))[None]
+        self.new_tokens = setup["new_tokens"]
+        self.optimizer: Any = None
+        self.generated: list[int] = []
+        self.losses: list[float] = []
+
+    def info(self) -> dict[str, Any]:
+        import transformers
+
+        return {
+            "torch_version": self.torch.__version__,
+            "torch_threads": self.torch.get_num_threads(),
+            "transformers_version": transformers.__version__,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+        }
+
+    def forward(self) -> float:
+        def call() -> None:
+            with self.torch.inference_mode():
+                self.model(self.inputs).logits.sum().item()
+
+        return timed(call)
+
+    def first_logits(self) -> np.ndarray:
+        with self.torch.inference_mode():
+            return self.model(self.inputs[:1]).logits[0].numpy()  # type: ignore[no-any-return]
+
+    def decode(self) -> float:
+        def call() -> None:
+            with self.torch.inference_mode():
+                out = self.model.generate(
+                    self.prompt,
+                    attention_mask=self.torch.ones_like(self.prompt),
+                    max_new_tokens=self.new_tokens,
+                    min_new_tokens=self.new_tokens,
+                    do_sample=False,
+                    pad_token_id=0,
+                )
+            self.generated = out[0, self.prompt.shape[1] :].tolist()
+
+        return timed(call)
+
+    def outputs(self) -> dict[str, Any]:
+        return {"generated": self.generated, "losses": self.losses}
+
+    def train(self) -> float:
+        if self.optimizer is None:
+            self.model.train()
+            self.optimizer = self.torch.optim.AdamW(
+                self.model.parameters(), lr=1e-4, weight_decay=0.0
+            )
+
+        def call() -> None:
+            loss = self.model(self.tokens, labels=self.tokens).loss
+            loss.backward()
+            self.torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.losses.append(loss.item())
+
+        return timed(call)
 
 
-def typed_twin(hf_model: Any, args: argparse.Namespace) -> tg.GPT:
-    """The typedgpt GPT holding `hf_model`'s weights."""
-    config = tg.GPTConfig.gpt2(
-        vocab_size=args.vocab,
-        max_seq_len=args.positions,
-        num_layers=args.layers,
-        num_heads=args.heads,
-        embed_dim=args.embed,
-        mlp_dim=4 * args.embed,
-    )
-    wanted = set(tg.GPT(config, key=jax.random.key(0)).state_dict())
-    tensors = {}
-    for name, tensor in hf_model.state_dict().items():
-        short = name.removeprefix("transformer.")
-        if short in wanted:
-            tensors[short] = tensor.detach().numpy()
-    return tg.GPT.from_state_dict(config, tensors)
+class TypedMeasures:
+    """typedgpt's side, in its own process: loads the model transformers saved."""
+
+    def __init__(self, setup: dict[str, Any]) -> None:
+        import jax
+        import jax.numpy as jnp
+
+        import typedgpt as tg
+
+        self.jax, self.tg = jax, tg
+        self.model = tg.from_pretrained(setup["folder"])
+        tokens = setup["tokens"]
+        self.inputs = jnp.asarray(tokens[:, :-1])
+        self.targets = jnp.asarray(tokens[:, 1:])
+        self.prompt: list[int] = setup["prompt"].tolist()
+        self.new_tokens = setup["new_tokens"]
+        self.batched = jax.jit(jax.vmap(self.model))
+        self.step: Any = None
+        self.state: list[Any] = []
+        self.generated: list[int] = []
+        self.losses: list[float] = []
+
+    def info(self) -> dict[str, Any]:
+        return {"jax_backend": self.jax.default_backend(), "jax_version": self.jax.__version__}
+
+    def forward(self) -> float:
+        return timed(lambda: self.jax.block_until_ready(self.batched(self.inputs)))
+
+    def first_logits(self) -> np.ndarray:
+        return np.asarray(self.model(self.inputs[0]))
+
+    def decode(self) -> float:
+        def call() -> None:
+            self.generated = self.tg.generate(
+                self.model,
+                self.prompt,
+                max_new_tokens=self.new_tokens,
+                temperature=0.0,
+                key=self.jax.random.key(0),
+            )
+
+        return timed(call)
+
+    def outputs(self) -> dict[str, Any]:
+        return {"generated": self.generated, "losses": self.losses}
+
+    def train(self) -> float:
+        jax, jnp = self.jax, self.jax.numpy
+        if self.step is None:
+            from typedgpt._train import make_train_step
+
+            optimizer = self.tg.TrainConfig(
+                learning_rate=1e-4, grad_clip=1.0, weight_decay=0.0
+            ).optimizer()
+            leaves, treedef = jax.tree.flatten(self.model)
+            self.state = [leaves, optimizer.init(leaves)]
+            self.step = jax.jit(make_train_step(treedef, optimizer), donate_argnums=0)
+            self.batch = (self.inputs, self.targets, jnp.ones(self.inputs.shape, jnp.float32))
+
+        def call() -> None:
+            new_state, loss = self.step(tuple(self.state), self.batch)
+            self.state[:] = list(new_state)
+            self.losses.append(float(loss))
+
+        return timed(call)
+
+    def check_overhead(self, repeats: int) -> dict[str, float]:
+        return check_overhead(repeats)
+
+
+def serve(library: str, setup: dict[str, Any], connection: Connection) -> None:
+    """A worker process: set up `library`'s side, then answer requests until told to stop.
+
+    Every answer is `("ok", value)` or `("error", traceback)`; the first is the setup's.
+    """
+    try:
+        measures: Any = (TypedMeasures if library == "typedgpt" else TransformersMeasures)(setup)
+        connection.send(("ok", None))
+    except Exception:
+        connection.send(("error", traceback.format_exc()))
+        return
+    while True:
+        request, arguments = connection.recv()
+        if request == "stop":
+            return
+        try:
+            connection.send(("ok", getattr(measures, request)(*arguments)))
+        except Exception:
+            connection.send(("error", traceback.format_exc()))
+
+
+class Worker:
+    """One library in a process of its own (started by `spawn`, so it shares no memory)."""
+
+    def __init__(self, library: str, setup: dict[str, Any]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.library = library
+        self.connection, child = context.Pipe()
+        self.process = context.Process(
+            target=serve, args=(library, setup, child), name=f"gpt2_speed {library}", daemon=True
+        )
+        self.process.start()
+        child.close()
+        self.receive("setting up")
+
+    def receive(self, doing: str) -> Any:
+        try:
+            status, value = self.connection.recv()
+        except EOFError:
+            self.process.join(10)
+            raise RuntimeError(
+                f"the {self.library} process ended (exit code {self.process.exitcode}) while "
+                f"{doing}; if it was killed, the machine may be short of memory for these sizes"
+            ) from None
+        if status != "ok":
+            raise RuntimeError(f"the {self.library} process failed while {doing}:\n{value}")
+        return value
+
+    def __call__(self, request: str, *arguments: Any) -> Any:
+        """Call the method `request` of the worker's measures there, and return its value."""
+        try:
+            self.connection.send((request, arguments))
+        except OSError:
+            pass  # the process has gone: receiving says how
+        return self.receive(f"running {request!r}")
+
+    def close(self) -> None:
+        if self.process.is_alive():
+            try:
+                self.connection.send(("stop", ()))
+            except OSError:
+                pass
+            self.process.join(30)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.connection.close()
 
 
 def check_overhead(repeats: int = 200) -> dict[str, float]:
     """Microseconds an eager call of each typed layer spends in its shape check."""
+    import jax
+
+    import typedgpt as tg
+
     key = jax.random.key(0)
     config = tg.GPTConfig.gpt2(
         vocab_size=101, max_seq_len=32, num_layers=2, num_heads=4, embed_dim=64, mlp_dim=256
@@ -137,19 +342,18 @@ def check_overhead(repeats: int = 200) -> dict[str, float]:
 
 
 def machine() -> dict[str, Any]:
-    """What the numbers were measured on."""
-    import torch
-    import transformers
-
+    """What the numbers were measured on (the worker processes add their libraries' view)."""
+    versions: dict[str, str | None] = {}
+    for package in ("jax", "torch", "transformers"):
+        try:
+            versions[f"{package}_version"] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[f"{package}_version"] = None
     return {
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "jax_backend": jax.default_backend(),
-        "jax_version": jax.__version__,
-        "torch_version": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "transformers_version": transformers.__version__,
+        **versions,
         "python": platform.python_version(),
         # glibc's malloc settings change both libraries' training steps (see Performance).
         "malloc_environment": {
@@ -173,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seq", type=int, default=256, help="tokens per sequence")
     parser.add_argument("--prompt", type=int, default=16, help="prompt tokens for decode")
     parser.add_argument("--new-tokens", type=int, default=128, help="tokens decoded")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--check-repeats", type=int, default=200, help="eager calls per layer, checks on and off"
     )
@@ -191,163 +395,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.seq + 1 > args.positions or args.prompt + args.new_tokens > args.positions:
         parser.error("--seq + 1 and --prompt + --new-tokens must fit in --positions")
 
-    import torch
-    from transformers import GPT2LMHeadModel
-
     def log(line: str) -> None:
         if not args.quiet:
             print(line, flush=True)
 
     started = time.perf_counter()
     info = machine()
-    torch.manual_seed(0)
-    hf_model = GPT2LMHeadModel(hf_config(args)).eval()  # type: ignore[no-untyped-call]
-    model = typed_twin(hf_model, args)
-    num_parameters = sum(p.numel() for p in hf_model.parameters())
+    shapes = {
+        "layers": args.layers,
+        "embed": args.embed,
+        "heads": args.heads,
+        "vocab": args.vocab,
+        "positions": args.positions,
+    }
     rng = np.random.default_rng(0)
-    tokens = rng.integers(0, args.vocab, size=(args.batch, args.seq + 1), dtype=np.int32)
-    prompt = rng.integers(0, args.vocab, size=args.prompt, dtype=np.int32)
-    results: dict[str, Any] = {}
-
-    def per_second(times: dict[str, list[float]], work: float) -> dict[str, Any]:
-        return {
-            name: {
-                "seconds": statistics.median(samples),
-                "per_second": work / statistics.median(samples),
-                "all_seconds": samples,
-            }
-            for name, samples in times.items()
+    workers: dict[str, Worker] = {}
+    with tempfile.TemporaryDirectory(prefix="gpt2_speed-") as folder:
+        setup = {
+            "shapes": shapes,
+            "folder": folder,
+            "tokens": rng.integers(0, args.vocab, size=(args.batch, args.seq + 1), dtype=np.int32),
+            "prompt": rng.integers(0, args.vocab, size=args.prompt, dtype=np.int32),
+            "new_tokens": args.new_tokens,
         }
+        try:
+            log("starting the transformers process (it makes and saves the model) ...")
+            workers["transformers"] = Worker("transformers", setup)
+            log("starting the typedgpt process (it loads the saved model) ...")
+            workers["typedgpt"] = Worker("typedgpt", setup)
+            results, overhead = measure(workers, only, args, log)
+            for library in LIBRARIES:
+                info[library] = workers[library]("info")
+        finally:
+            for worker in workers.values():
+                worker.close()
 
-    if "forward" in only:
-        log(f"forward, {args.batch} x {args.seq} tokens:")
-        inputs_jax = jnp.asarray(tokens[:, :-1])
-        inputs_torch = torch.from_numpy(tokens[:, :-1].astype(np.int64))
-        batched = jax.vmap(model)
-
-        def torch_forward() -> None:
-            with torch.inference_mode():
-                hf_model(inputs_torch).logits.sum().item()
-
-        times = alternate(
-            {
-                "typedgpt": lambda: jax.block_until_ready(batched(inputs_jax)),  # type: ignore[no-untyped-call]
-                "transformers": torch_forward,
-            },
-            args.repeats,
-            log,
-        )
-        with torch.inference_mode():
-            expected = hf_model(inputs_torch[:1]).logits[0].numpy()
-        results["forward"] = {
-            "tokens": args.batch * args.seq,
-            "max_abs_logit_difference": float(
-                np.abs(np.asarray(model(inputs_jax[0])) - expected).max()
-            ),
-        }
-
-        results["forward"].update(per_second(times, args.batch * args.seq))
-
-    if "decode" in only:
-        log(f"decode, greedy, prompt {args.prompt}, {args.new_tokens} new tokens:")
-        generated: dict[str, list[int]] = {}
-
-        def typed_decode() -> None:
-            generated["typedgpt"] = tg.generate(
-                model,
-                prompt.tolist(),
-                max_new_tokens=args.new_tokens,
-                temperature=0.0,
-                key=jax.random.key(0),
-            )
-
-        prompt_torch = torch.from_numpy(prompt.astype(np.int64))[None]
-
-        def torch_decode() -> None:
-            with torch.inference_mode():
-                out = hf_model.generate(
-                    prompt_torch,
-                    attention_mask=torch.ones_like(prompt_torch),
-                    max_new_tokens=args.new_tokens,
-                    min_new_tokens=args.new_tokens,
-                    do_sample=False,
-                    pad_token_id=0,
-                )
-            generated["transformers"] = out[0, args.prompt :].tolist()
-
-        times = alternate(
-            {"typedgpt": typed_decode, "transformers": torch_decode}, args.repeats, log
-        )
-        same = 0
-        for ours, theirs in zip(generated["typedgpt"], generated["transformers"], strict=True):
-            if ours != theirs:
-                break
-            same += 1
-        results["decode"] = {"new_tokens": args.new_tokens, "same_leading_tokens": same}
-        results["decode"].update(per_second(times, args.new_tokens))
-
-    if "train" in only:
-        log(f"training step, AdamW, {args.batch} x {args.seq} tokens:")
-        train_config = tg.TrainConfig(learning_rate=1e-4, grad_clip=1.0, weight_decay=0.0)
-        optimizer = train_config.optimizer()
-        leaves, treedef = jax.tree.flatten(model)
-        state = [leaves, optimizer.init(leaves)]
-        step = jax.jit(make_train_step(treedef, optimizer), donate_argnums=0)
-        batch = (
-            jnp.asarray(tokens[:, :-1]),
-            jnp.asarray(tokens[:, 1:]),
-            jnp.ones((args.batch, args.seq), jnp.float32),
-        )
-
-        losses: dict[str, list[float]] = {"typedgpt": [], "transformers": []}
-
-        def typed_train() -> None:
-            new_state, loss = step(tuple(state), batch)
-            state[:] = list(new_state)
-            losses["typedgpt"].append(float(loss))
-
-        torch_optimizer = torch.optim.AdamW(hf_model.parameters(), lr=1e-4, weight_decay=0.0)
-        full = torch.from_numpy(tokens[:, :].astype(np.int64))
-        hf_model.train()
-
-        def torch_train() -> None:
-            loss = hf_model(full, labels=full).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(hf_model.parameters(), 1.0)
-            torch_optimizer.step()
-            torch_optimizer.zero_grad(set_to_none=True)
-            losses["transformers"].append(loss.item())
-
-        times = alternate({"typedgpt": typed_train, "transformers": torch_train}, args.repeats, log)
-        # Same weights and batch: the first step's losses must agree (then the updates
-        # differ in rounding).
-        results["train"] = {
-            "tokens": args.batch * args.seq,
-            "first_loss": {name: values[0] for name, values in losses.items()},
-        }
-        results["train"].update(per_second(times, args.batch * args.seq))
-
-    for name, target in TARGETS.items():
-        if name not in results:
-            continue
-        ratio = (
-            results[name]["typedgpt"]["per_second"] / results[name]["transformers"]["per_second"]
-        )
-        results[name].update(ratio=ratio, target_ratio=target, met=ratio >= target)
-
-    overhead = {}
-    if args.only is None:
-        log("eager check overhead per layer call:")
-        overhead = check_overhead(args.check_repeats)
+    num_parameters = info["transformers"].pop("parameters")
     report = {
         "benchmark": "gpt2_speed",
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "shapes": {
-            "layers": args.layers,
-            "embed": args.embed,
-            "heads": args.heads,
-            "vocab": args.vocab,
-            "positions": args.positions,
+            **shapes,
             "parameters": num_parameters,
             "batch": args.batch,
             "seq": args.seq,
@@ -356,7 +444,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "dtype": "float32",
         "repeats": args.repeats,
-        "timing": "median of the repeats after one warm-up call; the libraries take turns",
+        "timing": (
+            "median of the repeats after one warm-up call; each library in its own process, "
+            "the two taking turns"
+        ),
         **results,
         "check_overhead_us": overhead,
         "machine": info,
@@ -380,6 +471,82 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print(f"wrote {args.out} in {report['wall_s']:.0f} s")
     return 0
+
+
+def measure(
+    workers: dict[str, Worker],
+    only: set[str],
+    args: argparse.Namespace,
+    log: Callable[[str], None],
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """The measures asked for, each library's in its own process, and the check overhead."""
+    results: dict[str, Any] = {}
+
+    def per_second(times: dict[str, list[float]], work: float) -> dict[str, Any]:
+        return {
+            name: {
+                "seconds": statistics.median(samples),
+                "per_second": work / statistics.median(samples),
+                "all_seconds": samples,
+            }
+            for name, samples in times.items()
+        }
+
+    def turns(request: str) -> dict[str, list[float]]:
+        calls = {library: functools.partial(workers[library], request) for library in LIBRARIES}
+        return alternate(calls, args.repeats, log)
+
+    if "forward" in only:
+        log(f"forward, {args.batch} x {args.seq} tokens:")
+        times = turns("forward")
+        ours, theirs = (workers[library]("first_logits") for library in LIBRARIES)
+        results["forward"] = {
+            "tokens": args.batch * args.seq,
+            "max_abs_logit_difference": float(np.abs(ours - theirs).max()),
+            **per_second(times, args.batch * args.seq),
+        }
+
+    if "decode" in only:
+        log(f"decode, greedy, prompt {args.prompt}, {args.new_tokens} new tokens:")
+        times = turns("decode")
+        ours, theirs = (workers[library]("outputs")["generated"] for library in LIBRARIES)
+        same = 0
+        for our_token, their_token in zip(ours, theirs, strict=True):
+            if our_token != their_token:
+                break
+            same += 1
+        results["decode"] = {
+            "new_tokens": args.new_tokens,
+            "same_leading_tokens": same,
+            **per_second(times, args.new_tokens),
+        }
+
+    if "train" in only:
+        log(f"training step, AdamW, {args.batch} x {args.seq} tokens:")
+        times = turns("train")
+        # Same weights and batch: the first step's losses must agree (then the updates
+        # differ in rounding).
+        results["train"] = {
+            "tokens": args.batch * args.seq,
+            "first_loss": {
+                library: workers[library]("outputs")["losses"][0] for library in LIBRARIES
+            },
+            **per_second(times, args.batch * args.seq),
+        }
+
+    for name, target in TARGETS.items():
+        if name not in results:
+            continue
+        ratio = (
+            results[name]["typedgpt"]["per_second"] / results[name]["transformers"]["per_second"]
+        )
+        results[name].update(ratio=ratio, target_ratio=target, met=ratio >= target)
+
+    overhead: dict[str, float] = {}
+    if args.only is None:
+        log("eager check overhead per layer call:")
+        overhead = workers["typedgpt"]("check_overhead", args.check_repeats)
+    return results, overhead
 
 
 if __name__ == "__main__":

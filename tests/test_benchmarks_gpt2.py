@@ -7,7 +7,9 @@ libraries computed the same thing (same logits, same greedy tokens).
 import json
 import math
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from benchmarks import gpt2_speed
@@ -33,6 +35,9 @@ def test_main_writes_the_report(tmp_path: Path) -> None:
         )
         assert row["met"] == (row["ratio"] >= gpt2_speed.TARGETS[work])
     assert report["forward"]["max_abs_logit_difference"] < 1e-4
+    # Each library ran in a process of its own, which reported what it ran on.
+    assert report["machine"]["typedgpt"]["jax_backend"] == "cpu"
+    assert report["machine"]["transformers"]["torch_threads"] >= 1
     assert report["decode"]["same_leading_tokens"] == 6
     first = report["train"]["first_loss"]  # same weights and batch: the same loss
     assert first["typedgpt"] == pytest.approx(first["transformers"], rel=1e-5)
@@ -77,3 +82,36 @@ def test_machine_records_the_malloc_settings(monkeypatch: pytest.MonkeyPatch) ->
     assert malloc["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1"
     assert "MALLOC_TRIM_THRESHOLD_" not in malloc
     assert all(name.startswith("MALLOC_") or name == "GLIBC_TUNABLES" for name in malloc)
+
+
+SHAPES = {"layers": 1, "embed": 16, "heads": 2, "vocab": 31, "positions": 16}
+SETUP: dict[str, Any] = {
+    "shapes": SHAPES,
+    "tokens": np.zeros((1, 5), np.int32),
+    "prompt": np.zeros(2, np.int32),
+    "new_tokens": 2,
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_worker_that_fails_to_set_up_reports_why(tmp_path: Path) -> None:
+    setup = {**SETUP, "folder": str(tmp_path)}
+    setup["shapes"] = {**SHAPES, "embed": 15}  # not a multiple of 2 heads
+    with pytest.raises(RuntimeError, match="transformers process failed while setting up") as e:
+        gpt2_speed.Worker("transformers", setup)
+    assert "divisible by num_heads" in str(e.value)  # transformers' own error, passed on
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_a_worker_that_dies_is_named_with_its_exit_code(tmp_path: Path) -> None:
+    worker = gpt2_speed.Worker("transformers", {**SETUP, "folder": str(tmp_path)})
+    try:
+        assert (tmp_path / "config.json").is_file()  # it saved the model it made
+        assert worker("info")["parameters"] > 0
+        worker.process.kill()
+        worker.process.join()
+        with pytest.raises(RuntimeError, match=r"transformers process ended \(exit code -9\)"):
+            worker("forward")
+    finally:
+        worker.close()
+    assert not worker.process.is_alive()
