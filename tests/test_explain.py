@@ -118,6 +118,7 @@ def test_gpt_tree(gpt: tg.GPT) -> None:
 def test_explain_twice_and_after_a_call(gpt: tg.GPT) -> None:
     tokens = jnp.arange(5)
     first = str(tg.explain(gpt, tokens))
+    assert "down_proj" in first  # called under jax.checkpoint, whose traces are cached
     assert str(tg.explain(gpt, tokens)) == first
     gpt(tokens)  # compiles GPT.__call__'s jit: explain must not hit its cached trace
     assert str(tg.explain(gpt, tokens)) == first

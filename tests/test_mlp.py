@@ -107,21 +107,48 @@ def test_gelu_tanh_derivative_equals_finite_differences() -> None:
     assert bf16.dtype == jnp.bfloat16
 
 
-def test_gelu_tanh_keeps_one_array_for_the_backward_pass(key: jax.Array) -> None:
+def test_gelu_tanh_keeps_one_array_for_the_backward_pass() -> None:
     """Between the passes the GELU keeps only its derivative (autodiff of the formula keeps
-    five arrays of its input's shape): inside the scan over layers each kept array is a
-    `layers batch seq mlp` array."""
+    five arrays of its input's shape)."""
     from typedgpt._mlp import gelu_tanh as typed_gelu
 
     x = jnp.linspace(-3.0, 3.0, MLP_DIM)
     _, linear = jax.linearize(typed_gelu, x)
     assert [jnp.shape(c) for c in jax.make_jaxpr(linear)(x).consts] == [(MLP_DIM,)]
 
-    mlp = tg.MLP(EMBED, MLP_DIM, key=key)
+
+@pytest.mark.parametrize("activation", ["relu", "gelu_tanh"])
+def test_mlp_keeps_one_hidden_array_for_the_backward_pass(key: jax.Array, activation: str) -> None:
+    """Differentiated in its weights and input, the MLP keeps one `seq mlp` array, the
+    hidden layer before the activation, and remakes the activation from it in the backward
+    pass: inside the scan over layers each kept array is a `layers batch seq mlp` array.
+    (Plain autodiff keeps two: the activation's slope, or ReLU's mask, and its value.)"""
+    mlp = tg.MLP(EMBED, MLP_DIM, activation=activation, key=key)  # type: ignore[arg-type]
     inputs = jax.random.normal(key, (SEQ, EMBED))
-    _, linear = jax.linearize(mlp, inputs)
-    kept = [c for c in jax.make_jaxpr(linear)(inputs).consts if jnp.shape(c) == (SEQ, MLP_DIM)]
+    params, static = eqx.partition(mlp, eqx.is_array)
+    _, linear = jax.linearize(lambda p, x: eqx.combine(p, static)(x), params, inputs)
+    consts = jax.make_jaxpr(linear)(params, inputs).consts
+    kept = [c for c in consts if jnp.shape(c) == (SEQ, MLP_DIM)]
     assert len(kept) == 1
+    hidden = jax.vmap(mlp.up_proj)(inputs)
+    np.testing.assert_array_equal(kept[0], hidden)
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu_tanh"])
+def test_mlp_gradients_equal_plain_autodiff(key: jax.Array, activation: str) -> None:
+    """Remaking the activation in the backward pass changes no gradient."""
+    mlp = tg.MLP(EMBED, MLP_DIM, activation=activation, key=key)  # type: ignore[arg-type]
+    inputs = jax.random.normal(key, (SEQ, EMBED))
+    act = jax.nn.relu if activation == "relu" else lambda h: jax.nn.gelu(h, approximate=True)
+
+    def plain(m: tg.MLP, x: jax.Array) -> jax.Array:
+        y = jax.vmap(m.down_proj)(act(jax.vmap(m.up_proj)(x)))
+        return jnp.sum(jnp.sin(y))
+
+    ours = jax.grad(lambda m, x: jnp.sum(jnp.sin(m(x))), argnums=(0, 1))(mlp, inputs)
+    theirs = jax.grad(plain, argnums=(0, 1))(mlp, inputs)
+    for got, want in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize(
