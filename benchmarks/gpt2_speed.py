@@ -34,7 +34,6 @@ transformers' tokens/s, forward and training step at least 1.2x.
 import argparse
 import datetime
 import functools
-import importlib.metadata
 import json
 import multiprocessing
 import os
@@ -342,18 +341,11 @@ def check_overhead(repeats: int = 200) -> dict[str, float]:
 
 
 def machine() -> dict[str, Any]:
-    """What the numbers were measured on (the worker processes add their libraries' view)."""
-    versions: dict[str, str | None] = {}
-    for package in ("jax", "torch", "transformers"):
-        try:
-            versions[f"{package}_version"] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[f"{package}_version"] = None
+    """What the numbers were measured on; each worker process adds its library's versions."""
     return {
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        **versions,
         "python": platform.python_version(),
         # glibc's malloc settings change both libraries' training steps (see Performance).
         "malloc_environment": {
