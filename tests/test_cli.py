@@ -43,6 +43,20 @@ def test_demo_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert out_dir.is_dir()
 
 
+def test_demo_checks_sampling_options_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typedgpt as tg
+
+    vocab = tg.CharTokenizer.from_text(tg.builtin_corpus(), mode="stream").vocab_size
+    out_dir = tmp_path / "demo"
+    assert cli.main([*TINY_DEMO, f"--out={out_dir}", f"--top-k={vocab + 1}"]) == 2
+    captured = capsys.readouterr()
+    assert "Training" not in captured.out
+    assert captured.err.startswith("typedgpt demo: error: top_k must be an int from 1 to ")
+    assert not out_dir.exists()
+
+
 def test_demo_console_script(tmp_path: Path) -> None:
     """The `typedgpt` script installed next to this interpreter runs the demo."""
     script = shutil.which("typedgpt", path=os.path.dirname(sys.executable))
@@ -114,6 +128,7 @@ def _expected_sample(
     temperature: float,
     top_k: int | None = None,
     top_p: float | None = None,
+    max_new_tokens: int = 8,
 ) -> str:
     """What `typedgpt sample --model` should print for one sample, computed directly."""
     import jax
@@ -127,7 +142,7 @@ def _expected_sample(
     new = tg.generate(
         model,
         ids,
-        max_new_tokens=8,
+        max_new_tokens=max_new_tokens,
         eos_id=tokenizer.bos_id,
         temperature=temperature,
         top_k=top_k,
@@ -166,6 +181,64 @@ def test_sample_model_options(
     out = capsys.readouterr().out
     expected = _expected_sample(gpt2_folder, prompt, 3, temperature=0.9, top_k=20, top_p=0.95)
     assert out == expected
+
+
+def test_sample_caps_new_tokens_at_the_context(
+    gpt2_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """More new tokens than the context holds: the samples stop at the context, and a note
+    on stderr says so."""
+    import typedgpt as tg
+
+    prompt_ids = tg.HFTokenizer.from_pretrained(gpt2_folder).encode("the cat")
+    room = 32 - len(prompt_ids) + 1  # the fixture's context is 32 tokens
+    argv = ["sample", f"--model={gpt2_folder}", "--prompt=the cat", "--temperature=0"]
+    assert cli.main([*argv, "--max-new-tokens=100", "--num-samples=1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == _expected_sample(
+        gpt2_folder, "the cat", 0, temperature=0, max_new_tokens=room
+    )
+    assert captured.err == (
+        f"typedgpt sample: note: the model's context is 32 tokens and the prompt takes "
+        f"{len(prompt_ids)}: each sample has at most {room} new tokens, not 100\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--temperature=-1", "temperature must be a finite number >= 0, got -1.0"),
+        ("--top-k=0", "top_k must be an int from 1 to vocab_size="),
+        ("--top-p=1.5", "top_p must be a number in (0, 1], got 1.5"),
+    ],
+)
+def test_sample_checks_options_before_printing(
+    gpt2_folder: Path, capsys: pytest.CaptureFixture[str], option: str, message: str
+) -> None:
+    """A bad option stops the command before any sample text is printed."""
+    argv = ["sample", f"--model={gpt2_folder}", "--prompt=the cat", option]
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"typedgpt sample: error: {message}")
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--num-samples=0", "argument --num-samples: must be at least 1, got 0"),
+        ("--max-new-tokens=-3", "argument --max-new-tokens: must be at least 1, got -3"),
+        ("--max-new-tokens=ten", "argument --max-new-tokens: expected a whole number, got 'ten'"),
+    ],
+)
+def test_sample_counts_are_positive_ints(
+    capsys: pytest.CaptureFixture[str], option: str, message: str
+) -> None:
+    """The counts are checked as the command line is read, before any model is loaded."""
+    with pytest.raises(SystemExit) as info:
+        cli.main(["sample", "--model=nowhere", option])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_sample_model_not_in_cache(

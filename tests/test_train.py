@@ -692,4 +692,6 @@ def test_cli_sample_negative_temperature(
     cli_run: CliRun, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(sample_args(cli_run.out, "--temperature", "-0.5")) != 0
-    assert "temperature must be a finite number >= 0, got -0.5" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "temperature must be a finite number >= 0, got -0.5" in captured.err
+    assert captured.out == ""  # checked before the first sample starts printing

@@ -136,13 +136,35 @@ def _stream_samples(
 
     import typedgpt as tg
 
+    from ._generate import _check_options
+
+    key = jax.random.key(args.seed)
+    # Every option is checked before the first sample starts printing.
+    _check_options(
+        args.max_new_tokens,
+        args.temperature,
+        args.top_k,
+        args.top_p,
+        tokenizer.bos_id,
+        key,
+        None,
+        model.config.vocab_size,
+    )
     limit = model.config.max_seq_len
     if len(prompt) > limit:
         raise ValueError(
             f"the prompt is {len(prompt)} tokens but the model's context is {limit}: "
             "shorten the prompt"
         )
-    key = jax.random.key(args.seed)
+    # The last new token is never fed back, so `limit - len(prompt) + 1` fit.
+    new_tokens = min(args.max_new_tokens, limit - len(prompt) + 1)
+    if new_tokens < args.max_new_tokens:
+        print(
+            f"typedgpt sample: note: the model's context is {limit} tokens and the prompt "
+            f"takes {len(prompt)}: each sample has at most {new_tokens} new tokens, not "
+            f"{args.max_new_tokens}",
+            file=sys.stderr,
+        )
     for index in range(args.num_samples):
         key, sample_key = jax.random.split(key)
         print(args.prompt, end="", flush=True)
@@ -150,7 +172,7 @@ def _stream_samples(
         tokens = tg.generate(
             model,
             prompt,
-            max_new_tokens=min(args.max_new_tokens, limit - len(prompt) + 1),
+            max_new_tokens=new_tokens,
             temperature=args.temperature,
             top_k=args.top_k,
             top_p=args.top_p,
@@ -214,6 +236,16 @@ def _show_shape_error() -> None:
 def _demo(args: argparse.Namespace) -> int:
     import shutil
 
+    import jax
+
+    import typedgpt as tg
+
+    from ._generate import _check_options
+
+    # The sampling options are checked before training, not minutes later.
+    vocab = tg.CharTokenizer.from_text(tg.builtin_corpus(), mode="stream").vocab_size
+    options = (args.max_new_tokens, args.temperature, args.top_k, args.top_p)
+    _check_options(*options, None, jax.random.key(args.seed), None, vocab)
     out = Path(args.out)
     if (out / "train_state.json").exists():
         shutil.rmtree(out)
@@ -336,10 +368,23 @@ def _add_train_options(parser: argparse.ArgumentParser, *, steps: int) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: an int of at least 1 (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _add_sample_options(parser: argparse.ArgumentParser, *, prompt: str) -> None:
     parser.add_argument("--prompt", default=prompt, help="text to continue")
-    parser.add_argument("--num-samples", type=int, default=3, help="how many samples")
-    parser.add_argument("--max-new-tokens", type=int, default=200, help="tokens per sample")
+    parser.add_argument("--num-samples", type=_positive_int, default=3, help="how many samples")
+    parser.add_argument(
+        "--max-new-tokens", type=_positive_int, default=200, help="tokens per sample"
+    )
     parser.add_argument("--temperature", type=float, default=0.8, help="0 for greedy")
     parser.add_argument("--top-k", type=int, default=None, help="keep the k likeliest tokens")
     parser.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass")
