@@ -4,6 +4,7 @@ The numbers of so small a run mean nothing; this checks the report, and that the
 libraries computed the same thing (same logits, same greedy tokens).
 """
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -13,6 +14,8 @@ import numpy as np
 import pytest
 
 from benchmarks import gpt2_speed
+
+LIBS = gpt2_speed.LIBRARIES
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -29,11 +32,16 @@ def test_main_writes_the_report(tmp_path: Path) -> None:
         row = report[work]
         for library in ("typedgpt", "transformers"):
             assert len(row[library]["all_seconds"]) == 2
+            assert len(row[library]["first_in_turn_seconds"]) == 2
             assert row[library]["per_second"] == pytest.approx(tokens / row[library]["seconds"])
         assert row["ratio"] == pytest.approx(
             row["typedgpt"]["per_second"] / row["transformers"]["per_second"]
         )
         assert row["met"] == (row["ratio"] >= gpt2_speed.TARGETS[work])
+        first = {library: np.median(row[library]["first_in_turn_seconds"]) for library in LIBS}
+        assert row["first_in_turn_ratio"] == pytest.approx(
+            first["transformers"] / first["typedgpt"]
+        )
     assert report["forward"]["max_abs_logit_difference"] < 1e-4
     # Each library ran in a process of its own, which reported what it ran on.
     assert report["machine"]["typedgpt"]["jax_backend"] == "cpu"
@@ -64,6 +72,19 @@ def test_only_runs_the_measures_asked_for(tmp_path: Path) -> None:
     assert "train" in report and "forward" not in report and "decode" not in report
     assert report["check_overhead_us"] == {}  # measured only in a full run
     assert report["train"]["ratio"] > 0
+
+
+def test_each_turn_runs_the_call_twice_and_measures_the_second() -> None:
+    order: list[str] = []
+
+    def call(name: str) -> float:
+        order.append(name)
+        return float(len(order))  # the seconds returned: the call's place in the order
+
+    calls = {name: functools.partial(call, name) for name in ("a", "b")}
+    times = gpt2_speed.alternate(calls, 2, lambda line: None)
+    assert order == ["a", "b", "a", "a", "b", "b", "a", "a", "b", "b"]  # warm-ups, 2 rounds
+    assert times == {"a": ([3.0, 7.0], [4.0, 8.0]), "b": ([5.0, 9.0], [6.0, 10.0])}
 
 
 def test_sizes_that_do_not_fit_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
