@@ -21,10 +21,11 @@ Performance page.) After one warm-up call each, which also compiles, the two lib
 `--repeats` turns each (5 by default). In its turn a library runs the call twice, back to
 back, as a program runs its steps one after another; the second call is the measure and the
 median over the turns is reported. The first call of a turn comes right after the other
-process's turn, which on a virtual machine makes it pay for memory the host took back (see
-the Performance page): its times are reported too, with their ratio. The ratio is typedgpt's
-speed over transformers'. It also times eager calls of each typed layer with checks on and
-off (`tg.set_checks`): the difference is the cost of the call-time shape check.
+process's turn, which on this machine makes typedgpt's slower (its page faults cost more
+kernel time; see the Performance page): its times are reported too, with their ratio. The
+ratio is typedgpt's speed over transformers'. It also times eager calls of each typed layer
+with checks on and off (`tg.set_checks`): the difference is the cost of the call-time shape
+check.
 
 Run from the repository root (about ten minutes on 2 CPU cores at 124M shapes):
 
