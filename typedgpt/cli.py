@@ -242,15 +242,15 @@ def _demo(args: argparse.Namespace) -> int:
 
     from ._generate import _check_options
 
+    args.data, args.mode, args.tokenizer, args.preset = None, "stream", "char", "small"
+    args.val_fraction, args.resume = 0.05, False
     # The sampling options are checked before training, not minutes later.
-    vocab = tg.CharTokenizer.from_text(tg.builtin_corpus(), mode="stream").vocab_size
+    vocab = tg.CharTokenizer.from_text(tg.builtin_corpus(), mode=args.mode).vocab_size
     options = (args.max_new_tokens, args.temperature, args.top_k, args.top_p)
     _check_options(*options, None, jax.random.key(args.seed), None, vocab)
     out = Path(args.out)
     if (out / "train_state.json").exists():
         shutil.rmtree(out)
-    args.data, args.mode, args.tokenizer, args.preset = None, "stream", "char", "small"
-    args.val_fraction, args.resume = 0.05, False
     started = time.perf_counter()
     code = _train(args)
     if code != 0:
