@@ -11,7 +11,7 @@ import random
 import re
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -309,6 +309,48 @@ def test_pytorch_model_bin_without_torch(
         tg.from_pretrained(bin_folder)
 
 
+def test_pytorch_model_bin_of_a_whole_model(
+    small: tuple[Path, GPT2LMHeadModel], tmp_path: Path
+) -> None:
+    """A pickled module, not a state dict: refused as objects, not called corrupt."""
+    folder, hf = small
+    bin_folder = tmp_path / "bin"
+    bin_folder.mkdir()
+    (bin_folder / "config.json").write_bytes((folder / "config.json").read_bytes())
+    torch.save(hf, bin_folder / "pytorch_model.bin")
+    with pytest.raises(ValueError) as info:
+        tg.from_pretrained(bin_folder)
+    message = str(info.value)
+    assert "holds Python objects besides tensors" in message
+    assert "save the model's state_dict() with torch.save" in message
+    assert "corrupt" not in message and "weights_only=False" not in message
+
+
+def test_broken_link(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
+    """A cache snapshot whose blob is missing, as an interrupted download leaves it."""
+    folder, _ = small
+    (tmp_path / "config.json").write_bytes((folder / "config.json").read_bytes())
+    (tmp_path / "model.safetensors").symlink_to("../blobs/missing")
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"model\.safetensors is a link to \.\./blobs/"
+        r"missing, which does not exist \(an interrupted download\?\)",
+    ):
+        tg.from_pretrained(tmp_path)
+    (tmp_path / "config.json").unlink()
+    (tmp_path / "config.json").symlink_to("../blobs/gone")
+    with pytest.raises(FileNotFoundError, match=r"config\.json is a link to \.\./blobs/gone"):
+        tg.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("dtype", [jnp.int32, "bool", "no-such-dtype"])
+def test_dtype_argument(small: tuple[Path, GPT2LMHeadModel], dtype: Any) -> None:
+    folder, _ = small
+    with pytest.raises(ValueError, match=r"dtype=.* is not a floating-point dtype: pass jnp"):
+        tg.from_pretrained(folder, dtype=dtype)
+    assert tg.from_pretrained(folder, dtype="float16").token_embedding.dtype == jnp.float16
+
+
 def test_sharded_safetensors(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
     folder, hf = small
     hf.save_pretrained(tmp_path / "sharded", max_shard_size="20KB")
@@ -403,6 +445,15 @@ def test_default_cache_and_revision(
         tg.from_pretrained("gpt2", revision="v2")
     with pytest.raises(ValueError, match=r"revision '\.\./\.\.' is not a branch"):
         tg.from_pretrained("gpt2", revision="../..")
+    with pytest.raises(ValueError, match=r"revision '/etc' is not a branch"):
+        tg.from_pretrained("gpt2", revision="/etc")
+    # huggingface_hub keeps a revision with slashes, such as a pull request's, as a path
+    pull = snapshot.parent.parent / "refs" / "refs" / "pr" / "1"
+    pull.parent.mkdir(parents=True)
+    pull.write_text("feed42")
+    assert tg.from_pretrained("gpt2", revision="refs/pr/1").config == EXPECTED["small"]
+    with pytest.raises(FileNotFoundError, match=r"no snapshot feature/x .*--revision feature/x`"):
+        tg.from_pretrained("gpt2", revision="feature/x")
     assert snapshot.is_dir()
 
 
@@ -611,13 +662,17 @@ SAMPLES = [
 ]
 
 
-def _train_tokenizer() -> tokenizers.Tokenizer:
+def _train_tokenizer(
+    *, prefix_space: bool = False, lowercase: bool = False
+) -> tokenizers.Tokenizer:
     """A byte-level BPE of about 300 ids, trained on a generated text, GPT-2 style."""
     rng = random.Random(0)
     words = ["the", "cat", "sat", "on", "mat", "héllo", "naïve", "日本", "dog", "ran", "world"]
     lines = [" ".join(rng.choice(words) for _ in range(12)) for _ in range(300)]
     tokenizer = tokenizers.Tokenizer(tokenizers.models.BPE())
-    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if lowercase:
+        tokenizer.normalizer = tokenizers.normalizers.Lowercase()
+    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=prefix_space)
     tokenizer.decoder = tokenizers.decoders.ByteLevel()
     trainer = tokenizers.trainers.BpeTrainer(
         vocab_size=300,
@@ -655,19 +710,97 @@ def test_tokenizer_matches_transformers(
     assert _files(tmp_path) == before
 
 
+def _word_level() -> tokenizers.Tokenizer:
+    words = ["<|endoftext|>", "[UNK]", "the", "cat", "sat", "on", "mat"]
+    vocab = {word: i for i, word in enumerate(words)}
+    tokenizer = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    tokenizer.add_special_tokens([tokenizers.AddedToken("<|endoftext|>", special=True)])
+    return tokenizer
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _train_tokenizer,
+        lambda: _train_tokenizer(prefix_space=True),
+        lambda: _train_tokenizer(lowercase=True),
+        _word_level,
+    ],
+    ids=["byte-level", "prefix-space", "lowercase", "word-level"],
+)
 def test_tokenizer_saved_with_the_model(
-    trained: tokenizers.Tokenizer, tmp_path: Path, key: jax.Array
+    make: Callable[[], tokenizers.Tokenizer], tmp_path: Path, key: jax.Array
 ) -> None:
-    tokenizer = tg.HFTokenizer(trained)
+    """transformers reads the saved tokenizer as it is, whatever it is: GPT-2's own class
+    would rebuild a byte-level BPE without a prefix space and drop a normalizer."""
+    tokenizer = tg.HFTokenizer(make())
     config = EXPECTED["small"].replace(vocab_size=tokenizer.vocab_size)
     folder = tg.save_pretrained(tg.GPT(config, key=key), tmp_path / "m", tokenizer=tokenizer)
     assert tg.HFTokenizer.from_pretrained(folder) == tokenizer
     theirs = AutoTokenizer.from_pretrained(folder)
     assert theirs.eos_token_id == tokenizer.bos_id
-    for text in SAMPLES:
+    for text in [*SAMPLES, "The Cat sat"]:
         assert theirs(text)["input_ids"] == tokenizer.encode(text), text
     hf_config = json.loads((folder / "config.json").read_text())
     assert hf_config["eos_token_id"] == hf_config["bos_token_id"] == tokenizer.bos_id
+
+
+GPT2 = "GPT2Tokenizer"
+
+
+@pytest.mark.parametrize(
+    ("layout", "settings", "trained_with", "expected"),
+    [
+        ("tokenizer.json", {"tokenizer_class": GPT2, "add_prefix_space": True}, False, True),
+        ("tokenizer.json", {"tokenizer_class": GPT2}, True, False),  # GPT-2's default
+        ("tokenizer.json", {"tokenizer_class": "PreTrainedTokenizerFast"}, True, True),
+        ("vocab.json+merges.txt", {"tokenizer_class": GPT2, "add_prefix_space": True}, False, True),
+        ("vocab.json+merges.txt", {"tokenizer_class": GPT2}, True, False),
+    ],
+)
+def test_tokenizer_config_add_prefix_space(
+    tmp_path: Path, layout: str, settings: dict[str, Any], trained_with: bool, expected: bool
+) -> None:
+    """`tokenizer_config.json`'s add_prefix_space, or GPT-2's class without it, tokenizes as
+    transformers does, whatever the pre-tokenizer of `tokenizer.json` says; with another
+    class `tokenizer.json` is taken as it is."""
+    trained = _train_tokenizer(prefix_space=trained_with)
+    if layout == "tokenizer.json":
+        trained.save(str(tmp_path / "tokenizer.json"))
+    else:
+        trained.model.save(str(tmp_path))
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(settings))
+    ours = tg.HFTokenizer.from_pretrained(tmp_path)
+    theirs = AutoTokenizer.from_pretrained(tmp_path)
+    for text in ["cat sat", *SAMPLES]:
+        assert ours.encode(text) == theirs(text)["input_ids"], text
+    assert (ours.encode("cat") == ours.encode(" cat")) == expected
+
+
+def test_tokenizer_json_whose_end_of_text_is_not_an_added_token(
+    trained: tokenizers.Tokenizer, tmp_path: Path
+) -> None:
+    """The eos_token of `tokenizer_config.json`, `<|endoftext|>` only in the vocabulary, is
+    made special, as transformers does, so it is one id in a text, as with vocab.json and
+    merges.txt."""
+    vocab, merges = trained.model.save(str(tmp_path))
+    bare = tokenizers.Tokenizer(tokenizers.models.BPE.from_file(vocab, merges))
+    bare.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bare.decoder = tokenizers.decoders.ByteLevel()
+    folder = tmp_path / "bare"
+    folder.mkdir()
+    bare.save(str(folder / "tokenizer.json"))
+    settings = {"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<|endoftext|>"}
+    (folder / "tokenizer_config.json").write_text(json.dumps(settings))
+    assert bare.get_added_tokens_decoder() == {}
+    ours = tg.HFTokenizer.from_pretrained(folder)
+    theirs = AutoTokenizer.from_pretrained(folder)
+    assert ours.encode("a<|endoftext|>b") == theirs("a<|endoftext|>b")["input_ids"]
+    assert ours.encode("a<|endoftext|>b")[1] == ours.bos_id
+    assert ours.encode("a<|endoftext|>b") == tg.HFTokenizer.from_pretrained(tmp_path).encode(
+        "a<|endoftext|>b"
+    )
 
 
 def test_tokenizer_json_round_trip(trained: tokenizers.Tokenizer, tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from transformers import GPT2Config, GPT2Model
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model
 
 import typedgpt as tg
 
@@ -242,3 +243,41 @@ def test_bfloat16_tensors_load_as_bfloat16(gpt2_sd: dict[str, Any]) -> None:
     assert model.token_embedding.dtype == jnp.bfloat16
     for name, array in model.state_dict().items():
         np.testing.assert_array_equal(array, narrow[name])
+
+
+def test_torch_tensors_load_bfloat16_included(gpt2_sd: dict[str, Any]) -> None:
+    """PyTorch tensors load as they are; bfloat16 ones too, which NumPy cannot convert."""
+    for dtype in (torch.float32, torch.bfloat16):
+        tensors = {name: torch.tensor(a, dtype=dtype) for name, a in gpt2_sd.items()}
+        model = tg.GPT.from_state_dict(GPT2_SMALL, tensors)
+        assert model.token_embedding.dtype == jnp.dtype(str(dtype).removeprefix("torch."))
+        for name, array in model.state_dict().items():
+            np.testing.assert_array_equal(array.astype(np.float32), tensors[name].float().numpy())
+
+
+def test_transformers_names_get_a_hint(key: jax.Array) -> None:
+    """GPT2LMHeadModel's own state_dict() has the `transformer.` prefix."""
+    config = GPT2Config(
+        vocab_size=VOCAB, n_positions=POSITIONS, n_embd=EMBED, n_layer=LAYERS, n_head=HEADS
+    )
+    hf_sd = GPT2LMHeadModel(config).state_dict()
+    with pytest.raises(KeyError) as info:
+        tg.GPT.from_state_dict(GPT2_SMALL, hf_sd)
+    message = str(info.value)
+    assert "with GPT2LMHeadModel's 'transformer.' prefix" in message
+    assert "strip it from every name, or load the Hugging Face folder with tg.from_pretrained" in (
+        message
+    )
+    stripped = {
+        name.removeprefix("transformer."): tensor
+        for name, tensor in hf_sd.items()
+        if name != "lm_head.weight"
+    }
+    loaded = tg.GPT.from_state_dict(GPT2_SMALL, stripped)
+    np.testing.assert_array_equal(np.asarray(loaded.token_embedding), stripped["wte.weight"])
+
+
+def test_unreadable_tensor_is_named(gpt2_sd: dict[str, Any]) -> None:
+    gpt2_sd["h.1.ln_1.bias"] = [[0.0] * EMBED, [0.0]]  # ragged
+    with pytest.raises(TypeError, match=r"h\.1\.ln_1\.bias: a list that cannot be read as an"):
+        tg.GPT.from_state_dict(GPT2_SMALL, gpt2_sd)

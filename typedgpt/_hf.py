@@ -19,6 +19,7 @@ A Hugging Face GPT-2 folder holds `config.json` (a `GPT2Config`), the weights
 
 import json
 import os
+import pickle
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -34,6 +35,7 @@ from jaxtyping import DTypeLike
 from ._checkpoint import atomic_write
 from ._config import GPTConfig
 from ._gpt import GPT
+from ._state_dict import to_numpy
 from ._tokenizer import Tokenizer
 
 CONFIG_FILE = "config.json"
@@ -44,6 +46,9 @@ TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 VOCAB_FILE, MERGES_FILE = "vocab.json", "merges.txt"
 END_OF_TEXT = "<|endoftext|>"
+# tokenizer_config.json's names of transformers' GPT-2 tokenizer, which builds its own
+# byte-level pre-tokenizer with add_prefix_space false unless the file says otherwise.
+_GPT2_TOKENIZERS = ("GPT2Tokenizer", "GPT2TokenizerFast")
 
 # GPT-2's activations that are GELU with the tanh approximation, typedgpt's "gelu_tanh".
 _GELU_TANH = ("gelu_new", "gelu_pytorch_tanh")
@@ -73,10 +78,11 @@ _SAFETENSORS_DTYPES: dict[str, Any] = {
 }
 
 
-def _download_hint(name: str) -> str:
+def _download_hint(name: str, revision: str) -> str:
+    option = "" if revision == "main" else f" --revision {revision}"
     return (
         f"download it with `hf download {name} {CONFIG_FILE} {SAFETENSORS_FILE} "
-        f"{TOKENIZER_FILE}` (older huggingface_hub: `huggingface-cli download` with the "
+        f"{TOKENIZER_FILE}{option}` (older huggingface_hub: `huggingface-cli download` with the "
         "same arguments), or pass the path of a folder that holds config.json and "
         "model.safetensors"
     )
@@ -113,9 +119,11 @@ def resolve_pretrained(path_or_name: str | os.PathLike[str], *, revision: str = 
             f"no folder at {path}: check the path, or pass a Hugging Face model name such "
             "as gpt2 that is in the local cache"
         )
-    if not re.fullmatch(r"[\w.-]+", revision) or set(revision) == {"."}:
+    parts = revision.split("/")
+    if not all(re.fullmatch(r"[\w.-]+", part) and set(part) != {"."} for part in parts):
         raise ValueError(
-            f"revision {revision!r} is not a branch, tag or commit name: pass one such as 'main'"
+            f"revision {revision!r} is not a branch, tag or commit name: pass one such as "
+            "'main', 'v1.0', 'refs/pr/1' or a commit hash"
         )
     cache = hub_cache()
     repo = cache / ("models--" + name.replace("/", "--"))
@@ -131,7 +139,7 @@ def resolve_pretrained(path_or_name: str | os.PathLike[str], *, revision: str = 
     )
     raise FileNotFoundError(
         f"{name!r} is not a folder, and the Hugging Face cache at {cache} {where}: "
-        f"{_download_hint(name)}"
+        f"{_download_hint(name, revision)}"
     )
 
 
@@ -262,6 +270,17 @@ def _read_pytorch(path: Path) -> dict[str, np.ndarray]:
         ) from None
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "weights only" not in str(error).lower():
+            raise ValueError(
+                f"{path} could not be read by torch.load(weights_only=True) ({error}): it "
+                "may be truncated or corrupt; download it again"
+            ) from None
+        raise ValueError(
+            f"{path} holds Python objects besides tensors (a whole pickled model, say, not "
+            "its state_dict()), and typedgpt does not unpickle objects: save the model's "
+            "state_dict() with torch.save, or its weights as model.safetensors"
+        ) from None
     except Exception as error:
         raise ValueError(
             f"{path} could not be read by torch.load(weights_only=True) ({error}): it may be "
@@ -273,18 +292,25 @@ def _read_pytorch(path: Path) -> dict[str, np.ndarray]:
     for name, tensor in loaded.items():
         if not isinstance(tensor, torch.Tensor):
             raise ValueError(f"{path}: {name} is a {type(tensor).__name__}, not a tensor")
-        tensor = tensor.detach().cpu().contiguous()
-        if tensor.dtype == torch.bfloat16:
-            out[name] = tensor.view(torch.int16).numpy().view(jnp.bfloat16)
-        else:
-            out[name] = tensor.numpy()
+        out[name] = to_numpy(tensor)
     return out
+
+
+def _check_link(path: Path) -> None:
+    """Raise if `path` is a link to nothing, as the cache holds after a broken download."""
+    if path.is_symlink() and not path.exists():
+        raise FileNotFoundError(
+            f"{path} is a link to {os.readlink(path)}, which does not exist (an interrupted "
+            "download?): download it again"
+        )
 
 
 def read_weights(folder: Path) -> tuple[dict[str, np.ndarray], Path]:
     """Every tensor of a Hugging Face folder's weights, and the file they came from:
     `model.safetensors`, else the shards of `model.safetensors.index.json`, else
     `pytorch_model.bin`."""
+    for name in (SAFETENSORS_FILE, SAFETENSORS_INDEX_FILE, PYTORCH_FILE):
+        _check_link(folder / name)
     single = folder / SAFETENSORS_FILE
     if single.is_file():
         return _read_safetensors(single), single
@@ -299,6 +325,7 @@ def read_weights(folder: Path) -> tuple[dict[str, np.ndarray], Path]:
             ) from None
         tensors: dict[str, np.ndarray] = {}
         for shard in shards:
+            _check_link(folder / shard)
             if not (folder / shard).is_file():
                 raise FileNotFoundError(
                     f"{index} lists the shard {shard}, which {folder} lacks: download it"
@@ -342,6 +369,7 @@ def gpt2_names(
 
 
 def _read_json(path: Path) -> Any:
+    _check_link(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"{path.parent} has no {path.name}: it is not a complete Hugging Face model folder"
@@ -373,10 +401,21 @@ def from_pretrained(
     - `path_or_name`: a folder, or a model id such as `"gpt2"` already in the local cache
       (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`).
     - `dtype`: the dtype of every parameter, float32 by default; `None` keeps the file's.
-    - `revision`: for a cached name, the branch (`refs/<revision>`) or commit to use.
+    - `revision`: for a cached name, the branch, tag or pull request (`refs/pr/1`) that
+      `refs/<revision>` records, or a commit.
 
     **Returns:** the `GPT`.
     """
+    if dtype is not None:
+        try:
+            name, valid = jnp.dtype(dtype).name, jnp.issubdtype(dtype, jnp.floating)
+        except TypeError:
+            name, valid = repr(dtype), False
+        if not valid:
+            raise ValueError(
+                f"dtype={name} is not a floating-point dtype: pass jnp.float32 (the "
+                "default), jnp.bfloat16 or jnp.float16, or None to keep the file's dtypes"
+            )
     folder = resolve_pretrained(path_or_name, revision=revision)
     config = config_from_hf(_read_json(folder / CONFIG_FILE), source=str(folder / CONFIG_FILE))
     tensors, source = read_weights(folder)
@@ -511,21 +550,32 @@ class HFTokenizer(Tokenizer):
         cls, path_or_name: str | os.PathLike[str], *, revision: str = "main"
     ) -> Self:
         """The tokenizer of a Hugging Face folder (or a name in the local cache, as
-        `from_pretrained`): `tokenizer.json`, else GPT-2's `vocab.json` and `merges.txt`.
+        `from_pretrained`): `tokenizer.json`, else GPT-2's `vocab.json` and `merges.txt`,
+        with the settings of `tokenizer_config.json` that transformers applies to it.
 
-        With `vocab.json` and `merges.txt` it is built as transformers builds GPT-2's: a
-        byte-level BPE without a prefix space, and `<|endoftext|>` a special token.
+        - With `vocab.json` and `merges.txt` it is built as transformers builds GPT-2's: a
+          byte-level BPE.
+        - `add_prefix_space` from `tokenizer_config.json` is applied to the byte-level
+          pre-tokenizer; when it is absent and the class is GPT-2's (`GPT2Tokenizer`),
+          it is false, as transformers' GPT-2 tokenizer makes it.
+        - The `eos_token` (`<|endoftext|>` by default) is a special token, so that it is
+          one id wherever it is in a text.
         """
         folder = resolve_pretrained(path_or_name, revision=revision)
-        bos_token = END_OF_TEXT
         settings = folder / TOKENIZER_CONFIG_FILE
-        if settings.is_file():
-            data = _read_json(settings)
-            token = data.get("eos_token") if isinstance(data, dict) else None
-            if isinstance(token, dict):  # an AddedToken, as older transformers saved them
-                token = token.get("content")
-            if isinstance(token, str):
-                bos_token = token
+        data = _read_json(settings) if settings.is_file() else {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{settings} is not a JSON object: it may be corrupt")
+        bos_token = data.get("eos_token", END_OF_TEXT)
+        if isinstance(bos_token, dict):  # an AddedToken, as older transformers saved them
+            bos_token = bos_token.get("content")
+        if not isinstance(bos_token, str):
+            raise ValueError(f"{settings}: eos_token is {bos_token!r}, not a token's text")
+        prefix_space = data.get("add_prefix_space")
+        if prefix_space is None and data.get("tokenizer_class") in _GPT2_TOKENIZERS:
+            prefix_space = False
+        if prefix_space is not None and not isinstance(prefix_space, bool):
+            raise ValueError(f"{settings}: add_prefix_space is {prefix_space!r}, not true or false")
         if (folder / TOKENIZER_FILE).is_file():
             try:
                 tokenizer = tokenizers.Tokenizer.from_file(str(folder / TOKENIZER_FILE))
@@ -534,24 +584,29 @@ class HFTokenizer(Tokenizer):
                     f"{folder / TOKENIZER_FILE} is not a valid tokenizer file ({error}): it "
                     "may be truncated or corrupt; download it again"
                 ) from None
-            return cls(tokenizer, bos_token=bos_token)
-        vocab, merges = folder / VOCAB_FILE, folder / MERGES_FILE
-        if not (vocab.is_file() and merges.is_file()):
-            raise FileNotFoundError(
-                f"{folder} has no tokenizer: expected {TOKENIZER_FILE}, or {VOCAB_FILE} and "
-                f"{MERGES_FILE}; download them into it"
-            )
-        try:
-            bpe = tokenizers.models.BPE.from_file(str(vocab), str(merges))
-        except Exception as error:
-            raise ValueError(
-                f"{vocab} and {merges} are not a valid BPE vocabulary ({error}): they may be "
-                "truncated or corrupt; download them again"
-            ) from None
-        tokenizer = tokenizers.Tokenizer(bpe)
-        tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
-        tokenizer.decoder = tokenizers.decoders.ByteLevel()
-        if tokenizer.token_to_id(bos_token) is not None:
+        else:
+            vocab, merges = folder / VOCAB_FILE, folder / MERGES_FILE
+            if not (vocab.is_file() and merges.is_file()):
+                raise FileNotFoundError(
+                    f"{folder} has no tokenizer: expected {TOKENIZER_FILE}, or {VOCAB_FILE} "
+                    f"and {MERGES_FILE}; download them into it"
+                )
+            try:
+                bpe = tokenizers.models.BPE.from_file(str(vocab), str(merges))
+            except Exception as error:
+                raise ValueError(
+                    f"{vocab} and {merges} are not a valid BPE vocabulary ({error}): they may "
+                    "be truncated or corrupt; download them again"
+                ) from None
+            tokenizer = tokenizers.Tokenizer(bpe)
+            tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel()
+            tokenizer.decoder = tokenizers.decoders.ByteLevel()
+            prefix_space = bool(prefix_space)
+        byte_level = tokenizer.pre_tokenizer
+        if prefix_space is not None and isinstance(byte_level, tokenizers.pre_tokenizers.ByteLevel):
+            byte_level.add_prefix_space = prefix_space
+        added = {token.content for token in tokenizer.get_added_tokens_decoder().values()}
+        if bos_token not in added and tokenizer.token_to_id(bos_token) is not None:
             tokenizer.add_special_tokens([tokenizers.AddedToken(bos_token, special=True)])
         return cls(tokenizer, bos_token=bos_token)
 
@@ -604,10 +659,11 @@ class HFTokenizer(Tokenizer):
         return cls(tokenizer, bos_token=bos_token)
 
     def files(self, *, model_max_length: int) -> dict[str, bytes]:
-        """`tokenizer.json` and `tokenizer_config.json`, as transformers reads them."""
+        """`tokenizer.json` and `tokenizer_config.json`, as transformers reads them: the
+        class is `PreTrainedTokenizerFast`, which takes `tokenizer.json` as it is (GPT-2's
+        own class would rebuild it as a byte-level BPE and drop any other setting)."""
         settings = {
-            "tokenizer_class": "GPT2Tokenizer",
-            "add_prefix_space": False,
+            "tokenizer_class": "PreTrainedTokenizerFast",
             "bos_token": self._bos_token,
             "eos_token": self._bos_token,
             "unk_token": self._bos_token,

@@ -104,6 +104,20 @@ def _sizes(config: GPTConfig) -> dict[str, int]:
     }
 
 
+def to_numpy(value: Any) -> np.ndarray:
+    """`value` as a NumPy array; a PyTorch tensor (bfloat16 included, which NumPy has no
+    dtype of its own for) is detached and copied to the CPU first."""
+    if type(value).__module__.startswith("torch"):
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().cpu().contiguous()
+            if tensor.dtype == torch.bfloat16:
+                return cast(np.ndarray, tensor.view(torch.int16).numpy().view(jnp.bfloat16))
+            return tensor.numpy()
+    return np.asarray(value)
+
+
 def state_dict(model: "GPT") -> dict[str, np.ndarray]:
     """The model's parameters as NumPy arrays under GPT-2's names and layouts."""
     out: dict[str, np.ndarray] = {}
@@ -126,6 +140,13 @@ def from_state_dict(config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
     """
     from ._gpt import GPT
 
+    prefixed = sorted(name for name in tensors if name.startswith("transformer."))
+    if prefixed:
+        raise KeyError(
+            f"state dict names {prefixed[0]!r} with GPT2LMHeadModel's 'transformer.' prefix, "
+            "which typedgpt's names do not have: strip it from every name, or load the "
+            "Hugging Face folder with tg.from_pretrained"
+        )
     sizes = _sizes(config)
     skeleton = eqx.filter_eval_shape(GPT, config, key=jax.random.key(0))
     expected_names: set[str] = set()
@@ -147,7 +168,13 @@ def from_state_dict(config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
                     f"{_describe_dims(entry.dims, sizes)}: check the config matches the "
                     "checkpoint"
                 )
-            array = np.asarray(tensors[name])
+            try:
+                array = to_numpy(tensors[name])
+            except Exception as error:
+                raise TypeError(
+                    f"{name}: a {type(tensors[name]).__qualname__} that cannot be read as an "
+                    f"array ({error}): pass NumPy arrays"
+                ) from None
             if array.shape != expected:
                 transposed = len(expected) == 2 and array.shape == expected[::-1]
                 hint = (
