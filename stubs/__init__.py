@@ -20,10 +20,13 @@ How a stub reads:
 - Where a signature cannot say the rule, a decorator names the plugin's own: `@broadcast`,
   `@reduction`, `@checks_axis`, `@operator("+")` and `@rule("einsum")`, below.
 
-A jax function is matched by its name alone, under any `jax.` module (mypy reports
-`jax.numpy.tanh` but `jax._src.lax.lax.rsqrt`), so a name is defined once across the files;
-which file it is in says where jax documents it. `jax.vmap`, `eqx.filter_vmap` and
-`jax.lax.scan` transform functions rather than arrays: the plugin models them in code.
+A jax function is matched by its module and name. Each file names the modules of its
+functions, `MODULES = ("jax.lax", "jax._src.lax")`, public and private, as mypy reports a
+function where it is defined (`jax.numpy.tanh`, but `jax._src.lax.lax.rsqrt`); a module
+covers the modules below it. A name is defined once in a module, and the same name in two
+modules can have two rules: `jax.lax.max` is elementwise, `jax.numpy.max` a reduction.
+`jax.vmap`, `eqx.filter_vmap` and `jax.lax.scan` transform functions rather than arrays: the
+plugin models them in code.
 """
 
 from collections.abc import Callable

@@ -1,4 +1,6 @@
-"""`jax.nn`: what its functions do to the dims of arrays. See `__init__.py`."""
+"""`jax.nn` and `jax.scipy.special`: what their functions do to the dims of arrays. See
+`__init__.py`.
+"""
 
 from collections.abc import Sequence
 from typing import Any, Literal, TypeAlias
@@ -7,6 +9,8 @@ from jax.typing import ArrayLike
 from jaxtyping import Array, Float, Shaped
 
 from . import checks_axis, reduction
+
+MODULES = ("jax.nn", "jax._src.nn", "jax.scipy.special", "jax._src.scipy.special")
 
 Axis: TypeAlias = int | Sequence[int] | None
 
@@ -31,6 +35,8 @@ def hard_sigmoid(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
 def hard_silu(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
 def log_sigmoid(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
 def mish(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...
+def tanh(x: Shaped[Array, "*shape"], /) -> Shaped[Array, "*shape"]: ...  # jnp.tanh, re-exported
+def erf(x: Shaped[Array, "*shape"]) -> Shaped[Array, "*shape"]: ...  # jax.scipy.special.erf
 
 # Normalisations along `axis`: the dims of `x`, and the axis must exist.
 

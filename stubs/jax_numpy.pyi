@@ -8,6 +8,8 @@ from jaxtyping import Array, Shaped
 
 from . import broadcast, checks_axis, reduction, rule
 
+MODULES = ("jax.numpy", "jax._src.numpy")
+
 Axis: TypeAlias = int | Sequence[int] | None
 
 # Elementwise functions of one array: the result has its dims.

@@ -296,13 +296,27 @@ def test_the_stubs_are_read_from_the_installed_package() -> None:
     assert {f.name for f in _stubs.stub_files()} == shipped
     assert {"jax_array.pyi", "jax_lax.pyi", "jax_nn.pyi", "jax_numpy.pyi"} <= shipped
     check_rules(stubs)  # every decorator names a rule the plugin has
-    tanh, total, one_hot = (stubs.functions[n] for n in ("tanh", "sum", "one_hot"))
+    found = (stubs.function(f"jax.{n}") for n in ("numpy.tanh", "numpy.sum", "nn.one_hot"))
+    tanh, total, one_hot = found
+    assert tanh is not None and total is not None and one_hot is not None
     assert tanh.rule == "signature" and tanh.result == (Dim("ownvar", "shape"),)
     assert total.rule == "reduction" and total.param("keepdims") == Param(
         "keepdims", "positional", 4, None, None, False, False
     )
     assert one_hot.param("axis") == Param("axis", "keyword-only", None, None, (-1,), False, -1)
     assert stubs.methods["__add__"].symbol == "+" and stubs.methods["T"].is_property
+
+
+def test_a_jax_function_is_matched_by_its_module_and_name() -> None:
+    """`jax.lax.max` is elementwise where `jnp.max` reduces; mypy names lax's functions by
+    their private module, which the stub's `MODULES` covers."""
+    stubs = _stubs.load()
+    lax_max, jnp_max = stubs.function("jax._src.lax.lax.max"), stubs.function("jax.numpy.max")
+    assert lax_max is not None and lax_max.rule == "broadcast"
+    assert jnp_max is not None and jnp_max.rule == "reduction"
+    assert stubs.function("jax._src.lax.lax.rsqrt") is not None
+    assert stubs.function("jax.numpy.rsqrt") is None
+    assert stubs.function("jax.experimental.max") is None
 
 
 @pytest.mark.parametrize(
@@ -328,6 +342,63 @@ def test_a_variadic_dim_binds_a_run_that_holds_a_variadic_dim() -> None:
     shape, batch, seq = Dim("ownvar", "shape"), Dim("var", "batch"), Dim("name", "seq")
     assert binder.unify((shape,), (batch, seq), 'argument "x"') is None
     assert binder.result((shape,)) == (batch, seq)
+
+
+# ---------------------------------------------------------------------- mypy's cache
+
+ALIASES = """\
+from jaxtyping import Array, Float
+
+Vec = Float[Array, " embed"]
+"""
+LAYERS = """\
+from jaxtyping import Array, Float
+
+from aliases import Vec
+
+
+def project(x: Vec, w: Float[Array, "out embed"]) -> Float[Array, " out"]:
+    return w @ x
+"""
+USER = """\
+from jaxtyping import Array, Float
+
+from aliases import Vec
+from layers import project
+
+
+def returned(x: Vec) -> Float[Array, " other"]:
+    return x
+
+
+def transposed(x: Float[Array, " e"], w: Float[Array, "e o"]) -> None:
+    project(x, w)
+"""
+
+
+def test_a_cached_run_reports_what_a_cold_run_does(tmp_path: Path) -> None:
+    """An alias's module loaded from mypy's cache keeps its dims: editing the modules that use
+    it, then running mypy again, reports the same errors as the cold run."""
+    for name, source in [("aliases", ALIASES), ("layers", LAYERS), ("user", USER)]:
+        (tmp_path / f"{name}.py").write_text(source, encoding="utf-8")
+    config = tmp_path / "mypy.ini"
+    config.write_text("[mypy]\nplugins = typedgpt.mypy_plugin\n", encoding="utf-8")
+    options = ["--config-file", str(config), "--cache-dir", str(tmp_path / "cache")]
+    command = [*options, "--no-error-summary", str(tmp_path / "user.py")]
+
+    def errors() -> list[str]:
+        stdout, stderr, _ = api.run(command)
+        assert not stderr, stderr
+        return [line.split(": error: ")[1] for line in stdout.splitlines() if ": error: " in line]
+
+    cold = errors()
+    assert len(cold) == 2, cold
+    assert "expected \"Array[Literal['other']]\"" in cold[0]
+    assert cold[1].startswith('project: argument "w" has dims (e, o) where (out, e)')
+    for name in ("layers", "user"):
+        with (tmp_path / f"{name}.py").open("a", encoding="utf-8") as f:
+            f.write("# edited\n")  # re-analysed, while aliases.py comes from the cache
+        assert errors() == cold
 
 
 # ---------------------------------------------------------------------- with other plugins

@@ -20,6 +20,7 @@ other name to the plugins configured after it.
 from collections.abc import Callable
 
 from mypy.nodes import AssignmentStmt, IndexExpr, MypyFile, NameExpr, TypeInfo
+from mypy.nodes import TypeAlias as TypeAliasNode
 from mypy.options import Options
 from mypy.plugin import (
     AnalyzeTypeContext,
@@ -38,8 +39,8 @@ from . import _rules as rules
 from . import _semanal as semanal
 from . import _stubs
 from ._calls import Calls, SigContext, might_have_dims, relax_callable_args
-from ._transforms import SCAN, VMAPS, Vmaps, scan, scan_signature
-from ._types import JAX_ARRAY
+from ._transforms import SCAN, VMAPS, Scans, Vmaps
+from ._types import JAX_ARRAY, dims_of
 
 ARRAY_MEMBER = JAX_ARRAY + "."
 
@@ -54,9 +55,13 @@ class ShapePlugin(Plugin):
         rules.check(self._stubs)
         self._calls = Calls()
         self._vmaps = Vmaps(self._calls)
+        self._scans = Scans()
         # Type aliases of jaxtyping annotations, by full name: mypy drops the dim string of
-        # `Heads = Float[Array, "seq heads head_dim"]` before any hook sees it.
-        self._aliases: dict[str, str] = {}
+        # `Heads = Float[Array, "seq heads head_dim"]` before any hook sees it. A module parsed
+        # in this run gives its aliases' strings from the source; one loaded from mypy's cache
+        # from the alias's target, which has the dims (`_cached_alias_spec`).
+        self._aliases: dict[str, str | None] = {}
+        self._parsed: set[str] = set()
         # `_claims` by full name: mypy asks for a hook at every call, and a definition's
         # signature does not change while its callers are checked.
         self._claimed: dict[str, bool] = {}
@@ -66,6 +71,7 @@ class ShapePlugin(Plugin):
         self._default.set_modules(modules)
 
     def get_additional_deps(self, file: MypyFile) -> list[tuple[int, str, int]]:
+        self._parsed.add(file.fullname)
         for stmt in file.defs:
             if not isinstance(stmt, AssignmentStmt) or len(stmt.lvalues) != 1:
                 continue
@@ -91,10 +97,22 @@ class ShapePlugin(Plugin):
             return semanal.analyze_annotated
         if fullname == JAX_ARRAY:
             return semanal.analyze_plain_array
+        if fullname not in self._aliases and fullname.rpartition(".")[0] not in self._parsed:
+            self._aliases[fullname] = self._cached_alias_spec(fullname)
         spec = self._aliases.get(fullname)
         if spec is not None:
-            return lambda ctx: semanal.analyze_alias(ctx, fullname, spec)
+            return lambda ctx: semanal.analyze_alias(ctx, spec)
         return None
+
+    def _cached_alias_spec(self, fullname: str) -> str | None:
+        """The dim string of a jaxtyping alias of a module loaded from mypy's cache, written
+        back from its target (`Array[Literal['seq'], Literal['embed']]` is "seq embed")."""
+        sym = self.lookup_fully_qualified(fullname)
+        node = sym.node if sym is not None else None
+        if not isinstance(node, TypeAliasNode):
+            return None
+        dims = dims_of(node.target)
+        return " ".join(map(str, dims)) if dims is not None else None
 
     # ------------------------------------------------------------------ calls
 
@@ -104,7 +122,7 @@ class ShapePlugin(Plugin):
         if self._default.get_function_signature_hook(fullname) is not None:
             return None  # mypy's own
         if fullname == SCAN:
-            return scan_signature
+            return self._scans.signature
         if self._claims(fullname):
             return lambda ctx: self._signature(ctx, fullname)
         return None
@@ -130,9 +148,9 @@ class ShapePlugin(Plugin):
         if fullname.startswith("vmap("):
             return lambda ctx: self._vmaps.call(ctx, fullname)
         if fullname == SCAN:
-            return scan
+            return self._scans.call
         if fullname.startswith("jax."):
-            stub = self._stubs.functions.get(fullname.rsplit(".", 1)[-1])
+            stub = self._stubs.function(fullname)
             return (lambda ctx: rules.apply(stub, ctx)) if stub is not None else None
         if self._claims(fullname):
             return self._calls.result

@@ -2,16 +2,16 @@
 become arrays with dims.
 
 `Float[Array, "seq embed"]` is `typing.Annotated` to a type checker: the hook on it reads the
-dim string. A dim named like a type variable in scope (`in` for `In`, ignoring case and
-underscores) is that type variable, so generic modules carry their dims. mypy drops the dim
-string of a type alias (`Heads = Float[Array, "seq heads head_dim"]`) before any hook sees
-it, so the plugin reads aliases from the source (`alias_spec`) and analyses their uses here.
+dim string. A dim named like a type parameter of the class around it (`in` for `In`, ignoring
+case and underscores) is that type parameter, so generic modules carry their dims. mypy drops
+the dim string of a type alias (`Heads = Float[Array, "seq heads head_dim"]`) before any hook
+sees it, so the plugin reads aliases from the source (`alias_spec`): the alias's target gets
+the dims, which mypy's cache keeps, and its uses are analysed here.
 """
 
 from collections.abc import Callable
 
-from mypy.nodes import IndexExpr, MemberExpr, NameExpr, StrExpr, TupleExpr, TypeInfo
-from mypy.nodes import TypeAlias as TypeAliasNode
+from mypy.nodes import AssignmentStmt, IndexExpr, MemberExpr, NameExpr, StrExpr, TupleExpr, TypeInfo
 from mypy.plugin import AnalyzeTypeContext
 from mypy.types import (
     AnyType,
@@ -25,7 +25,6 @@ from mypy.types import (
     TypeVarType,
     UnboundType,
     UnpackType,
-    get_proper_type,
 )
 
 from ._dims import JAXTYPING_DTYPES, NAME, VAR, DimSpecError, parse_dims
@@ -63,6 +62,9 @@ def _array_info(ctx: AnalyzeTypeContext) -> TypeInfo:
 def analyze_plain_array(ctx: AnalyzeTypeContext) -> Type:
     """A plain `jax.Array` has dims unknown to the checker: compatible with every shape."""
     info = _array_info(ctx)
+    spec = _alias_being_defined(ctx)
+    if spec is not None:
+        return _shaped(ctx, info, spec)
     tuple_any = ctx.api.named_type("builtins.tuple", [AnyType(TypeOfAny.special_form)])
     if ctx.type.args:
         return Instance(info, [ctx.api.analyze_type(a) for a in ctx.type.args])
@@ -129,24 +131,28 @@ def alias_spec(value: IndexExpr) -> str | None:
     return spec.value if written in ARRAY_NAMES else None
 
 
-def analyze_alias(ctx: AnalyzeTypeContext, fullname: str, spec: str) -> Type:
-    """A use of a jaxtyping alias: its dims, in the scope of the use (and the alias fixed)."""
-    info = _array_info(ctx)
-    result = _shaped(ctx, info, spec)
-    lookup = getattr(getattr(ctx.api, "api", None), "lookup_fully_qualified_or_none", None)
-    sym = lookup(fullname) if lookup is not None else None
-    node = sym.node if sym is not None else None
-    if isinstance(node, TypeAliasNode) and not _in_scope_typevars(result):
-        # Written back so that a module checked later from the cache sees the dims too.
-        node.target = result
-        node.alias_tvars = []
-        node.no_args = False
-    return result
+def _alias_being_defined(ctx: AnalyzeTypeContext) -> str | None:
+    """The dim string of the module-level alias `Heads = Float[Array, "..."]` whose `Array`
+    this is, or None. mypy has dropped the string; the alias gets the dims from the source
+    here, so that mypy's cache keeps them for the runs that do not analyse its module."""
+    api = getattr(ctx.api, "api", None)
+    stmt = getattr(api, "statement", None)
+    is_module_scope = getattr(api, "is_module_scope", None)
+    if (
+        not isinstance(stmt, AssignmentStmt)
+        or is_module_scope is None
+        or not is_module_scope()
+        or len(stmt.lvalues) != 1
+        or not isinstance(stmt.lvalues[0], NameExpr)
+        or not isinstance(stmt.rvalue, IndexExpr)
+    ):
+        return None
+    return alias_spec(stmt.rvalue)
 
 
-def _in_scope_typevars(t: Type) -> bool:
-    inst = array_instance(t)
-    return inst is not None and any(isinstance(get_proper_type(a), TypeVarType) for a in inst.args)
+def analyze_alias(ctx: AnalyzeTypeContext, spec: str) -> Type:
+    """A use of a jaxtyping alias analysed in this run: its dims, in the scope of the use."""
+    return _shaped(ctx, _array_info(ctx), spec)
 
 
 def _fold(name: str) -> str:
@@ -154,11 +160,14 @@ def _fold(name: str) -> str:
 
 
 def _type_variables_in_scope(ctx: AnalyzeTypeContext) -> dict[str, TypeVarLikeType]:
-    """Type variables bound where the annotation is, by folded name (`In` and `in` alike)."""
+    """The type parameters of the classes around the annotation, by folded name (`In` and
+    `in` alike). A function's own type variables are not dims: `def pick(items: Sequence[N],
+    w: Float[Array, " n"]) -> N` has an `N` that has nothing to do with the dim `n`."""
     scope = getattr(ctx.api, "tvar_scope", None)
     found: dict[str, TypeVarLikeType] = {}
     while scope is not None:
         for tv in getattr(scope, "scope", {}).values():
-            found.setdefault(_fold(tv.name), tv)
+            if tv.id.raw_id > 0:  # mypy numbers a class's type variables up, a function's down
+                found.setdefault(_fold(tv.name), tv)
         scope = getattr(scope, "parent", None)
     return found

@@ -240,7 +240,7 @@ def stack(shapes: Sequence[Shape], axis: int) -> Shape:
 @dataclass(frozen=True)
 class Index:
     """One entry of an index: `int`, `slice` (with a size when known), `none`, `ellipsis`,
-    `array` (an integer array index, with its dims) or `unknown`."""
+    `array` (an integer array or boolean mask index, with its dims) or `unknown`."""
 
     kind: str
     size: int | None = None
@@ -280,10 +280,25 @@ def index(a: Shape, items: Sequence[Index]) -> Shape:
         elif item.kind == "slice":
             out.append(a[pos] if item.keeps else _slice_size(a[pos], item.size))
             pos += 1
+        elif _may_be_mask(item.dims, a[pos:]):
+            if len(item.dims) > 1:  # a mask takes its dims' place, a gather one dim's
+                return GRADUAL
+            out.append(ANY_DIM)  # a mask keeps an unknown number of entries
+            pos += 1
         else:  # an integer array: its dims take the place of the indexed dim
             out.extend(item.dims)
             pos += 1
     return normalise(out)
+
+
+def _may_be_mask(index: Shape, rest: Shape) -> bool:
+    """Whether an array index may be a boolean mask: dtypes are not read, but a mask has the
+    dims it indexes (`x[x > 0]`), where an integer array's dims are its own (`table[tokens]`)."""
+    return (
+        0 < len(index) <= len(rest)
+        and not any(d.kind in (VAR, ANYVAR, OWNVAR) for d in index)
+        and all(same(d, r) for d, r in zip(index, rest, strict=False))
+    )
 
 
 def _slice_size(dim: Dim, size: int | None) -> Dim:

@@ -79,11 +79,23 @@ class Stub:
 
 @dataclass(frozen=True)
 class Stubs:
-    """Every stub, by name: the functions of jax's modules, and `jax.Array`'s members."""
+    """Every stub: the functions of jax's modules, and `jax.Array`'s members."""
 
-    functions: dict[str, Stub]
-    methods: dict[str, Stub]
+    functions: dict[str, Stub]  # by module and name: "jax.numpy.max", "jax._src.lax.max"
+    methods: dict[str, Stub]  # by name
     location: str  # where the stubs were found, for messages and tests
+
+    def function(self, fullname: str) -> Stub | None:
+        """The stub of a jax function as mypy names it, by its module or a module above it:
+        `jax._src.lax.lax.max` is `jax._src.lax`'s `max` (elementwise), not `jax.numpy.max`
+        (a reduction)."""
+        module, _, name = fullname.rpartition(".")
+        while module:
+            stub = self.functions.get(f"{module}.{name}")
+            if stub is not None:
+                return stub
+            module = module.rpartition(".")[0]
+        return None
 
 
 def root() -> Traversable:
@@ -120,25 +132,47 @@ def load() -> Stubs:
     methods: dict[str, Stub] = {}
     for f in files:
         tree = ast.parse(f.read_text(encoding="utf-8"), filename=f.name)
+        modules = _modules(tree)
         for node in tree.body:
             if isinstance(node, ast.FunctionDef):
-                _add(functions, parse_function(node, f.name, is_method=False))
+                if not modules:
+                    raise StubError(
+                        f'{f.name}: name the modules of its functions: MODULES = ("jax.numpy",)'
+                    )
+                stub = parse_function(node, f.name, is_method=False)
+                for module in modules:
+                    _add(functions, f"{module}.{stub.name}", stub)
             elif isinstance(node, ast.ClassDef):
                 if node.name != "Array":
                     raise StubError(f"{f.name}:{node.lineno}: only `class Array` is read")
                 for item in node.body:
                     if isinstance(item, ast.FunctionDef):
-                        _add(methods, parse_function(item, f.name, is_method=True))
+                        stub = parse_function(item, f.name, is_method=True)
+                        _add(methods, stub.name, stub)
     return Stubs(functions, methods, str(root()))
 
 
-def _add(table: dict[str, Stub], stub: Stub) -> None:
-    if stub.name in table:
+def _modules(tree: ast.Module) -> tuple[str, ...]:
+    """The modules a stub file's functions are in: its `MODULES = ("jax.lax", ...)`."""
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and [ast.unparse(t) for t in node.targets] == ["MODULES"]
+            and isinstance(node.value, ast.Tuple)
+        ):
+            names = [e.value for e in node.value.elts if isinstance(e, ast.Constant)]
+            if names and all(isinstance(n, str) for n in names):
+                return tuple(str(n) for n in names)
+    return ()
+
+
+def _add(table: dict[str, Stub], key: str, stub: Stub) -> None:
+    if key in table:
         raise StubError(
-            f"{stub.where}: {stub.name} is also at {table[stub.name].where}; a name is "
-            "matched alone, so it is defined once"
+            f"{stub.where}: {key} is also at {table[key].where}; a function is matched by "
+            "its module and name, so it is defined once in a module"
         )
-    table[stub.name] = stub
+    table[key] = stub
 
 
 def parse_function(node: ast.FunctionDef, file: str, *, is_method: bool) -> Stub:

@@ -7,7 +7,7 @@ against `init`, each step of `xs` against the step's argument, and the carry the
 returns, and stacks the outputs along the leading axis of `xs`.
 """
 
-from mypy.nodes import Context, IntExpr, ListExpr, NameExpr, TupleExpr
+from mypy.nodes import Context, Expression, IntExpr, ListExpr, NameExpr, TempNode, TupleExpr
 from mypy.plugin import CheckerPluginInterface, FunctionContext, FunctionSigContext
 from mypy.subtypes import find_member
 from mypy.types import (
@@ -151,6 +151,53 @@ def _prepend(t: Type, lead: Dim, builder: Builder, own: frozenset[str]) -> Type:
     return t
 
 
+class Scans:
+    """Calls of `jax.lax.scan`: the plugin checks the dims, and mypy its own types."""
+
+    def __init__(self) -> None:
+        self._declared: dict[int, tuple[Context, CallableType]] = {}
+
+    def signature(self, ctx: FunctionSigContext) -> CallableType:
+        """`lax.scan`'s annotation uses one `X` for a step and for the stacked `xs`, which
+        differ in dims: mypy checks the call with `f`, `init` and `xs` as `Any`, and the
+        declared signature waits for `call`."""
+        sig = ctx.default_signature
+        self._declared[id(ctx.context)] = (ctx.context, sig)
+        anything = AnyType(TypeOfAny.special_form)
+        names = ("f", "init", "xs")
+        return sig.copy_modified(
+            arg_types=[
+                anything if n in names else t
+                for n, t in zip(sig.arg_names, sig.arg_types, strict=True)
+            ],
+            ret_type=_tuple_any(ctx.api, 2),
+        )
+
+    def call(self, ctx: FunctionContext) -> Type:
+        """mypy's own check of the call against the declared signature, on arrays without
+        dims (a tuple carry for an array `init` is still an error), then the plugin's."""
+        declared = self._declared.pop(id(ctx.context), None)
+        if declared is not None and declared[0] is ctx.context:
+            _check_without_dims(ctx, declared[1])
+        return scan(ctx)
+
+
+def _check_without_dims(ctx: FunctionContext, declared: CallableType) -> None:
+    types = [t for formal in ctx.arg_types for t in formal]
+    builder = builder_from(types, ctx.api)
+    checker = getattr(ctx.api, "expr_checker", None)
+    if builder is None or checker is None:
+        return
+    relax = Relax(builder)
+    args: list[Expression] = []
+    for formal_exprs, formal_types in zip(ctx.args, ctx.arg_types, strict=True):
+        for expr, t in zip(formal_exprs, formal_types, strict=True):
+            args.append(TempNode(t.accept(relax), context=expr))
+    kinds = [k for formal in ctx.arg_kinds for k in formal]
+    names = [n for formal in ctx.arg_names for n in formal]
+    checker.check_call(declared, args, kinds, ctx.context, names)
+
+
 def scan(ctx: FunctionContext) -> Type:
     """`jax.lax.scan(f, init, xs)`: the carry and each step checked, the outputs stacked."""
     default = ctx.default_return_type
@@ -258,20 +305,6 @@ def _stack_type(
             items=[_stack_type(i, binder, own, length, builder) for i in p.items]
         )
     return t
-
-
-def scan_signature(ctx: FunctionSigContext) -> CallableType:
-    """`lax.scan`'s annotation uses one `X` for a step and for the stacked `xs`: the plugin
-    checks the body, carry and xs itself, so mypy sees them as `Any`."""
-    sig = ctx.default_signature
-    anything = AnyType(TypeOfAny.special_form)
-    names = ("f", "init", "xs")
-    return sig.copy_modified(
-        arg_types=[
-            anything if n in names else t for n, t in zip(sig.arg_names, sig.arg_types, strict=True)
-        ],
-        ret_type=_tuple_any(ctx.api, 2),
-    )
 
 
 def _tuple_any(api: CheckerPluginInterface, n: int) -> TupleType:

@@ -63,3 +63,7 @@ def fixed_width(x: Float[Array, " 64"]) -> Float[Array, " 64"]:
 
 def wrong_width(x: Float[Array, " 32"]) -> None:
     fixed_width(x)  # E: [shape] fixed_width: argument "x" has dims (32,) where (64,) is expected
+
+
+def clamp_to_the_wrong_floor(x: Float[Array, "seq embed"], floor: Float[Array, "seq mlp"]) -> None:
+    jax.lax.max(x, floor)  # E: [shape] "max" broadcasts (seq, embed) and (seq, mlp): dim -1 is embed in one, mlp in the other

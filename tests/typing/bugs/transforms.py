@@ -1,7 +1,7 @@
 """Seeded bugs: jax.vmap and jax.lax.scan."""
 
 import jax
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 
 def linear(x: Float[Array, " in"], w: Float[Array, "out in"]) -> Float[Array, " out"]:
@@ -51,3 +51,19 @@ def grow(
 
 def scan_carry_changes(init: Float[Array, " embed"], xs: Float[Array, "seq mlp"]) -> None:
     jax.lax.scan(grow, init, xs)  # E: [shape] jax.lax.scan(grow): the step returns a carry with dims (mlp,) where (embed,) is expected
+
+
+def count_steps(
+    carry: tuple[Float[Array, " embed"], Int[Array, ""]], x: Float[Array, " embed"]
+) -> tuple[tuple[Float[Array, " embed"], Int[Array, ""]], None]:
+    total, count = carry
+    return (total + x, count + 1), None
+
+
+def accumulate(carry: Float[Array, " embed"], x: Float[Array, " embed"]) -> Float[Array, " embed"]:
+    return carry + x  # not a (carry, output) pair
+
+
+def scan_keeps_mypys_own_checks(init: Float[Array, " embed"], xs: Float[Array, "seq embed"]) -> None:
+    jax.lax.scan(count_steps, init, xs)  # E: [arg-type] Argument 1 to "scan" has incompatible type
+    jax.lax.scan(accumulate, init, xs)  # E: [arg-type] Argument 1 to "scan" has incompatible type

@@ -1,0 +1,52 @@
+"""Correct code that the plugin once reported: a name, a dim string or an index that only
+looks like a shape rule. The plugin must report nothing here."""
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float, Int
+
+N = TypeVar("N")
+
+
+# A function's own type variable is not a dim: only a class's type parameters are.
+def pick(items: Sequence[N], weights: Float[Array, " n"]) -> N:
+    return items[int(weights.argmax())]
+
+
+def pick_a_name(names: list[str], scores: Float[Array, " vocab"]) -> str:
+    return pick(names, scores)
+
+
+# `jax.lax.max` is elementwise; `jnp.max` reduces. A stub is matched by module and name.
+def relu_lax(x: Int[Array, " n"]) -> Int[Array, " n"]:
+    return jax.lax.max(x, 0)
+
+
+def clamp_lax(x: Float[Array, "a b"]) -> Float[Array, "a b"]:
+    return jax.lax.min(x, 1.0)
+
+
+def top(x: Float[Array, "a b"]) -> Float[Array, " b"]:
+    return jnp.max(x, 0)
+
+
+# A boolean mask keeps an unknown number of entries: shape-unknown, never a gather.
+def kept(x: Float[Array, " seq"], keep: Bool[Array, " seq"]) -> Float[Array, " kept"]:
+    return x[keep]
+
+
+def kept_rows(
+    x: Float[Array, "seq embed"], keep: Bool[Array, " seq"]
+) -> Float[Array, "kept embed"]:
+    return x[keep]
+
+
+def positives(x: Float[Array, " seq"]) -> Float[Array, " kept"]:
+    return x[x > 0]
+
+
+def kept_cells(x: Float[Array, "seq embed"]) -> Float[Array, " kept"]:
+    return x[x > 0]
