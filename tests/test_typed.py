@@ -4,6 +4,7 @@ switching checks off, and checks that run at trace time only (the same compiled 
 import os
 import subprocess
 import sys
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from jaxtyping import Array, Float, TypeCheckError
 
 import typedgpt as tg
 import typedgpt._typed
+from typedgpt.testing import check_layer
 
 # User-defined modules: no decorator anywhere, only the base class.
 
@@ -85,6 +87,61 @@ class Plain(tg.TypedModule):
 
     def __call__(self, x: Float[Array, " n"]) -> Float[Array, " n"]:
         return x * self.weight
+
+
+class Mix(tg.TypedModule):
+    """Arrays passed as `*xs` and `**xs`: each is checked in the call's one scope."""
+
+    weight: Float[Array, " embed"]
+
+    def __call__(self, *xs: Float[Array, "seq embed"]) -> Float[Array, " embed"]:
+        return self.weight
+
+    def named(
+        self,
+        x: Float[Array, "seq embed"],
+        /,
+        *,
+        scale: float = 1.0,
+        **xs: Float[Array, "seq embed"],
+    ) -> Float[Array, " embed"]:
+        return scale * self.weight
+
+
+class Layer(tg.TypedModule):
+    """A static method, a class method and a property, each with a bug on purpose."""
+
+    weight: Float[Array, "out in"]
+
+    def __call__(self, x: Float[Array, " in"]) -> Float[Array, " out"]:
+        return self.weight @ x
+
+    @staticmethod
+    def drop_last(x: Float[Array, " n"]) -> Float[Array, " n"]:
+        return x[:-1]
+
+    @staticmethod
+    def halve(x: Float[Array, " in"]) -> Float[Array, " in"]:
+        return x / 2
+
+    @classmethod
+    def drop_first(cls, x: Float[Array, " n"]) -> Float[Array, " n"]:
+        return x[1:]
+
+    @property
+    def first_row(self) -> Float[Array, " out"]:
+        return self.weight[0]  # type: ignore[return-value]  # (in,), not (out,)
+
+    @staticmethod
+    def plain(value: int) -> int:
+        return value
+
+
+class Holder(tg.TypedModule):
+    layer: Layer
+
+    def __call__(self, x: Float[Array, " out"]) -> Float[Array, " out"]:
+        return x + self.layer.first_row
 
 
 def message_of(call: Callable[[], object]) -> str:
@@ -455,6 +512,236 @@ def test_union_reports_its_array_member() -> None:
     )
 
 
+# Annotations that name what is imported only for type checkers
+
+TYPE_CHECKING_ONLY = """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from jaxtyping import Array, Float
+
+import typedgpt as tg
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from typedgpt import KVCache
+
+
+class Hooked(tg.TypedModule):
+    weight: Float[Array, " embed"]
+    hook: Callable[[Array], Array] | None = None
+
+    def __call__(
+        self, x: Float[Array, "seq embed"], cache: KVCache | None = None
+    ) -> Float[Array, "seq embed"]:
+        return x * self.weight[None, :]
+"""
+
+ARRAY_TYPES_FOR_TYPE_CHECKING_ONLY = """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from jaxtyping import Array, Int
+
+import typedgpt as tg
+
+if TYPE_CHECKING:
+    from jaxtyping import Float
+
+
+class ArgumentOnly(tg.TypedModule):
+    def __call__(self, x: Float[Array, " n"], y: Array) -> Array:
+        return x
+
+
+class FieldOnly(tg.TypedModule):
+    weight: Float[Array, " n"]
+
+    def __call__(self, x: Int[Array, " n"]) -> Int[Array, " n"]:
+        return x
+"""
+
+
+def module_of(source: str, name: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A module run from `source`, importable while the test runs, as annotations need."""
+    module = types.ModuleType(name)
+    monkeypatch.setitem(sys.modules, name, module)
+    exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+    return module
+
+
+def test_names_imported_only_for_type_checkers_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `Callable` (a field's) and `KVCache` (an argument's) are not defined at run time: those
+    # two annotations go unchecked, and the array annotations are checked as ever.
+    hooked = module_of(TYPE_CHECKING_ONLY, "type_checking_only", monkeypatch).Hooked
+    layer = hooked(weight=jnp.ones(5))
+    assert layer(jnp.ones((3, 5))).shape == (3, 5)
+    assert layer(jnp.ones((3, 5)), cache="not a cache").shape == (3, 5)
+    assert message_of(lambda: layer(jnp.ones((3, 7)))) == (
+        "Hooked.__call__:\n"
+        '  axis "embed" is 5 from field "weight" (float32[5]) but 7 in argument "x" '
+        "(float32[3, 7])\n"
+        '  argument "x": expected (seq, embed) = (?, 5), got float32[3, 7]'
+    )
+
+
+def test_explain_and_check_layer_skip_names_for_type_checkers_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`tg.explain` and `tg.testing.check_layer` read the annotations as calls do."""
+    hooked = module_of(TYPE_CHECKING_ONLY, "type_checking_only", monkeypatch).Hooked
+    explanation = str(tg.explain(hooked(weight=jnp.ones(5)), jnp.ones((3, 5))))
+    assert explanation == "Hooked(x: float32[seq=3, embed=5]) -> float32[seq, embed]"
+    check_layer(lambda dims, key: hooked(weight=jnp.ones(dims["embed"])), max_examples=2)
+
+
+def test_array_type_imported_only_for_type_checkers_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = module_of(ARRAY_TYPES_FOR_TYPE_CHECKING_ONLY, "array_types_for_checkers", monkeypatch)
+    with pytest.raises(TypeError) as excinfo:
+        module.ArgumentOnly()(jnp.ones(3), jnp.ones(3))
+    assert str(excinfo.value) == (
+        'ArgumentOnly.__call__: argument "x" cannot be checked: its annotation '
+        "`Float[Array, ' n']` does not evaluate (NameError: name 'Float' is not defined): "
+        "import `Float` at run time, not only under `if TYPE_CHECKING:`"
+    )
+    with pytest.raises(TypeError) as excinfo:
+        module.FieldOnly(weight=jnp.ones(3))(jnp.arange(3))
+    assert str(excinfo.value).startswith(
+        "FieldOnly: field \"weight\" cannot be checked: its annotation `Float[Array, ' n']` "
+        "does not evaluate (NameError: name 'Float' is not defined)"
+    )
+
+
+# Arguments passed as *args and **kwargs
+
+
+def test_each_item_of_var_positional_arguments_is_checked() -> None:
+    mix = Mix(weight=jnp.ones(4))
+    assert mix(jnp.ones((2, 4)), jnp.ones((2, 4))).shape == (4,)
+    assert message_of(lambda: mix(jnp.ones((2, 4)), jnp.ones((2, 3)))) == (
+        "Mix.__call__:\n"
+        '  axis "embed" is 4 from field "weight" (float32[4]) but 3 in argument "xs[1]" '
+        "(float32[2, 3])\n"
+        '  argument "xs[1]": expected (seq, embed) = (2, 4), got float32[2, 3]'
+    )
+
+
+def test_items_of_var_positional_arguments_share_the_call_scope() -> None:
+    mix = Mix(weight=jnp.ones(4))
+    assert message_of(lambda: mix(jnp.ones((2, 4)), jnp.ones((3, 4)))) == (
+        "Mix.__call__:\n"
+        '  axis "seq" is 2 from argument "xs[0]" (float32[2, 4]) but 3 in argument "xs[1]" '
+        "(float32[3, 4])\n"
+        '  argument "xs[1]": expected (seq, embed) = (2, 4), got float32[3, 4]'
+    )
+
+
+def test_each_item_of_var_keyword_arguments_is_checked_by_its_keyword() -> None:
+    mix = Mix(weight=jnp.ones(4))
+    assert mix.named(jnp.ones((2, 4)), a=jnp.ones((2, 4)), scale=2.0).shape == (4,)
+    assert message_of(lambda: mix.named(jnp.ones((2, 4)), a=jnp.ones((2, 4)), b=jnp.ones(4))) == (
+        'Mix.named:\n  argument "b": expected (seq, embed) = (2, 4), got float32[4] (1 axis, not 2)'
+    )
+    # `x` is positional-only, so `x=` is an item of `**xs`, checked as one.
+    error = error_of(lambda: mix.named(jnp.ones((2, 4)), x=jnp.ones((3, 4))))
+    assert (error.what, error.axis, error.expected, error.received) == ('argument "x"', "seq", 2, 3)
+    # A keyword-only parameter is not an item of `**xs`.
+    message = message_of(lambda: mix.named(jnp.ones((2, 4)), scale="2"))  # type: ignore[arg-type]
+    assert message == 'Mix.named:\n  argument "scale": expected float, got str'
+
+
+def test_var_arguments_are_recorded_by_item() -> None:
+    mix = Mix(weight=jnp.ones(4))
+    with typedgpt._typed.recording() as calls:
+        mix(jnp.ones((2, 4)), jnp.ones((3, 4), jnp.float16)[:2])
+        mix.named(jnp.ones((2, 4)), b=jnp.ones((2, 4)))
+    assert [list(call.arguments) for call in calls] == [["xs[0]", "xs[1]"], ["x", "b"]]
+    item = calls[0].arguments["xs[1]"]
+    assert (item.shape, item.dtype) == ((2, 4), jnp.float16)
+
+
+# Static methods, class methods and properties
+
+
+def test_static_method_is_checked() -> None:
+    expected = (
+        "Layer.drop_last:\n"
+        '  axis "n" is 4 from argument "x" (float32[4]) but 3 in the return value (float32[3])\n'
+        "  the return value: expected (n,) = (4,), got float32[3]"
+    )
+    assert message_of(lambda: Layer.drop_last(jnp.ones(4))) == expected
+    layer = Layer(weight=jnp.ones((3, 5)))
+    error = error_of(lambda: layer.drop_last(jnp.ones(4)))
+    assert str(error) == expected
+    assert (error.path, error.method) == ("Layer", "Layer.drop_last")
+
+
+def test_static_method_has_no_field_dims() -> None:
+    # A method of this layer takes `in` = 5 from `weight`; a static method has no instance
+    # to read it from, so any length passes.
+    layer = Layer(weight=jnp.ones((3, 5)))
+    assert layer.halve(jnp.ones(7)).shape == (7,)
+    assert message_of(lambda: layer(jnp.ones(7))).startswith(
+        'Layer.__call__:\n  axis "in" is 5 from field "weight"'
+    )
+
+
+def test_class_method_is_checked_and_named_by_its_class() -> None:
+    class Sub(Layer):
+        pass
+
+    assert message_of(lambda: Layer.drop_first(jnp.ones(4))) == (
+        "Layer.drop_first:\n"
+        '  axis "n" is 4 from argument "x" (float32[4]) but 3 in the return value (float32[3])\n'
+        "  the return value: expected (n,) = (4,), got float32[3]"
+    )
+    error = error_of(lambda: Sub(weight=jnp.ones((3, 5))).drop_first(jnp.ones(7)))
+    assert (error.path, error.method, error.received) == ("Sub", "Sub.drop_first", 6)
+
+
+def test_property_is_checked_with_the_field_dims() -> None:
+    assert message_of(lambda: Layer(weight=jnp.ones((3, 5))).first_row) == (
+        "Layer.first_row:\n"
+        '  axis "out" is 3 from field "weight" (float32[3, 5]) but 5 in the return value '
+        "(float32[5])\n"
+        "  the return value: expected (out,) = (3,), got float32[5]"
+    )
+    assert Layer(weight=jnp.ones((4, 4))).first_row.shape == (4,)
+
+
+def test_property_read_inside_a_call_shows_the_module_path() -> None:
+    holder = Holder(layer=Layer(weight=jnp.ones((3, 5))))
+    error = error_of(lambda: holder(jnp.ones(3)))
+    assert (error.path, error.method) == ("Holder.layer", "Layer.first_row")
+    assert str(error).startswith("Layer.first_row at Holder.layer:\n")
+
+
+def test_property_reads_and_static_calls_are_not_recorded() -> None:
+    # `explain` draws method calls only; the property read inside Holder is not one.
+    holder = Holder(layer=Layer(weight=jnp.ones((4, 4))))
+    with typedgpt._typed.recording() as calls:
+        holder(jnp.ones(4))
+        Layer.drop_last(jnp.ones(1)[:0])
+    assert [(call.where, call.calls) for call in calls] == [("Holder.__call__", [])]
+
+
+def test_static_class_and_property_wrappers_keep_their_kind() -> None:
+    attributes = vars(Layer)
+    assert isinstance(attributes["drop_last"], staticmethod)
+    assert isinstance(attributes["drop_first"], classmethod)
+    assert isinstance(attributes["first_row"], property)
+    for name in ["drop_last", "drop_first"]:
+        assert getattr(attributes[name].__func__, "__typedgpt_checked__", False)
+    assert getattr(attributes["first_row"].fget, "__typedgpt_checked__", False)
+    result: Any = Layer.plain("3")  # type: ignore[arg-type]
+    assert result == "3"  # no array annotation: not checked
+
+
 # Methods without array annotations are untouched
 
 
@@ -504,6 +791,29 @@ def test_checks_off_a_wrong_call_fails_later_without_a_type_check_error() -> Non
     with pytest.raises(Exception) as excinfo:
         Scale(weight=jnp.ones(5))(jnp.ones((3, 7)))
     assert not isinstance(excinfo.value, TypeCheckError)
+
+
+@pytest.mark.usefixtures("checks_off")
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: Mix(weight=jnp.ones(4))(jnp.ones((2, 4)), jnp.ones((2, 3))),
+        lambda: Mix(weight=jnp.ones(4)).named(jnp.ones((2, 4)), b=jnp.ones(4)),
+        lambda: Layer.drop_last(jnp.ones(4)),
+        lambda: Layer.drop_first(jnp.ones(4)),
+        lambda: Layer(weight=jnp.ones((3, 5))).first_row,
+    ],
+    ids=["*args", "**kwargs", "staticmethod", "classmethod", "property"],
+)
+def test_checks_off_skips_every_kind_of_checked_call(
+    call: Callable[[], object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*args: Any) -> None:
+        raise AssertionError("a check ran with checks off")
+
+    monkeypatch.setattr(typedgpt._typed, "_check", fail)
+    monkeypatch.setattr(typedgpt._typed, "_make_plan", fail)
+    call()
 
 
 @pytest.mark.usefixtures("checks_off")

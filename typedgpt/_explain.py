@@ -267,7 +267,7 @@ def _shape(value: Any, hint: Any, seen: set[str]) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(_items(value, hint, seen)) + ")"
     if isinstance(value, eqx.Module) and any(_is_array(x) for x in jax.tree.leaves(value)):
-        fields = typing.get_type_hints(type(value))
+        fields = dict(_typed.field_hints(type(value)))
         parts = [
             f"{f.name}: {_shape(getattr(value, f.name), fields.get(f.name), seen)}"
             for f in dataclasses.fields(value)

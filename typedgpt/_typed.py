@@ -2,13 +2,20 @@
 
 jaxtyping checks one function call at a time: its dimension names live as long as that call
 and never see the module's own fields. `TypedModule` closes that gap. Each method of a
-subclass that has annotations is wrapped so that, on every call, in a fresh dimension scope:
+subclass whose annotations mention arrays (and each such static method, class method and
+property getter) is wrapped so that, on every call, in a fresh dimension scope:
 
 1. the module's array fields are checked against their annotations, binding their dims
-   (a `Linear` whose `weight` is `Float[Array, "out in"]` binds `out` and `in`);
-2. the arguments are checked against theirs, in the same scope;
+   (a `Linear` whose `weight` is `Float[Array, "out in"]` binds `out` and `in`); a static
+   or class method has no module, so no fields;
+2. the arguments are checked against theirs, in the same scope, each item of `*args` and
+   `**kwargs` against the annotation they share;
 3. the method runs (nested calls open scopes of their own);
 4. the return value is checked.
+
+Annotations are evaluated on the first call, each on its own. One that cannot be, as a name
+imported only under `if TYPE_CHECKING:`, is not checked; if it names one of jaxtyping's
+array types, that would switch its checks off unseen, so the call raises `TypeError` instead.
 
 A mismatch raises `ShapeError`, a `jaxtyping.TypeCheckError`, whose message names the module
 by its attribute path from the outermost checked call (`GPT.blocks[*].attn.qkv_proj`), the
@@ -19,20 +26,23 @@ for the checks; `set_checks(False)` (or the environment variable `TYPEDGPT_CHECK
 switches them off.
 """
 
+import ast
 import contextlib
 import dataclasses
 import functools
 import inspect
 import os
+import sys
 import threading
 import types
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import equinox as eqx
 import jax
+import jaxtyping
 import numpy as np
 from jaxtyping._storage import pop_shape_memo, push_shape_memo
 
@@ -68,7 +78,8 @@ def checks_enabled() -> bool:
 
 
 class _Frame:
-    """One active checked call: its module, and (when recording) what it bound and made."""
+    """One active checked call: its module (`None` for a static or class method), and (when
+    recording) what it bound and made."""
 
     def __init__(
         self,
@@ -77,13 +88,18 @@ class _Frame:
         parent: "_Frame | None",
         name: str | None,
         scan_length: int | None,
+        *,
+        owner: type | None = None,
     ) -> None:
         self.module = module
+        # The class named in messages. A static or class method has no module: its class
+        # (`owner`) names it, as its path too.
+        self.owner = type(module).__name__ if owner is None else owner.__name__
         self.method = method
         self.parent = parent
         self.name = name  # given by `submodule()`: the attribute path below the parent
         self.scan_length = scan_length
-        self._path: str | None = None
+        self._path: str | None = None if owner is None else self.owner
         # Filled only while recording for `explain`.
         self.calls: list[_Frame] | None = None
         self.dims: dict[str, Any] = {}
@@ -94,7 +110,7 @@ class _Frame:
     @property
     def where(self) -> str:
         """`Class.method`."""
-        return f"{type(self.module).__name__}.{self.method}"
+        return f"{self.owner}.{self.method}"
 
     @property
     def path(self) -> str:
@@ -216,11 +232,11 @@ def _abstract(value: Any) -> Any:
     return jax.tree.map(leaf, value)
 
 
-def _record(frame: _Frame, plan: "_Plan", values: dict[str, Any], out: Any) -> None:
+def _record(frame: _Frame, arguments: "list[_Argument]", returns: Any, out: Any) -> None:
     frame.dims = _bound_dims()
-    frame.hints = {name: hint for name, hint in plan.params if name in values}
-    frame.hints["return"] = plan.returns
-    frame.arguments = {name: _abstract(values[name]) for name in frame.hints if name in values}
+    frame.hints = {label: hint for label, _, hint in arguments}
+    frame.hints["return"] = returns
+    frame.arguments = {label: _abstract(value) for label, value, _ in arguments}
     frame.result = _abstract(out)
     # lax.scan may trace its body twice; the layer it stands for ran once.
     siblings = frame.parent.calls if frame.parent is not None else None
@@ -244,10 +260,33 @@ def _record(frame: _Frame, plan: "_Plan", values: dict[str, Any], out: Any) -> N
 class _Plan:
     """What to check for one method: resolved once, on its first checked call."""
 
-    fields: tuple[tuple[str, Any], ...]
-    params: tuple[tuple[str, Any], ...]  # (name, hint) in signature order, self excluded
+    fields: tuple[tuple[str, Any], ...]  # none for a static or class method
+    # (name, hint) of the annotated parameters in signature order, self or cls excluded;
+    # `*xs` and `**xs` are named as in the signature
+    params: tuple[tuple[str, Any], ...]
     positional: tuple[str, ...]  # names that may be passed positionally, in order
+    keywords: frozenset[str]  # names that may be passed by keyword
     returns: Any  # the return hint, or None when there is none to check
+
+
+_Argument = tuple[str, Any, Any]  # an argument of one call: its name in messages, value, hint
+
+
+def _arguments(plan: _Plan, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[_Argument]:
+    """The annotated arguments of one call, in signature order. Each item of `*xs` is its own
+    argument, `xs[0]`, `xs[1]`, ...; each of `**xs` goes by its keyword."""
+    given = dict(zip(plan.positional, args, strict=False))
+    given.update((key, value) for key, value in kwargs.items() if key in plan.keywords)
+    found: list[_Argument] = []
+    for name, hint in plan.params:
+        if name.startswith("**"):
+            found += [(key, v, hint) for key, v in kwargs.items() if key not in plan.keywords]
+        elif name.startswith("*"):
+            extra = args[len(plan.positional) :]
+            found += [(f"{name[1:]}[{index}]", v, hint) for index, v in enumerate(extra)]
+        elif name in given:
+            found.append((name, given[name], hint))
+    return found
 
 
 def _bound_dims() -> dict[str, Any]:
@@ -291,32 +330,142 @@ def _error(
     )
 
 
+# Reading the annotations. Each is evaluated on its own, as `typing.get_type_hints` would, so
+# that one which cannot be (a name imported only under `if TYPE_CHECKING:`) leaves the others
+# checked. It is skipped, unless it names an array type: then skipping it would silently switch
+# off the checks it asks for, and the first call says so instead.
+
+# jaxtyping's array types by name, as an annotation that cannot be evaluated still shows them.
+_ARRAY_TYPES = frozenset(
+    name
+    for name, value in vars(jaxtyping).items()
+    if isinstance(value, type) and issubclass(value, jaxtyping.AbstractDtype)
+) | {"PRNGKeyArray"}
+
+
+def _names_an_array_type(annotation: Any) -> bool:
+    """Whether `annotation`, evaluated or not, names one of jaxtyping's array types."""
+    if isinstance(annotation, typing.ForwardRef):
+        annotation = annotation.__forward_arg__
+    if not isinstance(annotation, str):
+        args = typing.get_args(annotation)
+        return mentions_array(annotation) or any(_names_an_array_type(arg) for arg in args)
+    try:
+        tree = ast.parse(annotation, mode="eval")
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in _ARRAY_TYPES:
+            return True
+        if isinstance(node, ast.Attribute) and node.attr in _ARRAY_TYPES:
+            return True
+    return False
+
+
+def _evaluate(
+    annotation: Any,
+    globalns: dict[str, Any],
+    localns: Mapping[str, Any] | None,
+    *,
+    is_class: bool,
+    what: str,
+) -> Any:
+    """`annotation` evaluated as `typing.get_type_hints` would, or `None` (which no evaluated
+    annotation is) when it cannot be and names no array type. `what` names it in the error."""
+    if isinstance(annotation, str):
+        annotation = typing.ForwardRef(annotation, is_argument=not is_class, is_class=is_class)
+    holder = types.SimpleNamespace(__annotations__={"hint": annotation})
+    try:
+        return typing.get_type_hints(holder, globalns, localns)["hint"]
+    except Exception as error:
+        if not _names_an_array_type(annotation):
+            return None
+        text = getattr(annotation, "__forward_arg__", annotation)
+        missing = getattr(error, "name", None) if isinstance(error, NameError) else None
+        names = f"`{missing}`" if missing else "the names it uses"
+        raise TypeError(
+            f"{what} cannot be checked: its annotation `{text}` does not evaluate "
+            f"({type(error).__name__}: {error}): import {names} at run time, "
+            "not only under `if TYPE_CHECKING:`"
+        ) from error
+
+
+def field_hints(cls: type) -> tuple[tuple[str, Any], ...]:
+    """The array fields of `cls` with their annotations, in field order."""
+    fields = [f.name for f in dataclasses.fields(cls)]
+    annotated: dict[str, tuple[Any, type]] = {}
+    for base in reversed(cls.__mro__):  # a subclass's annotation of a field wins
+        for name, annotation in inspect.get_annotations(base).items():
+            if name in fields:
+                annotated[name] = (annotation, base)
+    hints = []
+    for name in fields:
+        if name not in annotated:
+            continue
+        annotation, base = annotated[name]
+        module = getattr(sys.modules.get(base.__module__), "__dict__", {})
+        # As typing.get_type_hints reads a class: its module's names first, then its own.
+        what = f'{cls.__name__}: field "{name}"'
+        hint = _evaluate(annotation, dict(vars(base)), module, is_class=True, what=what)
+        if mentions_array(hint):
+            hints.append((name, hint))
+    return tuple(hints)
+
+
 # Wrapping the methods.
 
-
-def _field_hints(cls: type) -> tuple[tuple[str, Any], ...]:
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    return tuple((name, hints[name]) for name in names if mentions_array(hints.get(name)))
+# How a function sits in its class: a method or a property getter takes the module, a class
+# method its class, a static method neither.
+_Kind = Literal["method", "property", "classmethod", "staticmethod"]
 
 
-def _make_plan(cls: type, fn: Callable[..., Any]) -> _Plan | None:
-    hints = typing.get_type_hints(fn)
-    signature = inspect.signature(fn)
-    params = list(signature.parameters.values())[1:]  # drop self
+def _signature_name(parameter: inspect.Parameter) -> str:
+    """`x`, `*xs` or `**xs`, as the signature writes it."""
+    if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+        return f"*{parameter.name}"
+    if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+        return f"**{parameter.name}"
+    return parameter.name
+
+
+def method_hints(cls: type, fn: Callable[..., Any]) -> dict[str, Any]:
+    """The annotations of `fn`, a function of `cls`, each evaluated on its own (`_evaluate`):
+    those that cannot be evaluated and name no array type are left out."""
+    globalns = getattr(inspect.unwrap(fn), "__globals__", {})
+    hints = {}
+    for name, annotation in inspect.get_annotations(fn).items():
+        value = "the return value" if name == "return" else f'argument "{name}"'
+        what = f"{cls.__name__}.{fn.__name__}: {value}"
+        hint = _evaluate(annotation, globalns, None, is_class=False, what=what)
+        if hint is not None:
+            hints[name] = hint
+    return hints
+
+
+def _make_plan(cls: type, fn: Callable[..., Any], kind: _Kind) -> _Plan | None:
+    hints = method_hints(cls, fn)
+    params = list(inspect.signature(fn).parameters.values())
+    if kind != "staticmethod":
+        params = params[1:]  # self or cls
     positional = tuple(
         p.name
         for p in params
         if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     )
-    checked = tuple((p.name, hints[p.name]) for p in params if p.name in hints)
+    keywords = frozenset(
+        p.name
+        for p in params
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    )
+    checked = tuple((_signature_name(p), hints[p.name]) for p in params if p.name in hints)
     returns = hints.get("return")
     if not any(mentions_array(hint) for _, hint in checked) and not mentions_array(returns):
         return None
     return _Plan(
-        fields=_field_hints(cls),
+        fields=field_hints(cls) if kind in ("method", "property") else (),
         params=checked,
         positional=positional,
+        keywords=keywords,
         returns=returns if returns is not None and returns is not type(None) else None,
     )
 
@@ -340,52 +489,93 @@ def _push(module: Any, method: str) -> _Frame:
     return frame
 
 
-def _checked(fn: _F) -> _F:
-    """Wrap a method so each call checks fields, arguments and return in one dim scope."""
+def _open(first: Any, cls: type, method: str, kind: _Kind) -> _Frame:
+    """The frame of a checked call. Only a method's goes on the stack, to name the calls it
+    makes and be recorded for `explain`; a property read, a static or a class method's frame
+    names the failure only."""
+    if kind == "method":
+        return _push(first, method)
+    stack = _stack()
+    parent = stack[-1] if stack else None
+    if kind == "property":
+        return _Frame(first, method, parent, None, None)
+    return _Frame(None, method, parent, None, None, owner=cls)
+
+
+def _checked(fn: _F, owner: type, kind: _Kind) -> _F:
+    """Wrap `fn`, a `kind` of function defined in `owner`, so each call checks fields,
+    arguments and return in one dim scope."""
     plans: dict[type, _Plan | None] = {}
+    bound = kind != "staticmethod"  # takes the module or class first
 
     @functools.wraps(fn)
-    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not _enabled:
-            return fn(self, *args, **kwargs)
-        cls = type(self)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if not _enabled or (bound and not args):
+            return fn(*args, **kwargs)  # unchecked, or a call that Python refuses
+        first: Any = args[0] if bound else None  # the module, its class, or nothing
+        if kind == "staticmethod":
+            cls = owner
+        else:
+            cls = first if kind == "classmethod" else type(first)
         try:
             plan = plans[cls]
         except KeyError:
-            plan = plans[cls] = _make_plan(cls, fn)
+            plan = plans[cls] = _make_plan(cls, fn, kind)
         if plan is None:
-            return fn(self, *args, **kwargs)
-        frame = _push(self, fn.__name__)
+            return fn(*args, **kwargs)
+        frame = _open(first, cls, fn.__name__, kind)
         push_shape_memo({})
         try:
             sources: dict[str, tuple[str, Any]] = {}
             for name, hint in plan.fields:
-                _check(getattr(self, name), hint, f'field "{name}"', frame, sources)
-            values = dict(zip(plan.positional, args, strict=False))
-            values.update(kwargs)
-            for name, hint in plan.params:
-                if name in values:
-                    _check(values[name], hint, f'argument "{name}"', frame, sources)
-            out = fn(self, *args, **kwargs)
+                _check(getattr(first, name), hint, f'field "{name}"', frame, sources)
+            arguments = _arguments(plan, args[1:] if bound else args, kwargs)
+            for label, value, hint in arguments:
+                _check(value, hint, f'argument "{label}"', frame, sources)
+            out = fn(*args, **kwargs)
             if plan.returns is not None:
                 _check(out, plan.returns, "the return value", frame, sources)
             if frame.calls is not None:
-                _record(frame, plan, values, out)
+                _record(frame, arguments, plan.returns, out)
             return out
         finally:
             pop_shape_memo()
-            _stack().pop()
+            if kind == "method":
+                _stack().pop()
 
-    method.__typedgpt_checked__ = True  # type: ignore[attr-defined]
-    return typing.cast(_F, method)
+    checked.__typedgpt_checked__ = True  # type: ignore[attr-defined]
+    return typing.cast(_F, checked)
+
+
+def _wrappable(fn: Any) -> typing.TypeGuard[types.FunctionType]:
+    """Whether `fn` is a function with annotations, not wrapped yet."""
+    return (
+        isinstance(fn, types.FunctionType)
+        and bool(fn.__annotations__)
+        and not getattr(fn, "__typedgpt_checked__", False)
+    )
+
+
+def _wrap(value: Any, owner: type) -> Any:
+    """`value`, an attribute of `owner`, with its function checked; `None` if it has none."""
+    if isinstance(value, property) and _wrappable(value.fget):
+        return value.getter(_checked(value.fget, owner, "property"))
+    if isinstance(value, staticmethod) and _wrappable(value.__func__):
+        return staticmethod(_checked(value.__func__, owner, "staticmethod"))
+    if isinstance(value, classmethod) and _wrappable(value.__func__):
+        return classmethod(_checked(value.__func__, owner, "classmethod"))
+    if _wrappable(value):
+        return _checked(value, owner, "method")
+    return None
 
 
 class TypedModule(eqx.Module):
     """An Equinox module whose annotated methods are shape-checked at every call.
 
-    Subclass it as you would `eqx.Module`. Every method with annotations (`__call__` and
-    any other public or private method; not other dunders) is checked by jaxtyping's rules
-    with beartype, and the module's own array fields bind their dims into each call:
+    Subclass it as you would `eqx.Module`. Every method whose annotations mention arrays
+    (`__call__` and any other public or private method, static method, class method or
+    property; not other dunders) is checked by jaxtyping's rules with beartype, and the
+    module's own array fields bind their dims into each call:
 
     ```python
     class Scale(tg.TypedModule):
@@ -405,8 +595,6 @@ class TypedModule(eqx.Module):
         for name, value in list(vars(cls).items()):
             if name.startswith("__") and name != "__call__":
                 continue
-            if not isinstance(value, types.FunctionType) or not value.__annotations__:
-                continue
-            if getattr(value, "__typedgpt_checked__", False):
-                continue
-            setattr(cls, name, _checked(value))
+            checked = _wrap(value, cls)
+            if checked is not None:
+                setattr(cls, name, checked)

@@ -34,7 +34,7 @@ import numpy as np
 from beartype.door import is_bearable
 from jaxtyping import AbstractArray, PRNGKeyArray, TypeCheckError
 
-from ._typed import TypedModule, set_checks
+from ._typed import TypedModule, field_hints, method_hints, set_checks
 
 try:
     import hypothesis
@@ -198,7 +198,7 @@ def _check_example(
     if not callable(function):
         raise AttributeError(f"{type(layer).__name__} has no method {method!r}")
     where = f"{type(layer).__name__}.{method}"
-    hints = typing.get_type_hints(function)
+    hints = method_hints(type(layer), function)
     arguments = _arguments(function, hints, makers, where, input_key)
     values = {a.name: a.make(sizes) for a in arguments}
 
@@ -309,9 +309,9 @@ def _arguments(
 def _shared_dims(layer: TypedModule, arguments: list[_Argument]) -> set[str]:
     """Dims the method binds in two places: array fields of the layer and array arguments."""
     counts: collections.Counter[str] = collections.Counter()
-    field_hints = typing.get_type_hints(type(layer))
+    hints = dict(field_hints(type(layer)))
     for field in dataclasses.fields(layer):
-        hint = _array_hint(field_hints.get(field.name))
+        hint = _array_hint(hints.get(field.name))
         if hint is not None and _is_array(getattr(layer, field.name)):
             counts.update(_name_list(hint))
     for argument in arguments:
@@ -627,10 +627,10 @@ def _mismatch(value: Any, hint: Any, sizes: _Sizes, bound: dict[str, Any]) -> st
     if isinstance(hint, type) and issubclass(hint, TypedModule):
         if not isinstance(value, hint):
             return f"expected {hint.__name__}, got {_describe(value)}"
-        field_hints = typing.get_type_hints(hint)
+        hints = dict(field_hints(hint))
         scope: dict[str, Any] = {}  # a module's fields bind dims in a scope of their own
         for field in dataclasses.fields(hint):
-            field_hint = field_hints.get(field.name)
+            field_hint = hints.get(field.name)
             if _array_hint(field_hint) is not None:
                 reason = _mismatch(getattr(value, field.name), field_hint, sizes, scope)
                 if reason:
