@@ -4,6 +4,7 @@ the `CheckpointError` for each missing, truncated, corrupt or mismatched file.""
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +14,20 @@ import numpy as np
 import pytest
 
 import typedgpt as tg
+import typedgpt._checkpoint as checkpoint_module
 from typedgpt._checkpoint import (
+    COMMITTED_DIR,
     CONFIG_FILE,
     MODEL_FILE,
     OPTIMIZER_FILE,
+    STAGING_DIR,
     STATE_FILE,
     TOKENIZER_FILE,
     CheckpointError,
     atomic_write,
     config_from_dict,
     config_to_dict,
+    holds_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
@@ -221,6 +226,128 @@ def test_saving_again_replaces_every_file(folder: Path) -> None:
     assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_saving_again_removes_the_files_the_new_checkpoint_lacks(folder: Path) -> None:
+    save_checkpoint(folder, random_model(CONFIG, seed=6), train_state={"step": 9})
+    assert sorted(p.name for p in folder.iterdir()) == [CONFIG_FILE, MODEL_FILE, STATE_FILE]
+    checkpoint = load_checkpoint(folder)
+    assert checkpoint.tokenizer_json is None
+    assert checkpoint.optimizer_arrays is None
+
+
+# A crash while saving
+
+
+def assert_loads_step(folder: Path, model: tg.GPT, step: int) -> None:
+    checkpoint = load_checkpoint(folder, expect_config=CONFIG)
+    assert checkpoint.train_state is not None
+    assert checkpoint.train_state["step"] == step
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(checkpoint.model.state_dict()[name], array, err_msg=name)
+    assert checkpoint.tokenizer_json == TOKENIZER.to_json()
+    assert checkpoint.optimizer_arrays is not None
+
+
+def save_step_9(folder: Path, model: tg.GPT) -> None:
+    save_checkpoint(
+        folder,
+        model,
+        tokenizer_json=TOKENIZER.to_json(),
+        optimizer_arrays=optimizer_arrays(),
+        train_state={**TRAIN_STATE, "step": 9},
+    )
+
+
+def test_a_crash_before_the_commit_keeps_the_previous_checkpoint(
+    folder: Path, model: tg.GPT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The new model and optimizer state are written, then the process dies before the last
+    # file: the folder must still hold the whole previous checkpoint, not a mix.
+    write = checkpoint_module.atomic_write
+
+    def crash_at_the_state_file(path: Path, data: bytes) -> None:
+        if path.name == STATE_FILE:
+            raise OSError("power cut")
+        write(path, data)
+
+    monkeypatch.setattr(checkpoint_module, "atomic_write", crash_at_the_state_file)
+    with pytest.raises(OSError, match="power cut"):
+        save_step_9(folder, random_model(CONFIG, seed=6))
+    monkeypatch.undo()
+    assert_loads_step(folder, model, 7)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, TOKENIZER_FILE]
+    )
+
+
+def test_a_killed_save_leaves_a_staging_folder_that_is_ignored(folder: Path, model: tg.GPT) -> None:
+    # What SIGKILL leaves half-way through writing the staging folder: no cleanup ran.
+    staging = folder / STAGING_DIR
+    staging.mkdir()
+    (staging / MODEL_FILE).write_bytes(b"half a file")
+    assert_loads_step(folder, model, 7)
+    other = random_model(CONFIG, seed=6)
+    save_step_9(folder, other)
+    assert not staging.exists()
+    assert_loads_step(folder, other, 9)
+
+
+def test_a_crash_after_the_commit_loads_the_new_checkpoint(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The commit (the rename of the staging folder) is done, and the process dies while
+    # moving the files into place: the new checkpoint is complete in .checkpoint.new.
+    replace = os.replace
+
+    def crash_moving_the_state_file(src: Any, dst: Any) -> None:
+        if Path(dst) == folder / STATE_FILE:
+            raise OSError("power cut")
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash_moving_the_state_file)
+    other = random_model(CONFIG, seed=6)
+    with pytest.raises(OSError, match="power cut"):
+        save_step_9(folder, other)
+    monkeypatch.undo()
+    assert (folder / COMMITTED_DIR / STATE_FILE).exists()
+    assert holds_checkpoint(folder)
+    assert_loads_step(folder, other, 9)
+    # The next save finishes moving the committed files before it writes its own.
+    third = random_model(CONFIG, seed=8)
+    save_checkpoint(
+        folder, third, tokenizer_json=TOKENIZER.to_json(), optimizer_arrays=optimizer_arrays()
+    )
+    assert not (folder / COMMITTED_DIR).exists()
+    checkpoint = load_checkpoint(folder)
+    np.testing.assert_array_equal(
+        checkpoint.model.state_dict()["wte.weight"], third.state_dict()["wte.weight"]
+    )
+
+
+def test_a_first_save_that_crashed_after_the_commit_holds_a_checkpoint(
+    tmp_path: Path, model: tg.GPT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "ckpt"
+    replace = os.replace
+
+    def crash_moving_the_state_file(src: Any, dst: Any) -> None:
+        if Path(dst) == folder / STATE_FILE:
+            raise OSError("power cut")
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash_moving_the_state_file)
+    with pytest.raises(OSError, match="power cut"):
+        save_checkpoint(
+            folder,
+            model,
+            tokenizer_json=TOKENIZER.to_json(),
+            optimizer_arrays=optimizer_arrays(),
+            train_state=TRAIN_STATE,
+        )
+    assert not (folder / STATE_FILE).exists()
+    assert holds_checkpoint(folder)
+    assert_loads_step(folder, model, 7)
+
+
 def test_config_dict_round_trip() -> None:
     for config in (CONFIG, GPT2_CONFIG):
         data = config_to_dict(config)
@@ -287,6 +414,15 @@ def test_missing_folder(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "nowhere")
 
 
+def test_a_file_instead_of_a_folder(folder: Path) -> None:
+    with pytest.raises(
+        CheckpointError,
+        match=rf"model\.safetensors is a file, not a checkpoint folder: pass the folder "
+        rf"that holds config\.json and model\.safetensors \({re.escape(str(folder))}\)",
+    ):
+        load_checkpoint(folder / MODEL_FILE)
+
+
 def test_empty_folder(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"has no config\.json: it is incomplete"):
         load_checkpoint(tmp_path)
@@ -346,6 +482,12 @@ def test_corrupt_train_state(folder: Path) -> None:
         load_checkpoint(folder)
     (folder / STATE_FILE).write_text("[1, 2]")
     with pytest.raises(CheckpointError, match=r"train_state\.json is corrupt: expected a JSON"):
+        load_checkpoint(folder)
+
+
+def test_train_state_with_a_bad_files_field(folder: Path) -> None:
+    (folder / STATE_FILE).write_text(json.dumps({**TRAIN_STATE, "files": ["config.json"]}))
+    with pytest.raises(CheckpointError, match=r"train_state\.json is corrupt: its 'files' field"):
         load_checkpoint(folder)
 
 

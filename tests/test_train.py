@@ -24,9 +24,18 @@ import numpy as np
 import pytest
 
 import typedgpt as tg
+import typedgpt._checkpoint as checkpoint_module
 from typedgpt import cli
 from typedgpt._checkpoint import CheckpointError
-from typedgpt._train import TrainConfig, TrainingDiverged, TrainResult, batch_loss, train
+from typedgpt._train import (
+    TrainConfig,
+    TrainingDiverged,
+    TrainResult,
+    _truncate_metrics,
+    batch_loss,
+    plot_losses,
+    train,
+)
 
 SYLLABLES = ("ka", "ri", "mo", "lu", "sen", "ta", "vi", "no")
 RUN_FILES = (
@@ -230,6 +239,106 @@ def test_interrupt_then_resume_continues_exactly(run: Run, tmp_path: Path) -> No
         np.testing.assert_array_equal(a, b)
 
 
+def test_interrupt_inside_a_call_then_resume_continues_exactly(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C while the third call (steps 16-25) draws its batches: the checkpoint is of
+    # step 15, so its data position must be the one before those batches were drawn.
+    out = tmp_path / "b"
+    sample_batch = tg.TextDataset.sample_batch
+    drawn = 0
+
+    def interrupt_on_the_18th_batch(self: tg.TextDataset, *args: Any, **kwargs: Any) -> Any:
+        nonlocal drawn
+        if self is TRAIN_DATA:
+            drawn += 1
+            if drawn == 18:
+                raise KeyboardInterrupt
+        return sample_batch(self, *args, **kwargs)
+
+    monkeypatch.setattr(tg.TextDataset, "sample_batch", interrupt_on_the_18th_batch)
+    first = train(
+        MODEL_CONFIG,
+        TRAIN_DATA,
+        VAL_DATA,
+        tokenizer=TOKENIZER,
+        out_dir=out,
+        config=TRAIN_CONFIG,
+        progress=False,
+    )
+    monkeypatch.undo()
+    assert first.interrupted
+    assert first.step == 15
+    assert saved_step(out) == 15
+
+    second = train(
+        MODEL_CONFIG,
+        TRAIN_DATA,
+        VAL_DATA,
+        tokenizer=TOKENIZER,
+        out_dir=out,
+        config=TRAIN_CONFIG,
+        resume=True,
+        progress=False,
+    )
+    np.testing.assert_array_equal(first.losses + second.losses, run.result.losses)
+    assert first.val_losses + second.val_losses == run.result.val_losses
+    assert_same_parameters(second.model, run.result.model)
+    assert [r["loss"] for r in read_metrics(out)] == run.result.losses
+
+
+def test_a_crash_while_saving_keeps_the_last_checkpoint_to_resume(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The process dies in the second checkpoint (step 50), after the new model is written and
+    # in the middle of appending to metrics.jsonl: the step-25 checkpoint must survive whole,
+    # and resuming from it must go on as the uninterrupted run did.
+    out = tmp_path / "b"
+    write = checkpoint_module.atomic_write
+    states_written = 0
+
+    def crash_in_the_second_save(path: Path, data: bytes) -> None:
+        nonlocal states_written
+        if path.name == "train_state.json":
+            states_written += 1
+            if states_written == 2:
+                raise OSError("power cut")
+        write(path, data)
+
+    monkeypatch.setattr(checkpoint_module, "atomic_write", crash_in_the_second_save)
+    with pytest.raises(OSError, match="power cut"):
+        train(
+            MODEL_CONFIG,
+            TRAIN_DATA,
+            VAL_DATA,
+            tokenizer=TOKENIZER,
+            out_dir=out,
+            config=TRAIN_CONFIG,
+            progress=False,
+        )
+    monkeypatch.undo()
+    with (out / "metrics.jsonl").open("a") as metrics:
+        metrics.write('{"step": 51, "loss": 1.2')
+    assert saved_step(out) == 25
+    tg.load_checkpoint(out, expect_config=MODEL_CONFIG)
+
+    resumed = train(
+        MODEL_CONFIG,
+        TRAIN_DATA,
+        VAL_DATA,
+        tokenizer=TOKENIZER,
+        out_dir=out,
+        config=TRAIN_CONFIG,
+        resume=True,
+        progress=False,
+    )
+    np.testing.assert_array_equal(resumed.losses, run.result.losses[25:])
+    assert_same_parameters(resumed.model, run.result.model)
+    records = read_metrics(out)
+    assert [r["step"] for r in records] == list(range(1, 2 * N + 1))
+    assert [r["loss"] for r in records] == run.result.losses
+
+
 def test_training_into_an_existing_run_needs_resume(run: Run) -> None:
     before = snapshot(run.out)
     with pytest.raises(FileExistsError, match=r"already holds a training run: pass resume=True"):
@@ -298,6 +407,86 @@ def test_resume_when_already_at_the_final_step(run: Run) -> None:
     assert snapshot(run.out) == before
 
 
+def test_resume_with_other_training_settings(run: Run) -> None:
+    before = snapshot(run.out)
+    changed = dataclasses.replace(
+        TRAIN_CONFIG, steps=100, batch_size=7, learning_rate=0.5, seed=3, eval_every=7
+    )
+    with pytest.raises(ValueError) as info:
+        train(
+            MODEL_CONFIG,
+            TRAIN_DATA,
+            None,
+            tokenizer=TOKENIZER,
+            out_dir=run.out,
+            config=changed,
+            resume=True,
+            progress=False,
+        )
+    message = str(info.value)
+    assert message.startswith(f"{run.out} was trained with other settings (")
+    assert "batch_size: recorded 8, given 7; learning_rate: recorded 0.01, given 0.5" in message
+    assert "seed: recorded 0, given 3)" in message
+    assert "steps:" not in message and "eval_every:" not in message  # these may change
+    assert "resume with the recorded values" in message
+    assert "or start a new run in another folder" in message
+    assert snapshot(run.out) == before
+
+
+def test_resume_with_other_training_data(run: Run) -> None:
+    fewer = tg.TextDataset(TOKENIZER, "lines", TRAIN_DATA.documents[:-1])
+    with pytest.raises(
+        ValueError,
+        match=rf"train_data: recorded {len(TRAIN_DATA)} lines documents of "
+        rf"{TRAIN_DATA.num_tokens} tokens, sha256 [0-9a-f]{{12}}, given {len(fewer)} lines",
+    ):
+        train(
+            MODEL_CONFIG,
+            fewer,
+            None,
+            tokenizer=TOKENIZER,
+            out_dir=run.out,
+            config=dataclasses.replace(TRAIN_CONFIG, steps=100),
+            resume=True,
+            progress=False,
+        )
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"data_rng": None}, r"train_state\.json has no 'data_rng' field: it is incomplete"),
+        ({"step": None}, r"train_state\.json has no 'step' field: it is incomplete"),
+        ({"step": "25"}, r"train_state\.json: 'step' must be a step number, got '25'"),
+        ({"data_rng": {"bit_generator": "MT19937"}}, r"'data_rng' is not a NumPy PCG64 state"),
+    ],
+    ids=["no-data-rng", "no-step", "step-string", "bad-data-rng"],
+)
+def test_resume_with_an_incomplete_train_state(
+    run: Run, tmp_path: Path, edit: dict[str, Any], message: str
+) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(run.out, out)
+    state = json.loads((out / "train_state.json").read_text())
+    for name, value in edit.items():
+        if value is None:
+            del state[name]
+        else:
+            state[name] = value
+    (out / "train_state.json").write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match=message + r".*restore the file, or start a new"):
+        train(
+            MODEL_CONFIG,
+            TRAIN_DATA,
+            None,
+            tokenizer=TOKENIZER,
+            out_dir=out,
+            config=dataclasses.replace(TRAIN_CONFIG, steps=100),
+            resume=True,
+            progress=False,
+        )
+
+
 @pytest.mark.parametrize("exists", [True, False], ids=["empty", "missing"])
 def test_resume_without_a_checkpoint(tmp_path: Path, exists: bool) -> None:
     out = tmp_path / "run"
@@ -342,13 +531,37 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     assert good == list(range(1, len(good) + 1))
     assert len(good) >= 1
     bad = len(good) + 1
-    assert f"step {bad}" in str(info.value)
-    assert str(out) in str(info.value)
+    assert f"at step {bad}: lower learning_rate (it is 1e+30) or set grad_clip (it is None); " in (
+        str(info.value)
+    )
+    assert f"the checkpoint of step {bad - 1} in {out} is kept" in str(info.value)
     checkpoint = tg.load_checkpoint(out, expect_config=MODEL_CONFIG)
     assert checkpoint.train_state is not None
     assert checkpoint.train_state["step"] == bad - 1
     for name, array in checkpoint.model.state_dict().items():
         assert np.isfinite(array).all(), name
+
+
+def test_divergence_before_the_first_checkpoint(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(TrainingDiverged) as info:
+        train(
+            MODEL_CONFIG,
+            TRAIN_DATA,
+            None,
+            tokenizer=TOKENIZER,
+            out_dir=out,
+            config=dataclasses.replace(DIVERGING, grad_clip=1.0),
+            progress=False,
+        )
+    message = str(info.value)
+    assert "lower learning_rate (it is 1e+30) or grad_clip (it is 1.0); " in message
+    assert "set grad_clip" not in message
+    assert message.endswith(
+        f"no checkpoint was saved before it (the first was due at step 20), so {out} holds "
+        "only metrics"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.jsonl"]
 
 
 def test_a_fresh_run_starts_fresh_metrics(tmp_path: Path) -> None:
@@ -371,6 +584,40 @@ def test_a_fresh_run_starts_fresh_metrics(tmp_path: Path) -> None:
     assert [r["loss"] for r in records] == result.losses
 
 
+def write_metrics(path: Path, steps: list[int], tail: str = "") -> list[str]:
+    lines = [json.dumps({"step": s, "loss": 3.0 - s / 10, "lr": 0.1}) for s in steps]
+    path.write_text("".join(line + "\n" for line in lines) + tail)
+    return lines
+
+
+def test_resume_drops_a_record_cut_short_by_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    lines = write_metrics(path, [1, 2, 3, 4], tail='{"step": 5, "lo')
+    _truncate_metrics(path, 3)
+    assert path.read_text() == "".join(line + "\n" for line in lines[:3])
+    write_metrics(path, [1, 2], tail='{"step": 3, "lo')
+    _truncate_metrics(path, 2)
+    assert path.read_text() == "".join(line + "\n" for line in lines[:2])
+
+
+def test_plot_losses_drops_a_record_cut_short_by_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    write_metrics(path, [1, 2, 3], tail='{"step": 4, "loss": 1.')
+    plot_losses(path, tmp_path / "loss.png")
+    assert (tmp_path / "loss.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_corrupt_metrics_line_before_the_last_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    lines = write_metrics(path, [1, 2, 3])
+    path.write_text(f"{lines[0]}\n{{garbage\n{lines[2]}\n")
+    message = rf"{re.escape(str(path))}, line 2, is not a metrics record \('\{{garbage'\): delete"
+    with pytest.raises(ValueError, match=message):
+        _truncate_metrics(path, 2)
+    with pytest.raises(ValueError, match=message):
+        plot_losses(path, tmp_path / "loss.png")
+
+
 # Bad arguments
 
 
@@ -389,21 +636,71 @@ def test_a_fresh_run_starts_fresh_metrics(tmp_path: Path) -> None:
             "TrainConfig.warmup_steps must be between 0 and steps=10, got 11",
         ),
         ({"warmup_steps": -1}, "TrainConfig.warmup_steps must be between 0 and steps=1000"),
-        ({"learning_rate": 0.0}, "TrainConfig.learning_rate must be > 0, got 0.0"),
-        ({"learning_rate": math.nan}, "TrainConfig.learning_rate must be > 0, got nan"),
+        ({"learning_rate": 0.0}, "TrainConfig.learning_rate must be a finite number > 0, got 0.0"),
+        (
+            {"learning_rate": math.nan},
+            "TrainConfig.learning_rate must be a finite number > 0, got nan",
+        ),
+        (
+            {"learning_rate": math.inf},
+            "TrainConfig.learning_rate must be a finite number > 0, got inf",
+        ),
+        ({"learning_rate": "0.1"}, "TrainConfig.learning_rate must be a number, got '0.1'"),
         ({"decay": "exponential"}, "TrainConfig.decay must be cosine, linear or constant"),
         ({"final_lr_fraction": 2.0}, "TrainConfig.final_lr_fraction must be in [0, 1], got 2.0"),
         ({"beta1": 1.0}, "TrainConfig.beta1 and beta2 must be in [0, 1)"),
         ({"beta2": -0.1}, "TrainConfig.beta1 and beta2 must be in [0, 1)"),
-        ({"eps": 0.0}, "and eps > 0"),
-        ({"weight_decay": -0.1}, "TrainConfig.weight_decay must be >= 0, got -0.1"),
-        ({"weight_decay": math.nan}, "TrainConfig.weight_decay must be >= 0, got nan"),
-        ({"grad_clip": 0.0}, "TrainConfig.grad_clip must be > 0 or None, got 0.0"),
+        ({"eps": 0.0}, "and eps a finite number > 0, got beta1=0.9, beta2=0.99, eps=0.0"),
+        ({"eps": math.inf}, "and eps a finite number > 0, got beta1=0.9, beta2=0.99, eps=inf"),
+        ({"weight_decay": -0.1}, "TrainConfig.weight_decay must be a finite number >= 0, got -0.1"),
+        (
+            {"weight_decay": math.nan},
+            "TrainConfig.weight_decay must be a finite number >= 0, got nan",
+        ),
+        (
+            {"weight_decay": math.inf},
+            "TrainConfig.weight_decay must be a finite number >= 0, got inf",
+        ),
+        (
+            {"grad_clip": 0.0},
+            "TrainConfig.grad_clip must be a finite number > 0, or None for no clipping, got 0.0",
+        ),
+        (
+            {"grad_clip": math.inf},
+            "TrainConfig.grad_clip must be a finite number > 0, or None for no clipping, got inf",
+        ),
+        (
+            {"seed": -1},
+            f"TrainConfig.seed must be an int from 0 to 2**32 - 1 = {2**32 - 1}, got -1",
+        ),
+        (
+            {"seed": 1.5},
+            "TrainConfig.seed must be an int from 0 to 2**32 - 1 = 4294967295, got 1.5",
+        ),
+        (
+            {"seed": 2**32},
+            "TrainConfig.seed must be an int from 0 to 2**32 - 1 = 4294967295, got 4294967296",
+        ),
+        (
+            {"seed": 2**64},
+            f"TrainConfig.seed must be an int from 0 to 2**32 - 1 = 4294967295, got {2**64}",
+        ),
+        (
+            {"seed": True},
+            "TrainConfig.seed must be an int from 0 to 2**32 - 1 = 4294967295, got True",
+        ),
     ],
 )
 def test_train_config_rejects(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         TrainConfig(**changes)
+
+
+def test_train_config_accepts_every_seed_the_generators_take() -> None:
+    for seed in (0, 2**32 - 1):
+        config = TrainConfig(seed=seed)
+        jax.random.key(config.seed)
+        np.random.default_rng(config.seed + 1)  # the validation batches' generator
 
 
 @pytest.mark.parametrize(
@@ -462,6 +759,56 @@ def test_tokenizer_larger_than_the_vocabulary(tmp_path: Path) -> None:
             progress=False,
         )
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("which", ["train_data", "val_data"])
+def test_data_encoded_by_another_tokenizer(tmp_path: Path, which: str) -> None:
+    # As many ids as TOKENIZER, but other characters: the ids would be decoded as other text.
+    other = tg.CharTokenizer("".join(chr(ord("A") + i) for i in range(len(TOKENIZER.chars))))
+    assert other.vocab_size == TOKENIZER.vocab_size
+    text = "\n".join(other.chars[i : i + 4] for i in range(len(other.chars) - 3))
+    other_data = tg.TextDataset.from_text(text, other)
+    data = {"train_data": TRAIN_DATA, "val_data": VAL_DATA, which: other_data}
+    with pytest.raises(
+        ValueError,
+        match=rf"{which} was encoded by a different tokenizer than tokenizer= \(CharTokenizer "
+        rf"of 14 ids, tokenizer= CharTokenizer of 14 ids\): .* pass tokenizer={which}"
+        r"\.tokenizer, or encode the text with this tokenizer",
+    ):
+        train(
+            MODEL_CONFIG,
+            data["train_data"],
+            data["val_data"],
+            tokenizer=TOKENIZER,
+            out_dir=tmp_path / "run",
+            progress=False,
+        )
+    assert not (tmp_path / "run").exists()
+
+
+def test_data_with_ids_outside_the_vocabulary(tmp_path: Path) -> None:
+    bos = TOKENIZER.bos_id
+    data = tg.TextDataset(TOKENIZER, "lines", (np.array([bos, 3, 20, bos], dtype=np.int32),))
+    with pytest.raises(
+        ValueError,
+        match=r"train_data holds the token id 20 but the model's ids are 0 to 13 "
+        r"\(vocab_size=14\): encode the text with the tokenizer",
+    ):
+        train(
+            MODEL_CONFIG, data, None, tokenizer=TOKENIZER, out_dir=tmp_path / "run", progress=False
+        )
+
+
+def test_data_that_is_not_a_dataset(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"train_data must be a TextDataset .*, got list"):
+        train(
+            MODEL_CONFIG,
+            [[1, 2, 3]],  # type: ignore[arg-type]
+            None,
+            tokenizer=TOKENIZER,
+            out_dir=tmp_path / "run",
+            progress=False,
+        )
 
 
 # batch_loss

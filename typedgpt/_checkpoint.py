@@ -9,15 +9,22 @@ A checkpoint folder holds:
 - `train_state.json`: the step, PRNG key, data position and metrics of a training run, plus
   the SHA-256 of every other file, written last so a checkpoint is complete only once it is.
 
-Every file is written atomically (a temporary file in the same folder, flushed, fsynced,
-then renamed over the old one), so a crash leaves either the old file or the new one. Never
-pickle: safetensors and JSON only.
+The checkpoint as a whole is written atomically, so a crash at any moment leaves the previous
+checkpoint or the new one, never a mix. `save_checkpoint` writes every file into a staging
+folder `.checkpoint.tmp` inside the checkpoint folder (each file flushed and fsynced), then
+renames it to `.checkpoint.new`: that rename is the commit. It then moves the files into the
+folder one by one, `train_state.json` last, and removes `.checkpoint.new`. A crash before the
+commit leaves the old checkpoint untouched (the next save discards the staging folder); a
+crash after it leaves a complete `.checkpoint.new`, which `load_checkpoint` reads in
+preference to the folder's own files and the next save finishes moving. Never pickle:
+safetensors and JSON only.
 """
 
 import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +41,9 @@ MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
 STATE_FILE = "train_state.json"
+STAGING_DIR = ".checkpoint.tmp"
+COMMITTED_DIR = ".checkpoint.new"
+_OPTIONAL_FILES = (TOKENIZER_FILE, OPTIMIZER_FILE)
 
 
 class CheckpointError(ValueError):
@@ -53,7 +63,12 @@ def atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the renames in a folder durable."""
+    dir_fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
@@ -101,7 +116,11 @@ def save_checkpoint(
     optimizer_arrays: list[np.ndarray] | None = None,
     train_state: dict[str, Any] | None = None,
 ) -> None:
-    """Write a checkpoint folder; `train_state.json` goes last, with every file's hash."""
+    """Write a checkpoint folder atomically: a crash leaves the old checkpoint or the new one.
+
+    `train_state.json` records every other file's hash. Files of an earlier checkpoint that
+    this one lacks (`tokenizer.json`, `optimizer.safetensors`) are removed.
+    """
     folder = Path(folder)
     files: dict[str, bytes] = {
         CONFIG_FILE: _json_bytes(config_to_dict(model.config)),
@@ -112,16 +131,66 @@ def save_checkpoint(
     if optimizer_arrays is not None:
         arrays = {f"{i:05d}": np.asarray(a, order="C") for i, a in enumerate(optimizer_arrays)}
         files[OPTIMIZER_FILE] = safetensors.numpy.save(arrays)
-    for name, data in files.items():
-        atomic_write(folder / name, data)
     state = dict(train_state or {})
     state["files"] = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-    atomic_write(folder / STATE_FILE, _json_bytes(state))
-
-
-def _read(folder: Path, name: str) -> bytes:
+    files[STATE_FILE] = _json_bytes(state)
+    folder.mkdir(parents=True, exist_ok=True)
+    _finish_commit(folder)  # a save that died after its commit: its checkpoint is the latest
+    staging = folder / STAGING_DIR
+    shutil.rmtree(staging, ignore_errors=True)  # a save that died before its commit
     try:
-        return (folder / name).read_bytes()
+        staging.mkdir()
+        for name, data in files.items():
+            atomic_write(staging / name, data)
+        os.rename(staging, folder / COMMITTED_DIR)  # the commit
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _fsync_dir(folder)
+    _finish_commit(folder)
+
+
+def _finish_commit(folder: Path) -> None:
+    """Move a committed checkpoint's files from `.checkpoint.new` into `folder`.
+
+    `train_state.json` moves last, after stale optional files are removed, so until it has
+    moved `.checkpoint.new` still holds it and `load_checkpoint` reads the new checkpoint.
+    """
+    committed = folder / COMMITTED_DIR
+    if not committed.is_dir():
+        return
+    if (committed / STATE_FILE).exists():
+        names = _recorded_files(committed / STATE_FILE)
+        for name in (CONFIG_FILE, MODEL_FILE, *_OPTIONAL_FILES):
+            if (committed / name).exists():
+                os.replace(committed / name, folder / name)
+            elif name in _OPTIONAL_FILES and names is not None and name not in names:
+                (folder / name).unlink(missing_ok=True)
+        _fsync_dir(folder)
+        os.replace(committed / STATE_FILE, folder / STATE_FILE)
+        _fsync_dir(folder)
+    shutil.rmtree(committed)
+    _fsync_dir(folder)
+
+
+def _recorded_files(state_path: Path) -> set[str] | None:
+    """The names whose hashes a committed `train_state.json` records; None if unreadable."""
+    try:
+        files = json.loads(state_path.read_bytes()).get("files")
+    except (ValueError, AttributeError):
+        return None
+    return set(files) if isinstance(files, dict) else None
+
+
+def holds_checkpoint(folder: str | Path) -> bool:
+    """Whether `folder` holds a training checkpoint (a `train_state.json`, committed or moved)."""
+    folder = Path(folder)
+    return (folder / STATE_FILE).exists() or (folder / COMMITTED_DIR / STATE_FILE).exists()
+
+
+def _read(folder: Path, name: str, path: Path) -> bytes:
+    try:
+        return path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(
             f"checkpoint {folder} has no {name}: it is incomplete; use a complete checkpoint "
@@ -133,35 +202,64 @@ def load_checkpoint(folder: str | Path, *, expect_config: GPTConfig | None = Non
     """Read a checkpoint folder, verifying hashes, the config and every tensor's shape.
 
     `expect_config`, when given, must equal the folder's config (resuming a run with another
-    architecture is an error naming the fields that differ).
+    architecture is an error naming the fields that differ). A save that crashed after its
+    commit is read from its `.checkpoint.new`; the folder is not written to.
     """
     folder = Path(folder)
+    if folder.is_file():
+        hint = f" ({folder.parent})" if folder.name in (CONFIG_FILE, MODEL_FILE, STATE_FILE) else ""
+        raise CheckpointError(
+            f"{folder} is a file, not a checkpoint folder: pass the folder that holds "
+            f"config.json and model.safetensors{hint}"
+        )
     if not folder.is_dir():
         raise CheckpointError(f"checkpoint folder {folder} does not exist: check the path")
+    committed = folder / COMMITTED_DIR
+    overlay = (committed / STATE_FILE).exists()
+
+    def path(name: str) -> Path:
+        """Where the latest checkpoint's `name` is: its committed copy while one is left."""
+        return committed / name if overlay and (committed / name).exists() else folder / name
+
     state: dict[str, Any] | None = None
-    if (folder / STATE_FILE).exists():
+    hashes: dict[str, str] | None = None
+    state_path = path(STATE_FILE)
+    if state_path.exists():
         try:
-            state = json.loads(_read(folder, STATE_FILE))
-        except json.JSONDecodeError as error:
-            raise CheckpointError(f"{folder / STATE_FILE} is corrupt: {error}") from None
+            state = json.loads(_read(folder, STATE_FILE, state_path))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise CheckpointError(f"{state_path} is corrupt: {error}") from None
         if not isinstance(state, dict):
-            raise CheckpointError(f"{folder / STATE_FILE} is corrupt: expected a JSON object")
-    hashes: dict[str, str] = (state or {}).get("files", {})
+            raise CheckpointError(f"{state_path} is corrupt: expected a JSON object")
+        if "files" in state:
+            hashes = state["files"]
+            if not isinstance(hashes, dict) or not all(
+                isinstance(value, str) for value in hashes.values()
+            ):
+                raise CheckpointError(
+                    f"{state_path} is corrupt: its 'files' field must map file names to "
+                    "SHA-256 hashes"
+                )
 
     def read_verified(name: str) -> bytes:
-        data = _read(folder, name)
-        if name in hashes and hashlib.sha256(data).hexdigest() != hashes[name]:
-            raise CheckpointError(
-                f"{folder / name} does not match the hash recorded in {STATE_FILE}: the file "
-                "is truncated or corrupt; restore it or use an earlier checkpoint"
-            )
+        data = _read(folder, name, path(name))
+        if hashes is not None and name in hashes:
+            if hashlib.sha256(data).hexdigest() != hashes[name]:
+                raise CheckpointError(
+                    f"{path(name)} does not match the hash recorded in {STATE_FILE}: the file "
+                    "is truncated or corrupt; restore it or use an earlier checkpoint"
+                )
         return data
+
+    def has(name: str) -> bool:
+        """Whether the checkpoint holds an optional file: its hash is recorded, if any are."""
+        return name in hashes if hashes is not None else path(name).exists()
 
     try:
         config_data = json.loads(read_verified(CONFIG_FILE))
-    except json.JSONDecodeError as error:
-        raise CheckpointError(f"{folder / CONFIG_FILE} is corrupt: {error}") from None
-    config = config_from_dict(config_data, source=str(folder / CONFIG_FILE))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path(CONFIG_FILE)} is corrupt: {error}") from None
+    config = config_from_dict(config_data, source=str(path(CONFIG_FILE)))
     if expect_config is not None and config != expect_config:
         differ = [
             f"{f.name}: checkpoint {getattr(config, f.name)!r}, "
@@ -178,24 +276,24 @@ def load_checkpoint(folder: str | Path, *, expect_config: GPTConfig | None = Non
     except CheckpointError:
         raise
     except Exception as error:
-        raise CheckpointError(f"{folder / MODEL_FILE} is corrupt: {error}") from None
+        raise CheckpointError(f"{path(MODEL_FILE)} is corrupt: {error}") from None
     try:
         model = GPT.from_state_dict(config, tensors)
     except (KeyError, ValueError, TypeError) as error:
-        raise CheckpointError(f"{folder / MODEL_FILE} does not fit its config: {error}") from None
+        raise CheckpointError(f"{path(MODEL_FILE)} does not fit its config: {error}") from None
     tokenizer_json = None
-    if (folder / TOKENIZER_FILE).exists():
+    if has(TOKENIZER_FILE):
         try:
             tokenizer_json = json.loads(read_verified(TOKENIZER_FILE))
-        except json.JSONDecodeError as error:
-            raise CheckpointError(f"{folder / TOKENIZER_FILE} is corrupt: {error}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise CheckpointError(f"{path(TOKENIZER_FILE)} is corrupt: {error}") from None
     optimizer_arrays = None
-    if (folder / OPTIMIZER_FILE).exists():
+    if has(OPTIMIZER_FILE):
         try:
             arrays = safetensors.numpy.load(read_verified(OPTIMIZER_FILE))
         except CheckpointError:
             raise
         except Exception as error:
-            raise CheckpointError(f"{folder / OPTIMIZER_FILE} is corrupt: {error}") from None
+            raise CheckpointError(f"{path(OPTIMIZER_FILE)} is corrupt: {error}") from None
         optimizer_arrays = [arrays[name] for name in sorted(arrays)]
     return Checkpoint(model, tokenizer_json, optimizer_arrays, state)

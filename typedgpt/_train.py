@@ -3,14 +3,16 @@
 The step is one `jax.jit` over the model's leaves: the loss is the masked mean cross-entropy
 of `jax.vmap(model.forward)` over the batch, its gradient is clipped by global norm, and optax
 updates the leaves. Everything that decides the next step (the leaves, the optimizer state,
-the step number, the data sampler's position) is saved in each checkpoint, so a resumed run
+the step number, the data sampler's position) is saved in each checkpoint, with the training
+settings and a hash of the training data that a resumed run must match, so a resumed run
 continues exactly as an uninterrupted one would.
 """
 
+import hashlib
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +23,13 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, Int
 
-from ._checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ._checkpoint import (
+    STATE_FILE,
+    CheckpointError,
+    holds_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from ._config import GPTConfig
 from ._data import Batch, TextDataset
 from ._gpt import GPT
@@ -30,6 +38,12 @@ from ._tokenizer import Tokenizer
 
 METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "loss.png"
+MAX_SEED = 2**32 - 1
+# Settings a resumed run may change: they decide when to stop, evaluate and save, and how steps
+# are grouped into calls, never what a step computes (`steps` also stretches the schedule).
+RESUMABLE_CHANGES = frozenset(
+    {"steps", "eval_every", "eval_batches", "checkpoint_every", "steps_per_call"}
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +56,8 @@ class TrainConfig:
     global norm of `grad_clip` unless it is `None`. Up to `steps_per_call` steps run inside
     one compiled call (a `lax.scan`), which saves the per-step cost of calling into JAX and
     reading the loss back; the progress bar, metrics and Ctrl-C act between calls. Results do
-    not depend on it.
+    not depend on it. `seed` (0 to 2**32 - 1) seeds the initial parameters and the order of
+    the batches. A resumed run must keep every setting but those in `RESUMABLE_CHANGES`.
     """
 
     steps: int = 1000
@@ -82,8 +97,35 @@ class TrainConfig:
                 f"TrainConfig.warmup_steps must be between 0 and steps={self.steps}, "
                 f"got {self.warmup_steps!r}"
             )
-        if not self.learning_rate > 0:
-            raise ValueError(f"TrainConfig.learning_rate must be > 0, got {self.learning_rate}")
+        if (
+            not isinstance(self.seed, int)
+            or isinstance(self.seed, bool)
+            or not 0 <= self.seed <= MAX_SEED
+        ):
+            # NumPy's SeedSequence needs a non-negative int; jax.random.key keeps only the low
+            # 32 bits of a seed (without jax_enable_x64), so a larger one repeats a smaller one.
+            raise ValueError(
+                f"TrainConfig.seed must be an int from 0 to 2**32 - 1 = {MAX_SEED}, "
+                f"got {self.seed!r}"
+            )
+        for name in (
+            "learning_rate",
+            "final_lr_fraction",
+            "beta1",
+            "beta2",
+            "eps",
+            "weight_decay",
+            "grad_clip",
+        ):
+            value = getattr(self, name)
+            if name == "grad_clip" and value is None:
+                continue
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ValueError(f"TrainConfig.{name} must be a number, got {value!r}")
+        if not 0 < self.learning_rate < math.inf:
+            raise ValueError(
+                f"TrainConfig.learning_rate must be a finite number > 0, got {self.learning_rate}"
+            )
         if self.decay not in ("cosine", "linear", "constant"):
             raise ValueError(
                 f"TrainConfig.decay must be cosine, linear or constant: {self.decay!r}"
@@ -92,12 +134,20 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.final_lr_fraction must be in [0, 1], got {self.final_lr_fraction}"
             )
-        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and self.eps > 0):
-            raise ValueError("TrainConfig.beta1 and beta2 must be in [0, 1) and eps > 0")
-        if not self.weight_decay >= 0:
-            raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"TrainConfig.grad_clip must be > 0 or None, got {self.grad_clip}")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and 0 < self.eps < math.inf):
+            raise ValueError(
+                "TrainConfig.beta1 and beta2 must be in [0, 1) and eps a finite number > 0, "
+                f"got beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}"
+            )
+        if not 0 <= self.weight_decay < math.inf:
+            raise ValueError(
+                f"TrainConfig.weight_decay must be a finite number >= 0, got {self.weight_decay}"
+            )
+        if self.grad_clip is not None and not 0 < self.grad_clip < math.inf:
+            raise ValueError(
+                "TrainConfig.grad_clip must be a finite number > 0, or None for no clipping, "
+                f"got {self.grad_clip}"
+            )
 
     def schedule(self) -> optax.Schedule:
         """The learning rate at each step."""
@@ -205,9 +255,14 @@ def train(
 ) -> TrainResult:
     """Train a GPT on `train_data`, checkpointing to `out_dir`; see the Quickstart.
 
-    `resume=True` continues from the checkpoint in `out_dir` (same config required) up to
-    `config.steps` in total. Ctrl-C saves a checkpoint and returns with `interrupted=True`;
-    a NaN or infinite loss raises `TrainingDiverged` and leaves the last checkpoint as it is.
+    `train_data` and `val_data` must be encoded with `tokenizer`, which is saved with the
+    model. `resume=True` continues from the checkpoint in `out_dir` up to `config.steps` in
+    total: the model config, tokenizer, training data and training settings must be the ones
+    the checkpoint records, except the settings in `RESUMABLE_CHANGES` (`steps`,
+    `eval_every`, `eval_batches`, `checkpoint_every`, `steps_per_call`; and `warmup_steps`,
+    when the recorded run warmed up over all its steps, may grow with `steps`). Ctrl-C saves a
+    checkpoint of the last completed step and returns with `interrupted=True`; a NaN or
+    infinite loss raises `TrainingDiverged` and leaves the last checkpoint as it is.
     `on_step(step, loss)` is called after every step.
     """
     out_dir = Path(out_dir)
@@ -222,6 +277,10 @@ def train(
             f"the tokenizer has {tokenizer.vocab_size} ids but vocab_size is "
             f"{model_config.vocab_size}: set vocab_size to at least {tokenizer.vocab_size}"
         )
+    _check_dataset("train_data", train_data, tokenizer, model_config.vocab_size)
+    if val_data is not None:
+        _check_dataset("val_data", val_data, tokenizer, model_config.vocab_size)
+    data_fingerprint = _fingerprint(train_data)
     optimizer = config.optimizer()
     rng = np.random.default_rng(config.seed)
     model = GPT(model_config, key=jax.random.key(config.seed))
@@ -235,12 +294,14 @@ def train(
                 f"{out_dir} was trained with another tokenizer: resume with the tokenizer "
                 "saved in its tokenizer.json"
             )
-        state = checkpoint.train_state or {}
-        if checkpoint.optimizer_arrays is None or "step" not in state:
+        state = checkpoint.train_state
+        if state is None or checkpoint.optimizer_arrays is None:
             raise ValueError(
                 f"{out_dir} holds a model but no training state to resume: "
                 "train into a new folder instead"
             )
+        start, saved_rng = _resume_position(out_dir / STATE_FILE, state)
+        _check_same_settings(out_dir, state, config, data_fingerprint)
         leaves = jax.tree.leaves(checkpoint.model)
         structure = jax.tree.structure(opt_state)
         saved = [jnp.asarray(a) for a in checkpoint.optimizer_arrays]
@@ -251,14 +312,13 @@ def train(
                 f"needs {needed}: resume with the same training settings"
             )
         opt_state = jax.tree.unflatten(structure, saved)
-        start = int(state["step"])
-        rng.bit_generator.state = state["data_rng"]
+        rng.bit_generator.state = saved_rng
         if start >= config.steps:
             raise ValueError(
                 f"{out_dir} is already at step {start}; ask for more steps than that to resume"
             )
         _truncate_metrics(out_dir / METRICS_FILE, start)
-    elif (out_dir / "train_state.json").exists():
+    elif holds_checkpoint(out_dir):
         raise FileExistsError(
             f"{out_dir} already holds a training run: pass resume=True (--resume) to continue "
             "it, or choose another folder"
@@ -298,7 +358,10 @@ def train(
     def evaluate(leaves: list[Array]) -> float:
         return float(np.mean([float(eval_fn(leaves, *batch)) for batch in val_batches]))
 
-    def save(step: int, leaves: list[Array], opt_state: Any) -> None:
+    saved_step = start if resume else None
+
+    def save(step: int, leaves: list[Array], opt_state: Any, data_rng: Mapping[str, Any]) -> None:
+        nonlocal saved_step
         save_checkpoint(
             out_dir,
             jax.tree.unflatten(treedef, leaves),
@@ -308,10 +371,12 @@ def train(
                 "step": step,
                 "seed": config.seed,
                 "prng_key": np.asarray(jax.random.key_data(jax.random.key(config.seed))).tolist(),
-                "data_rng": rng.bit_generator.state,
+                "data_rng": dict(data_rng),
                 "train_config": _jsonable(config),
+                "train_data": data_fingerprint,
             },
         )
+        saved_step = step
 
     result = TrainResult(model=model, step=start)
     schedule = config.schedule()
@@ -319,7 +384,11 @@ def train(
     chunk = config.steps_per_call
     bar = _progress_bar(progress, start, config.steps)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # `leaves`, `opt_state`, `step` and `data_rng` change together, once a call's steps are
+    # done and recorded: Ctrl-C at any moment saves a consistent step, whose data position is
+    # the one before the batches of a call that never finished.
     step = start
+    data_rng: Mapping[str, Any] = rng.bit_generator.state
     run_started = time.perf_counter()
     try:
         with (out_dir / METRICS_FILE).open("a") as metrics:
@@ -362,16 +431,18 @@ def train(
                 if good < count:
                     _write_records(metrics, records)
                     raise TrainingDiverged(
-                        f"the loss or the parameters became {losses[good]} at step "
-                        f"{step + good + 1}: lower the learning rate "
-                        f"or set grad_clip; the last good checkpoint in {out_dir} is kept"
+                        _divergence_message(
+                            losses[good], step + good + 1, config, out_dir, saved_step
+                        )
                     )
-                leaves, opt_state, step = new_leaves, new_opt_state, stop
-                result.losses.extend(losses)
-                if val_batches and (step % config.eval_every == 0 or step == config.steps):
-                    records[-1]["val_loss"] = evaluate(leaves)
-                    result.val_losses.append((step, records[-1]["val_loss"]))
+                if val_batches and (stop % config.eval_every == 0 or stop == config.steps):
+                    records[-1]["val_loss"] = evaluate(new_leaves)
                 _write_records(metrics, records)
+                leaves, opt_state, step = new_leaves, new_opt_state, stop
+                data_rng = rng.bit_generator.state
+                result.losses.extend(losses)
+                if "val_loss" in records[-1]:
+                    result.val_losses.append((step, records[-1]["val_loss"]))
                 if bar is not None:
                     bar.update(count)
                     postfix = {
@@ -382,12 +453,12 @@ def train(
                         postfix["val"] = f"{records[-1]['val_loss']:.3f}"
                     bar.set_postfix(postfix, refresh=False)
                 if step % config.checkpoint_every == 0 or step == config.steps:
-                    save(step, leaves, opt_state)
+                    save(step, leaves, opt_state, data_rng)
                 if on_step is not None:
                     for record in records:
                         on_step(record["step"], record["loss"])
     except KeyboardInterrupt:
-        save(step, leaves, opt_state)
+        save(step, leaves, opt_state, data_rng)
         result.interrupted = True
     finally:
         if bar is not None:
@@ -398,6 +469,128 @@ def train(
     result.tokens_per_second = (step - start) * tokens_per_step / total if total > 0 else 0.0
     plot_losses(out_dir / METRICS_FILE, out_dir / PLOT_FILE)
     return result
+
+
+def _check_dataset(name: str, data: Any, tokenizer: Tokenizer, vocab_size: int) -> None:
+    """`data` is a `TextDataset` made by `tokenizer`, with ids the model has embeddings for."""
+    if not isinstance(data, TextDataset):
+        raise TypeError(
+            f"{name} must be a TextDataset (TextDataset.from_text(text, tokenizer)), "
+            f"got {type(data).__name__}"
+        )
+    if data.tokenizer is not tokenizer and data.tokenizer.to_json() != tokenizer.to_json():
+        raise ValueError(
+            f"{name} was encoded by a different tokenizer than tokenizer= ("
+            f"{type(data.tokenizer).__name__} of {data.tokenizer.vocab_size} ids, "
+            f"tokenizer= {type(tokenizer).__name__} of {tokenizer.vocab_size} ids): the model "
+            "would be saved with a tokenizer that decodes its ids as other text; pass "
+            f"tokenizer={name}.tokenizer, or encode the text with this tokenizer "
+            "(TextDataset.from_text(text, tokenizer))"
+        )
+    low = min(int(doc.min()) for doc in data.documents)
+    high = max(int(doc.max()) for doc in data.documents)
+    if low < 0 or high >= vocab_size:
+        bad = low if low < 0 else high
+        raise ValueError(
+            f"{name} holds the token id {bad} but the model's ids are 0 to {vocab_size - 1} "
+            f"(vocab_size={vocab_size}): encode the text with the tokenizer, or raise "
+            "vocab_size"
+        )
+
+
+def _fingerprint(data: TextDataset) -> dict[str, Any]:
+    """What identifies the training data in a checkpoint: its sizes and a hash of its ids."""
+    digest = hashlib.sha256(data.mode.encode())
+    for doc in data.documents:
+        digest.update(doc.size.to_bytes(8, "little"))
+        digest.update(doc.astype("<i4").tobytes())
+    return {
+        "mode": data.mode,
+        "documents": len(data.documents),
+        "tokens": data.num_tokens,
+        "sha256": digest.hexdigest(),
+    }
+
+
+def _resume_position(path: Path, state: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The step and data sampler state a checkpoint's `train_state.json` records."""
+    fix = "restore the file, or start a new run in another folder"
+    for name in ("step", "data_rng"):
+        if name not in state:
+            raise CheckpointError(f"{path} has no {name!r} field: it is incomplete; {fix}")
+    step = state["step"]
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise CheckpointError(f"{path}: 'step' must be a step number, got {step!r}; {fix}")
+    data_rng = state["data_rng"]
+    try:
+        np.random.default_rng(0).bit_generator.state = data_rng
+    except (TypeError, ValueError, KeyError) as error:
+        raise CheckpointError(
+            f"{path}: 'data_rng' is not a NumPy PCG64 state ({error!r}); {fix}"
+        ) from None
+    return step, data_rng
+
+
+def _check_same_settings(
+    out_dir: Path, state: dict[str, Any], config: TrainConfig, data: dict[str, Any]
+) -> None:
+    """Resuming with other training settings or data would not continue the saved run."""
+    differ = []
+    recorded = state.get("train_config")
+    if isinstance(recorded, dict):
+        for name, given in _jsonable(config).items():
+            if name in RESUMABLE_CHANGES or name not in recorded or recorded[name] == given:
+                continue
+            if name == "warmup_steps" and _warmup_was_capped(recorded, given):
+                continue
+            differ.append(f"{name}: recorded {recorded[name]!r}, given {given!r}")
+    recorded_data = state.get("train_data")
+    if isinstance(recorded_data, dict) and recorded_data != data:
+
+        def sizes(data: dict[str, Any]) -> str:
+            return (
+                f"{data.get('documents')} {data.get('mode')} documents of "
+                f"{data.get('tokens')} tokens, sha256 {str(data.get('sha256'))[:12]}"
+            )
+
+        differ.append(f"train_data: recorded {sizes(recorded_data)}, given {sizes(data)}")
+    if differ:
+        raise ValueError(
+            f"{out_dir} was trained with other settings ({'; '.join(differ)}): resume with "
+            "the recorded values (only steps, eval_every, eval_batches, checkpoint_every and "
+            "steps_per_call may change, and warmup_steps with steps when it was capped at "
+            "steps), or start a new run in another folder"
+        )
+
+
+def _warmup_was_capped(recorded: dict[str, Any], given: Any) -> bool:
+    """Whether the recorded run warmed up over all its steps and `given` warms up longer.
+
+    A warmup capped at `steps` (as `--warmup` is on the command line) grows with `steps`
+    when a resumed run asks for more, as the decay stretches with it.
+    """
+    warmup = recorded.get("warmup_steps")
+    return isinstance(warmup, int) and warmup == recorded.get("steps") and given >= warmup
+
+
+def _divergence_message(
+    loss: float, step: int, config: TrainConfig, out_dir: Path, saved_step: int | None
+) -> str:
+    if config.grad_clip is None:
+        fix = f"lower learning_rate (it is {config.learning_rate}) or set grad_clip (it is None)"
+    else:
+        fix = (
+            f"lower learning_rate (it is {config.learning_rate}) or grad_clip "
+            f"(it is {config.grad_clip})"
+        )
+    if saved_step is None:
+        kept = (
+            f"no checkpoint was saved before it (the first was due at step "
+            f"{min(config.checkpoint_every, config.steps)}), so {out_dir} holds only metrics"
+        )
+    else:
+        kept = f"the checkpoint of step {saved_step} in {out_dir} is kept"
+    return f"the loss or the parameters became {loss} at step {step}: {fix}; {kept}"
 
 
 def _next_multiple(step: int, every: int) -> int:
@@ -420,12 +613,40 @@ def _write_records(metrics: Any, records: list[dict[str, Any]]) -> None:
 def _truncate_metrics(path: Path, step: int) -> None:
     """Drop records past the checkpoint's step: a resumed run writes them again."""
     if path.exists():
-        lines = path.read_text().splitlines()
-        kept = [line for line in lines if json.loads(line)["step"] <= step]
-        if len(kept) != len(lines):
+        lines = _read_metrics(path)
+        kept = [line for line, record in lines if record["step"] <= step]
+        if len(kept) != len(lines) or not path.read_bytes().endswith(b"\n"):
             from ._checkpoint import atomic_write
 
             atomic_write(path, "".join(line + "\n" for line in kept).encode())
+
+
+def _read_metrics(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """The lines of a metrics file with their records.
+
+    A last line that is not a record is dropped: it is what a crash in the middle of an append
+    leaves, and it is past the last checkpoint, which is saved after its records.
+    """
+    lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
+    read = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not (
+            isinstance(record, dict)
+            and isinstance(record.get("step"), int)
+            and isinstance(record.get("loss"), int | float)
+        ):
+            if number == len(lines):
+                break
+            raise ValueError(
+                f"{path}, line {number}, is not a metrics record ({line[:60]!r}): "
+                "delete that line, or the file"
+            )
+        read.append((line, record))
+    return read
 
 
 def _jsonable(config: TrainConfig) -> dict[str, Any]:
@@ -451,8 +672,7 @@ def plot_losses(metrics_path: Path, png_path: Path) -> None:
 
     steps, losses, val_steps, val_losses = [], [], [], []
     if metrics_path.exists():
-        for line in metrics_path.read_text().splitlines():
-            record = json.loads(line)
+        for _, record in _read_metrics(metrics_path):
             steps.append(record["step"])
             losses.append(record["loss"])
             if "val_loss" in record:
