@@ -5,14 +5,17 @@ steps of a one-layer model, and write its checkpoint under a temporary folder.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from typedgpt import cli
+from typedgpt._checkpoint import COMMITTED_DIR, STAGING_DIR
 
 TINY_DEMO = [
     "demo",
@@ -40,7 +43,8 @@ def test_demo_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "TypeCheckError: " in out
     assert 'axis "in" is 16 from field "weight"' in out
     assert 'but 12 in argument "x" (float32[12])' in out
-    assert out_dir.is_dir()
+    # Exactly the files a demo writes, which a later demo may clear: nothing else.
+    assert {path.name for path in out_dir.iterdir()} == cli._demo_files()
 
 
 def test_demo_checks_sampling_options_before_training(
@@ -55,6 +59,252 @@ def test_demo_checks_sampling_options_before_training(
     assert "Training" not in captured.out
     assert captured.err.startswith("typedgpt demo: error: top_k must be an int from 1 to ")
     assert not out_dir.exists()
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every path under `folder` and the bytes of each file (None for a folder)."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes() if path.is_file() else None
+        for path in sorted(folder.rglob("*"))
+    }
+
+
+def fake_run(folder: Path, *, marker: bool) -> None:
+    """The files of a checkpoint folder, with stand-in contents; with `marker`, a demo's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in cli._demo_files() - {cli.DEMO_MARKER}:
+        (folder / name).write_text(f"{name} of a run\n", encoding="utf-8")
+    if marker:
+        (folder / cli.DEMO_MARKER).write_text("a demo's\n", encoding="utf-8")
+
+
+def project(folder: Path) -> None:
+    """The tester's case: a project folder that happens to hold a train_state.json."""
+    (folder / "src").mkdir(parents=True)
+    (folder / "src" / "main.py").write_text("print(1)\n", encoding="utf-8")
+    (folder / "important.csv").write_text("data\n", encoding="utf-8")
+    (folder / "train_state.json").write_text("{}\n", encoding="utf-8")
+
+
+def run_with_notes(folder: Path) -> None:
+    fake_run(folder, marker=False)
+    (folder / "NOTES.txt").write_text("what this run was for\n", encoding="utf-8")
+
+
+def demo_with_notes(folder: Path) -> None:
+    fake_run(folder, marker=True)
+    (folder / "NOTES.txt").write_text("added after the demo\n", encoding="utf-8")
+
+
+def demo_with_a_folder(folder: Path) -> None:
+    fake_run(folder, marker=True)
+    (folder / "plots").mkdir()
+    (folder / "plots" / "mine.png").write_bytes(b"png")
+
+
+@pytest.mark.parametrize(
+    ("make", "holds"),
+    [
+        (project, "holds files the demo did not write (important.csv, src)"),
+        (run_with_notes, "holds files the demo did not write (NOTES.txt)"),
+        (
+            lambda folder: fake_run(folder, marker=False),
+            "holds a run that the demo did not write (no typedgpt-demo.txt)",
+        ),
+        (demo_with_notes, "holds files the demo did not write (NOTES.txt)"),
+        (demo_with_a_folder, "holds files the demo did not write (plots)"),
+    ],
+    ids=["project", "run-with-notes", "training-run", "demo-with-notes", "demo-with-a-folder"],
+)
+def test_demo_never_deletes_what_it_did_not_write(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    make: Any,
+    holds: str,
+) -> None:
+    """A folder the demo did not write, or one it wrote that now holds more, is refused
+    before training, and every file in it is left as it was (`--out .` once wiped a
+    project's source, and `--out runs/precious` a training run)."""
+    make(tmp_path)
+    before = snapshot(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([*TINY_DEMO, "--out=."]) == 2
+    captured = capsys.readouterr()
+    assert "Training" not in captured.out
+    assert captured.err == (
+        f"typedgpt demo: error: --out . is not empty and {holds}: the demo deletes nothing "
+        "it did not write, so pass --out a new or empty folder\n"
+    )
+    assert snapshot(tmp_path) == before
+
+
+def test_demo_clears_only_its_own_files(tmp_path: Path) -> None:
+    """An earlier demo's folder is emptied file by file, a half-written `.NAME.*.tmp` and
+    the staging folders of a killed checkpoint save included, and marked again; an empty
+    folder is marked; a new one is made."""
+    folder = tmp_path / "demo"
+    fake_run(folder, marker=True)
+    (folder / ".model.safetensors.x1y2.tmp").write_bytes(b"half")
+    for staged in (STAGING_DIR, COMMITTED_DIR):
+        (folder / staged).mkdir()
+        (folder / staged / "model.safetensors").write_bytes(b"staged")
+    cli._prepare_demo_folder(folder)
+    assert [path.name for path in folder.iterdir()] == [cli.DEMO_MARKER]
+    assert "typedgpt demo" in (folder / cli.DEMO_MARKER).read_text(encoding="utf-8")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cli._prepare_demo_folder(empty)
+    assert [path.name for path in empty.iterdir()] == [cli.DEMO_MARKER]
+    cli._prepare_demo_folder(tmp_path / "new" / "demo")
+    assert [path.name for path in (tmp_path / "new" / "demo").iterdir()] == [cli.DEMO_MARKER]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "message"),
+    [
+        ("é", "--prompt 'é': character 'é' at position 0 is not one of the tokenizer's "),
+        (
+            "The quick brown fox",  # BOS and 19 characters; TINY_DEMO's context is 16
+            "the prompt is 20 tokens but the model's context is 16: shorten the prompt",
+        ),
+    ],
+)
+def test_demo_checks_the_prompt_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], prompt: str, message: str
+) -> None:
+    out_dir = tmp_path / "demo"
+    assert cli.main([*TINY_DEMO, f"--out={out_dir}", f"--prompt={prompt}"]) == 2
+    captured = capsys.readouterr()
+    assert "Training" not in captured.out
+    assert captured.err.startswith(f"typedgpt demo: error: {message}")
+    assert not out_dir.exists()
+
+
+@pytest.mark.parametrize("command", [["train"], ["demo"], ["sample", "--model=nowhere"]])
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "99999999999999999999999"])
+def test_seed_is_checked_by_every_command(
+    capsys: pytest.CaptureFixture[str], command: list[str], seed: str
+) -> None:
+    """One rule for every command: 0 to 2**32 - 1, the seeds whose keys differ."""
+    with pytest.raises(SystemExit) as info:
+        cli.main([*command, f"--seed={seed}"])
+    assert info.value.code == 2
+    assert (
+        f"argument --seed: must be from 0 to 4294967295 (2**32 - 1), got {seed}: a PRNG key "
+        "holds 32 bits"
+    ) in capsys.readouterr().err
+
+
+def test_seed_range_is_what_a_key_holds() -> None:
+    import jax
+    import numpy as np
+
+    def data(seed: int) -> list[int]:
+        return np.asarray(jax.random.key_data(jax.random.key(seed))).tolist()  # type: ignore[no-any-return]
+
+    assert cli.build_parser().parse_args(["train", "--seed=4294967295"]).seed == cli.MAX_SEED
+    assert data(cli.MAX_SEED) != data(0)
+    assert data(cli.MAX_SEED + 1) == data(0)  # why larger seeds are refused
+
+
+@pytest.mark.parametrize("command", ["train", "demo"])
+def test_microgpt_refuses_sizes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    out_dir = tmp_path / "run"
+    argv = [command, "--preset=microgpt", "--layers=7", "--embed=999", f"--out={out_dir}"]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"typedgpt {command}: error: --preset microgpt has its own sizes (1 layer, embed 16, "
+        "4 heads, 16 positions), so --layers 7 --embed 999 would be ignored: drop --layers 7 "
+        "--embed 999, or use --preset small to set the sizes\n"
+    )
+    assert not out_dir.exists()
+
+
+@pytest.mark.parametrize("command", ["train", "demo"])
+def test_out_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("mine\n", encoding="utf-8")
+    assert cli.main([command, f"--out={afile}"]) == 2
+    assert capsys.readouterr().err == (
+        f"typedgpt {command}: error: --out {afile} is a file, not a folder: pass a folder for "
+        "the checkpoint (a new one is created), or move the file away\n"
+    )
+    assert cli.main([command, f"--out={afile / 'sub'}"]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"typedgpt {command}: error: --out {afile / 'sub'} lies inside {afile}, which is a "
+        "file, not a folder: "
+    )
+    assert afile.read_text(encoding="utf-8") == "mine\n"
+
+
+def test_train_notes_what_lines_mode_cuts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lines of 3 and 11 characters, [BOS] line [BOS]: 5 and 13 ids, 4 and 12 targets each.
+    A context of 8 trains on 9 ids a line, so the long lines lose 4 of their 12 targets."""
+    data = tmp_path / "lines.txt"
+    data.write_text("abc\nabcdefghijk\n" * 10, encoding="utf-8")
+    argv = ["train", f"--data={data}", f"--out={tmp_path / 'run'}", "--seq-len=8"]
+    tiny = ["--layers=1", "--embed=8", "--heads=1", "--steps=1", "--batch-size=2"]
+    assert cli.main([*argv, *tiny, "--warmup=0", "--eval-every=1", "--no-progress"]) == 0
+    train_lines = 18  # val_fraction 0.1 keeps 2 of the 20 lines; both kinds stay 9 and 9
+    assert capsys.readouterr().err == (
+        "typedgpt train: note: --mode lines trains on the first 9 tokens of each line (the "
+        f"context, 8, plus one), so {9 * 4 / (train_lines / 2 * 16):.1%} of the training "
+        "tokens are never trained on: use --mode stream, or raise --seq-len (lines run up "
+        "to 13 tokens, BOS included)\n"
+    )
+
+
+def test_quickstart_states_the_parser_defaults() -> None:
+    """Every default that docs/quickstart.md states is the parser's."""
+    import typedgpt as tg
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "quickstart.md"
+    text = " ".join(page.read_text(encoding="utf-8").split())
+    parser = cli.build_parser()
+
+    def defaults(*argv: str) -> dict[str, Any]:
+        args = parser.parse_args(list(argv))
+        if hasattr(args, "size_defaults"):
+            cli._resolve_sizes(args)
+        return vars(args)
+
+    demo = defaults("demo")
+    assert (
+        f"({demo['layers']} layers, embed {demo['embed']}, {demo['heads']} heads, "
+        f"{demo['seq_len']} positions) for {demo['steps']} steps"
+    ) in text
+    assert f"goes to `{demo['out']}` (`--out`)" in text
+    micro = tg.GPTConfig.microgpt(vocab_size=27)
+    assert (
+        f"`--preset microgpt` ({micro.num_layers} layer, embed {micro.embed_dim}, "
+        f"{micro.num_heads} heads, {micro.max_seq_len} positions"
+    ) in text
+    sample = defaults("sample", "--model=m")
+    assert f"`--max-new-tokens` ({sample['max_new_tokens']}," in text
+
+    # The option list of `typedgpt train`: the first `--option value` of each is its default.
+    train = defaults("train")
+    options = text[text.index("The options, with their defaults") :]
+    options = options[: options.index("## Sample from a checkpoint")]
+    checked = set()
+    for span in re.findall(r"`(--[^`]*)`", options):
+        words = span.split()
+        for option, value in zip(words[::2], words[1::2], strict=False):
+            name = option.removeprefix("--").replace("-", "_")
+            if name in checked or value.isupper():  # FILE is a placeholder
+                continue
+            checked.add(name)
+            default = train[name]
+            if "|" in value:  # the choices, the default first
+                assert value.split("|")[0] == default, span
+            else:
+                assert type(default)(value) == default, span
+    assert len(checked) >= 15, checked
 
 
 def test_demo_console_script(tmp_path: Path) -> None:

@@ -252,3 +252,37 @@ def test_sample_batch_errors() -> None:
         lines_dataset().sample_batch(rng, batch_size=2, seq_len=True)
     with pytest.raises(TypeError, match=r"numpy\.random\.Generator"):
         lines_dataset().sample_batch(0, batch_size=2, seq_len=4)  # type: ignore[arg-type]
+
+
+# cut_fraction
+
+
+def test_cut_fraction_hand_checked() -> None:
+    """Documents [BOS a b BOS] (3 targets) and [BOS a b c d e BOS] (6): 9 targets."""
+    data = TextDataset.from_text("ab\nabcde\n", CharTokenizer("abcde"))
+    assert data.num_targets == 9
+    assert data.cut_fraction(6) == 0.0  # every document fits in seq_len + 1 = 7 ids
+    assert data.cut_fraction(4) == 2 / 9  # the second keeps 4 of its 6 targets
+    assert data.cut_fraction(1) == (2 + 5) / 9
+    stream = TextDataset.from_text("ab\nabcde\n", CharTokenizer("\nabcde"), mode="stream")
+    assert stream.cut_fraction(1) == 0.0  # a window may start anywhere
+
+
+def test_cut_fraction_is_what_batches_never_mask_in() -> None:
+    """1 - cut_fraction is the share of targets that batch rows cover, document by document:
+    a row drawn from a document always covers the same targets (its first)."""
+    data = lines_dataset()
+    seq_len = 5
+    covered = 0
+    for doc in data.documents:
+        alone = TextDataset(data.tokenizer, "lines", (doc,))
+        row = alone.sample_batch(np.random.default_rng(0), batch_size=1, seq_len=seq_len)
+        covered += int(row.mask.sum())
+    assert data.cut_fraction(seq_len) > 0
+    assert data.cut_fraction(seq_len) == pytest.approx(1 - covered / data.num_targets, abs=0)
+
+
+@pytest.mark.parametrize("seq_len", [0, -1, True, 2.0])
+def test_cut_fraction_rejects_a_bad_seq_len(seq_len: object) -> None:
+    with pytest.raises(ValueError, match="seq_len must be a positive int, got"):
+        lines_dataset().cut_fraction(seq_len)  # type: ignore[arg-type]

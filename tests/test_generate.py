@@ -160,6 +160,23 @@ def test_top_k_1_and_tiny_top_p_equal_greedy(model: tg.GPT) -> None:
             assert out == expected
 
 
+def test_tiny_temperature_is_greedy(model: tg.GPT) -> None:
+    """Below float32's smallest normal number a temperature samples greedily, as 0 does: not
+    the garbage of dividing by a temperature that float32 flushes to 0."""
+    prompt = [2, 7, 1, 8]
+    expected = greedy(model, prompt, 10)
+    for temperature in (1e-40, 1e-50, np.float64(1e-45)):
+        out = generate(
+            model, prompt, max_new_tokens=10, temperature=temperature, key=jax.random.key(0)
+        )
+        assert out == expected
+
+
+def test_numpy_max_new_tokens(model: tg.GPT) -> None:
+    prompt = [2, 7, 1, 8]
+    assert greedy(model, prompt, np.int64(10)) == greedy(model, prompt, 10)  # type: ignore[arg-type]
+
+
 def test_same_key_same_tokens(model: tg.GPT) -> None:
     def sample(seed: int) -> list[int]:
         return generate(
@@ -197,6 +214,15 @@ def test_sample_filters_and_frequencies() -> None:
     assert set(draws(logits, 500, top_k=3, top_p=0.99).tolist()) == {1, 2, 3}
     # A low temperature sharpens: 3 of every draw at temperature 0.05 (odds e^-20 per draw).
     assert set(draws(logits, 500, temperature=0.05).tolist()) == {3}
+
+
+def test_sample_tiny_normal_temperature_does_not_overflow() -> None:
+    """50 / 1e-37 overflows float32: unshifted, three logits become inf and the draw is
+    garbage; shifted by the largest, they fall to -inf and 150 always wins."""
+    logits = [0.0, 50.0, 100.0, 150.0]
+    assert set(draws(logits, 100, temperature=1e-37).tolist()) == {3}
+    assert set(draws(logits, 100, temperature=1e-37, top_k=2).tolist()) == {3}
+    assert set(draws(logits, 100, temperature=1e-37, top_p=0.9).tolist()) == {3}
 
 
 # EOS, batches, streaming ----------------------------------------------------------------
@@ -315,6 +341,10 @@ def test_too_long(model: tg.GPT) -> None:
         ({"max_new_tokens": 2.0}, "max_new_tokens must be an int >= 1, got 2.0"),
         ({"temperature": -0.5}, "temperature must be a finite number >= 0, got -0.5"),
         ({"temperature": float("nan")}, "temperature must be a finite number >= 0, got nan"),
+        (
+            {"temperature": 1e300},
+            r"temperature 1e\+300 is larger than float32 holds \(3.403e\+38\)",
+        ),
         ({"top_k": 0}, "top_k must be an int from 1 to vocab_size=13, got 0"),
         ({"top_k": 14}, "top_k must be an int from 1 to vocab_size=13, got 14"),
         ({"top_p": 0.0}, r"top_p must be a number in \(0, 1\], got 0.0"),
@@ -331,6 +361,10 @@ def test_bad_option(model: tg.GPT, changes: dict[str, Any], message: str) -> Non
 def test_bad_types(model: tg.GPT) -> None:
     with pytest.raises(TypeError, match=r"key must be one PRNG key, got uint32\[2, 2\]"):
         call(model, key=jax.random.split(jax.random.PRNGKey(0)))
+    with pytest.raises(TypeError, match=r"key must be one PRNG key, got key<fry>\[2\]: pass"):
+        call(model, key=jax.random.split(jax.random.key(0)))
+    with pytest.raises(TypeError, match=r"key must be one PRNG key, got key<fry>\[1\]: pass"):
+        call(model, key=jax.random.key(0)[None])
     with pytest.raises(TypeError, match="on_token must be callable or None, got int"):
         call(model, on_token=3)
     with pytest.raises(TypeError, match="generate expects a GPT model, got str"):

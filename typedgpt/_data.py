@@ -4,7 +4,8 @@ A `TextDataset` holds token ids as NumPy int32 arrays, in one of two modes:
 
 - `"lines"` (microgpt): one document per non-empty line, each stored as
   `[BOS] + ids + [BOS]`. A batch row is one random document, cut to `seq_len + 1` tokens and
-  right-padded with BOS, with a mask that is 0 over the padding.
+  right-padded with BOS, with a mask that is 0 over the padding. The rest of a longer
+  document is never trained on: `cut_fraction(seq_len)` says how much of the data that is.
 - `"stream"`: the whole text as one stream of ids, newlines included, no BOS. A batch row is a
   random window of `seq_len + 1` ids.
 
@@ -236,6 +237,25 @@ class TextDataset:
     def num_tokens(self) -> int:
         """The number of token ids held, BOS included."""
         return sum(doc.size for doc in self.documents)
+
+    @property
+    def num_targets(self) -> int:
+        """The number of next-token targets: every id but the first of each document."""
+        return self.num_tokens - len(self.documents)
+
+    def cut_fraction(self, seq_len: int) -> float:
+        """The fraction of `num_targets` that batches of `seq_len` positions never train on.
+
+        In `"lines"` mode a batch row holds a document's first `seq_len + 1` ids, so a
+        document of `n` ids loses its last `max(0, n - 1 - seq_len)` targets; in `"stream"`
+        mode a window can start anywhere, so nothing is cut and this is 0.
+        """
+        if not isinstance(seq_len, int) or isinstance(seq_len, bool) or seq_len < 1:
+            raise ValueError(f"seq_len must be a positive int, got {seq_len!r}")
+        if self.mode == "stream" or self.num_targets == 0:
+            return 0.0
+        cut = sum(max(0, doc.size - 1 - seq_len) for doc in self.documents)
+        return cut / self.num_targets
 
     def split(self, val_fraction: float = 0.1, seed: int = 0) -> tuple[Self, Self]:
         """`(train, val)`: in `"lines"` mode the documents shuffled with `seed` and the first

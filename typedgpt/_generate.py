@@ -44,6 +44,9 @@ Prompt = Sequence[int] | Int[Array, " seq"] | Int[np.ndarray, " seq"]
 OnToken = Callable[[Int[np.ndarray, " batch"]], object]
 
 _MIN_BUCKET = 8
+# Python floats: compared with a NumPy float32, 1e300 would be cast to it, and overflow.
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # the smallest normal number
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 # step, last tokens, caches, done, new tokens, their logits: the carry of the decode loop.
 _State = tuple[Any, Any, Any, Any, Any, Any]
 
@@ -93,10 +96,14 @@ def generate(
     """Continue a prompt, or a batch of prompts, with tokens sampled from `model`.
 
     Each step turns the logits `z` of the last position (in float32) into the next token:
-    with `temperature == 0`, `argmax z`; otherwise `z / temperature`, then top-k (keep the
-    `top_k` largest logits, and any tied with the `k`-th), then nucleus filtering (keep the
-    smallest set of most likely tokens whose probability reaches `top_p`, the most likely
-    token always), then a draw from `softmax` of what is kept.
+    with `temperature == 0`, `argmax z`; otherwise `(z - max z) / temperature` (the shift
+    keeps a tiny temperature from overflowing float32 and changes no probability), then
+    top-k (keep the `top_k` largest logits, and any tied with the `k`-th), then nucleus
+    filtering (keep the smallest set of most likely tokens whose probability reaches
+    `top_p`, the most likely token always), then a draw from `softmax` of what is kept.
+    Sampling runs in float32: a temperature below its smallest normal number, `1.2e-38`,
+    is greedy as `0` is (the limit of ever lower temperatures), and one above its largest,
+    `3.4e38`, is an error.
 
     The whole loop is one jit-compiled program. It compiles again only for a new model
     config, batch size, prompt bucket (lengths up to 8, 16, 32, ... share one), cache size
@@ -112,7 +119,7 @@ def generate(
     - `max_new_tokens`: the most tokens to generate per prompt, at least 1. A prompt of `n`
       tokens needs `n + max_new_tokens - 1 <= max_seq_len` (the last new token is not fed
       back to the model).
-    - `temperature`: `0` for greedy decoding, else the softmax temperature.
+    - `temperature`: `0` for greedy decoding, else the softmax temperature, at most `3.4e38`.
     - `top_k`: keep only the `k` most likely tokens, `1 <= k <= vocab_size`; `None` keeps all.
     - `top_p`: nucleus filtering, `0 < top_p <= 1`; `None` keeps all.
     - `eos_id`: a sequence stops after emitting this id, which is kept in its output.
@@ -160,6 +167,8 @@ def _generate(
     vocab, limit = config.vocab_size, config.max_seq_len
     prompts, single = _prompts(prompt, vocab)
     _check_options(max_new_tokens, temperature, top_k, top_p, eos_id, key, on_token, vocab)
+    max_new_tokens = int(max_new_tokens)  # a NumPy integer has no bit_length
+    greedy = _is_greedy(temperature)
     for index, ids in enumerate(prompts):
         if ids.shape[0] + max_new_tokens - 1 > limit:
             name = "prompt" if single else f"prompt {index} of the batch"
@@ -193,7 +202,7 @@ def _generate(
             padded,
             lengths,
             np.int32(max_new_tokens),
-            np.float32(temperature if temperature > 0 else 1.0),
+            np.float32(1.0 if greedy else temperature),
             np.float32(1.0 if top_p is None else top_p),
             np.int32(-1 if eos_id is None else eos_id),
             key,
@@ -201,7 +210,7 @@ def _generate(
             treedef=treedef,
             cache_size=cache_size,
             top_k=None if top_k is None or top_k == vocab else int(top_k),
-            greedy=bool(temperature == 0),
+            greedy=greedy,
             nucleus=bool(top_p is not None and top_p < 1),
             streaming=stream is not None,
             with_logits=with_logits,
@@ -364,7 +373,8 @@ def _sample(
     logits = logits.astype(jnp.float32)
     if greedy:
         return jnp.argmax(logits).astype(jnp.int32)
-    logits = logits / temperature
+    # Shifted so that the largest is 0: the others fall to -inf at worst, never to nan.
+    logits = (logits - jnp.max(logits)) / temperature
     # -inf, not finfo.min: a filtered token must have probability exactly zero.
     if top_k is not None:
         kth = jax.lax.top_k(logits, top_k)[0][-1]
@@ -400,6 +410,11 @@ def _emit(stream_id: Array, tokens: Array) -> None:
         stream.on_token(np.array(tokens, np.int32))
     except Exception as error:
         stream.error = error
+
+
+def _is_greedy(temperature: float) -> bool:
+    """Whether `temperature` (checked) samples greedily: 0, or too small for float32."""
+    return bool(temperature < _FLOAT32_TINY)
 
 
 def _is_int(value: object) -> bool:
@@ -481,6 +496,20 @@ def _ids(prompt: Any, vocab: int, name: str) -> Int[np.ndarray, " seq"]:
     return np.array(ids, np.int32)
 
 
+def _is_key_array(value: object) -> bool:
+    """Whether `value` is an array of new-style keys (`jax.random.key`), of any shape."""
+    return isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jax.dtypes.prng_key)
+
+
+def _is_one_key(value: object) -> bool:
+    """Whether `value` is one key: new-style of shape `()`, or legacy `uint32[2]`."""
+    if not isinstance(value, jax.Array):
+        return False
+    if _is_key_array(value):
+        return value.shape == ()
+    return value.dtype == np.uint32 and value.shape == (2,)
+
+
 def _check_options(
     max_new_tokens: Any,
     temperature: Any,
@@ -502,6 +531,12 @@ def _check_options(
             f"temperature must be a finite number >= 0, got {temperature!r}: pass 0 for greedy "
             "decoding or a positive temperature such as 0.8"
         )
+    if temperature > _FLOAT32_MAX:
+        raise ValueError(
+            f"temperature {temperature!r} is larger than float32 holds ({_FLOAT32_MAX:.4g}), "
+            "and sampling runs in float32: pass a smaller temperature (a very high one "
+            "already samples every token almost equally)"
+        )
     if top_k is not None and (not _is_int(top_k) or not 1 <= int(top_k) <= vocab):
         raise ValueError(
             f"top_k must be an int from 1 to vocab_size={vocab}, got {top_k!r}: pass None to "
@@ -517,11 +552,16 @@ def _check_options(
             f"eos_id {eos_id!r} is outside the vocabulary [0, {vocab}): pass an id in that "
             "range, or None to stop only at max_new_tokens"
         )
-    is_key = isinstance(key, jax.Array) and (
-        (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ())
-        or (key.dtype == jnp.uint32 and key.shape == (2,))
-    )
-    if not is_key:
-        raise TypeError(f"key must be one PRNG key, got {describe(key)}: pass jax.random.key(seed)")
+    if not _is_one_key(key):
+        # describe() reads dtypes with NumPy, which has no name for a key dtype.
+        got = (
+            f"{key.dtype}[{', '.join(map(str, key.shape))}]"
+            if _is_key_array(key)
+            else describe(key)
+        )
+        raise TypeError(
+            f"key must be one PRNG key, got {got}: pass jax.random.key(seed), or one key of "
+            "a split (keys[0])"
+        )
     if on_token is not None and not callable(on_token):
         raise TypeError(f"on_token must be callable or None, got {describe(on_token)}")

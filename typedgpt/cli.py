@@ -1,6 +1,7 @@
 """The `typedgpt` command: `train`, `sample`, `demo`, `check` and `explain`."""
 
 import argparse
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -8,6 +9,47 @@ from pathlib import Path
 from typing import Any
 
 DEMO_DIR = Path("runs/demo")
+# Marks a folder as the demo's own output: only such a folder does a new demo clear.
+DEMO_MARKER = "typedgpt-demo.txt"
+# The largest seed: jax.random.key keeps only an int's low 32 bits (without jax_enable_x64),
+# so a larger seed would silently give another seed's key.
+MAX_SEED = 2**32 - 1
+# The model sizes: each field of the parsed arguments and the option that sets it.
+SIZE_OPTIONS = {
+    "layers": "--layers",
+    "embed": "--embed",
+    "heads": "--heads",
+    "seq_len": "--seq-len",
+}
+
+
+def _resolve_sizes(args: argparse.Namespace) -> None:
+    """Fill in the default sizes of `--preset small`; refuse sizes with `--preset microgpt`,
+    which has its own."""
+    given = {name: getattr(args, name) for name in SIZE_OPTIONS if getattr(args, name) is not None}
+    if args.preset == "microgpt" and given:
+        options = " ".join(f"{SIZE_OPTIONS[name]} {value}" for name, value in given.items())
+        raise ValueError(
+            f"--preset microgpt has its own sizes (1 layer, embed 16, 4 heads, 16 positions), "
+            f"so {options} would be ignored: drop {options}, or use --preset small to set "
+            "the sizes"
+        )
+    for name in SIZE_OPTIONS:
+        if name not in given:
+            setattr(args, name, args.size_defaults[name])
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an `--out` that is a file, or lies inside one, before any work."""
+    for path in (out, *out.parents):
+        if path.exists():
+            if path.is_dir():
+                return
+            where = "is a file" if path == out else f"lies inside {path}, which is a file"
+            raise NotADirectoryError(
+                f"--out {out} {where}, not a folder: pass a folder for the checkpoint (a new "
+                "one is created), or move the file away"
+            )
 
 
 def _model_config(args: argparse.Namespace, vocab_size: int) -> Any:
@@ -66,6 +108,7 @@ def _train(args: argparse.Namespace) -> int:
     import typedgpt as tg
 
     out = Path(args.out)
+    _check_out(out)
     if args.resume:
         checkpoint = tg.load_checkpoint(out)
         if checkpoint.tokenizer_json is None:
@@ -80,6 +123,7 @@ def _train(args: argparse.Namespace) -> int:
         config = _model_config(args, tokenizer.vocab_size)
     source = "the built-in corpus" if args.data is None else args.data
     print(f"Training on {source}: {train.num_tokens:,} tokens, vocab {tokenizer.vocab_size}.")
+    _note_cut(train, config.max_seq_len)
     result = tg.train(
         config,
         train,
@@ -107,6 +151,20 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _note_cut(train: Any, seq_len: int) -> None:
+    """Say on stderr how much of the data `--mode lines` never trains on, and the fix."""
+    cut = train.cut_fraction(seq_len)
+    if cut > 0:
+        longest = max(doc.size for doc in train.documents)
+        print(
+            f"typedgpt train: note: --mode lines trains on the first {seq_len + 1} tokens of "
+            f"each line (the context, {seq_len}, plus one), so {cut:.1%} of the training "
+            "tokens are never trained on: use --mode stream, or raise --seq-len (lines run "
+            f"up to {longest:,} tokens, BOS included)",
+            file=sys.stderr,
+        )
+
+
 def _print_samples(checkpoint_dir: Path, args: argparse.Namespace) -> None:
     import typedgpt as tg
 
@@ -114,8 +172,26 @@ def _print_samples(checkpoint_dir: Path, args: argparse.Namespace) -> None:
     if checkpoint.tokenizer_json is None:
         raise ValueError(f"{checkpoint_dir} has no tokenizer.json: cannot turn text into ids")
     tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
-    prompt = [tokenizer.bos_id, *tokenizer.encode(args.prompt)]
+    prompt = _prompt_ids(tokenizer, args.prompt, checkpoint.model.config.max_seq_len)
     _stream_samples(checkpoint.model, tokenizer, prompt, args)
+
+
+def _prompt_ids(tokenizer: Any, prompt: str, limit: int) -> list[int]:
+    """BOS and the ids of `prompt`, checked to fit a context of `limit` tokens."""
+    try:
+        ids = [tokenizer.bos_id, *tokenizer.encode(prompt)]
+    except ValueError as error:
+        raise ValueError(f"--prompt {prompt!r}: {error}") from None
+    _check_prompt_length(ids, limit)
+    return ids
+
+
+def _check_prompt_length(prompt: list[int], limit: int) -> None:
+    if len(prompt) > limit:
+        raise ValueError(
+            f"the prompt is {len(prompt)} tokens but the model's context is {limit}: "
+            "shorten the prompt"
+        )
 
 
 def _print_pretrained_samples(path_or_name: str, args: argparse.Namespace) -> None:
@@ -151,11 +227,7 @@ def _stream_samples(
         model.config.vocab_size,
     )
     limit = model.config.max_seq_len
-    if len(prompt) > limit:
-        raise ValueError(
-            f"the prompt is {len(prompt)} tokens but the model's context is {limit}: "
-            "shorten the prompt"
-        )
+    _check_prompt_length(prompt, limit)
     # The last new token is never fed back, so `limit - len(prompt) + 1` fit.
     new_tokens = min(args.max_new_tokens, limit - len(prompt) + 1)
     if new_tokens < args.max_new_tokens:
@@ -233,24 +305,81 @@ def _show_shape_error() -> None:
         raise RuntimeError("no TypeCheckError was raised: this is a bug in typedgpt")
 
 
-def _demo(args: argparse.Namespace) -> int:
-    import shutil
+def _demo_files() -> set[str]:
+    """The names of every file a demo writes into its folder."""
+    from ._checkpoint import CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, TOKENIZER_FILE
+    from ._train import METRICS_FILE, PLOT_FILE
 
+    checkpoint = {CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, TOKENIZER_FILE}
+    return {*checkpoint, METRICS_FILE, PLOT_FILE, DEMO_MARKER}
+
+
+def _prepare_demo_folder(out: Path) -> None:
+    """Make `out` an empty folder marked as the demo's, clearing an earlier demo's files.
+
+    A folder that is not empty is cleared only if it holds the demo's marker and nothing
+    but files a demo writes; any other folder is refused, and nothing in it is touched.
+    """
+    from ._checkpoint import COMMITTED_DIR, STAGING_DIR
+
+    _check_out(out)
+    if out.exists():
+        entries = sorted(out.iterdir())
+        names = {entry.name for entry in entries}
+        demo_files = _demo_files()
+
+        def is_demo_file(entry: Path) -> bool:
+            # A checkpoint file is written to `.NAME.*.tmp` first, then renamed; a whole
+            # checkpoint is staged in a folder of its own (left behind by a killed save).
+            if entry.is_dir():
+                return entry.name in (STAGING_DIR, COMMITTED_DIR)
+            left_over = entry.name.startswith(".") and entry.name.endswith(".tmp")
+            return entry.is_file() and (entry.name in demo_files or left_over)
+
+        if entries and not (DEMO_MARKER in names and all(map(is_demo_file, entries))):
+            others = [entry.name for entry in entries if not is_demo_file(entry)]
+            holds = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            reason = (
+                f"holds files the demo did not write ({holds})"
+                if others
+                else f"holds a run that the demo did not write (no {DEMO_MARKER})"
+            )
+            raise FileExistsError(
+                f"--out {out} is not empty and {reason}: the demo deletes nothing it did not "
+                "write, so pass --out a new or empty folder"
+            )
+        for entry in entries:
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DEMO_MARKER).write_text(
+        "This folder is the output of `typedgpt demo`: running the demo again with this\n"
+        "--out deletes the files here that a demo writes. Delete this file to keep them.\n",
+        encoding="utf-8",
+    )
+
+
+def _demo(args: argparse.Namespace) -> int:
     import jax
 
     import typedgpt as tg
 
     from ._generate import _check_options
 
-    args.data, args.mode, args.tokenizer, args.preset = None, "stream", "char", "small"
+    args.data, args.mode, args.tokenizer = None, "stream", "char"
     args.val_fraction, args.resume = 0.05, False
-    # The sampling options are checked before training, not minutes later.
-    vocab = tg.CharTokenizer.from_text(tg.builtin_corpus(), mode=args.mode).vocab_size
-    options = (args.max_new_tokens, args.temperature, args.top_k, args.top_p)
-    _check_options(*options, None, jax.random.key(args.seed), None, vocab)
     out = Path(args.out)
-    if (out / "train_state.json").exists():
-        shutil.rmtree(out)
+    _check_out(out)
+    # The model, the prompt and the sampling options are checked before training, not
+    # minutes later.
+    tokenizer = tg.CharTokenizer.from_text(tg.builtin_corpus(), mode=args.mode)
+    config = _model_config(args, tokenizer.vocab_size)
+    _prompt_ids(tokenizer, args.prompt, config.max_seq_len)
+    options = (args.max_new_tokens, args.temperature, args.top_k, args.top_p)
+    _check_options(*options, None, jax.random.key(args.seed), None, tokenizer.vocab_size)
+    _prepare_demo_folder(out)
     started = time.perf_counter()
     code = _train(args)
     if code != 0:
@@ -331,12 +460,16 @@ def _add_model_options(parser: argparse.ArgumentParser, *, layers: int = 4) -> N
         "--preset",
         choices=["small", "microgpt"],
         default="small",
-        help="model: 'small' (GPT-2 style, sizes below) or 'microgpt'",
+        help="model: 'small' (GPT-2 style, sizes below) or 'microgpt' (1 layer, embed 16, "
+        "4 heads, 16 positions)",
     )
-    parser.add_argument("--layers", type=int, default=layers, help=f"blocks (default {layers})")
-    parser.add_argument("--embed", type=int, default=128, help="embed_dim (default 128)")
-    parser.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
-    parser.add_argument("--seq-len", type=int, default=64, help="context length (default 64)")
+    # None, filled in by _resolve_sizes, so that sizes given with --preset microgpt show.
+    sizes = {"layers": layers, "embed": 128, "heads": 4, "seq_len": 64}
+    parser.set_defaults(size_defaults=sizes)
+    parser.add_argument("--layers", type=int, help=f"blocks (default {layers})")
+    parser.add_argument("--embed", type=int, help="embed_dim (default 128)")
+    parser.add_argument("--heads", type=int, help="attention heads (default 4)")
+    parser.add_argument("--seq-len", type=int, help="context length (default 64)")
     parser.add_argument(
         "--mlp", choices=["standard", "swiglu"], default="standard", help="feed-forward network"
     )
@@ -361,7 +494,9 @@ def _add_train_options(parser: argparse.ArgumentParser, *, steps: int) -> None:
     parser.add_argument("--warmup", type=int, default=50, help="warmup steps")
     parser.add_argument("--eval-every", type=int, default=100, help="steps between val losses")
     parser.add_argument("--checkpoint-every", type=int, default=250, help="steps between saves")
-    parser.add_argument("--seed", type=int, default=0, help="seed for init, data and sampling")
+    parser.add_argument(
+        "--seed", type=_seed, default=0, help="seed for init, data and sampling (default 0)"
+    )
     parser.add_argument(
         "--steps-per-call", type=int, default=10, help="steps per compiled call (default 10)"
     )
@@ -376,6 +511,19 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    """An argparse type: a seed from 0 to `MAX_SEED` (argparse names the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"must be from 0 to {MAX_SEED} (2**32 - 1), got {value}: a PRNG key holds 32 bits"
+        )
     return value
 
 
@@ -421,7 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Hugging Face GPT-2 folder, or a name such as gpt2 in the local Hugging Face "
         "cache (never downloaded)",
     )
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--seed", type=_seed, default=0, help="seed for sampling (default 0)")
     _add_sample_options(sample, prompt="")
     sample.set_defaults(run=_sample)
 
@@ -462,6 +610,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `typedgpt` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "size_defaults"):
+            _resolve_sizes(args)
         code: int = args.run(args)
     except (ValueError, TypeError, OSError, RuntimeError, ImportError) as error:
         print(f"typedgpt {args.command}: error: {error}", file=sys.stderr)
