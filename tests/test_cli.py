@@ -284,8 +284,8 @@ def test_quickstart_states_the_parser_defaults() -> None:
         f"`--preset microgpt` ({micro.num_layers} layer, embed {micro.embed_dim}, "
         f"{micro.num_heads} heads, {micro.max_seq_len} positions"
     ) in text
-    sample = defaults("sample", "--model=m")
-    assert f"`--max-new-tokens` ({sample['max_new_tokens']}," in text
+    assert defaults("sample", "--model=m")["max_new_tokens"] is None  # then the default:
+    assert f"`--max-new-tokens` ({cli.DEFAULT_NEW_TOKENS} by default," in text
 
     # The option list of `typedgpt train`: the first `--option value` of each is its default.
     train = defaults("train")
@@ -452,6 +452,13 @@ def test_sample_caps_new_tokens_at_the_context(
         f"typedgpt sample: note: the model's context is 32 tokens and the prompt takes "
         f"{len(prompt_ids)}: each sample has at most {room} new tokens, not 100\n"
     )
+    # Without --max-new-tokens, its default (200) is capped quietly.
+    assert cli.main([*argv, "--num-samples=1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == _expected_sample(
+        gpt2_folder, "the cat", 0, temperature=0, max_new_tokens=room
+    )
+    assert captured.err == ""
 
 
 @pytest.mark.parametrize(

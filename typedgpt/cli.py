@@ -14,6 +14,8 @@ DEMO_MARKER = "typedgpt-demo.txt"
 # The largest seed: jax.random.key keeps only an int's low 32 bits (without jax_enable_x64),
 # so a larger seed would silently give another seed's key.
 MAX_SEED = 2**32 - 1
+# New tokens per sample when --max-new-tokens is not given; the model's context caps it quietly.
+DEFAULT_NEW_TOKENS = 200
 # The model sizes: each field of the parsed arguments and the option that sets it.
 SIZE_OPTIONS = {
     "layers": "--layers",
@@ -204,6 +206,11 @@ def _print_pretrained_samples(path_or_name: str, args: argparse.Namespace) -> No
     _stream_samples(model, tokenizer, prompt, args)
 
 
+def _max_new_tokens(args: argparse.Namespace) -> int:
+    """`--max-new-tokens`, or its default when it was not given."""
+    return DEFAULT_NEW_TOKENS if args.max_new_tokens is None else int(args.max_new_tokens)
+
+
 def _stream_samples(
     model: Any, tokenizer: Any, prompt: list[int], args: argparse.Namespace
 ) -> None:
@@ -215,9 +222,10 @@ def _stream_samples(
     from ._generate import _check_options
 
     key = jax.random.key(args.seed)
+    requested = _max_new_tokens(args)
     # Every option is checked before the first sample starts printing.
     _check_options(
-        args.max_new_tokens,
+        requested,
         args.temperature,
         args.top_k,
         args.top_p,
@@ -229,12 +237,12 @@ def _stream_samples(
     limit = model.config.max_seq_len
     _check_prompt_length(prompt, limit)
     # The last new token is never fed back, so `limit - len(prompt) + 1` fit.
-    new_tokens = min(args.max_new_tokens, limit - len(prompt) + 1)
-    if new_tokens < args.max_new_tokens:
+    new_tokens = min(requested, limit - len(prompt) + 1)
+    if new_tokens < requested and args.max_new_tokens is not None:  # the default caps quietly
         print(
             f"typedgpt sample: note: the model's context is {limit} tokens and the prompt "
             f"takes {len(prompt)}: each sample has at most {new_tokens} new tokens, not "
-            f"{args.max_new_tokens}",
+            f"{requested}",
             file=sys.stderr,
         )
     for index in range(args.num_samples):
@@ -377,7 +385,7 @@ def _demo(args: argparse.Namespace) -> int:
     tokenizer = tg.CharTokenizer.from_text(tg.builtin_corpus(), mode=args.mode)
     config = _model_config(args, tokenizer.vocab_size)
     _prompt_ids(tokenizer, args.prompt, config.max_seq_len)
-    options = (args.max_new_tokens, args.temperature, args.top_k, args.top_p)
+    options = (_max_new_tokens(args), args.temperature, args.top_k, args.top_p)
     _check_options(*options, None, jax.random.key(args.seed), None, tokenizer.vocab_size)
     _prepare_demo_folder(out)
     started = time.perf_counter()
@@ -531,7 +539,10 @@ def _add_sample_options(parser: argparse.ArgumentParser, *, prompt: str) -> None
     parser.add_argument("--prompt", default=prompt, help="text to continue")
     parser.add_argument("--num-samples", type=_positive_int, default=3, help="how many samples")
     parser.add_argument(
-        "--max-new-tokens", type=_positive_int, default=200, help="tokens per sample"
+        "--max-new-tokens",
+        type=_positive_int,
+        default=None,
+        help=f"tokens per sample (default {DEFAULT_NEW_TOKENS}, or what the context leaves)",
     )
     parser.add_argument("--temperature", type=float, default=0.8, help="0 for greedy")
     parser.add_argument("--top-k", type=int, default=None, help="keep the k likeliest tokens")
