@@ -81,3 +81,57 @@ def test_one_layer_slice_decodes_and_the_old_cache_is_unchanged(key: jax.Array) 
     assert int(layer.position) == 0
     np.testing.assert_array_equal(np.asarray(layer.keys), 0.0)
     np.testing.assert_array_equal(np.asarray(layer.values), 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# A bad cache passed to GPT.decode: each is refused with the rule, the value and the fix.
+# --------------------------------------------------------------------------------------------
+
+
+def _model(num_layers: int = 1) -> tg.GPT:
+    config = tg.GPTConfig.microgpt(vocab_size=7, max_seq_len=KV_SEQ)
+    return tg.GPT(config.replace(num_layers=num_layers), key=jax.random.key(0))
+
+
+def test_float_position_is_refused_where_the_cache_is_made() -> None:
+    cache = _empty()
+    with pytest.raises(TypeError, match="the KVCache's position must be an integer, got float32"):
+        tg.KVCache(keys=cache.keys, values=cache.values, position=jnp.array(2.0))
+
+
+def test_negative_position_eager() -> None:
+    model = _model()
+    cache = model.init_cache()
+    bad = tg.KVCache(keys=cache.keys, values=cache.values, position=jnp.int32(-3))
+    with pytest.raises(ValueError, match="the cache's position must be >= 0, got -3"):
+        model.decode(jnp.array([1, 2, 3]), bad)
+
+
+def test_negative_position_jit() -> None:
+    model = _model()
+    cache = model.init_cache()
+    bad = tg.KVCache(keys=cache.keys, values=cache.values, position=jnp.int32(-3))
+    step = jax.jit(lambda t, c: model.decode(t, c))
+    with pytest.raises(Exception, match="the cache's position must be >= 0"):
+        np.asarray(step(jnp.array([1, 2, 3]), bad)[0])
+
+
+@pytest.mark.parametrize(("cache_layers", "model_layers"), [(2, 1), (1, 2)])
+def test_cache_of_another_depth(cache_layers: int, model_layers: int) -> None:
+    model = _model(model_layers)
+    cache = _model(cache_layers).init_cache()
+    message = (
+        f"the KV cache has {cache_layers} layers but the model has {model_layers}: "
+        "make it with this model's init_cache()"
+    )
+    with pytest.raises(ValueError, match=message):
+        model.decode(jnp.array([1, 2]), cache)
+    with pytest.raises(ValueError, match=message):
+        jax.jit(lambda t, c: model.decode(t, c))(jnp.array([1, 2]), cache)
+
+
+def test_one_layer_slice_is_not_a_model_cache() -> None:
+    cache = _model().init_cache()
+    layer = tg.KVCache(keys=cache.keys[0], values=cache.values[0], position=cache.position)
+    with pytest.raises(ValueError, match=r"keys of shape \(11, 4, 4\)(.|\n)*init_cache\(\)"):
+        _model().decode(jnp.array([1, 2]), layer)

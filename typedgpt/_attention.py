@@ -126,9 +126,17 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
                 f"x has {seq} positions but the KV cache has {capacity} slots: decode at most "
                 f"{capacity} positions, or start a larger cache"
             )
+        # Under jit these are the only checks: a negative position would wrap around in a
+        # learned position lookup, and `dynamic_update_slice` would clamp the write to slot 0.
         position = eqx.error_if(
             cache.position,
-            cache.position + seq > capacity,
+            cache.position < 0,
+            "the cache's position must be >= 0: start from init_cache(), or pass the cache "
+            "that the last decode returned",
+        )
+        position = eqx.error_if(
+            position,
+            position + seq > capacity,
             f"the KV cache is full: writing {seq} more positions would pass its "
             f"{capacity} slots; start a new cache or shorten the sequence",
         )

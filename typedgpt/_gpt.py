@@ -82,6 +82,7 @@ class GPT(TypedModule):
         Prefill a prompt with it, then feed one token at a time: the logits equal those of
         the full forward pass. **Returns:** the logits and the updated cache.
         """
+        _check_cache_layers(self.config, cache)
         _check_tokens(self.config, tokens, start=cache.position, capacity=cache.keys.shape[-3])
         leaves, treedef = jax.tree.flatten(self)
         out: tuple[Float[Array, "seq vocab"], KVCache] = _run(
@@ -160,6 +161,7 @@ class GPT(TypedModule):
         self, tokens: Int[Array, " seq"], cache: KVCache
     ) -> tuple[Float[Array, "seq vocab"], KVCache]:
         """The cached forward pass itself, not jit-compiled: `decode` compiles and runs it."""
+        _check_cache_layers(self.config, cache)
         position = cache.position
         x = self._embed(tokens, position + jnp.arange(tokens.shape[0]))
         params, static = eqx.partition(self.blocks, eqx.is_array)
@@ -253,6 +255,11 @@ def _check_tokens(
         )
     if isinstance(tokens, jax.core.Tracer) or isinstance(start, jax.core.Tracer):
         return
+    if int(start) < 0:
+        raise ValueError(
+            f"the cache's position must be >= 0, got {int(start)}: start from init_cache(), "
+            "or pass the cache that the last decode returned"
+        )
     if capacity is not None and capacity < limit and int(start) + seq > capacity:
         raise ValueError(
             f"the KV cache holds {int(start)} positions; {seq} more would pass its "
@@ -272,3 +279,20 @@ def _check_tokens(
             f"vocabulary [0, {config.vocab_size}): encode with a tokenizer whose "
             f"vocabulary has at most vocab_size={config.vocab_size} ids"
         )
+
+
+def _check_cache_layers(config: GPTConfig, cache: KVCache) -> None:
+    """Reject a cache made for a model of another depth; shapes are static, so under jit too."""
+    layers = config.num_layers
+    if cache.keys.ndim != 4 or cache.values.ndim != 4:
+        raise ValueError(
+            f"the KV cache has keys of shape {cache.keys.shape} and values of shape "
+            f"{cache.values.shape}, but the model's cache is (layers, kv_seq, kv_heads, "
+            "head_dim), with one slice per layer: make it with this model's init_cache()"
+        )
+    for found in (cache.keys.shape[0], cache.values.shape[0]):
+        if found != layers:
+            raise ValueError(
+                f"the KV cache has {found} layers but the model has {layers}: "
+                "make it with this model's init_cache()"
+            )

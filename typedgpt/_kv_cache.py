@@ -29,6 +29,23 @@ class KVCache(TypedModule):
     values: Float[Array, "*layers kv_seq kv_heads head_dim"]
     position: Int[Array, ""]
 
+    def __check_init__(self) -> None:
+        # Checked here, where the cache is made: a float position would fail only later, in
+        # the position lookup of a decoding step, with a message that names no cache.
+        position = self.position
+        dtype = getattr(position, "dtype", None)
+        is_int = (
+            jnp.issubdtype(dtype, jnp.integer)
+            if dtype is not None
+            else isinstance(position, int) and not isinstance(position, bool)
+        )
+        if not is_int:
+            kind = dtype if dtype is not None else type(position).__qualname__
+            raise TypeError(
+                f"the KVCache's position must be an integer, got {kind}: pass "
+                "jnp.int32(n), or start from GPT.init_cache()"
+            )
+
     @classmethod
     def empty(
         cls,
