@@ -367,22 +367,76 @@ def machine() -> dict[str, Any]:
     }
 
 
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse sizes the workers cannot use, before any work (`parser.error` exits with 2)."""
+    for option in (
+        "layers",
+        "embed",
+        "heads",
+        "vocab",
+        "positions",
+        "batch",
+        "seq",
+        "prompt",
+        "new_tokens",
+        "repeats",
+        "check_repeats",
+    ):
+        value = getattr(args, option)
+        if value < 1:
+            parser.error(f"--{option.replace('_', '-')} must be at least 1, got {value}")
+    if args.embed % args.heads != 0:
+        parser.error(
+            f"--embed {args.embed} is not divisible by --heads {args.heads}: choose --embed "
+            "as a multiple of --heads"
+        )
+    if args.seq + 1 > args.positions or args.prompt + args.new_tokens > args.positions:
+        parser.error(
+            f"--seq + 1 = {args.seq + 1} and --prompt + --new-tokens = "
+            f"{args.prompt + args.new_tokens} must fit in --positions {args.positions}"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, write the JSON, print a table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON to write")
-    parser.add_argument("--layers", type=int, default=12)
-    parser.add_argument("--embed", type=int, default=768)
-    parser.add_argument("--heads", type=int, default=12)
-    parser.add_argument("--vocab", type=int, default=50257)
-    parser.add_argument("--positions", type=int, default=1024)
-    parser.add_argument("--batch", type=int, default=8, help="sequences for forward and train")
-    parser.add_argument("--seq", type=int, default=256, help="tokens per sequence")
-    parser.add_argument("--prompt", type=int, default=16, help="prompt tokens for decode")
-    parser.add_argument("--new-tokens", type=int, default=128, help="tokens decoded")
-    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
-        "--check-repeats", type=int, default=200, help="eager calls per layer, checks on and off"
+        "--layers", type=int, default=12, help="transformer blocks (default %(default)s)"
+    )
+    parser.add_argument(
+        "--embed", type=int, default=768, help="embedding width (default %(default)s)"
+    )
+    parser.add_argument(
+        "--heads",
+        type=int,
+        default=12,
+        help="attention heads, a divisor of --embed (default %(default)s)",
+    )
+    parser.add_argument("--vocab", type=int, default=50257, help="vocabulary (default %(default)s)")
+    parser.add_argument(
+        "--positions", type=int, default=1024, help="context length (default %(default)s)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=8, help="sequences for forward and train (default %(default)s)"
+    )
+    parser.add_argument(
+        "--seq", type=int, default=256, help="tokens per sequence (default %(default)s)"
+    )
+    parser.add_argument(
+        "--prompt", type=int, default=16, help="prompt tokens for decode (default %(default)s)"
+    )
+    parser.add_argument(
+        "--new-tokens", type=int, default=128, help="tokens decoded (default %(default)s)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed turns per library (default %(default)s)"
+    )
+    parser.add_argument(
+        "--check-repeats",
+        type=int,
+        default=200,
+        help="eager calls per layer, checks on and off (default %(default)s)",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     parser.add_argument(
@@ -393,10 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     only = set(args.only or TARGETS)
-    if args.repeats < 1:
-        parser.error("--repeats must be at least 1")
-    if args.seq + 1 > args.positions or args.prompt + args.new_tokens > args.positions:
-        parser.error("--seq + 1 and --prompt + --new-tokens must fit in --positions")
+    check_args(parser, args)
 
     def log(line: str) -> None:
         if not args.quiet:

@@ -14,19 +14,23 @@ It reports:
 - names sampled from that model at temperature 0.5 with `tg.generate` (prompt `[BOS]`,
   stopping at BOS), and how many of them are not in the training names;
 - training throughput at batch 1 and, after a sweep over batch sizes, at the fastest one,
-  against microgpt's pure-Python 26 tokens/s (DESIGN.md). Tokens are the real target
-  positions of a step (those the mask keeps: a name of n letters has n + 1, at most 16);
-  `positions_per_s` counts `batch * seq` instead. The expected real positions per row is
-  the mean over the names, as `tg.train` draws names uniformly.
+  against microgpt's pure-Python 26 tokens/s (about 4 steps/s of one name each, measured at
+  23 to 26 tokens/s). Tokens are the real target positions of a step (those the mask keeps:
+  a name of n letters has n + 1, at most 16); `positions_per_s` counts `batch * seq`
+  instead. The expected real positions per row is the mean over the names, as `tg.train`
+  draws names uniformly.
 
-Timing: `tg.train`'s whole loop (drawing the batch on the host, the jit-compiled step,
-reading the loss back, logging), from the end of step 1 (which compiles) to the end of step
-`steps - 1` (the last step also writes the final checkpoint). Each measure is repeated
-(`--repeats`, 3 by default), each time in a fresh `tg.train` call, and the median reported.
-On a shared, noisy machine only ratios from one run mean much.
+Timing: `tg.train`'s whole loop (drawing the batches on the host, the jit-compiled call of
+`--steps-per-call` steps, reading the losses back, logging), from the end of its first call
+(step `--steps-per-call`; that call compiles) to the end of its last-but-one call (the last
+call also writes the final checkpoint). Each measure is repeated (`--repeats`, 3 by
+default), each time in a fresh `tg.train` call, and the median reported. On a shared, noisy
+machine only ratios from one run mean much.
 
-microgpt itself is not run here (its code is not in this repository), so its own final
-loss is not reported: `microgpt.final_loss` is null in the JSON.
+microgpt itself is not run here (its code is not in this repository). Its loss comes from
+`benchmarks/microgpt_reference.py`, microgpt's recipe transcribed to PyTorch and trained
+`--repeats` times for `--steps` steps; `loss_parity` in the JSON compares its final loss and
+its loss on all the names with typedgpt's batch-1 runs, within 0.1 nats.
 
 Run from the repository root (a few minutes on 2 CPU cores):
 
@@ -38,6 +42,7 @@ Writes `benchmarks/results/microgpt_parity.json` and a loss-curve PNG beside it.
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import statistics
@@ -54,7 +59,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import typedgpt as tg
-from typedgpt._train import batch_loss
+from typedgpt._train import MAX_SEED, batch_loss
 
 if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -64,13 +69,16 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "names.txt"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "microgpt_parity.json"
 MICROGPT_TOKENS_PER_S = 26.0
-"""microgpt in pure Python: about 4 steps/s of one name each (DESIGN.md, measured 23-26)."""
+"""microgpt in pure Python: about 4 steps/s of one name each (measured at 23 to 26)."""
 GOAL_SPEEDUP = 10_000.0
 FINAL_WINDOW = 50
 SEQ_LEN = 16
 STEPS_PER_CALL = 50
-PARITY_TOLERANCE = 0.1
 """Steps per compiled call of `tg.train` (`TrainConfig.steps_per_call`)."""
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""The largest temperature `tg.generate` takes: it samples in float32."""
+PARITY_TOLERANCE = 0.1
+"""The largest gap, in nats, between typedgpt's and the reference's losses that is parity."""
 
 
 def moving_average(values: Sequence[float], window: int) -> list[float]:
@@ -237,7 +245,9 @@ def timed_train(
             progress=False,
             on_step=on_step,
         )
-    timed_steps, timed_s = steps - 2 * chunk, stamps[steps - chunk - 1] - stamps[chunk - 1]
+    # The calls end at steps chunk, 2 chunk, ... and `steps`: the last one may be shorter.
+    last_start = (steps - 1) // chunk * chunk
+    timed_steps, timed_s = last_start - chunk, stamps[last_start - 1] - stamps[chunk - 1]
     rows_per_s = timed_steps * batch_size / timed_s
     return Run(
         batch_size=batch_size,
@@ -347,6 +357,37 @@ def _batch_sizes(text: str) -> list[int]:
     return sizes
 
 
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse options the runs cannot use, before any work (`parser.error` exits with 2)."""
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
+    if args.steps_per_call < 1:
+        parser.error(f"--steps-per-call must be at least 1, got {args.steps_per_call}")
+    # `timed_train` times the calls between the first (which compiles) and the last.
+    least = 3 * args.steps_per_call
+    for option, steps in (("--steps", args.steps), ("--throughput-steps", args.throughput_steps)):
+        if steps < least:
+            parser.error(
+                f"{option} must be at least 3 x --steps-per-call = {least}, got {steps}: "
+                "raise it or lower --steps-per-call"
+            )
+    most = MAX_SEED - (args.repeats - 1)  # TrainConfig.seed is at most 2**32 - 1
+    if not 0 <= args.seed <= most:
+        parser.error(
+            f"--seed must be from 0 to {most} (repeat r trains with seed --seed + r, at most "
+            f"2**32 - 1), got {args.seed}"
+        )
+    if not args.data.is_file():
+        parser.error(f"--data {args.data} is not a file: pass a file of one name per line")
+    if args.num_samples < 1:
+        parser.error(f"--num-samples must be at least 1, got {args.num_samples}")
+    if not (math.isfinite(args.temperature) and 0 <= args.temperature <= FLOAT32_MAX):
+        parser.error(
+            f"--temperature must be a finite number from 0 (greedy) to {FLOAT32_MAX:.4g}, "
+            f"got {args.temperature}"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, write the JSON and PNG, print a summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -373,8 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, default=0.5, help="sampling temperature")
     parser.add_argument("--seed", type=int, default=0, help="seed for init, data and samples")
     args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error("--repeats must be at least 1")
+    check_args(parser, args)
 
     started = time.perf_counter()
     info = machine()
@@ -470,14 +510,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "model_config": asdict(model_config),
         "num_parameters": sum(int(a.size) for a in jax.tree.leaves(batch1_runs[0].model)),
-        "train_config": asdict(microgpt_train_config(steps=args.steps, batch_size=1, seed=0)),
+        "train_config": asdict(
+            microgpt_train_config(
+                steps=args.steps,
+                batch_size=1,
+                seed=args.seed,
+                steps_per_call=args.steps_per_call,
+            )
+        ),
         "token_counting": (
             "tokens = real target positions (mask == 1) per step, the expected count "
             "batch_size * mean(min(len(name) + 1, seq_len)); positions = batch_size * seq_len"
         ),
         "timing": (
-            "tg.train's whole loop from the end of step 1 (compile) to the end of step "
-            "steps - 1 (the last step writes the checkpoint); median of repeated runs"
+            "tg.train's whole loop from the end of its first call (step steps_per_call, "
+            "which compiles) to the end of its last-but-one call (the last call writes the "
+            "checkpoint); median of repeated runs"
         ),
         "batch1": batch1,
         "samples": {
@@ -488,7 +536,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "throughput": {"sweep": sweep, "best": batched},
         "microgpt": {
             "tokens_per_s": MICROGPT_TOKENS_PER_S,
-            "tokens_per_s_source": "DESIGN.md: pure Python, about 4 steps/s of one name",
+            "tokens_per_s_source": (
+                "microgpt in pure Python: about 4 steps/s of one name each, measured at 23 to "
+                "26 tokens/s"
+            ),
             "final_loss_source": (
                 "benchmarks/microgpt_reference.py: microgpt's recipe transcribed to PyTorch "
                 "(its shuffled name order, gauss(0, 0.08) init, its Adam), one run per seed"

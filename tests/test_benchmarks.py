@@ -12,8 +12,9 @@ from benchmarks import compile_depth
 def test_compile_time_barely_grows_with_depth(tmp_path: Path) -> None:
     """The blocks run under `lax.scan`, so 48 layers compile in about the time of 2.
 
-    A Python loop over layers would compile each one (about 120x slower at 48 layers,
-    DESIGN.md); 5x is a structural bound, not a wall-clock target.
+    A Python loop over layers would compile each one: measured when the design chose the
+    scan, a 48-layer training step took about 240 s to compile with the loop against 2 s
+    with the scan (about 120x). 5x is a structural bound, not a wall-clock target.
     """
     out = tmp_path / "compile_depth.json"
     assert compile_depth.main(["--layers", "2", "48", "--out", str(out)]) == 0

@@ -7,6 +7,7 @@ libraries computed the same thing (same logits, same greedy tokens).
 import functools
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +137,58 @@ def test_a_worker_that_dies_is_named_with_its_exit_code(tmp_path: Path) -> None:
     finally:
         worker.close()
     assert not worker.process.is_alive()
+
+
+def refuse(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run `main(argv)`, which must exit with 2 before it measures anything; its stderr."""
+    with pytest.raises(SystemExit) as exit_info:
+        gpt2_speed.main(argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+TINY = ["--layers", "1", "--embed", "16", "--heads", "2", "--vocab", "31", "--positions", "16"]
+TINY += ["--batch", "2", "--seq", "5", "--prompt", "4", "--new-tokens", "4", "--repeats", "1"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--check-repeats", "0", "--check-repeats must be at least 1, got 0"),
+        ("--prompt", "0", "--prompt must be at least 1, got 0"),
+        ("--new-tokens", "0", "--new-tokens must be at least 1, got 0"),
+        ("--batch", "0", "--batch must be at least 1, got 0"),
+        ("--seq", "0", "--seq must be at least 1, got 0"),
+        ("--layers", "0", "--layers must be at least 1, got 0"),
+        ("--vocab", "0", "--vocab must be at least 1, got 0"),
+        ("--embed", "-4", "--embed must be at least 1, got -4"),
+        ("--heads", "3", "--embed 16 is not divisible by --heads 3"),
+        ("--repeats", "0", "--repeats must be at least 1, got 0"),
+    ],
+)
+def test_bad_options_are_refused_before_any_work(
+    option: str,
+    value: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def started(*args: object) -> None:
+        raise AssertionError("the benchmark started")
+
+    monkeypatch.setattr(gpt2_speed, "machine", started)
+    monkeypatch.setattr(gpt2_speed, "Worker", started)
+    assert message in refuse([*TINY, option, value, "--quiet"], capsys)
+
+
+def test_help_shows_the_default_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        gpt2_speed.main(["--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # as one line, however argparse wraps
+    defaults = {"--layers": 12, "--embed": 768, "--heads": 12, "--vocab": 50257}
+    defaults |= {"--positions": 1024, "--repeats": 5, "--check-repeats": 200}
+    for option, default in defaults.items():
+        metavar = option[2:].upper().replace("-", "_")
+        found = re.search(rf"{option} {metavar} [^()]*\(default (\d+)\)", text)
+        assert found is not None and int(found[1]) == default, (option, text)

@@ -7,6 +7,8 @@ names.txt) for a handful of steps, and checks the JSON it writes, not the number
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -86,6 +88,8 @@ def test_main_writes_the_report(tmp_path: Path) -> None:
             "2",
             "--num-samples",
             "3",
+            "--seed",
+            "3",
         ]
     )
 
@@ -125,7 +129,93 @@ def test_main_writes_the_report(tmp_path: Path) -> None:
     assert report["data"]["documents"] == 200
     assert report["model_config"]["num_layers"] == 1
     assert report["train_config"]["learning_rate"] == 0.01
+    # The config of the batch-1 run that was made, not the defaults.
+    assert report["train_config"]["steps_per_call"] == 2
+    assert report["train_config"]["seed"] == 3
+    assert report["train_config"]["steps"] == 6
     assert math.isfinite(report["wall_s"])
+
+
+def test_timed_train_times_the_calls_between_the_first_and_the_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A fake tg.train on a fake clock: each step of a call takes 1 s; calls of 2 steps end
+    # at steps 2, 4, 6 and 7 (the last is shorter), so steps 3 to 6 take 4 s.
+    clock = [0.0]
+    text = "kari\nmoru\n"
+    tokenizer = tg.CharTokenizer.from_text(text)
+    dataset = tg.TextDataset.from_text(text, tokenizer, mode="lines")
+
+    def fake_train(*args: object, config: tg.TrainConfig, on_step: Any, **kwargs: object) -> Any:
+        for start in range(0, config.steps, config.steps_per_call):
+            stop = min(start + config.steps_per_call, config.steps)
+            clock[0] += stop - start
+            for step in range(start + 1, stop + 1):
+                on_step(step, 1.0)
+        return SimpleNamespace(losses=[1.0] * config.steps, model=None)
+
+    monkeypatch.setattr(tg, "train", fake_train)
+    monkeypatch.setattr(bench, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    config = tg.GPTConfig.microgpt(vocab_size=tokenizer.vocab_size)
+    run = bench.timed_train(
+        config, dataset, tokenizer, steps=7, batch_size=3, seed=0, steps_per_call=2
+    )
+    assert (run.timed_steps, run.timed_s, run.first_call_s) == (4, 4.0, 2.0)
+    assert run.positions_per_s == pytest.approx(3 * 16)  # 3 rows per second, 16 positions
+
+
+def write_names(tmp_path: Path) -> Path:
+    data = tmp_path / "names.txt"
+    data.write_text("kari\nmoru\nsen\n")
+    return data
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--steps", "5"], "--steps must be at least 3 x --steps-per-call = 150, got 5"),
+        (["--throughput-steps", "20"], "--throughput-steps must be at least 3 x --steps-per-call"),
+        (["--steps-per-call", "0"], "--steps-per-call must be at least 1, got 0"),
+        (["--steps-per-call", "400"], "--steps must be at least 3 x --steps-per-call = 1200"),
+        (["--seed", "-1"], "--seed must be from 0 to 4294967293 "),
+        (["--seed", "4294967294"], "--seed must be from 0 to 4294967293 "),
+        (["--num-samples", "0"], "--num-samples must be at least 1, got 0"),
+        (["--temperature", "-1"], "--temperature must be a finite number from 0 (greedy)"),
+        (["--temperature", "nan"], "--temperature must be a finite number from 0 (greedy)"),
+        (["--repeats", "0"], "--repeats must be at least 1, got 0"),
+    ],
+)
+def test_bad_options_are_refused_before_any_work(
+    options: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def started() -> None:
+        raise AssertionError("the benchmark started")
+
+    monkeypatch.setattr(bench, "machine", started)
+    out = tmp_path / "parity.json"
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--data", str(write_names(tmp_path)), "--out", str(out), *options])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_missing_data_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def started() -> None:
+        raise AssertionError("the benchmark started")
+
+    monkeypatch.setattr(bench, "machine", started)
+    missing = tmp_path / "no_names.txt"
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--data", str(missing), "--out", str(tmp_path / "parity.json")])
+    assert exit_info.value.code == 2
+    assert f"--data {missing} is not a file" in capsys.readouterr().err
 
 
 def test_reference_is_deterministic_and_learns() -> None:
