@@ -557,3 +557,19 @@ def test_corrupt_tokenizer(folder: Path) -> None:
     rewrite(folder, TOKENIZER_FILE, b'{"kind": ')
     with pytest.raises(CheckpointError, match=r"tokenizer\.json is corrupt"):
         load_checkpoint(folder)
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_low_precision_round_trip(tmp_path: Path, dtype: Any) -> None:
+    """A bfloat16 model's checkpoint loads back as bfloat16 (safetensors.numpy cannot read
+    bfloat16, and the checkpoint was called corrupt)."""
+    config = tg.GPTConfig.microgpt(vocab_size=11)
+    model = tg.GPT(config, key=jax.random.key(0))
+    narrow = tg.GPT.from_state_dict(
+        config, {name: a.astype(dtype) for name, a in model.state_dict().items()}
+    )
+    tg.save_checkpoint(tmp_path / "ckpt", narrow)
+    loaded = tg.load_checkpoint(tmp_path / "ckpt").model
+    assert loaded.token_embedding.dtype == dtype
+    for name, array in loaded.state_dict().items():
+        np.testing.assert_array_equal(array, narrow.state_dict()[name])

@@ -565,6 +565,19 @@ def test_explain_gpt2_defaults_to_the_whole_context(capsys: pytest.CaptureFixtur
     assert "× 12 layers (lax.scan)" in out
 
 
+def test_a_closed_pipe_ends_quietly() -> None:
+    """`typedgpt explain | head -1`: the reader goes away before the output is written."""
+    typedgpt = str(Path(sys.executable).parent / "typedgpt")
+    command = [typedgpt, "explain", "--config", "microgpt", "--seq", "4"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    with process.stderr:
+        errors = process.stderr.read()
+    assert process.wait(timeout=120) == 1
+    assert errors == ""
+
+
 def test_explain_unknown_config_lists_the_names(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         cli.main(["explain", "--config", "gpt3"])

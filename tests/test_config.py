@@ -93,7 +93,7 @@ def test_rope_needs_an_even_head_dim() -> None:
 
 @pytest.mark.parametrize("value", [0.0, -1.0, True])
 def test_rope_base_must_be_positive(value: Any) -> None:
-    with pytest.raises(ValueError, match=r"GPTConfig\.rope_base must be a positive number"):
+    with pytest.raises(ValueError, match=r"GPTConfig\.rope_base must be a positive finite number"):
         make(rope_base=value)
 
 
@@ -131,10 +131,11 @@ def test_flags_must_be_bool(field: str, value: Any) -> None:
         make(**{field: value})
 
 
-@pytest.mark.parametrize("field", ["norm_eps", "init_std"])
-@pytest.mark.parametrize("value", [0.0, -1e-5, float("nan"), True, "1e-5", None])
-def test_eps_and_init_std_must_be_positive_numbers(field: str, value: Any) -> None:
-    with pytest.raises(ValueError, match=rf"GPTConfig\.{field} must be a positive number, got"):
+@pytest.mark.parametrize("field", ["norm_eps", "init_std", "rope_base"])
+@pytest.mark.parametrize("value", [0.0, -1e-5, float("nan"), float("inf"), True, "1e-5", None])
+def test_eps_init_std_and_rope_base_must_be_positive_finite_numbers(field: str, value: Any) -> None:
+    """An infinite init_std gave NaN logits, an infinite norm_eps zero logits."""
+    with pytest.raises(ValueError, match=rf"GPTConfig\.{field} must be a positive finite number"):
         make(**{field: value})
 
 

@@ -500,3 +500,37 @@ def test_check_command_runs_mypy_with_the_plugin(
     assert 'Incompatible types in assignment (expression has type "str"' in capsys.readouterr().out
     assert cli.main(["check", str(tmp_path / "missing.py")]) == 2
     assert "missing.py does not exist: pass Python files or folders" in capsys.readouterr().err
+
+
+def test_check_command_outside_an_editable_checkout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from another folder, with typedgpt installed in editable mode (as `make test`
+    installs it: through setuptools' import hook, which mypy cannot follow), `typedgpt
+    check` still finds typedgpt, checks the shapes, and reports none of typedgpt's own
+    errors."""
+    from typedgpt import cli
+
+    assert cli._editable_checkout() == ROOT
+    monkeypatch.chdir(tmp_path)
+    source = tmp_path / "user.py"
+    source.write_text(
+        "from typing import Literal\n"
+        "\n"
+        "from jaxtyping import Array, Float\n"
+        "\n"
+        "import typedgpt as tg\n"
+        "\n"
+        "\n"
+        "def up_project(\n"
+        '    up: tg.Linear[Literal["embed"], Literal["mlp"]], x: Float[Array, " mlp"]\n'
+        ') -> Float[Array, " mlp"]:\n'
+        "    return up(x)\n",
+        encoding="utf-8",
+    )
+    assert cli.main(["check", str(source)]) == 1
+    out = capsys.readouterr().out
+    assert "import-not-found" not in out, out
+    assert out.count("error:") == 1 and 'user.py:11: error: Linear.__call__: argument "x"' in out, (
+        out
+    )

@@ -26,11 +26,14 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
+import safetensors
 import safetensors.numpy
 
 from ._config import GPTConfig
@@ -44,6 +47,43 @@ STATE_FILE = "train_state.json"
 STAGING_DIR = ".checkpoint.tmp"
 COMMITTED_DIR = ".checkpoint.new"
 _OPTIONAL_FILES = (TOKENIZER_FILE, OPTIMIZER_FILE)
+
+# safetensors' own parser (it has no annotations): bytes to [(name, {dtype, shape, data})].
+_deserialize: Callable[[bytes], list[tuple[str, dict[str, Any]]]] = safetensors.deserialize
+_SAFETENSORS_DTYPES: dict[str, Any] = {
+    "F64": np.float64,
+    "F32": np.float32,
+    "F16": np.float16,
+    "BF16": jnp.bfloat16,
+    "I64": np.int64,
+    "I32": np.int32,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U8": np.uint8,
+    "BOOL": np.bool_,
+}
+
+
+class UnreadableSafetensors(ValueError):
+    """Bytes that are not a safetensors file: truncated or corrupt."""
+
+
+def read_safetensors(data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of a safetensors file's bytes, bfloat16 included, which NumPy has no
+    dtype of its own for (`safetensors.numpy` cannot read it). Raises
+    `UnreadableSafetensors`, or `ValueError` for a dtype typedgpt cannot load."""
+    try:
+        entries = _deserialize(data)
+    except Exception as error:
+        raise UnreadableSafetensors(str(error)) from None
+    out: dict[str, np.ndarray] = {}
+    for name, entry in entries:
+        dtype = _SAFETENSORS_DTYPES.get(entry["dtype"])
+        if dtype is None:
+            raise ValueError(f"{name} has dtype {entry['dtype']}, which typedgpt cannot load")
+        array = np.frombuffer(entry["data"], dtype=np.dtype(dtype).newbyteorder("<"))
+        out[name] = array.reshape(entry["shape"])
+    return out
 
 
 class CheckpointError(ValueError):
@@ -272,7 +312,7 @@ def load_checkpoint(folder: str | Path, *, expect_config: GPTConfig | None = Non
             "resume with the same model settings, or start a new run in another folder"
         )
     try:
-        tensors = safetensors.numpy.load(read_verified(MODEL_FILE))
+        tensors = read_safetensors(read_verified(MODEL_FILE))
     except CheckpointError:
         raise
     except Exception as error:
@@ -290,7 +330,7 @@ def load_checkpoint(folder: str | Path, *, expect_config: GPTConfig | None = Non
     optimizer_arrays = None
     if has(OPTIMIZER_FILE):
         try:
-            arrays = safetensors.numpy.load(read_verified(OPTIMIZER_FILE))
+            arrays = read_safetensors(read_verified(OPTIMIZER_FILE))
         except CheckpointError:
             raise
         except Exception as error:

@@ -1,6 +1,7 @@
 """`GPTConfig`: every size and choice of a GPT, with presets."""
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
@@ -115,8 +116,14 @@ class GPTConfig:
                 )
         for name in ("norm_eps", "init_std", "rope_base"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
-                raise ValueError(f"GPTConfig.{name} must be a positive number, got {value!r}")
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or not 0 < value < math.inf
+            ):
+                raise ValueError(
+                    f"GPTConfig.{name} must be a positive finite number, got {value!r}"
+                )
         for name in ("norm_has_params", "embed_norm", "final_norm", "use_bias", "tie_embeddings"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(

@@ -21,7 +21,7 @@ import json
 import os
 import pickle
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Self, SupportsIndex, final
 
@@ -32,7 +32,7 @@ import safetensors.numpy
 import tokenizers
 from jaxtyping import DTypeLike
 
-from ._checkpoint import atomic_write
+from ._checkpoint import UnreadableSafetensors, atomic_write, read_safetensors
 from ._config import GPTConfig
 from ._gpt import GPT
 from ._state_dict import to_numpy
@@ -62,20 +62,6 @@ _FIXED = {
 # The attention-mask buffers older GPT-2 checkpoints store next to the parameters.
 _BUFFER = re.compile(r"h\.\d+\.attn\.(bias|masked_bias)")
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
-# safetensors' own parser (it has no annotations): bytes to [(name, {dtype, shape, data})].
-_deserialize: Callable[[bytes], list[tuple[str, dict[str, Any]]]] = safetensors.deserialize
-_SAFETENSORS_DTYPES: dict[str, Any] = {
-    "F64": np.float64,
-    "F32": np.float32,
-    "F16": np.float16,
-    "BF16": jnp.bfloat16,
-    "I64": np.int64,
-    "I32": np.int32,
-    "I16": np.int16,
-    "I8": np.int8,
-    "U8": np.uint8,
-    "BOOL": np.bool_,
-}
 
 
 def _download_hint(name: str, revision: str) -> str:
@@ -235,26 +221,15 @@ def config_to_hf(config: GPTConfig, *, eos_id: int | None = None) -> dict[str, A
 
 
 def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a safetensors file; bfloat16 included (NumPy has none of its own)."""
     try:
-        entries = _deserialize(path.read_bytes())
-    except FileNotFoundError:
-        raise
-    except Exception as error:
+        return read_safetensors(path.read_bytes())
+    except UnreadableSafetensors as error:
         raise ValueError(
             f"{path} is not a valid safetensors file ({error}): it may be truncated or "
             "corrupt; download it again"
         ) from None
-    out: dict[str, np.ndarray] = {}
-    for name, entry in entries:
-        dtype = _SAFETENSORS_DTYPES.get(entry["dtype"])
-        if dtype is None:
-            raise ValueError(
-                f"{path}: {name} has dtype {entry['dtype']}, which typedgpt cannot load"
-            )
-        array = np.frombuffer(entry["data"], dtype=np.dtype(dtype).newbyteorder("<"))
-        out[name] = array.reshape(entry["shape"])
-    return out
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
 
 
 def _read_pytorch(path: Path) -> dict[str, np.ndarray]:

@@ -1,6 +1,7 @@
 """The `typedgpt` command: `train`, `sample`, `demo`, `check` and `explain`."""
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -240,9 +241,9 @@ def _stream_samples(
     new_tokens = min(requested, limit - len(prompt) + 1)
     if new_tokens < requested and args.max_new_tokens is not None:  # the default caps quietly
         print(
-            f"typedgpt sample: note: the model's context is {limit} tokens and the prompt "
-            f"takes {len(prompt)}: each sample has at most {new_tokens} new tokens, not "
-            f"{requested}",
+            f"typedgpt {args.command}: note: the model's context is {limit} tokens and the "
+            f"prompt takes {len(prompt)}: each sample has at most {new_tokens} new tokens, "
+            f"not {requested}",
             file=sys.stderr,
         )
     for index in range(args.num_samples):
@@ -402,6 +403,21 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _editable_checkout() -> Path | None:
+    """The folder holding the `typedgpt` package when it is not in a site-packages folder: an
+    editable install of a checkout, which setuptools serves through an import hook that mypy
+    cannot follow (mypy then reports typedgpt as missing, outside the checkout)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("typedgpt")
+    if spec is None or spec.origin is None:
+        return None
+    package = Path(spec.origin).resolve().parent
+    if {"site-packages", "dist-packages"} & set(package.parts):
+        return None
+    return package.parent
+
+
 def _check(args: argparse.Namespace) -> int:
     import tempfile
 
@@ -412,9 +428,15 @@ def _check(args: argparse.Namespace) -> int:
         from mypy import api
     except ImportError as error:
         raise ImportError("typedgpt check needs mypy: pip install 'mypy==2.4.*'") from error
+    settings = ["[mypy]", "plugins = typedgpt.mypy_plugin"]
+    checkout = _editable_checkout()
+    if checkout is not None:
+        # typedgpt is read from the checkout, as an installed package would be: its own
+        # errors are not the user's.
+        settings += [f"mypy_path = {checkout}", "[mypy-typedgpt.*]", "follow_imports = silent"]
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "mypy.ini"
-        config.write_text("[mypy]\nplugins = typedgpt.mypy_plugin\n", encoding="utf-8")
+        config.write_text("\n".join(settings) + "\n", encoding="utf-8")
         options = ["--config-file", str(config), *(["--strict"] if args.strict else [])]
         stdout, stderr, status = api.run([*options, *args.paths])
     print(stdout, end="")
@@ -624,6 +646,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(args, "size_defaults"):
             _resolve_sizes(args)
         code: int = args.run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader closed the pipe (`typedgpt explain | head`): stop quietly, as Unix
+        # tools do, with stdout pointed at nothing so the exit's own flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, TypeError, OSError, RuntimeError, ImportError) as error:
         print(f"typedgpt {args.command}: error: {error}", file=sys.stderr)
         return 2
