@@ -1,8 +1,8 @@
 """GPT-2 speed: typedgpt against Hugging Face transformers (PyTorch), side by side.
 
 Both run the same random GPT-2 weights (124M shapes by default: 12 layers, embed 768, 12
-heads, vocab 50257, 1024 positions), float32, on the CPU, each library in a process of its
-own, taking turns:
+heads, vocab 50257, 1024 positions), float32 on the CPU by default (`--dtype bfloat16`,
+`--device gpu`), each library in a process of its own, taking turns:
 
 - forward: the logits of a batch of 8 sequences of 256 tokens (`jax.vmap(model)` against
   `GPT2LMHeadModel(ids).logits` under `torch.inference_mode`);
@@ -27,9 +27,21 @@ ratio is typedgpt's speed over transformers'. It also times eager calls of each 
 with checks on and off (`tg.set_checks`): the difference is the cost of the call-time shape
 check.
 
+Model FLOPs utilisation (MFU) is the model's FLOPs per second over the device's peak: the
+matrix products of the model, 2 FLOPs per multiply-add, as `model_flops` counts them, whatever
+the library computes on top (padding, masked cache slots). The peak is `--peak-tflops`, else
+the datasheet's dense figure for a GPU listed in `PEAK_TFLOPS` (none is assumed for a CPU, so
+there MFU is reported only with `--peak-tflops`). On a GPU float32 runs in true float32 in both
+libraries (JAX's `jax_default_matmul_precision="highest"`, PyTorch's default of no TF32), so
+the float32 peak is that of the non-tensor cores.
+
 Run from the repository root (about ten minutes on 2 CPU cores at 124M shapes):
 
     .venv/bin/python benchmarks/gpt2_speed.py
+
+On a GPU, with jax[cuda] and a CUDA build of torch installed (a minute or two per dtype):
+
+    python benchmarks/gpt2_speed.py --device gpu --dtype bfloat16 --out gpt2_speed_gpu_bf16.json
 
 Writes `benchmarks/results/gpt2_speed.json`. The targets (issue 4): decode at least 1.5x
 transformers' tokens/s, forward and training step at least 1.2x.
@@ -58,6 +70,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "gpt2_speed.json"
 TARGETS = {"forward": 1.2, "decode": 1.5, "train": 1.2}
 LIBRARIES = ("typedgpt", "transformers")
+DTYPES = ("float32", "bfloat16")
+DEVICES = ("cpu", "gpu")
+# Dense peak TFLOP/s by GPU and dtype, from NVIDIA's datasheets (float32: without tensor cores).
+# A device is matched when its name (JAX's `device_kind`, "NVIDIA H200") contains the key.
+PEAK_TFLOPS = {
+    "H200": {"bfloat16": 989.0, "float32": 67.0},
+    "H100": {"bfloat16": 989.0, "float32": 67.0},
+    "A100": {"bfloat16": 312.0, "float32": 19.5},
+}
 
 
 def timed(call: Callable[[], Any]) -> float:
@@ -108,12 +129,16 @@ class TransformersMeasures:
         )
         torch.manual_seed(0)
         self.torch = torch
+        self.device = torch.device("cuda" if setup["device"] == "gpu" else "cpu")
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("--device gpu, but torch sees no CUDA device: install a CUDA build")
         self.model = GPT2LMHeadModel(config).eval()  # type: ignore[no-untyped-call]
-        self.model.save_pretrained(setup["folder"])
+        self.model.save_pretrained(setup["folder"])  # in float32; typedgpt casts as it loads
+        self.model.to(self.device, getattr(torch, setup["dtype"]))
         tokens = setup["tokens"].astype(np.int64)
-        self.tokens = torch.from_numpy(tokens)
-        self.inputs = torch.from_numpy(tokens[:, :-1])
-        self.prompt = torch.from_numpy(setup["prompt"].astype(np.int64))[None]
+        self.tokens = torch.from_numpy(tokens).to(self.device)
+        self.inputs = self.tokens[:, :-1]
+        self.prompt = torch.from_numpy(setup["prompt"].astype(np.int64))[None].to(self.device)
         self.new_tokens = setup["new_tokens"]
         self.optimizer: Any = None
         self.generated: list[int] = []
@@ -125,6 +150,12 @@ class TransformersMeasures:
         return {
             "torch_version": self.torch.__version__,
             "torch_threads": self.torch.get_num_threads(),
+            "torch_device": (
+                self.torch.cuda.get_device_name(self.device)
+                if self.device.type == "cuda"
+                else "cpu"
+            ),
+            "torch_tf32_matmul": self.torch.backends.cuda.matmul.allow_tf32,
             "transformers_version": transformers.__version__,
             "parameters": sum(p.numel() for p in self.model.parameters()),
         }
@@ -138,7 +169,8 @@ class TransformersMeasures:
 
     def first_logits(self) -> np.ndarray:
         with self.torch.inference_mode():
-            return self.model(self.inputs[:1]).logits[0].numpy()  # type: ignore[no-any-return]
+            logits = self.model(self.inputs[:1]).logits[0]
+            return logits.float().cpu().numpy()  # type: ignore[no-any-return]
 
     def decode(self) -> float:
         def call() -> None:
@@ -186,7 +218,17 @@ class TypedMeasures:
         import typedgpt as tg
 
         self.jax, self.tg = jax, tg
-        self.model = tg.from_pretrained(setup["folder"])
+        if setup["device"] == "gpu":
+            if jax.default_backend() != "gpu":
+                raise RuntimeError(
+                    f"--device gpu, but JAX's backend is {jax.default_backend()}: install "
+                    "jax[cuda12] or jax[cuda13]"
+                )
+            if setup["dtype"] == "float32":  # true float32, as PyTorch's default (no TF32)
+                jax.config.update(  # type: ignore[no-untyped-call]
+                    "jax_default_matmul_precision", "highest"
+                )
+        self.model = tg.from_pretrained(setup["folder"], dtype=getattr(jnp, setup["dtype"]))
         tokens = setup["tokens"]
         self.inputs = jnp.asarray(tokens[:, :-1])
         self.targets = jnp.asarray(tokens[:, 1:])
@@ -199,13 +241,18 @@ class TypedMeasures:
         self.losses: list[float] = []
 
     def info(self) -> dict[str, Any]:
-        return {"jax_backend": self.jax.default_backend(), "jax_version": self.jax.__version__}
+        return {
+            "jax_backend": self.jax.default_backend(),
+            "jax_device": self.jax.devices()[0].device_kind,
+            "jax_version": self.jax.__version__,
+            "jax_matmul_precision": self.jax.config.values["jax_default_matmul_precision"],
+        }
 
     def forward(self) -> float:
         return timed(lambda: self.jax.block_until_ready(self.batched(self.inputs)))
 
     def first_logits(self) -> np.ndarray:
-        return np.asarray(self.model(self.inputs[0]))
+        return np.asarray(self.model(self.inputs[0]), np.float32)
 
     def decode(self) -> float:
         def call() -> None:
@@ -251,6 +298,8 @@ def serve(library: str, setup: dict[str, Any], connection: Connection) -> None:
 
     Every answer is `("ok", value)` or `("error", traceback)`; the first is the setup's.
     """
+    # Before JAX is imported here: the CPU run must not take a GPU that happens to be there.
+    os.environ["JAX_PLATFORMS"] = "cuda" if setup["device"] == "gpu" else "cpu"
     try:
         measures: Any = (TypedMeasures if library == "typedgpt" else TransformersMeasures)(setup)
         connection.send(("ok", None))
@@ -313,6 +362,41 @@ class Worker:
             self.process.kill()
             self.process.join()
         self.connection.close()
+
+
+def model_flops(shapes: Mapping[str, int], work: str, args: argparse.Namespace) -> float:
+    """The FLOPs of one call of `work` ("forward", "decode" or "train") at these shapes.
+
+    A token costs, per layer, 24 d^2 (the four products of attention and MLP: 12 d^2
+    multiply-adds with an MLP of 4 d) plus 4 n d for attention over n positions (scores and
+    weighted values), and 2 d V for the output layer. A sequence of T tokens counts n = T for
+    every token, as PaLM's appendix B does; a decoded token, the n positions it attends to.
+    Training is three times the forward pass (forward, and backward through activations and
+    weights). AdamW and the norms are left out.
+    """
+    d, layers, vocab = shapes["embed"], shapes["layers"], shapes["vocab"]
+
+    def token(n: int) -> float:
+        return layers * (24 * d * d + 4 * n * d) + 2 * d * vocab
+
+    if work == "decode":  # the prompt in one pass, then one token at a time
+        prompt: int = args.prompt
+        decoded = range(prompt + 1, prompt + args.new_tokens)
+        return prompt * token(prompt) + sum(token(n) for n in decoded)
+    seq: int = args.seq
+    forward = args.batch * seq * token(seq)
+    return 3.0 * forward if work == "train" else float(forward)
+
+
+def peak_flops(args: argparse.Namespace, device_name: str) -> tuple[float | None, str | None]:
+    """The device's peak FLOP/s for `--dtype`, and where the figure comes from."""
+    if args.peak_tflops is not None:
+        return args.peak_tflops * 1e12, "--peak-tflops"
+    if args.device == "gpu":
+        for name, peaks in PEAK_TFLOPS.items():
+            if name in device_name:
+                return peaks[args.dtype] * 1e12, f"datasheet, {name} dense {args.dtype}"
+    return None, None
 
 
 def check_overhead(repeats: int = 200) -> dict[str, float]:
@@ -385,6 +469,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         value = getattr(args, option)
         if value < 1:
             parser.error(f"--{option.replace('_', '-')} must be at least 1, got {value}")
+    if args.peak_tflops is not None and not 0 < args.peak_tflops < float("inf"):
+        parser.error(f"--peak-tflops must be a positive number, got {args.peak_tflops}")
     if args.embed % args.heads != 0:
         parser.error(
             f"--embed {args.embed} is not divisible by --heads {args.heads}: choose --embed "
@@ -438,6 +524,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=200,
         help="eager calls per layer, checks on and off (default %(default)s)",
     )
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="cpu",
+        help="where both libraries run (default %(default)s)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        default="float32",
+        help="the parameters' and activations' dtype in both libraries (default %(default)s)",
+    )
+    parser.add_argument(
+        "--peak-tflops",
+        type=float,
+        help="the device's peak TFLOP/s at --dtype, for MFU (default: the datasheet's for "
+        "a GPU in PEAK_TFLOPS; none for a CPU)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     parser.add_argument(
         "--only",
@@ -471,6 +575,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "tokens": rng.integers(0, args.vocab, size=(args.batch, args.seq + 1), dtype=np.int32),
             "prompt": rng.integers(0, args.vocab, size=args.prompt, dtype=np.int32),
             "new_tokens": args.new_tokens,
+            "device": args.device,
+            "dtype": args.dtype,
         }
         try:
             log("starting the transformers process (it makes and saves the model) ...")
@@ -485,6 +591,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 worker.close()
 
     num_parameters = info["transformers"].pop("parameters")
+    peak, peak_source = peak_flops(args, info["typedgpt"]["jax_device"])
+    for work, row in results.items():
+        flops = model_flops(shapes, work, args)
+        row["model_flops"] = flops
+        for library in LIBRARIES:
+            achieved = flops / row[library]["seconds"]
+            row[library]["model_tflop_per_s"] = achieved / 1e12
+            row[library]["mfu"] = None if peak is None else achieved / peak
     report = {
         "benchmark": "gpt2_speed",
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -496,7 +610,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "prompt": args.prompt,
             "new_tokens": args.new_tokens,
         },
-        "dtype": "float32",
+        "device": args.device,
+        "dtype": args.dtype,
+        "peak_tflop_per_s": None if peak is None else peak / 1e12,
+        "peak_source": peak_source,
         "repeats": args.repeats,
         "timing": (
             "median of the repeats after one warm-up call; each library in its own process, "
@@ -511,19 +628,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     units = {"forward": "tokens/s", "decode": "new tokens/s", "train": "tokens/s"}
+    print(f"{args.device}, {args.dtype}:")
     print(
         f"{'work':8s} {'typedgpt':>14s} {'transformers':>14s} {'ratio':>7s} {'target':>7s} "
-        f"{'first':>7s}"
+        f"{'first':>7s} {'MFU':>13s}"
     )
     for name in [name for name in TARGETS if name in results]:
         row = results[name]
+        mfu = (
+            "/".join(f"{row[library]['mfu']:.1%}" for library in LIBRARIES)
+            if peak is not None
+            else "-"
+        )
         print(
             f"{name:8s} {row['typedgpt']['per_second']:14,.1f} "
             f"{row['transformers']['per_second']:14,.1f} {row['ratio']:7.2f} "
-            f"{row['target_ratio']:7.1f} {row['first_in_turn_ratio']:7.2f}  "
+            f"{row['target_ratio']:7.1f} {row['first_in_turn_ratio']:7.2f} {mfu:>13s}  "
             f"{units[name]}{'' if row['met'] else '  (missed)'}"
         )
     print("first: the ratio of the first calls of the turns, right after the other process's")
+    if peak is not None:
+        print(f"MFU: typedgpt/transformers, of {peak / 1e12:,.1f} TFLOP/s ({peak_source})")
     if overhead:
         print(
             "check overhead per eager call (us): "

@@ -4,6 +4,7 @@ The numbers of so small a run mean nothing; this checks the report, and that the
 libraries computed the same thing (same logits, same greedy tokens).
 """
 
+import argparse
 import functools
 import json
 import math
@@ -17,6 +18,7 @@ import pytest
 from benchmarks import gpt2_speed
 
 LIBS = gpt2_speed.LIBRARIES
+TARGETS = gpt2_speed.TARGETS
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -44,6 +46,9 @@ def test_main_writes_the_report(tmp_path: Path) -> None:
             first["transformers"] / first["typedgpt"]
         )
     assert report["forward"]["max_abs_logit_difference"] < 1e-4
+    assert report["device"] == "cpu" and report["dtype"] == "float32"
+    assert report["peak_tflop_per_s"] is None  # no peak is assumed for a CPU: no MFU
+    assert all(report[work][library]["mfu"] is None for work in TARGETS for library in LIBS)
     # Each library ran in a process of its own, which reported what it ran on.
     assert report["machine"]["typedgpt"]["jax_backend"] == "cpu"
     assert report["machine"]["transformers"]["torch_threads"] >= 1
@@ -62,17 +67,63 @@ def test_main_writes_the_report(tmp_path: Path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_only_runs_the_measures_asked_for(tmp_path: Path) -> None:
+def test_only_runs_the_measures_asked_for_in_bfloat16_with_mfu(tmp_path: Path) -> None:
     out = tmp_path / "gpt2_speed.json"
     sizes = ["--layers", "1", "--embed", "16", "--heads", "2", "--vocab", "31"]
     sizes += ["--positions", "16", "--batch", "2", "--seq", "5", "--repeats", "1"]
-    sizes += ["--prompt", "4", "--new-tokens", "4"]
-    code = gpt2_speed.main([*sizes, "--only", "train", "--out", str(out), "--quiet"])
-    assert code == 0
+    sizes += ["--prompt", "4", "--new-tokens", "4", "--dtype", "bfloat16", "--peak-tflops", "2"]
+    argv = [*sizes, "--only", "train", "--only", "decode", "--out", str(out), "--quiet"]
+    assert gpt2_speed.main(argv) == 0
     report = json.loads(out.read_text())
-    assert "train" in report and "forward" not in report and "decode" not in report
+    assert "train" in report and "decode" in report and "forward" not in report
     assert report["check_overhead_us"] == {}  # measured only in a full run
-    assert report["train"]["ratio"] > 0
+    assert report["dtype"] == "bfloat16" and report["peak_tflop_per_s"] == 2.0
+    assert report["peak_source"] == "--peak-tflops"
+    first = report["train"]["first_loss"]  # both in bfloat16, from the same weights
+    assert first["typedgpt"] == pytest.approx(first["transformers"], rel=1e-2)
+    assert report["decode"]["same_leading_tokens"] >= 1
+    for work in ("train", "decode"):
+        row = report[work]
+        assert row["ratio"] > 0
+        for library in LIBS:
+            flop_per_s = row["model_flops"] / row[library]["seconds"]
+            assert row[library]["model_tflop_per_s"] == pytest.approx(flop_per_s / 1e12)
+            assert row[library]["mfu"] == pytest.approx(flop_per_s / 2e12)
+
+
+def test_model_flops_count_the_products_of_gpt2() -> None:
+    gpt2 = {"layers": 12, "embed": 768, "vocab": 50257}
+    args = argparse.Namespace(batch=8, seq=256, prompt=16, new_tokens=128)
+    # GPT-2 124M on 8 x 256 tokens: 256.5 MFLOP a token forward, three times that to train.
+    per_token = 12 * (24 * 768**2 + 4 * 256 * 768) + 2 * 768 * 50257
+    assert gpt2_speed.model_flops(gpt2, "forward", args) == 2048 * per_token
+    assert gpt2_speed.model_flops(gpt2, "train", args) == 3 * 2048 * per_token
+    assert gpt2_speed.model_flops(gpt2, "train", args) == pytest.approx(1.576e12, rel=1e-3)
+    # Decoding: the prompt in one pass, then 127 tokens each attending to what came before.
+    tiny = {"layers": 1, "embed": 2, "vocab": 3}
+    short = argparse.Namespace(prompt=2, new_tokens=3)
+    token = {n: 24 * 4 + 4 * n * 2 + 2 * 2 * 3 for n in (2, 3, 4)}
+    assert gpt2_speed.model_flops(tiny, "decode", short) == 2 * token[2] + token[3] + token[4]
+
+
+def test_the_peak_is_the_option_else_a_listed_gpu_s() -> None:
+    def peak(device: str, dtype: str, name: str, option: float | None = None) -> object:
+        args = argparse.Namespace(device=device, dtype=dtype, peak_tflops=option)
+        return gpt2_speed.peak_flops(args, name)
+
+    assert peak("gpu", "bfloat16", "NVIDIA H200") == (989e12, "datasheet, H200 dense bfloat16")
+    assert peak("gpu", "float32", "NVIDIA H100 80GB HBM3")[0] == 67e12  # type: ignore[index]
+    assert peak("gpu", "bfloat16", "NVIDIA GeForce RTX 4090") == (None, None)
+    assert peak("cpu", "float32", "cpu") == (None, None)
+    assert peak("cpu", "float32", "cpu", 1.5) == (1.5e12, "--peak-tflops")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_gpu_without_a_gpu_says_so(tmp_path: Path) -> None:
+    argv = [*TINY, "--device", "gpu", "--out", str(tmp_path / "gpu.json"), "--quiet"]
+    with pytest.raises(RuntimeError, match="torch sees no CUDA device"):
+        gpt2_speed.main(argv)
+    assert not (tmp_path / "gpu.json").exists()
 
 
 def test_each_turn_runs_the_call_twice_and_measures_the_second() -> None:
@@ -112,6 +163,8 @@ SETUP: dict[str, Any] = {
     "tokens": np.zeros((1, 5), np.int32),
     "prompt": np.zeros(2, np.int32),
     "new_tokens": 2,
+    "device": "cpu",
+    "dtype": "float32",
 }
 
 
@@ -164,6 +217,9 @@ TINY += ["--batch", "2", "--seq", "5", "--prompt", "4", "--new-tokens", "4", "--
         ("--embed", "-4", "--embed must be at least 1, got -4"),
         ("--heads", "3", "--embed 16 is not divisible by --heads 3"),
         ("--repeats", "0", "--repeats must be at least 1, got 0"),
+        ("--peak-tflops", "0", "--peak-tflops must be a positive number, got 0.0"),
+        ("--peak-tflops", "nan", "--peak-tflops must be a positive number, got nan"),
+        ("--dtype", "float16", "invalid choice: 'float16'"),
     ],
 )
 def test_bad_options_are_refused_before_any_work(
