@@ -8,7 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import pytest
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, PRNGKeyArray
 
 import typedgpt as tg
 
@@ -69,6 +69,20 @@ def test_a_shape_error_is_raised_as_a_call_would() -> None:
 def test_checks_setting_is_restored(checks_off: None) -> None:
     assert len(list(tg.explain(_tiny(), jnp.ones((5, 3))).walk())) == 3  # recorded anyway
     assert not tg.checks_enabled()
+
+
+class Noisy(tg.TypedModule):
+    """A layer that takes a PRNG key."""
+
+    scale: Float[Array, " embed"]
+
+    def __call__(self, x: Float[Array, " embed"], *, key: PRNGKeyArray) -> Float[Array, " embed"]:
+        return x + self.scale * jax.random.normal(key, x.shape)
+
+
+def test_a_prng_key_argument() -> None:
+    explanation = tg.explain(Noisy(jnp.ones(3)), jnp.ones(3), key=jax.random.key(0))
+    assert str(explanation) == "Noisy(x: float32[embed=3], key: key<fry>[]) -> float32[embed]"
 
 
 def test_bad_arguments() -> None:

@@ -83,6 +83,43 @@ def test_sizes_from_dims_and_inputs_for_other_arguments() -> None:
     assert {heads for heads, _ in seen} <= {1, 2, 4}
 
 
+class Helpers(tg.TypedModule):
+    """A static and a class method: no module comes first."""
+
+    weight: Float[Array, " embed"]
+
+    @staticmethod
+    def normalise(x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        norm: Float[Array, "seq 1"] = jnp.linalg.norm(x, axis=-1, keepdims=True)
+        return x / norm
+
+    @classmethod
+    def pad(cls, x: Float[Array, " n"], ids: Int[Array, " n"]) -> Float[Array, " n+1"]:
+        return jnp.concatenate([x, ids[:1].astype(x.dtype)])
+
+
+def test_static_and_class_methods() -> None:
+    for method in ("normalise", "pad"):
+        check_layer(
+            lambda dims, key: Helpers(jnp.zeros(dims["embed"])), method=method, max_examples=3
+        )
+
+
+class Doubled(tg.TypedModule):
+    """A field whose symbolic axis comes before the dim it uses."""
+
+    weight: Float[Array, "2*embed embed"]
+
+    def __call__(self, x: Float[Array, " embed"]) -> Float[Array, " 2*embed"]:
+        return self.weight @ x
+
+
+def test_a_symbolic_field_axis_before_its_dim() -> None:
+    check_layer(
+        lambda dims, key: Doubled(jnp.zeros((2 * dims["embed"], dims["embed"]))), max_examples=3
+    )
+
+
 def test_same_seed_same_examples() -> None:
     def sizes(seed: int) -> list[tuple[int, int]]:
         seen: list[tuple[int, int]] = []

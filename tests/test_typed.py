@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jaxtyping import Array, Float, TypeCheckError
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, TypeCheckError
 
 import typedgpt as tg
 import typedgpt._typed
@@ -510,6 +510,190 @@ def test_union_reports_its_array_member() -> None:
     assert message_of(lambda: Gain(gain=jnp.arange(3))(jnp.ones(3))) == (
         'Gain.__call__:\n  field "gain": expected a Float array, got int32[3]'
     )
+
+
+class Containers(tg.TypedModule):
+    """Arrays in lists, tuples of any length, dicts and PyTrees: every item shares `n`."""
+
+    weight: Float[Array, " n"]
+
+    def listed(self, xs: list[Float[Array, " n"]]) -> Float[Array, " n"]:
+        return self.weight
+
+    def tupled(self, xs: tuple[Float[Array, " n"], ...]) -> Float[Array, " n"]:
+        return self.weight
+
+    def keyed(self, xs: dict[str, Float[Array, " n"]]) -> Float[Array, " n"]:
+        return self.weight
+
+    def tree(self, xs: PyTree[Float[Array, " n"]]) -> Float[Array, " n"]:
+        return self.weight
+
+    def nested(
+        self, xs: tuple[tuple[Float[Array, " n"], Float[Array, " n"]], Float[Array, " n"]]
+    ) -> Float[Array, " n"]:
+        return self.weight
+
+    def split(self, x: Float[Array, " n"]) -> list[Float[Array, " n"]]:
+        return [x, jnp.concatenate([x, x])]
+
+    @staticmethod
+    def first(xs: list[Float[Array, " n"]]) -> Float[Array, " n"]:
+        return xs[0]
+
+
+def test_every_item_of_a_list_tuple_or_dict_of_arrays_is_checked() -> None:
+    # beartype checks one item of a container, chosen at random: the last of eight must be
+    # found every time.
+    module = Containers(weight=jnp.ones(3))
+    items = [jnp.ones(3)] * 7 + [jnp.ones(4)]
+    calls: list[tuple[Callable[[], object], str]] = [
+        (lambda: module.listed(items), 'item 7 of argument "xs"'),
+        (lambda: module.tupled(tuple(items)), 'item 7 of argument "xs"'),
+        (lambda: module.keyed({str(i): x for i, x in enumerate(items)}), "item '7' of argument"),
+        (lambda: module.tree({"a": items[:4], "b": items[4:]}), "leaf ['b'][3] of argument"),
+        (lambda: module.split(jnp.ones(3)), "item 1 of the return value"),
+    ]
+    for call, what in calls:
+        for _ in range(10):
+            error = error_of(call)
+            assert error.what.startswith(what) and error.axis == "n", str(error)
+    assert module.listed([jnp.ones(3)] * 8).shape == (3,)
+    assert module.tree({"a": [jnp.ones(3)], "b": None}).shape == (3,)
+
+
+def test_item_of_a_list_names_the_argument_that_bound_the_dim() -> None:
+    assert message_of(lambda: Containers(weight=jnp.ones(3)).listed([jnp.ones(3), "x"])) == (  # type: ignore[list-item]
+        'Containers.listed:\n  item 1 of argument "xs": expected an array, got str'
+    )
+    assert message_of(lambda: Pair().pair(jnp.ones(3))).count("item 1 of the return value") == 2
+    message = message_of(lambda: Containers(weight=jnp.ones(3)).listed([jnp.ones(5)] * 2))
+    assert message == (
+        "Containers.listed:\n"
+        '  axis "n" is 3 from field "weight" (float32[3]) but 5 in item 0 of argument "xs" '
+        "(float32[5])\n"
+        '  item 0 of argument "xs": expected (n,) = (3,), got float32[5]'
+    )
+    # No field binds n here: the first item does, and the message says where it came from.
+    assert message_of(lambda: Containers.first([jnp.ones(3), jnp.ones(2)])) == (
+        "Containers.first:\n"
+        '  axis "n" is 3 from argument "xs" (list) but 2 in item 1 of argument "xs" (float32[2])\n'
+        '  item 1 of argument "xs": expected (n,) = (3,), got float32[2]'
+    )
+
+
+def test_nested_tuple_items_are_named_inside_out() -> None:
+    module = Containers(weight=jnp.ones(3))
+    error = error_of(lambda: module.nested(((jnp.ones(3), jnp.ones(4)), jnp.ones(3))))
+    assert error.what == 'item 1 of item 0 of argument "xs"'  # xs[0][1]
+
+
+def test_a_list_where_a_dict_of_arrays_is_expected() -> None:
+    assert message_of(lambda: Containers(weight=jnp.ones(3)).keyed([jnp.ones(3)])) == (  # type: ignore[arg-type]
+        "Containers.keyed:\n"
+        "  argument \"xs\": expected dict[str, Float[Array, 'n']], got list of 1 float32[3]"
+    )
+
+
+class NumPyLoader(tg.TypedModule):
+    """Methods that take NumPy arrays on purpose."""
+
+    weight: Float[Array, " n"]
+
+    def load(self, x: Float[np.ndarray, " n"]) -> Float[Array, " n"]:
+        return jnp.asarray(x) * self.weight
+
+    def like(self, x: Float[ArrayLike, " n"]) -> Float[Array, " n"]:
+        return jnp.asarray(x) * self.weight
+
+
+def test_numpy_array_hints_accept_numpy_arrays() -> None:
+    module = NumPyLoader(weight=jnp.ones(3))
+    assert module.load(np.ones(3, np.float32)).shape == (3,)
+    assert module.like(np.ones(3, np.float32)).shape == (3,)
+    assert module.like(jnp.ones(3)).shape == (3,)
+    assert message_of(lambda: module.like(np.ones(4, np.float32))) == (
+        "NumPyLoader.like:\n"
+        '  axis "n" is 3 from field "weight" (float32[3]) but 4 in argument "x" '
+        "(numpy float32[4])\n"
+        '  argument "x": expected (n,) = (3,), got numpy float32[4]'
+    )
+    assert message_of(lambda: module.load(jnp.ones(3))) == (  # type: ignore[arg-type]
+        "NumPyLoader.load:\n  argument \"x\": expected Float[ndarray, 'n'], got float32[3]"
+    )
+
+
+class Dropout(tg.TypedModule):
+    weight: Float[Array, " n"]
+
+    def __call__(self, x: Float[Array, " n"], *, key: PRNGKeyArray) -> Float[Array, " n"]:
+        return x * self.weight
+
+
+def test_a_wrong_prng_key_is_described() -> None:
+    keys = jax.random.split(jax.random.key(0))
+    assert message_of(lambda: Dropout(weight=jnp.ones(3))(jnp.ones(3), key=keys)) == (
+        'Dropout.__call__:\n  argument "key": expected a scalar, got key<fry>[2] (1 axis, not 0)'
+    )
+    assert typedgpt._typed.describe(jax.random.key(0)) == "key<fry>[]"
+
+
+class Stacked(tg.TypedModule):
+    """A symbolic axis before the dim it uses, in one annotation."""
+
+    weight: Float[Array, "2*embed embed"]
+
+    def __call__(self, x: Float[Array, " embed"]) -> Float[Array, " 2*embed"]:
+        return self.weight @ x
+
+    def early(self, x: Float[Array, " dim+1"], y: Float[Array, " dim"]) -> Float[Array, " dim"]:
+        return y
+
+
+def test_symbolic_axis_before_its_dim_in_one_annotation() -> None:
+    assert Stacked(weight=jnp.ones((8, 4)))(jnp.ones(4)).shape == (8,)
+    error = error_of(lambda: Stacked(weight=jnp.ones((7, 4)))(jnp.ones(4)))
+    assert str(error) == (
+        "Stacked.__call__:\n"
+        '  axis "2*embed" should be 8 but is 7 in field "weight" (float32[7, 4])\n'
+        '  field "weight": expected (2*embed, embed) = (8, 4), got float32[7, 4]'
+    )
+    assert (error.axis, error.expected, error.received) == ("2*embed", 8, 7)
+
+
+def test_symbolic_axis_of_a_dim_bound_later_names_the_fix() -> None:
+    module = Stacked(weight=jnp.ones((8, 4)))
+    with pytest.raises(TypeError) as excinfo:
+        module.early(jnp.ones(5), jnp.ones(4))
+    assert not isinstance(excinfo.value, TypeCheckError)
+    assert str(excinfo.value) == (
+        'Stacked.early: argument "x" cannot be checked: axis "dim+1" uses dim, which is not '
+        "bound before it: a symbolic axis may use only dims of the fields, of earlier "
+        "arguments or of its own annotation"
+    )
+
+
+class Parent(tg.TypedModule):
+    weight: Float[Array, " n"]
+
+    def __call__(self, x: Float[Array, " n"]) -> Float[Array, " n"]:
+        return x * self.weight
+
+
+class Child(Parent):
+    def __call__(self, x: Float[Array, " n"]) -> Float[Array, " n"]:
+        return super().__call__(x[:-1])  # the bug: one too few
+
+
+def test_a_base_method_run_through_super_is_named_by_its_class() -> None:
+    # Child.__call__'s own argument was right; Parent.__call__, on the same module, failed.
+    assert message_of(lambda: Child(weight=jnp.ones(4))(jnp.ones(4))) == (
+        "Parent.__call__ at Child:\n"
+        '  axis "n" is 4 from field "weight" (float32[4]) but 3 in argument "x" (float32[3])\n'
+        '  argument "x": expected (n,) = (4,), got float32[3]'
+    )
+    error = error_of(lambda: Child(weight=jnp.ones(4))(jnp.ones(5)))
+    assert (error.method, error.path) == ("Child.__call__", "Child")
 
 
 # Annotations that name what is imported only for type checkers

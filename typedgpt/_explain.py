@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _typed
 from ._gpt import GPT
-from ._shape_error import describe, is_array_hint
+from ._shape_error import describe, dtype_name, is_array_hint
 from ._typed import TypedModule
 
 # Methods that compile themselves with a jit whose traces are cached (a second trace would
@@ -278,7 +278,7 @@ def _shape(value: Any, hint: Any, seen: set[str]) -> str:
 
 
 def _named(value: jax.ShapeDtypeStruct, hint: Any, seen: set[str]) -> str:
-    dtype = np.dtype(value.dtype).name
+    dtype = dtype_name(value.dtype)
     shape = tuple(value.shape)
     names: list[str | None] = [None] * len(shape)
     if hint is not None:

@@ -46,7 +46,15 @@ import jaxtyping
 import numpy as np
 from jaxtyping._storage import pop_shape_memo, push_shape_memo
 
-from ._shape_error import Failure, ShapeError, get_shape_memo, mentions_array, mismatch, shape_error
+from ._shape_error import (
+    Failure,
+    ShapeError,
+    UnboundSymbolicDim,
+    get_shape_memo,
+    mentions_array,
+    mismatch,
+    shape_error,
+)
 from ._shape_error import describe as describe
 
 _enabled = os.environ.get("TYPEDGPT_CHECKS", "1").strip().lower() not in {"0", "false", "off"}
@@ -90,11 +98,14 @@ class _Frame:
         scan_length: int | None,
         *,
         owner: type | None = None,
+        defined_in: type | None = None,
     ) -> None:
         self.module = module
         # The class named in messages. A static or class method has no module: its class
-        # (`owner`) names it, as its path too.
-        self.owner = type(module).__name__ if owner is None else owner.__name__
+        # (`owner`) names it, as its path too. A base class's method that the module's class
+        # overrides, run through `super()`, is named by the base class (`defined_in`).
+        named = owner or defined_in
+        self.owner = type(module).__name__ if named is None else named.__name__
         self.method = method
         self.parent = parent
         self.name = name  # given by `submodule()`: the attribute path below the parent
@@ -300,15 +311,21 @@ def _check(value: Any, hint: Any, what: str, frame: _Frame, sources: dict[str, A
     """Check one value in the current dim scope; note the dims it binds in `sources`."""
     single, variadic, _, _ = get_shape_memo()
     before = len(single) + len(variadic)
-    failure = mismatch(value, hint)
-    if failure is not None:
+    try:
+        failure = mismatch(value, hint)
+    except UnboundSymbolicDim as error:
+        raise TypeError(f"{frame.where}: {what} cannot be checked: {error}") from None
+    if failure is not None and not failure.item:
         raise _error(failure, what, frame, sources)
+    # An item of a list, tuple or dict may fail on a dim an earlier item of it bound.
     single, variadic, _, _ = get_shape_memo()
     if len(single) + len(variadic) != before:
         for name in single:
             sources.setdefault(name, (what, value))
         for name in variadic:
             sources.setdefault(f"*{name}", (what, value))
+    if failure is not None:
+        raise _error(failure, what, frame, sources)
 
 
 # The message.
@@ -470,7 +487,7 @@ def _make_plan(cls: type, fn: Callable[..., Any], kind: _Kind) -> _Plan | None:
     )
 
 
-def _push(module: Any, method: str) -> _Frame:
+def _push(module: Any, method: str, defined_in: type | None) -> _Frame:
     """Start a checked call: its frame, named from the caller's frame, on the stack."""
     stack = _stack()
     parent = stack[-1] if stack else None
@@ -478,7 +495,7 @@ def _push(module: Any, method: str) -> _Frame:
     pending = getattr(_local, "pending", None)
     if pending is not None and parent is not None and pending[0] is parent:
         _, name, scan_length = pending
-    frame = _Frame(module, method, parent, name, scan_length)
+    frame = _Frame(module, method, parent, name, scan_length, defined_in=defined_in)
     calls: list[_Frame] | None = getattr(_local, "recording", None)
     if calls is not None:
         frame.calls = []
@@ -489,12 +506,12 @@ def _push(module: Any, method: str) -> _Frame:
     return frame
 
 
-def _open(first: Any, cls: type, method: str, kind: _Kind) -> _Frame:
+def _open(first: Any, cls: type, method: str, kind: _Kind, defined_in: type | None) -> _Frame:
     """The frame of a checked call. Only a method's goes on the stack, to name the calls it
     makes and be recorded for `explain`; a property read, a static or a class method's frame
-    names the failure only."""
+    names the failure only. `defined_in` names a method run through `super()`."""
     if kind == "method":
-        return _push(first, method)
+        return _push(first, method, defined_in)
     stack = _stack()
     parent = stack[-1] if stack else None
     if kind == "property":
@@ -523,7 +540,9 @@ def _checked(fn: _F, owner: type, kind: _Kind) -> _F:
             plan = plans[cls] = _make_plan(cls, fn, kind)
         if plan is None:
             return fn(*args, **kwargs)
-        frame = _open(first, cls, fn.__name__, kind)
+        # Not the method `cls` has under this name: a base class's, run through super().
+        overridden = kind == "method" and getattr(cls, fn.__name__, None) is not checked
+        frame = _open(first, cls, fn.__name__, kind, owner if overridden else None)
         push_shape_memo({})
         try:
             sources: dict[str, tuple[str, Any]] = {}

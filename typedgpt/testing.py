@@ -109,7 +109,8 @@ def check_layer(
     - `make_layer`: builds the layer from the drawn sizes (a mapping from dim name to size)
       and a `jax.random.key`. It should read only the dims that the layer fixes: a dim it
       reads is one that the inputs must agree with.
-    - `method`: the method to test.
+    - `method`: the method to test; a static or class method has no fields, so only the
+      dims its arguments share are made inconsistent.
     - `dims`: how to size some dims: an `int`, a hypothesis strategy of ints, or a function
       of the other sizes (`{"embed": lambda d: d["heads"] * d["head_dim"]}`); `"*name"`
       fixes a variadic dim with a tuple or a strategy of tuples. Other dims get distinct
@@ -194,12 +195,18 @@ def _check_example(
         layer = eqx.filter_eval_shape(lambda key: make_layer(sizes, key), layer_key)
     if not isinstance(layer, TypedModule):
         raise TypeError(f"make_layer must return a tg.TypedModule, got {type(layer).__qualname__}")
-    function = getattr(type(layer), method, None)
+    function = inspect.getattr_static(type(layer), method, None)
+    bound = not isinstance(function, staticmethod)  # takes the module or its class first
+    # A static or class method has no module: its call checks no field, so the layer's
+    # dims do not bind its arguments.
+    has_fields = not isinstance(function, staticmethod | classmethod)
+    if not has_fields:
+        function = function.__func__
     if not callable(function):
         raise AttributeError(f"{type(layer).__name__} has no method {method!r}")
     where = f"{type(layer).__name__}.{method}"
     hints = method_hints(type(layer), function)
-    arguments = _arguments(function, hints, makers, where, input_key)
+    arguments = _arguments(function, hints, makers, where, input_key, bound=bound)
     values = {a.name: a.make(sizes) for a in arguments}
 
     def call(values: dict[str, Any]) -> Any:
@@ -221,10 +228,10 @@ def _check_example(
         )
 
     # 2. One dim of one input made inconsistent is rejected, naming the dim.
-    shared = _shared_dims(layer, arguments)
+    shared = _shared_dims(layer if has_fields else None, arguments)
     candidates = sorted(
         {name for a in arguments if a.hint is not None for name in _names(a.hint)}
-        & (shared | layer_dims)
+        & (shared | (layer_dims if has_fields else set()))
     )
     for name in candidates:
         if name in sizes.variadics and not sizes.variadics[name]:
@@ -275,8 +282,12 @@ def _arguments(
     makers: Mapping[str, InputMaker],
     where: str,
     key: PRNGKeyArray,
+    *,
+    bound: bool,
 ) -> list[_Argument]:
-    parameters = list(inspect.signature(function).parameters.values())[1:]  # drop self
+    parameters = list(inspect.signature(function).parameters.values())
+    if bound:
+        parameters = parameters[1:]  # self, or cls for a class method
     unknown = sorted(set(makers) - {p.name for p in parameters})
     if unknown:
         raise ValueError(f"inputs names {unknown}, which {where} does not take")
@@ -306,11 +317,12 @@ def _arguments(
     return arguments
 
 
-def _shared_dims(layer: TypedModule, arguments: list[_Argument]) -> set[str]:
-    """Dims the method binds in two places: array fields of the layer and array arguments."""
+def _shared_dims(layer: TypedModule | None, arguments: list[_Argument]) -> set[str]:
+    """Dims the method binds in two places: array fields of the layer (`None` for a static
+    or class method, which checks none) and array arguments."""
     counts: collections.Counter[str] = collections.Counter()
-    hints = dict(field_hints(type(layer)))
-    for field in dataclasses.fields(layer):
+    hints = dict(field_hints(type(layer))) if layer is not None else {}
+    for field in dataclasses.fields(layer) if layer is not None else ():
         hint = _array_hint(hints.get(field.name))
         if hint is not None and _is_array(getattr(layer, field.name)):
             counts.update(_name_list(hint))
