@@ -241,6 +241,12 @@ def test_embed_not_divisible_by_heads(key: jax.Array) -> None:
         tg.CausalSelfAttention(14, 3, key=key)
 
 
+@pytest.mark.parametrize("num_heads", [0, -2])
+def test_num_heads_must_be_positive(key: jax.Array, num_heads: int) -> None:
+    with pytest.raises(ValueError, match=rf"num_heads must be a positive int, got {num_heads}"):
+        tg.CausalSelfAttention(16, num_heads, key=key)
+
+
 # The cached path
 
 

@@ -129,6 +129,8 @@ def test_construction_errors() -> None:
         TextDataset.from_text("abc", tok, mode="words")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="1-D int32"):
         TextDataset(tok, "lines", (np.zeros(3, dtype=np.int64),))
+    with pytest.raises(ValueError, match="must be non-empty 1-D int32 arrays, got a list"):
+        TextDataset(tok, "lines", ([3, 0, 3],))  # type: ignore[arg-type]
 
 
 # split
@@ -286,3 +288,21 @@ def test_cut_fraction_is_what_batches_never_mask_in() -> None:
 def test_cut_fraction_rejects_a_bad_seq_len(seq_len: object) -> None:
     with pytest.raises(ValueError, match="seq_len must be a positive int, got"):
         lines_dataset().cut_fraction(seq_len)  # type: ignore[arg-type]
+
+
+def test_numpy_numbers_are_accepted() -> None:
+    """NumPy scalars are numbers too: `np.float32(0.5)` is between 0 and 1."""
+    data = lines_dataset()
+    assert [len(part) for part in data.split(np.float32(0.2))] == [len(p) for p in data.split(0.2)]  # type: ignore[arg-type]
+    rng = np.random.default_rng(0)
+    batch = data.sample_batch(rng, batch_size=np.int64(3), seq_len=np.int32(4))  # type: ignore[arg-type]
+    assert batch.inputs.shape == (3, 4)
+    assert data.cut_fraction(np.int64(4)) == data.cut_fraction(4)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", ["lines", "stream"])
+def test_from_text_rejects_bytes_and_a_non_tokenizer(mode: str) -> None:
+    with pytest.raises(TypeError, match=r"text must be a str, got bytes: decode it first"):
+        TextDataset.from_text(b"ab\nba", ByteTokenizer(), mode=mode)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"tokenizer must be a Tokenizer .*, got str"):
+        TextDataset.from_text("ab\nba", "ab", mode=mode)  # type: ignore[arg-type]

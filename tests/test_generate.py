@@ -139,6 +139,12 @@ def test_prompt_forms_agree(model: tg.GPT) -> None:
     for form in (tuple(prompt), np.array(prompt), np.array(prompt, np.int64), jnp.array(prompt)):
         assert greedy(model, form, 6) == expected
     assert greedy(model, [np.int32(t) for t in prompt], 6) == expected
+    # A list of 0-d arrays (iterating a JAX array gives them) is one prompt, not a batch.
+    assert greedy(model, list(jnp.array(prompt)), 6) == expected
+    batch = generate(
+        model, [list(jnp.array(prompt))], max_new_tokens=6, temperature=0, key=jax.random.key(0)
+    )
+    assert batch == [expected]
 
 
 # Sampling --------------------------------------------------------------------------------
@@ -147,7 +153,9 @@ def test_prompt_forms_agree(model: tg.GPT) -> None:
 def test_top_k_1_and_tiny_top_p_equal_greedy(model: tg.GPT) -> None:
     prompt = [2, 7, 1, 8]
     expected = greedy(model, prompt, 10)
-    for options in ({"top_k": 1}, {"top_p": 1e-6}):
+    # 1e-50 rounds to 0 in float32, where no token has mass before it below top_p: the most
+    # likely token must still be kept.
+    for options in ({"top_k": 1}, {"top_p": 1e-6}, {"top_p": 1e-50}):
         for seed in (0, 1):
             out = generate(
                 model,
@@ -175,6 +183,23 @@ def test_tiny_temperature_is_greedy(model: tg.GPT) -> None:
 def test_numpy_max_new_tokens(model: tg.GPT) -> None:
     prompt = [2, 7, 1, 8]
     assert greedy(model, prompt, np.int64(10)) == greedy(model, prompt, 10)  # type: ignore[arg-type]
+
+
+def test_options_as_0d_arrays(model: tg.GPT) -> None:
+    """Options given as 0-d JAX or NumPy arrays are the numbers they hold."""
+    prompt = [2, 7, 1, 8]
+    expected = greedy(model, prompt, 10)
+    eos = expected[-1]
+    options: dict[str, Any] = {
+        "max_new_tokens": jnp.int32(10),
+        "temperature": jnp.float32(1.5),
+        "top_k": np.array(1),
+        "eos_id": jnp.int32(eos),
+        "key": jax.random.key(0),
+    }
+    assert generate(model, prompt, **options) == expected[: expected.index(eos) + 1]
+    greedy_options: dict[str, Any] = {"max_new_tokens": 10, "key": jax.random.key(0)}
+    assert generate(model, prompt, temperature=jnp.float32(0), **greedy_options) == expected
 
 
 def test_same_key_same_tokens(model: tg.GPT) -> None:
@@ -313,6 +338,7 @@ def call(model: tg.GPT, prompt: Any = (1, 2), **changes: Any) -> Any:
         (jnp.zeros((2, 3), jnp.int32), r"prompt is a 2-D array \(int32\[2, 3\]\)"),
         ("hello", "prompt is a string: encode it into token ids with a tokenizer first"),
         (3, "prompt must be a sequence of token ids or a 1-D integer array, got int"),
+        ([jnp.int32(1), jnp.float32(2)], r"prompt is not integers: position 1 holds 2.0 \(float\)"),
     ],
 )
 def test_bad_prompt(model: tg.GPT, prompt: Any, message: str) -> None:
@@ -351,6 +377,13 @@ def test_too_long(model: tg.GPT) -> None:
         ({"top_p": 1.5}, r"top_p must be a number in \(0, 1\], got 1.5"),
         ({"eos_id": 13}, r"eos_id 13 is outside the vocabulary \[0, 13\)"),
         ({"eos_id": -1}, r"eos_id -1 is outside the vocabulary \[0, 13\)"),
+        (
+            {"eos_id": [1, 2]},
+            r"eos_id must be one int token id or None, got \[1, 2\]: pass a single id in "
+            r"\[0, 13\)",
+        ),
+        ({"eos_id": 2.0}, "eos_id must be one int token id or None, got 2.0"),
+        ({"eos_id": True}, "eos_id must be one int token id or None, got True"),
     ],
 )
 def test_bad_option(model: tg.GPT, changes: dict[str, Any], message: str) -> None:

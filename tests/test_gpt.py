@@ -492,6 +492,20 @@ def test_cache_size_out_of_range(size: Any) -> None:
         _microgpt_model().init_cache(size=size)
 
 
+def test_cache_larger_than_max_seq_len_eager_and_jit() -> None:
+    """A cache with more slots than positions would let jit decode past max_seq_len, where a
+    learned position lookup clamps to the last row and the logits are silently wrong."""
+    model = _microgpt_model()
+    big = tg.KVCache.empty(num_layers=1, max_seq_len=17, num_kv_heads=4, head_dim=4)
+    message = r"the KV cache has 17 slots but max_seq_len is 16: make it with this model's"
+    with pytest.raises(ValueError, match=message):
+        model.decode(_tokens(model, 1), big)
+    with pytest.raises(ValueError, match=message):
+        jax.jit(lambda t, c: model.decode(t, c))(_tokens(model, 1), big)
+    with pytest.raises(ValueError, match=message):
+        jax.jit(lambda t, c: model.forward_cached(t, c))(_tokens(model, 1), big)
+
+
 def test_cache_overflow_jit() -> None:
     model = _microgpt_model()
     _, cache = model.decode(_tokens(model, 10), model.init_cache())

@@ -277,6 +277,40 @@ def test_transformers_names_get_a_hint(key: jax.Array) -> None:
     np.testing.assert_array_equal(np.asarray(loaded.token_embedding), stripped["wte.weight"])
 
 
+def test_tied_head_copy_gets_a_hint(gpt2_sd: dict[str, Any]) -> None:
+    """GPT2LMHeadModel's state_dict() holds `lm_head.weight`, a copy of the tied `wte.weight`:
+    with the prefix stripped, the config does match the checkpoint, and the message says so."""
+    gpt2_sd["lm_head.weight"] = gpt2_sd["wte.weight"]
+    with pytest.raises(KeyError) as info:
+        tg.GPT.from_state_dict(GPT2_SMALL, gpt2_sd)
+    message = str(info.value)
+    assert "parameters this config does not: lm_head.weight" in message
+    assert "the config ties the head to the token embedding (tie_embeddings=True)" in message
+    assert "drop 'lm_head.weight'" in message
+    assert "check the config matches" not in message
+    prefixed = {f"transformer.{name}": a for name, a in gpt2_sd.items() if name != "lm_head.weight"}
+    with pytest.raises(KeyError, match=r"drop 'lm_head\.weight' too"):
+        tg.GPT.from_state_dict(GPT2_SMALL, prefixed | {"lm_head.weight": gpt2_sd["wte.weight"]})
+
+
+@pytest.mark.parametrize(
+    ("config", "tensors", "error", "message"),
+    [
+        ({"vocab_size": VOCAB}, {}, TypeError, "from_state_dict expects a GPTConfig, got dict"),
+        (GPT2_SMALL, [("wte.weight", 0)], TypeError, "tensors must be a mapping of names to"),
+        (
+            GPT2_SMALL,
+            {3: np.zeros(3)},
+            TypeError,
+            "state dict names must be strings, got 3 \\(int\\)",
+        ),
+    ],
+)
+def test_bad_arguments(config: Any, tensors: Any, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        tg.GPT.from_state_dict(config, tensors)
+
+
 def test_unreadable_tensor_is_named(gpt2_sd: dict[str, Any]) -> None:
     gpt2_sd["h.1.ln_1.bias"] = [[0.0] * EMBED, [0.0]]  # ragged
     with pytest.raises(TypeError, match=r"h\.1\.ln_1\.bias: a list that cannot be read as an"):

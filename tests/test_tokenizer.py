@@ -187,3 +187,19 @@ def test_load_corrupt_file_names_the_path(tmp_path: Path, content: bytes) -> Non
     path.write_bytes(content)
     with pytest.raises(ValueError, match=r"tokenizer\.json is not a valid tokenizer file"):
         load_tokenizer(path)
+
+
+def test_bytes_are_not_text() -> None:
+    """Bytes would iterate as ints: `character 97 is not one of the tokenizer's characters`."""
+    message = r"text must be a str, got bytes: decode it first \(data\.decode\('utf-8'\)\)"
+    with pytest.raises(TypeError, match=message):
+        CharTokenizer.from_text(b"abc")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=message):
+        CharTokenizer("abc").encode(b"abc")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=message):
+        ByteTokenizer().encode(b"abc")  # type: ignore[arg-type]
+
+
+def test_decode_rejects_bools() -> None:
+    with pytest.raises(TypeError, match="token id True at position 1 is a bool, not an int"):
+        CharTokenizer("abc").decode([0, True])

@@ -70,6 +70,8 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
         init_std: float = 0.02,
         key: PRNGKeyArray,
     ) -> None:
+        if num_heads < 1:
+            raise ValueError(f"num_heads must be a positive int, got {num_heads}")
         if embed_dim % num_heads != 0:
             raise ValueError(
                 f"embed_dim={embed_dim} is not divisible by num_heads={num_heads}: "

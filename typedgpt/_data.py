@@ -15,6 +15,7 @@ are NumPy arrays drawn from a `numpy.random.Generator`, so the same seed gives t
 
 import ast
 import functools
+import numbers
 import os
 import re
 import sysconfig
@@ -26,7 +27,7 @@ from typing import NamedTuple, Self, final
 import numpy as np
 import numpy.typing as npt
 
-from ._tokenizer import TextMode, Tokenizer, _check_mode, split_lines
+from ._tokenizer import TextMode, Tokenizer, _check_mode, check_text, split_lines
 
 BUILTIN_CORPUS_MODULES: tuple[str, ...] = tuple(
     """
@@ -201,6 +202,11 @@ class TextDataset:
                 f"a stream-mode TextDataset holds exactly one array, got {len(self.documents)}"
             )
         for doc in self.documents:
+            if not isinstance(doc, np.ndarray):
+                raise ValueError(
+                    "TextDataset.documents must be non-empty 1-D int32 arrays, got a "
+                    f"{type(doc).__qualname__}: pass np.asarray(ids, dtype=np.int32)"
+                )
             if doc.dtype != np.int32 or doc.ndim != 1 or doc.size == 0:
                 raise ValueError(
                     "TextDataset.documents must be non-empty 1-D int32 arrays, got "
@@ -212,6 +218,12 @@ class TextDataset:
         """Encode `text` with `tokenizer`: one document per non-empty line (`"lines"`, the
         lines stripped as `split_lines` does) or one stream (`"stream"`)."""
         _check_mode(mode)
+        check_text(text)
+        if not isinstance(tokenizer, Tokenizer):
+            raise TypeError(
+                f"tokenizer must be a Tokenizer (CharTokenizer, ByteTokenizer, HFTokenizer), got "
+                f"{type(tokenizer).__qualname__}: build one with CharTokenizer.from_text(text)"
+            )
         if mode == "stream":
             if not text:
                 raise ValueError("text is empty: a stream-mode TextDataset needs some text")
@@ -250,8 +262,9 @@ class TextDataset:
         document of `n` ids loses its last `max(0, n - 1 - seq_len)` targets; in `"stream"`
         mode a window can start anywhere, so nothing is cut and this is 0.
         """
-        if not isinstance(seq_len, int) or isinstance(seq_len, bool) or seq_len < 1:
+        if not _is_int(seq_len) or seq_len < 1:
             raise ValueError(f"seq_len must be a positive int, got {seq_len!r}")
+        seq_len = int(seq_len)
         if self.mode == "stream" or self.num_targets == 0:
             return 0.0
         cut = sum(max(0, doc.size - 1 - seq_len) for doc in self.documents)
@@ -261,7 +274,11 @@ class TextDataset:
         """`(train, val)`: in `"lines"` mode the documents shuffled with `seed` and the first
         `round(val_fraction * len(self))` taken for validation; in `"stream"` mode the last
         `val_fraction` of the stream. Both parts must be non-empty."""
-        if not isinstance(val_fraction, float | int) or not 0 < val_fraction < 1:
+        if (
+            not isinstance(val_fraction, numbers.Real)
+            or isinstance(val_fraction, bool | np.bool_)
+            or not 0 < val_fraction < 1
+        ):
             raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction!r}")
         if self.mode == "lines":
             total, what = len(self.documents), "documents"
@@ -297,8 +314,9 @@ class TextDataset:
                 f"got {type(rng).__name__}"
             )
         for name, value in (("batch_size", batch_size), ("seq_len", seq_len)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        batch_size, seq_len = int(batch_size), int(seq_len)
         width = seq_len + 1
         if self.mode == "stream":
             stream = self.documents[0]
@@ -324,3 +342,8 @@ class TextDataset:
 
     def _with(self, documents: tuple[npt.NDArray[np.int32], ...]) -> Self:
         return type(self)(self.tokenizer, self.mode, documents)
+
+
+def _is_int(value: object) -> bool:
+    """An int or a NumPy integer, not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)

@@ -166,6 +166,10 @@ def _generate(
     config = model.config
     vocab, limit = config.vocab_size, config.max_seq_len
     prompts, single = _prompts(prompt, vocab)
+    # A 0-d array (`jnp.float32(0.8)`, a `jnp.argmax`) is read as the number it holds.
+    max_new_tokens, temperature, top_k, top_p, eos_id = map(
+        _scalar, (max_new_tokens, temperature, top_k, top_p, eos_id)
+    )
     _check_options(max_new_tokens, temperature, top_k, top_p, eos_id, key, on_token, vocab)
     max_new_tokens = int(max_new_tokens)  # a NumPy integer has no bit_length
     greedy = _is_greedy(temperature)
@@ -203,7 +207,9 @@ def _generate(
             lengths,
             np.int32(max_new_tokens),
             np.float32(1.0 if greedy else temperature),
-            np.float32(1.0 if top_p is None else top_p),
+            # At least float32's smallest normal number: a smaller top_p would round to 0,
+            # and `mass_before < 0` would keep no token at all, not the most likely one.
+            np.float32(1.0 if top_p is None else max(top_p, _FLOAT32_TINY)),
             np.int32(-1 if eos_id is None else eos_id),
             key,
             np.int32(stream_id),
@@ -428,7 +434,21 @@ def _is_real(value: object) -> bool:
 def _is_prompt_like(value: object) -> bool:
     if isinstance(value, str | bytes):
         return False
-    return isinstance(value, Sequence | jax.Array | np.ndarray)
+    if isinstance(value, jax.Array | np.ndarray):
+        return value.ndim > 0  # a 0-d array is one id: `list(jnp.array(ids))` is one prompt
+    return isinstance(value, Sequence)
+
+
+def _scalar(value: Any) -> Any:
+    """The Python number a concrete 0-d NumPy or JAX array holds; anything else as it is."""
+    if (
+        isinstance(value, jax.Array | np.ndarray)
+        and value.ndim == 0
+        and not isinstance(value, jax.core.Tracer)
+        and not _is_key_array(value)
+    ):
+        return value.item()
+    return value
 
 
 def _prompts(prompt: Any, vocab: int) -> tuple[list[Int[np.ndarray, " seq"]], bool]:
@@ -472,6 +492,7 @@ def _ids(prompt: Any, vocab: int, name: str) -> Int[np.ndarray, " seq"]:
             )
         ids = [int(item) for item in np.asarray(prompt)]
     elif _is_prompt_like(prompt):
+        prompt = [_scalar(item) for item in prompt]
         for position, item in enumerate(prompt):
             if not _is_int(item):
                 raise ValueError(
@@ -547,7 +568,12 @@ def _check_options(
             f"top_p must be a number in (0, 1], got {top_p!r}: pass None to keep every token, "
             "or a probability mass such as 0.9"
         )
-    if eos_id is not None and (not _is_int(eos_id) or not 0 <= int(eos_id) < vocab):
+    if eos_id is not None and not _is_int(eos_id):
+        raise ValueError(
+            f"eos_id must be one int token id or None, got {eos_id!r}: pass a single id in "
+            f"[0, {vocab}) (generate stops at one id; to stop at several, map them to one)"
+        )
+    if eos_id is not None and not 0 <= int(eos_id) < vocab:
         raise ValueError(
             f"eos_id {eos_id!r} is outside the vocabulary [0, {vocab}): pass an id in that "
             "range, or None to stop only at max_new_tokens"

@@ -296,3 +296,11 @@ def _check_cache_layers(config: GPTConfig, cache: KVCache) -> None:
                 f"the KV cache has {found} layers but the model has {layers}: "
                 "make it with this model's init_cache()"
             )
+    # Past max_seq_len a learned position lookup clamps to the last row: under jit, where
+    # positions are not known, only the cache's size keeps decoding within max_seq_len.
+    slots = cache.keys.shape[1]
+    if slots > config.max_seq_len:
+        raise ValueError(
+            f"the KV cache has {slots} slots but max_seq_len is {config.max_seq_len}: make it "
+            "with this model's init_cache(), which holds at most max_seq_len positions"
+        )

@@ -140,12 +140,31 @@ def from_state_dict(config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
     """
     from ._gpt import GPT
 
+    if not isinstance(config, GPTConfig):
+        raise TypeError(f"from_state_dict expects a GPTConfig, got {type(config).__qualname__}")
+    if not isinstance(tensors, Mapping):
+        raise TypeError(
+            f"tensors must be a mapping of names to arrays, got {type(tensors).__qualname__}: "
+            "pass model.state_dict() or a dict like it"
+        )
+    for name in tensors:
+        if not isinstance(name, str):
+            raise TypeError(
+                f"state dict names must be strings, got {name!r} ({type(name).__qualname__})"
+            )
+    # GPT2LMHeadModel's state_dict() also holds the tied head, a copy of wte.weight.
+    tied_copy = config.tie_embeddings and "lm_head.weight" in tensors
     prefixed = sorted(name for name in tensors if name.startswith("transformer."))
     if prefixed:
         raise KeyError(
             f"state dict names {prefixed[0]!r} with GPT2LMHeadModel's 'transformer.' prefix, "
             "which typedgpt's names do not have: strip it from every name, or load the "
             "Hugging Face folder with tg.from_pretrained"
+            + (
+                " (with a tied head, drop 'lm_head.weight' too: a copy of 'wte.weight')"
+                if tied_copy
+                else ""
+            )
         )
     sizes = _sizes(config)
     skeleton = eqx.filter_eval_shape(GPT, config, key=jax.random.key(0))
@@ -193,6 +212,12 @@ def from_state_dict(config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
         wheres.append(entry.where)
         values.append(jnp.asarray(np.stack(layers) if entry.per_layer else layers[0]))
     unexpected = sorted(set(tensors) - expected_names)
+    if unexpected == ["lm_head.weight"] and tied_copy:
+        raise KeyError(
+            "state dict has parameters this config does not: lm_head.weight: the config ties "
+            "the head to the token embedding (tie_embeddings=True): drop 'lm_head.weight' if it "
+            "is a copy of 'wte.weight' (GPT2LMHeadModel saves one), or set tie_embeddings=False"
+        )
     if unexpected:
         raise KeyError(
             f"state dict has parameters this config does not: {', '.join(unexpected[:5])}"

@@ -49,6 +49,15 @@ def _check_mode(mode: str) -> None:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
 
 
+def check_text(text: object) -> None:
+    """Reject what is not a `str`: bytes would iterate as ints, and fail far from here."""
+    if not isinstance(text, str):
+        raise TypeError(
+            f"text must be a str, got {type(text).__qualname__}: decode it first "
+            "(data.decode('utf-8')), or read a file with tg.load_text(path)"
+        )
+
+
 class Tokenizer(abc.ABC):
     """What every tokenizer provides: `encode`, `decode`, `bos_id`, `vocab_size`, and JSON.
 
@@ -84,7 +93,11 @@ class Tokenizer(abc.ABC):
         _write_text_atomic(Path(path), json.dumps(self.to_json(), indent=2) + "\n")
 
     def _check_ids(self, ids: Iterable[SupportsIndex]) -> list[int]:
-        out = [operator.index(i) for i in ids]
+        given = list(ids)
+        for position, i in enumerate(given):
+            if isinstance(i, bool):  # an index, to Python: True would decode as id 1
+                raise TypeError(f"token id {i} at position {position} is a bool, not an int")
+        out = [operator.index(i) for i in given]
         for position, i in enumerate(out):
             if not 0 <= i < self.vocab_size:
                 raise ValueError(
@@ -133,6 +146,7 @@ class CharTokenizer(Tokenizer):
         character of `text`, newline included, is a token.
         """
         _check_mode(mode)
+        check_text(text)
         chars = set("".join(split_lines(text))) if mode == "lines" else set(text)
         if not chars:
             raise ValueError(
@@ -154,6 +168,7 @@ class CharTokenizer(Tokenizer):
 
         A character the tokenizer never saw raises `ValueError` naming it and its position.
         """
+        check_text(text)
         index = self._index
         try:
             return [index[c] for c in text]
@@ -191,6 +206,7 @@ class ByteTokenizer(Tokenizer):
         return 257
 
     def encode(self, text: str) -> list[int]:
+        check_text(text)
         return list(text.encode("utf-8"))
 
     def decode(self, ids: Iterable[SupportsIndex]) -> str:
