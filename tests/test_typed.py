@@ -1021,6 +1021,20 @@ def test_environment_variable_turns_checks_off_at_import() -> None:
     assert result.stdout.strip() == "False"
 
 
+@pytest.mark.parametrize(
+    ("value", "enabled"),
+    [("0", False), ("no", False), (" OFF ", False), ("1", True), ("yes", True), ("", True)],
+)
+def test_environment_variable_values(value: str, enabled: bool) -> None:
+    assert typedgpt._typed._checks_from_environment({"TYPEDGPT_CHECKS": value}) is enabled
+
+
+def test_an_unknown_environment_value_is_warned_about_and_leaves_checks_on() -> None:
+    with pytest.warns(UserWarning, match=r"TYPEDGPT_CHECKS='disable' is not understood"):
+        assert typedgpt._typed._checks_from_environment({"TYPEDGPT_CHECKS": "disable"}) is True
+    assert typedgpt._typed._checks_from_environment({}) is True
+
+
 # Checks run at trace time only
 
 

@@ -36,6 +36,7 @@ import sys
 import threading
 import types
 import typing
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -57,7 +58,25 @@ from ._shape_error import (
 )
 from ._shape_error import describe as describe
 
-_enabled = os.environ.get("TYPEDGPT_CHECKS", "1").strip().lower() not in {"0", "false", "off"}
+_OFF, _ON = {"0", "false", "off", "no"}, {"", "1", "true", "on", "yes"}
+
+
+def _checks_from_environment(environ: Mapping[str, str]) -> bool:
+    """Whether `TYPEDGPT_CHECKS` leaves checks on: off for 0, false, off or no; a value that is
+    none of these nor 1, true, on or yes is warned about, and leaves them on."""
+    value = environ.get("TYPEDGPT_CHECKS", "1")
+    if value.strip().lower() in _OFF:
+        return False
+    if value.strip().lower() not in _ON:
+        warnings.warn(
+            f"TYPEDGPT_CHECKS={value!r} is not understood, so shape checks stay on: set it "
+            "to 0 (or false, off, no) to turn them off, or to 1 (true, on, yes)",
+            stacklevel=2,
+        )
+    return True
+
+
+_enabled = _checks_from_environment(os.environ)
 _local = threading.local()
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -66,9 +85,9 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 def set_checks(enabled: bool) -> bool:
     """Switch call-time shape checks on or off for every `TypedModule`; returns the old setting.
 
-    Checks are on by default (`TYPEDGPT_CHECKS=0` in the environment turns them off at import).
-    They cost nothing inside `jax.jit` after tracing, so switching them off only speeds up
-    eager calls.
+    Checks are on by default; `TYPEDGPT_CHECKS=0` (or `false`, `off`, `no`) in the environment
+    turns them off at import. They cost nothing inside `jax.jit` after tracing, so switching
+    them off only speeds up eager calls.
     """
     global _enabled
     if not isinstance(enabled, bool):
