@@ -27,12 +27,13 @@ from typedgpt.mypy_plugin import (
     SUPPORTED_MYPY,
     ShapePlugin,
     UnsupportedMypyError,
+    _lax,
     _stubs,
     check_mypy_version,
     plugin,
 )
 from typedgpt.mypy_plugin._binder import Binder
-from typedgpt.mypy_plugin._dims import ANY_DIM, Dim, DimSpecError, parse_dims
+from typedgpt.mypy_plugin._dims import ANY_DIM, GRADUAL, Dim, DimSpecError, parse_dims
 from typedgpt.mypy_plugin._rules import check as check_rules
 from typedgpt.mypy_plugin._shapes import ShapeError, broadcast, einsum, matmul, reshape
 from typedgpt.mypy_plugin._stubs import Param
@@ -252,6 +253,25 @@ def test_operation_rules() -> None:
     assert einsum("sd,Sd->sS", [(seq, embed), (vocab, embed)]) == (seq, vocab)
     with pytest.raises(ShapeError, match="512 elements"):
         reshape((Dim("size", 16), Dim("size", 32)), [16, 4, 4])
+
+
+def test_lax_rules_refuse_negative_axes_and_keep_unsure_sizes_unknown() -> None:
+    """jax.lax refuses a negative axis whatever the rank; a named dim placed at a literal
+    size, or a slice that jit refuses, is of unknown size rather than a guess."""
+    seq, embed, batch = Dim("name", "seq"), Dim("name", "embed"), Dim("var", "batch")
+    one, eight = Dim("size", 1), Dim("size", 8)
+    with pytest.raises(
+        ShapeError, match=re.escape("lhs axis -1 is negative: jax.lax counts axes from 0")
+    ):
+        _lax.dot_general((batch, embed), (embed,), (((-1,), (0,)), ((), ())))
+    assert _lax.dot_general((batch, embed), (embed,), (((1,), (0,)), ((), ()))) == GRADUAL
+    assert _lax.broadcast_in_dim((one, embed), [4, None], [0, 1]) == (ANY_DIM, embed)
+    assert _lax.broadcast_in_dim((embed,), [4, 8], [1]) == (ANY_DIM, ANY_DIM)
+    assert _lax.broadcast_in_dim((eight,), [4, 8], [1]) == (Dim("size", 4), eight)
+    assert _lax.slice_((seq, eight), [0, 0], [4, 9], [1, 1]) == (ANY_DIM, ANY_DIM)
+    assert _lax.dynamic_slice((seq, eight), [4, 2], 2) == (ANY_DIM, Dim("size", 2))
+    with pytest.raises(ShapeError, match=re.escape("axis 1 of (seq, 8) has size 8")):
+        _lax.squeeze((seq, eight), [1])
 
 
 def test_supported_mypy_is_the_pinned_one() -> None:

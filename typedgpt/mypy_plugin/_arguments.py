@@ -5,7 +5,6 @@ finds it by keyword, else by the parameter's position, as Python binds arguments
 call spreads `*args`, positions after it are unknown and so are those arguments.
 """
 
-from collections.abc import Sequence
 from typing import TypeAlias
 
 from mypy.nodes import (
@@ -22,7 +21,17 @@ from mypy.nodes import (
     UnaryExpr,
 )
 from mypy.plugin import FunctionContext, MethodContext
-from mypy.types import AnyType, Instance, Type, TypeOfAny, TypeVarTupleType, UnpackType
+from mypy.types import (
+    AnyType,
+    Instance,
+    LiteralType,
+    TupleType,
+    Type,
+    TypeOfAny,
+    TypeVarTupleType,
+    UnpackType,
+    get_proper_type,
+)
 
 from ._dims import Shape
 from ._stubs import NO_DEFAULT, SELF, VAR_POSITIONAL, Stub
@@ -95,12 +104,28 @@ class Call:
         arrays = self.stub.arrays
         return self.dims(arrays[0].name) if arrays else None
 
-    def rest(self, name: str) -> list[Expression] | None:
-        """The arguments of a `*name` parameter; None after a spread `*args`."""
+    def ints(self, name: str) -> list[int | None] | None:
+        """The ints given for `name`, sizes or axes: the arguments of a `*name` parameter, or
+        one argument that is an int or a sequence of them, `(2, -1)`. An int that is not a
+        literal is None; the whole is None where their number is not known (a spread
+        `*sizes`, a `Sequence[int]`), and `[]` where `name` is not given."""
         param = self.stub.param(name)
-        if self._spread or param is None or param.position is None:
-            return None
-        return [expr for expr, _ in self._positional[param.position :]]
+        if param is not None and param.kind == VAR_POSITIONAL:
+            if self._spread or param.position is None:
+                return None
+            given = self._positional[param.position :]
+        else:
+            found = self.find(name)
+            given = [found] if found is not None else []
+        if len(given) != 1:
+            return [int_literal(expr) for expr, _ in given]
+        expr, typ = given[0]
+        if isinstance(expr, (TupleExpr, ListExpr)):
+            if any(isinstance(item, StarExpr) for item in expr.items):
+                return None
+            return [int_literal(item) for item in expr.items]
+        value = int_literal(expr)
+        return [value] if value is not None else _ints_of_type(typ)
 
     def value(self, name: str) -> object:
         """The literal value of an argument, the default when it is left out, or
@@ -161,14 +186,31 @@ def int_literal(expr: Expression | None) -> int | None:
     return None
 
 
-def int_sequence(exprs: Sequence[Expression]) -> list[int | None] | None:
-    """Sizes or axes written as arguments, `(2, -1)` or `2, -1`: int literals, None for the
-    others; None when spread with `*`."""
-    if len(exprs) == 1 and isinstance(exprs[0], (TupleExpr, ListExpr)):
-        exprs = exprs[0].items
-    if any(isinstance(e, StarExpr) for e in exprs):
-        return None
-    return [int_literal(e) for e in exprs]
+def _ints_of_type(t: Type) -> list[int | None] | None:
+    """The ints an argument of type `t` holds: one for an int, one per item of a fixed-length
+    tuple (`tuple[int, int]`), their values where the type has them (`Literal[2]`); None where
+    their number is not known."""
+    p = get_proper_type(t)
+    if isinstance(p, TupleType):
+        if any(isinstance(item, UnpackType) for item in p.items):
+            return None
+        return [_int_of_type(item) for item in p.items]
+    if isinstance(p, LiteralType) and type(p.value) is int:
+        return [p.value]
+    if isinstance(p, Instance) and _is_int_class(p):
+        return [None]
+    return None
+
+
+def _int_of_type(t: Type) -> int | None:
+    p = get_proper_type(t)
+    if isinstance(p, LiteralType) and type(p.value) is int:
+        return p.value
+    return None
+
+
+def _is_int_class(inst: Instance) -> bool:
+    return inst.type.fullname == "builtins.int" or inst.type.has_base("numpy.integer")
 
 
 def gradual_like(t: Type) -> Type:

@@ -21,10 +21,11 @@ from mypy.nodes import (
 from mypy.plugin import AttributeContext
 from mypy.types import Instance, LiteralType, TupleType, Type, get_proper_type
 
+from . import _lax as lax
 from . import _shapes as shapes
-from ._arguments import NOT_LITERAL, Call, CallContext, int_literal, int_sequence
+from ._arguments import NOT_LITERAL, Call, CallContext, int_literal
 from ._binder import Binder
-from ._dims import ANY_DIM, GRADUAL, SIZE, Dim, Shape, show, variadic_index
+from ._dims import GRADUAL, SIZE, Dim, Shape, same, show, variadic_index
 from ._messages import fail, paren
 from ._shapes import Index, ShapeError
 from ._stubs import SELF, SIGNATURE, VAR_POSITIONAL, Stub, StubError, Stubs
@@ -195,21 +196,10 @@ def einsum(call: Call) -> Type:
 # ---------------------------------------------------------------------- rearranging
 
 
-def _int_args(call: Call, name: str) -> list[int | None] | None:
-    """The sizes or axes given for `name`: `*shape` arguments, or one sequence argument."""
-    param = call.stub.param(name)
-    if param is not None and param.kind == VAR_POSITIONAL:
-        exprs = call.rest(name)
-    else:
-        expr = call.expr(name)
-        exprs = [expr] if expr is not None else []
-    return int_sequence(exprs) if exprs is not None else None
-
-
 def reshape(call: Call) -> Type:
     """`x.reshape(2, -1)`, `jnp.reshape(x, (2, -1))`: literal sizes, checked when known."""
     first = call.operand()
-    sizes = _int_args(call, "shape")
+    sizes = call.ints("shape")
     if first is None or not sizes:
         return call.unknown()
     return call.make(shapes.reshape(first, sizes))
@@ -222,7 +212,7 @@ def transpose(call: Call) -> Type:
         return call.unknown()
     param = call.stub.param("axes")
     if param is not None and param.kind == VAR_POSITIONAL:
-        sizes = _int_args(call, "axes")
+        sizes = call.ints("axes")
         if sizes == []:
             return call.make(shapes.transpose(first))
         if sizes is None or None in sizes:
@@ -236,25 +226,17 @@ def transpose(call: Call) -> Type:
 
 
 def expand_dims(call: Call) -> Type:
-    """`jnp.expand_dims(x, axis)`: a new axis of size 1 (typed unknown) at `axis`."""
+    """`jnp.expand_dims(x, axis)` and `lax.expand_dims(x, dimensions)`: a new axis of size 1
+    (typed unknown) at each axis, counted in the result."""
     first = call.operand()
-    axes = call.axes()
-    if (
-        first is None
-        or not isinstance(axes, tuple)
-        or len(axes) != 1
-        or variadic_index(first) is not None
-    ):
+    axes = call.axes("dimensions" if call.stub.param("dimensions") else "axis")
+    if first is None or not isinstance(axes, tuple):
         return call.unknown()
-    rank = len(first) + 1
-    axis = axes[0]
-    if not -rank <= axis < rank:
-        raise ShapeError(f"axis {axis} is out of range for the {rank} dims of the result")
-    pos = axis % rank
-    return call.make((*first[:pos], ANY_DIM, *first[pos:]))
+    return call.make(shapes.expand_dims(first, axes))
 
 
 def _sequence_operands(call: Call, name: str) -> list[Shape] | None:
+    """The dims of each array of a list or tuple written in the call, `[x, y]`."""
     found = call.find(name)
     if found is None:
         return None
@@ -306,6 +288,173 @@ def dynamic_update_slice(call: Call) -> Type:
             f"the update {show(update)} must have the rank of the operand {show(operand)}"
         )
     return call.make(operand)
+
+
+# ---------------------------------------------------------------------- jax.lax
+
+
+def lax_reshape(call: Call) -> Type:
+    """`lax.reshape(x, new_sizes)`: every size given, none inferred, and the element count
+    checked where all sizes are known. (`dimensions` transposes `x` first: the same dims.)"""
+    first = call.operand()
+    sizes = call.ints("new_sizes")
+    if first is None or sizes is None:
+        return call.unknown()
+    negative = [s for s in sizes if s is not None and s < 0]
+    if negative:
+        raise ShapeError(
+            f"new_sizes has {negative[0]}: jax.lax infers no size (jnp.reshape does); "
+            "give every size"
+        )
+    return call.make(shapes.reshape(first, sizes))
+
+
+def lax_transpose(call: Call) -> Type:
+    """`lax.transpose(x, permutation)`: a permutation of every axis, counted from 0."""
+    first = call.operand()
+    permutation = _int_tuple(call.value("permutation"))
+    if first is None or permutation is None:
+        return call.unknown()
+    for axis in permutation:
+        lax.axis(first, axis)
+    return call.make(shapes.transpose(first, permutation))
+
+
+def lax_concatenate(call: Call) -> Type:
+    """`lax.concatenate(operands, dimension)`: as `jnp.concatenate`, along an axis from 0."""
+    operands = _sequence_operands(call, "operands")
+    dimension = _int(call.value("dimension"))
+    if not operands or dimension is None:
+        return call.unknown()
+    lax.axis(operands[0], dimension, "dimension")
+    return call.make(shapes.concatenate(operands, dimension))
+
+
+def lax_argmax(call: Call) -> Type:
+    """`lax.argmax(x, axis, index_dtype)` and `lax.argmin`: drop `axis`, counted from 0."""
+    first = call.operand()
+    axis = _int(call.value("axis"))
+    if first is None or axis is None:
+        return call.unknown()
+    return call.make(shapes.reduce(first, (lax.axis(first, axis),), keepdims=False))
+
+
+def lax_checks_axes(call: Call) -> Type:
+    """The signature, after checking the literal axes of `axis` (an int: `lax.cumsum`) or
+    `dimensions` (a sequence: `lax.rev`): axes of the array, counted from 0, each once."""
+    first = call.operand()
+    value = call.value("axis" if call.stub.param("axis") else "dimensions")
+    axes = _int_tuple(value if isinstance(value, tuple) else (value,))
+    if first is not None and axes is not None:
+        for axis in axes:
+            lax.axis(first, axis)
+        lax.distinct(axes, "dimensions")
+    return signature(call)
+
+
+def broadcast_in_dim(call: Call) -> Type:
+    """`lax.broadcast_in_dim(x, shape, broadcast_dimensions)`: `shape`, with the dims of `x`
+    at `broadcast_dimensions`; a Python number is a scalar."""
+    given = call.type("operand")
+    first = () if given is not None and is_scalar_like(given) else call.dims("operand")
+    sizes = call.ints("shape")
+    if first is None or sizes is None:
+        return call.unknown()
+    placed = _int_tuple(call.value("broadcast_dimensions"))
+    return call.make(lax.broadcast_in_dim(first, sizes, placed))
+
+
+def squeeze(call: Call) -> Type:
+    """`lax.squeeze(x, dimensions)`: drops axes of size 1."""
+    first = call.operand()
+    axes = _int_tuple(call.value("dimensions"))
+    if first is None or axes is None:
+        return call.unknown()
+    return call.make(lax.squeeze(first, axes))
+
+
+def dot_general(call: Call) -> Type:
+    """`lax.dot_general(lhs, rhs, dimension_numbers)`, with literal dimension numbers."""
+    a, b = call.dims("lhs"), call.dims("rhs")
+    numbers = _dimension_numbers(call.value("dimension_numbers"))
+    if a is None or b is None or numbers is None:
+        return call.unknown()
+    return call.make(lax.dot_general(a, b, numbers))
+
+
+def scalar_or_same(call: Call) -> Type:
+    """The signature; each argument it gives no dims (`lax.select`'s `pred`, `lax.clamp`'s
+    `min` and `max`) is a scalar or has the dims of the result: nothing broadcasts."""
+    result = signature(call)
+    dims = dims_of(result)
+    if dims is None or variadic_index(dims) is not None:
+        return result
+    for param in call.stub.params:
+        given = call.type(param.name)
+        if param.dims is not None or given is None or is_scalar_like(given):
+            continue
+        actual = dims_of(given)
+        if actual is None or actual == () or variadic_index(actual) is not None:
+            continue
+        if len(actual) != len(dims) or not all(
+            same(x, y) for x, y in zip(actual, dims, strict=True)
+        ):
+            raise ShapeError(
+                f'argument "{param.name}" has dims {show(actual)}: it must be a scalar or have '
+                f"the dims {show(dims)}"
+            )
+    return result
+
+
+def dynamic_slice(call: Call) -> Type:
+    """`lax.dynamic_slice(x, start_indices, slice_sizes)`: the dims of the slice sizes."""
+    first = call.operand()
+    sizes = call.ints("slice_sizes")
+    if first is None or sizes is None:
+        return call.unknown()
+    starts = call.ints("start_indices")
+    return call.make(lax.dynamic_slice(first, sizes, len(starts) if starts is not None else None))
+
+
+def lax_slice(call: Call) -> Type:
+    """`lax.slice(x, start_indices, limit_indices, strides)` with literal indices."""
+    first = call.operand()
+    starts, limits = call.ints("start_indices"), call.ints("limit_indices")
+    if first is None or starts is None or limits is None:
+        return call.unknown()
+    strides: list[int | None] | None = (
+        [1] * len(starts) if call.value("strides") is None else call.ints("strides")
+    )
+    if strides is None:
+        return call.unknown()
+    return call.make(lax.slice_(first, starts, limits, strides))
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _int_tuple(value: object) -> tuple[int, ...] | None:
+    """Axes written as a literal sequence, `(1, 0)`."""
+    if not isinstance(value, tuple):
+        return None
+    ints = tuple(i for i in map(_int, value) if i is not None)
+    return ints if len(ints) == len(value) else None
+
+
+def _dimension_numbers(value: object) -> lax.DimensionNumbers | None:
+    """`((contract_lhs, contract_rhs), (batch_lhs, batch_rhs))`, written as literals."""
+    if not isinstance(value, tuple) or len(value) != 2:
+        return None
+    pairs: list[lax.AxesPair] = []
+    for pair in value:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            return None
+        lhs, rhs = _int_tuple(pair[0]), _int_tuple(pair[1])
+        if lhs is None or rhs is None:
+            return None
+        pairs.append((lhs, rhs))
+    return pairs[0], pairs[1]
 
 
 # ---------------------------------------------------------------------- indexing
@@ -383,6 +532,17 @@ RULES: Mapping[str, Rule] = {
     "concatenate": concatenate,
     "stack": stack,
     "dynamic_update_slice": dynamic_update_slice,
+    "lax_reshape": lax_reshape,
+    "lax_transpose": lax_transpose,
+    "lax_concatenate": lax_concatenate,
+    "lax_argmax": lax_argmax,
+    "lax_checks_axes": lax_checks_axes,
+    "broadcast_in_dim": broadcast_in_dim,
+    "squeeze": squeeze,
+    "dot_general": dot_general,
+    "scalar_or_same": scalar_or_same,
+    "dynamic_slice": dynamic_slice,
+    "lax_slice": lax_slice,
     "index": index,
 }
 PROPERTY_RULES: Mapping[str, Callable[[Shape], Shape]] = {

@@ -190,6 +190,22 @@ def _product(values: Sequence[int]) -> int:
     return out
 
 
+def expand_dims(a: Shape, axes: Sequence[int]) -> Shape:
+    """`jnp.expand_dims(x, axes)`: a new axis of size 1 at each of `axes`, counted in the
+    result (from its end where negative); typed unknown, as an axis added by `None` is."""
+    if variadic_index(a) is not None:
+        return GRADUAL
+    rank = len(a) + len(axes)
+    for axis in axes:
+        if not -rank <= axis < rank:
+            raise ShapeError(f"axis {axis} is out of range for the {rank} dims of the result")
+    positions = {axis % rank for axis in axes}
+    if len(positions) != len(axes):
+        raise ShapeError(f"axes {tuple(axes)} name one axis of the result twice")
+    rest = iter(a)
+    return tuple(ANY_DIM if i in positions else next(rest) for i in range(rank))
+
+
 def concatenate(shapes: Sequence[Shape], axis: int) -> Shape:
     """`jnp.concatenate(arrays, axis)`: equal ranks, equal dims off the axis, sizes add."""
     if any(variadic_index(s) is not None for s in shapes):
