@@ -259,6 +259,19 @@ def test_train_notes_what_lines_mode_cuts(
     )
 
 
+def test_lines_mode_note_gives_advice_the_preset_allows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --preset microgpt refuses --seq-len: the note must not advise raising it.
+    data = tmp_path / "lines.txt"
+    data.write_text("abc\nabcdefghijklmnopqrstuvwxyz\n" * 10, encoding="utf-8")
+    argv = ["train", f"--data={data}", f"--out={tmp_path / 'run'}", "--preset=microgpt"]
+    assert cli.main([*argv, "--steps=1", "--warmup=0", "--eval-every=1", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "use --mode stream, or --preset small with a --seq-len above the longest line" in err
+    assert "raise --seq-len" not in err
+
+
 def test_quickstart_states_the_parser_defaults() -> None:
     """Every default that docs/quickstart.md states is the parser's."""
     import typedgpt as tg

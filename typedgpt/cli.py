@@ -126,7 +126,13 @@ def _train(args: argparse.Namespace) -> int:
         config = _model_config(args, tokenizer.vocab_size)
     source = "the built-in corpus" if args.data is None else args.data
     print(f"Training on {source}: {train.num_tokens:,} tokens, vocab {tokenizer.vocab_size}.")
-    _note_cut(train, config.max_seq_len)
+    if args.resume:  # the run's settings are fixed
+        fix = "a new run can use --mode stream or a longer context"
+    elif args.preset == "microgpt":  # its context is fixed
+        fix = "use --mode stream, or --preset small with a --seq-len above the longest line"
+    else:
+        fix = "use --mode stream, or raise --seq-len"
+    _note_cut(train, config.max_seq_len, fix)
     result = tg.train(
         config,
         train,
@@ -154,16 +160,16 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _note_cut(train: Any, seq_len: int) -> None:
-    """Say on stderr how much of the data `--mode lines` never trains on, and the fix."""
+def _note_cut(train: Any, seq_len: int, fix: str) -> None:
+    """Say on stderr how much of the data `--mode lines` never trains on, and `fix`."""
     cut = train.cut_fraction(seq_len)
     if cut > 0:
         longest = max(doc.size for doc in train.documents)
         print(
             f"typedgpt train: note: --mode lines trains on the first {seq_len + 1} tokens of "
             f"each line (the context, {seq_len}, plus one), so {cut:.1%} of the training "
-            "tokens are never trained on: use --mode stream, or raise --seq-len (lines run "
-            f"up to {longest:,} tokens, BOS included)",
+            f"tokens are never trained on: {fix} (lines run up to {longest:,} tokens, BOS "
+            "included)",
             file=sys.stderr,
         )
 
