@@ -28,6 +28,7 @@ from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2Tokeniz
 import typedgpt as tg
 from tests.hf_models import randomize_gpt2
 from typedgpt._hf import config_to_hf
+from typedgpt._train import batch_loss
 
 RTOL = 1e-5  # float32 logits, as tests/test_gpt.py
 ATOL = 1e-5  # times the largest logit
@@ -351,6 +352,25 @@ def test_dtype_argument(small: tuple[Path, GPT2LMHeadModel], dtype: Any) -> None
     assert tg.from_pretrained(folder, dtype="float16").token_embedding.dtype == jnp.float16
 
 
+@pytest.mark.parametrize(
+    ("dtype", "message"),
+    [
+        (jnp.float8_e4m3fn, r"dtype=float8_e4m3fn is narrower than typedgpt computes in"),
+        ("float4_e2m1fn", r"dtype=float4_e2m1fn is narrower than typedgpt computes in"),
+        (jnp.float64, r"dtype=float64 needs JAX's 64-bit mode, which is off, so JAX would"),
+        (torch.bfloat16, r"dtype=torch\.bfloat16 is a PyTorch dtype, not a JAX one: pass JAX's"),
+    ],
+)
+def test_dtype_argument_refuses_what_typedgpt_cannot_compute_in(
+    small: tuple[Path, GPT2LMHeadModel], dtype: Any, message: str
+) -> None:
+    """float8 and float4 used to load and give logits rounded to a few bits, float64 loaded as
+    float32 without a word, and torch.bfloat16 was called not a floating-point dtype."""
+    folder, _ = small
+    with pytest.raises(ValueError, match=message):
+        tg.from_pretrained(folder, dtype=dtype)
+
+
 def test_sharded_safetensors(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
     folder, hf = small
     hf.save_pretrained(tmp_path / "sharded", max_shard_size="20KB")
@@ -377,6 +397,75 @@ def test_bfloat16_weights(tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         np.asarray(widened.token_embedding), np.asarray(model.token_embedding, np.float32)
     )
+
+
+# Half the distance between neighbouring numbers near 1, per dtype: the logits of one model
+# in bfloat16 or float16 and in float32 differ by a few of these times the largest logit.
+EPS = {"bfloat16": 2.0**-8, "float16": 2.0**-11}
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_low_precision_folder_runs_and_exports_in_its_dtype(
+    tmp_path: Path, key: jax.Array, dtype: str
+) -> None:
+    """A folder transformers saved in bfloat16 or float16 loads (`dtype=None`), runs,
+    decodes, generates, trains and exports in that dtype, under these tests' strict dtype
+    promotion: the norms mixed their low-precision gains with float32, which it refuses."""
+    hf = _hf_gpt2(CONFIGS["small"], seed=4)
+    hf.to(getattr(torch, dtype))
+    hf.save_pretrained(tmp_path / "in")
+    model = tg.from_pretrained(tmp_path / "in", dtype=None)
+    assert {leaf.dtype for leaf in jax.tree.leaves(model)} == {jnp.dtype(dtype)}
+    wide = tg.from_pretrained(tmp_path / "in")  # the same values in float32
+    tokens = _tokens(model.config.vocab_size, 37)
+    logits = model(jnp.asarray(tokens))
+    assert logits.dtype == jnp.dtype(dtype)
+    expected = np.asarray(wide(jnp.asarray(tokens)))
+    scale = float(np.abs(expected).max())
+    assert scale > 1.0
+    atol = 8 * EPS[dtype] * scale
+    np.testing.assert_allclose(np.asarray(logits, np.float32), expected, rtol=0, atol=atol)
+    with torch.no_grad():
+        theirs = hf(torch.from_numpy(tokens.astype(np.int64))[None]).logits[0].float().numpy()
+    np.testing.assert_allclose(np.asarray(logits, np.float32), theirs, rtol=0, atol=atol)
+
+    # Cached decoding in the model's dtype gives the full forward pass's logits.
+    cache = model.init_cache(model.token_embedding.dtype)
+    prefix, cache = model.decode(jnp.asarray(tokens[:30]), cache)
+    steps = [prefix]
+    for token in tokens[30:]:
+        step, cache = model.decode(jnp.asarray(token)[None], cache)
+        steps.append(step)
+    assert cache.keys.dtype == jnp.dtype(dtype)
+    decoded = np.asarray(jnp.concatenate(steps), np.float32)
+    np.testing.assert_allclose(decoded, np.asarray(logits, np.float32), rtol=0, atol=atol)
+
+    # Greedy generation is the argmax of the same dtype's full forward pass, step by step.
+    prompt = _tokens(model.config.vocab_size, 8, seed=1).tolist()
+    greedy = tg.generate(model, prompt, max_new_tokens=8, temperature=0, key=key)
+    sequence = list(prompt)
+    for _ in range(8):
+        sequence.append(int(jnp.argmax(model(jnp.asarray(sequence, jnp.int32))[-1])))
+    assert greedy == sequence[len(prompt) :]
+
+    # The training loss is float32, and its gradients are in the parameters' dtype.
+    inputs = jnp.asarray(tokens[:-1])[None]
+    targets = jnp.asarray(tokens[1:])[None]
+    mask = jnp.ones(inputs.shape, jnp.float32)
+    loss, grads = jax.value_and_grad(batch_loss)(model, inputs, targets, mask)
+    assert loss.dtype == jnp.float32
+    np.testing.assert_allclose(
+        float(loss), float(batch_loss(wide, inputs, targets, mask)), rtol=8 * EPS[dtype]
+    )
+    assert all(leaf.dtype == jnp.dtype(dtype) for leaf in jax.tree.leaves(grads))
+
+    # Exported, the folder records the dtype, and transformers loads the very same model.
+    out = tg.save_pretrained(model, tmp_path / "out")
+    assert json.loads((out / "config.json").read_text())["dtype"] == dtype
+    reloaded = _load_hf(out)
+    assert reloaded.dtype == getattr(torch, dtype)
+    for name, tensor in hf.state_dict().items():
+        assert torch.equal(reloaded.state_dict()[name], tensor), name
 
 
 # --------------------------------------------------------------------------------------------

@@ -38,6 +38,29 @@ def test_empty_in_bfloat16() -> None:
     assert cache.position.dtype == jnp.int32
 
 
+@pytest.mark.parametrize(
+    ("dtype", "message"),
+    [
+        (jnp.int8, r"dtype=int8 is not a floating-point dtype: pass the model's dtype"),
+        (jnp.float8_e4m3fn, r"dtype=float8_e4m3fn is narrower than typedgpt computes in"),
+        (jnp.float64, r"dtype=float64 needs JAX's 64-bit mode, which is off"),
+        ("bf16", r"dtype='bf16' is not a floating-point dtype: pass the model's dtype"),
+    ],
+)
+def test_empty_refuses_a_dtype_attention_cannot_hold(dtype: DTypeLike, message: str) -> None:
+    """Refused where the cache is made, naming the argument: an int8 cache used to fail only
+    at the first decode, in a private method's check; a float8 one gave wrong logits, and a
+    float64 one was float32 (without JAX's 64-bit mode)."""
+    with pytest.raises(ValueError, match=message):
+        _empty(dtype)
+    model = tg.GPT(
+        tg.GPTConfig.microgpt(vocab_size=7, max_seq_len=5, num_layers=1, num_heads=1, embed_dim=4),
+        key=jax.random.key(0),
+    )
+    with pytest.raises(ValueError, match=message):
+        model.init_cache(dtype)
+
+
 def test_empty_is_keyword_only() -> None:
     with pytest.raises(TypeError):
         tg.KVCache.empty(LAYERS, KV_SEQ, HEADS, HEAD_DIM)  # type: ignore[call-arg]

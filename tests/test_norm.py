@@ -187,6 +187,30 @@ def test_bfloat16_is_computed_in_float32(
     assert not np.array_equal(np.asarray(narrow, np.float32), np.asarray(y, np.float32))
 
 
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+@pytest.mark.parametrize("kind", ["rms", "layer"])
+def test_low_precision_parameters_are_widened_too(key: jax.Array, kind: str, dtype: type) -> None:
+    """A bfloat16 model's norms hold bfloat16 gains and shifts: they are widened with `x`,
+    not mixed with float32 (which strict dtype promotion, as in these tests, refuses)."""
+    x_key, weight_key, bias_key = jax.random.split(key, 3)
+    x = (3.0 * jax.random.normal(x_key, (EMBED,)) + 1.0).astype(dtype)
+    weight = (1.0 + 0.5 * jax.random.normal(weight_key, (EMBED,))).astype(dtype)
+    bias = (0.5 * jax.random.normal(bias_key, (EMBED,))).astype(dtype)
+    wide_x, wide_weight, wide_bias = (np.asarray(a, np.float32) for a in (x, weight, bias))
+    norm: tg.RMSNorm | tg.LayerNorm
+    if kind == "rms":
+        norm = eqx.tree_at(lambda m: m.weight, tg.RMSNorm(EMBED), weight)
+        expected = rmsnorm_reference(wide_x, wide_weight)
+    else:
+        norm = eqx.tree_at(lambda m: (m.weight, m.bias), tg.LayerNorm(EMBED), (weight, bias))
+        expected = layernorm_reference(wide_x, wide_weight, wide_bias)
+    y = norm(x)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(
+        np.asarray(y, np.float32), expected.astype(dtype).astype(np.float32), rtol=1e-2, atol=1e-2
+    )
+
+
 @pytest.mark.parametrize("norm", [tg.RMSNorm(EMBED), tg.LayerNorm(EMBED)], ids=["rms", "layer"])
 def test_vmap_over_positions(key: jax.Array, norm: tg.RMSNorm | tg.LayerNorm) -> None:
     x = jax.random.normal(key, (11, EMBED))

@@ -34,6 +34,7 @@ from jaxtyping import DTypeLike
 
 from ._checkpoint import UnreadableSafetensors, atomic_write, read_safetensors
 from ._config import GPTConfig
+from ._dtype import compute_dtype
 from ._gpt import GPT
 from ._state_dict import to_numpy
 from ._tokenizer import Tokenizer
@@ -382,15 +383,12 @@ def from_pretrained(
     **Returns:** the `GPT`.
     """
     if dtype is not None:
-        try:
-            name, valid = jnp.dtype(dtype).name, jnp.issubdtype(dtype, jnp.floating)
-        except TypeError:
-            name, valid = repr(dtype), False
-        if not valid:
-            raise ValueError(
-                f"dtype={name} is not a floating-point dtype: pass jnp.float32 (the "
-                "default), jnp.bfloat16 or jnp.float16, or None to keep the file's dtypes"
-            )
+        dtype = compute_dtype(
+            dtype,
+            argument="dtype",
+            fix="pass jnp.float32 (the default), jnp.bfloat16 or jnp.float16, or None to keep "
+            "the file's dtypes",
+        )
     folder = resolve_pretrained(path_or_name, revision=revision)
     config = config_from_hf(_read_json(folder / CONFIG_FILE), source=str(folder / CONFIG_FILE))
     tensors, source = read_weights(folder)

@@ -10,6 +10,7 @@ writing returns a new cache.
 import jax.numpy as jnp
 from jaxtyping import Array, DTypeLike, Float, Int
 
+from ._dtype import compute_dtype
 from ._typed import TypedModule
 
 
@@ -56,7 +57,13 @@ class KVCache(TypedModule):
         head_dim: int,
         dtype: DTypeLike = jnp.float32,
     ) -> "KVCache":
-        """An all-zero cache at position 0 (see also `GPT.init_cache`)."""
+        """An all-zero cache at position 0 (see also `GPT.init_cache`); `dtype` is
+        float32, bfloat16 or float16 (float64 with JAX's 64-bit mode)."""
+        dtype = compute_dtype(
+            dtype,
+            argument="dtype",
+            fix="pass the model's dtype, such as jnp.float32 (the default) or jnp.bfloat16",
+        )
         shape = (num_layers, max_seq_len, num_kv_heads, head_dim)
         return cls(
             keys=jnp.zeros(shape, dtype),

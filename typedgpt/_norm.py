@@ -40,7 +40,7 @@ class RMSNorm(TypedModule, Generic[Embed]):
         wide = _widen(x)
         y = wide * jax.lax.rsqrt(jnp.mean(wide * wide) + self.eps)
         if self.weight is not None:
-            y = y * self.weight
+            y = y * self.weight.astype(y.dtype)
         return y.astype(x.dtype)
 
 
@@ -70,7 +70,7 @@ class LayerNorm(TypedModule, Generic[Embed]):
         centred = wide - jnp.mean(wide)
         y = centred * jax.lax.rsqrt(jnp.mean(centred * centred) + self.eps)
         if self.weight is not None:
-            y = y * self.weight
+            y = y * self.weight.astype(y.dtype)
         if self.bias is not None:
-            y = y + self.bias
+            y = y + self.bias.astype(y.dtype)
         return y.astype(x.dtype)
