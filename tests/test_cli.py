@@ -446,6 +446,42 @@ def test_sample_model_options(
     assert out == expected
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_sample_dtype(
+    gpt2_folder: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    dtype: str,
+) -> None:
+    """--dtype reaches the model sampled, loaded from a folder or from a checkpoint."""
+    import jax
+    import jax.numpy as jnp
+
+    import typedgpt as tg
+
+    seen: list[str] = []
+    generate = tg.generate
+
+    def spy(model: tg.GPT, *args: Any, **kwargs: Any) -> Any:
+        seen.append(jnp.dtype(model.token_embedding.dtype).name)
+        return generate(model, *args, **kwargs)
+
+    monkeypatch.setattr(tg, "generate", spy)
+    tokenizer = tg.CharTokenizer.from_text("abc")
+    config = tg.GPTConfig.microgpt(vocab_size=tokenizer.vocab_size)
+    tg.save_checkpoint(
+        tmp_path / "run",
+        tg.GPT(config, key=jax.random.key(0)),
+        tokenizer_json=tokenizer.to_json(),
+    )
+    options = [f"--dtype={dtype}", "--temperature=0", "--max-new-tokens=4", "--num-samples=1"]
+    assert cli.main(["sample", f"--model={gpt2_folder}", *options]) == 0
+    assert cli.main(["sample", f"--checkpoint={tmp_path / 'run'}", *options]) == 0
+    assert seen == [dtype, dtype]
+    capsys.readouterr()
+
+
 def test_sample_caps_new_tokens_at_the_context(
     gpt2_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -182,7 +182,19 @@ def _print_samples(checkpoint_dir: Path, args: argparse.Namespace) -> None:
         raise ValueError(f"{checkpoint_dir} has no tokenizer.json: cannot turn text into ids")
     tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
     prompt = _prompt_ids(tokenizer, args.prompt, checkpoint.model.config.max_seq_len)
-    _stream_samples(checkpoint.model, tokenizer, prompt, args)
+    _stream_samples(_cast(checkpoint.model, args.dtype), tokenizer, prompt, args)
+
+
+def _cast(model: Any, dtype: str) -> Any:
+    """`model` with its floating-point parameters in `dtype`."""
+    import jax
+    import jax.numpy as jnp
+
+    def cast(leaf: Any) -> Any:
+        floating = isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jnp.floating)
+        return leaf.astype(dtype) if floating else leaf
+
+    return jax.tree.map(cast, model)
 
 
 def _prompt_ids(tokenizer: Any, prompt: str, limit: int) -> list[int]:
@@ -206,7 +218,7 @@ def _check_prompt_length(prompt: list[int], limit: int) -> None:
 def _print_pretrained_samples(path_or_name: str, args: argparse.Namespace) -> None:
     import typedgpt as tg
 
-    model = tg.from_pretrained(path_or_name)
+    model = tg.from_pretrained(path_or_name, dtype=args.dtype)
     tokenizer = tg.HFTokenizer.from_pretrained(path_or_name)
     # GPT-2 continues the prompt's own tokens; <|endoftext|> starts a document from nothing.
     prompt = tokenizer.encode(args.prompt) or [tokenizer.bos_id]
@@ -609,6 +621,13 @@ def build_parser() -> argparse.ArgumentParser:
         "cache (never downloaded)",
     )
     sample.add_argument("--seed", type=_seed, default=0, help="seed for sampling (default 0)")
+    sample.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16", "float16"],
+        default="float32",
+        help="the parameters' dtype while sampling: bfloat16 halves the memory (default "
+        "%(default)s)",
+    )
     _add_sample_options(sample, prompt="")
     sample.set_defaults(run=_sample)
 
