@@ -90,6 +90,15 @@ def test_layout_is_conv1d(key: jax.Array) -> None:
     np.testing.assert_array_equal(sd["wte.weight"], np.asarray(model.token_embedding))
 
 
+def test_arrays_are_read_only(key: jax.Array) -> None:
+    """Writing into one could not change the model: every array refuses it, copies included."""
+    sd = tg.GPT(GPT2_SMALL, key=key).state_dict()
+    assert not any(array.flags.writeable for array in sd.values())
+    with pytest.raises(ValueError, match="read-only"):
+        sd["h.0.attn.c_attn.weight"][0, 0] = 1.0  # a transposed copy of the model's weight
+    assert np.array(sd["h.0.attn.c_attn.weight"]).flags.writeable  # a copy is writable
+
+
 def test_names_match_hugging_face_gpt2model(key: jax.Array) -> None:
     config = GPT2Config(
         vocab_size=VOCAB,

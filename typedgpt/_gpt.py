@@ -95,7 +95,8 @@ class GPT(TypedModule):
 
         Names are `GPT2Model`'s without the `transformer.` prefix (`wte.weight`,
         `h.0.attn.c_attn.weight`, ...), linear weights in Conv1D layout `(in, out)`, and
-        `lm_head.weight` `(vocab, embed)` only when the head is untied.
+        `lm_head.weight` `(vocab, embed)` only when the head is untied. The arrays are
+        read-only: copy one (`np.array(a)`) to modify it.
         """
         return state_dict(self)
 

@@ -119,15 +119,19 @@ def to_numpy(value: Any) -> np.ndarray:
 
 
 def state_dict(model: "GPT") -> dict[str, np.ndarray]:
-    """The model's parameters as NumPy arrays under GPT-2's names and layouts."""
+    """The model's parameters as NumPy arrays under GPT-2's names and layouts.
+
+    The arrays are read-only, as the model's own are: most share its memory, and writing
+    into one could not change the model anyway. Copy one (`np.array(a)`) to modify it.
+    """
     out: dict[str, np.ndarray] = {}
     for entry in _entries(model.config):
         array = np.asarray(entry.where(model))
         layers = array if entry.per_layer else [array]
         for i, layer in enumerate(layers):
-            out[entry.name.format(i=i)] = np.ascontiguousarray(
-                layer.T if entry.transpose else layer
-            )
+            value = np.ascontiguousarray(layer.T if entry.transpose else layer)
+            value.flags.writeable = False  # a transposed one is a copy: read-only all the same
+            out[entry.name.format(i=i)] = value
     return out
 
 
