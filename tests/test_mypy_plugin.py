@@ -35,7 +35,15 @@ from typedgpt.mypy_plugin import (
 from typedgpt.mypy_plugin._binder import Binder
 from typedgpt.mypy_plugin._dims import ANY_DIM, GRADUAL, Dim, DimSpecError, parse_dims
 from typedgpt.mypy_plugin._rules import check as check_rules
-from typedgpt.mypy_plugin._shapes import ShapeError, broadcast, einsum, matmul, reshape
+from typedgpt.mypy_plugin._shapes import (
+    ShapeError,
+    broadcast,
+    einsum,
+    matmul,
+    moveaxis,
+    reshape,
+    swapaxes,
+)
 from typedgpt.mypy_plugin._stubs import Param
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -253,6 +261,21 @@ def test_operation_rules() -> None:
     assert einsum("sd,Sd->sS", [(seq, embed), (vocab, embed)]) == (seq, vocab)
     with pytest.raises(ShapeError, match="512 elements"):
         reshape((Dim("size", 16), Dim("size", 32)), [16, 4, 4])
+
+
+def test_axis_moves_and_matmul_under_a_variadic_dim() -> None:
+    """`moveaxis` follows NumPy's order; `@` checks the contracted dims even when a variadic
+    dim comes before them, and keeps it against a matrix."""
+    a, b, c, batch = Dim("name", "a"), Dim("name", "b"), Dim("name", "c"), Dim("var", "batch")
+    assert moveaxis((a, b, c), (1, 2), (0, 1)) == (b, c, a)
+    assert moveaxis((a, b, c), (-1,), (0,)) == (c, a, b)
+    assert swapaxes((a, b, c), 0, -1) == (c, b, a)
+    with pytest.raises(ShapeError, match="2 source axes but 1 destination"):
+        moveaxis((a, b, c), (0, 1), (2,))
+    assert matmul((batch, a), (a, b)) == (batch, b)
+    assert matmul((batch, a), (a,)) == (batch,)
+    with pytest.raises(ShapeError, match="contracts a"):
+        matmul((batch, a), (b, a))
 
 
 def test_lax_rules_refuse_negative_axes_and_keep_unsure_sizes_unknown() -> None:
@@ -520,6 +543,38 @@ def test_check_command_runs_mypy_with_the_plugin(
     assert 'Incompatible types in assignment (expression has type "str"' in capsys.readouterr().out
     assert cli.main(["check", str(tmp_path / "missing.py")]) == 2
     assert "missing.py does not exist: pass Python files or folders" in capsys.readouterr().err
+
+
+def test_check_command_lets_a_name_take_new_dims(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`h = h @ w` is the common case: `typedgpt check` sets `allow_redefinition`, so it is
+    no error, and a wrong return after it still is."""
+    from typedgpt import cli
+
+    monkeypatch.chdir(tmp_path)
+    source = tmp_path / "user.py"
+    source.write_text(
+        "from jaxtyping import Array, Float\n"
+        "\n"
+        "\n"
+        "def mlp(\n"
+        '    x: Float[Array, "seq embed"], up: Float[Array, "embed mlp"],\n'
+        '    down: Float[Array, "mlp embed"],\n'
+        ') -> Float[Array, "seq embed"]:\n'
+        "    h = x @ up\n"
+        "    h = h @ down\n"
+        "    return h\n"
+        "\n"
+        "\n"
+        'def wrong(x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:\n'
+        "    x = x.T\n"
+        "    return x\n",
+        encoding="utf-8",
+    )
+    assert cli.main(["check", str(source)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("error:") == 1 and "user.py:15: error:" in out, out
 
 
 def test_check_command_outside_an_editable_checkout(

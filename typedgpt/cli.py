@@ -446,7 +446,8 @@ def _check(args: argparse.Namespace) -> int:
         from mypy import api
     except ImportError as error:
         raise ImportError("typedgpt check needs mypy: pip install 'mypy==2.4.*'") from error
-    settings = ["[mypy]", "plugins = typedgpt.mypy_plugin"]
+    # With dims in the types, `h = h @ w` must retype `h`: mypy's allow_redefinition does.
+    settings = ["[mypy]", "plugins = typedgpt.mypy_plugin", "allow_redefinition = True"]
     checkout = _editable_checkout()
     if checkout is not None:
         # typedgpt is read from the checkout, as an installed package would be: its own

@@ -225,6 +225,24 @@ def transpose(call: Call) -> Type:
     return call.make(shapes.transpose(first, axes))
 
 
+def swapaxes(call: Call) -> Type:
+    """`jnp.swapaxes(x, axis1, axis2)` and `x.swapaxes(axis1, axis2)`, literal axes."""
+    first = call.operand()
+    axis1, axis2 = _int(call.value("axis1")), _int(call.value("axis2"))
+    if first is None or axis1 is None or axis2 is None:
+        return call.unknown()
+    return call.make(shapes.swapaxes(first, axis1, axis2))
+
+
+def moveaxis(call: Call) -> Type:
+    """`jnp.moveaxis(x, source, destination)`, literal axes."""
+    first = call.operand()
+    source, destination = call.axes("source"), call.axes("destination")
+    if first is None or not isinstance(source, tuple) or not isinstance(destination, tuple):
+        return call.unknown()
+    return call.make(shapes.moveaxis(first, source, destination))
+
+
 def expand_dims(call: Call) -> Type:
     """`jnp.expand_dims(x, axis)` and `lax.expand_dims(x, dimensions)`: a new axis of size 1
     (typed unknown) at each axis, counted in the result."""
@@ -528,6 +546,8 @@ RULES: Mapping[str, Rule] = {
     "einsum": einsum,
     "reshape": reshape,
     "transpose": transpose,
+    "swapaxes": swapaxes,
+    "moveaxis": moveaxis,
     "expand_dims": expand_dims,
     "concatenate": concatenate,
     "stack": stack,

@@ -76,15 +76,21 @@ def matmul(a: Shape, b: Shape) -> Shape:
         raise ShapeError(f'"@" needs arrays of at least one dim, got {show(a)} @ {show(b)}')
     tail_a = a[-2:] if len(a) >= 2 else a
     tail_b = b[-2:] if len(b) >= 2 else b
+    if variadic_index(a[-1:]) is None and variadic_index(tail_b) is None:
+        # The contracted dims are known even when `a` has a variadic dim before its last:
+        # `x @ w.T` with `x: "*batch in"`.
+        left = a[-1]
+        right, which = (b[0], "the only") if len(b) == 1 else (b[-2], "the second-to-last")
+        if not same(left, right):
+            raise ShapeError(
+                f'"@" contracts {left} (the last dim of {show(a)}) with {right} '
+                f"({which} dim of {show(b)})"
+            )
     if variadic_index(tail_a) is not None or variadic_index(tail_b) is not None:
-        return GRADUAL
-    left = a[-1]
-    right, which = (b[0], "the only") if len(b) == 1 else (b[-2], "the second-to-last")
-    if not same(left, right):
-        raise ShapeError(
-            f'"@" contracts {left} (the last dim of {show(a)}) with {right} '
-            f"({which} dim of {show(b)})"
-        )
+        if variadic_index(b) is not None or variadic_index(a[-1:]) is not None or len(b) > 2:
+            return GRADUAL
+        # `a` of any rank against a vector or a matrix: its leading dims stay.
+        return a[:-1] if len(b) == 1 else (*a[:-1], b[-1])
     if len(a) == 1 and len(b) == 1:
         return ()
     if len(b) == 1:
@@ -104,6 +110,35 @@ def transpose(a: Shape, axes: Sequence[int] | None = None) -> Shape:
     if sorted(_positive(ax, len(a), a) for ax in axes) != list(range(len(a))):
         raise ShapeError(f"transpose axes {tuple(axes)} are not a permutation of {show(a)}")
     return tuple(a[_positive(ax, len(a), a)] for ax in axes)
+
+
+def moveaxis(a: Shape, source: Sequence[int], destination: Sequence[int]) -> Shape:
+    """`jnp.moveaxis(x, source, destination)`: the moved dims go to their destinations, the
+    others keep their order."""
+    if variadic_index(a) is not None:
+        return GRADUAL
+    if len(source) != len(destination):
+        raise ShapeError(
+            f"moveaxis: {len(source)} source axes but {len(destination)} destination axes"
+        )
+    src = [_positive(ax, len(a), a) for ax in source]
+    dst = [_positive(ax, len(a), a) for ax in destination]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ShapeError(f"moveaxis: repeated axis in {tuple(source)} or {tuple(destination)}")
+    order = [n for n in range(len(a)) if n not in src]
+    for d, s in sorted(zip(dst, src, strict=True)):
+        order.insert(d, s)
+    return tuple(a[n] for n in order)
+
+
+def swapaxes(a: Shape, axis1: int, axis2: int) -> Shape:
+    """`jnp.swapaxes(x, axis1, axis2)`: two dims trade places."""
+    if variadic_index(a) is not None:
+        return GRADUAL
+    i, j = _positive(axis1, len(a), a), _positive(axis2, len(a), a)
+    out = list(a)
+    out[i], out[j] = out[j], out[i]
+    return tuple(out)
 
 
 def swap_last(a: Shape) -> Shape:
