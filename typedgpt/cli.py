@@ -174,7 +174,7 @@ def _note_cut(train: Any, seq_len: int, fix: str) -> None:
         )
 
 
-def _print_samples(checkpoint_dir: Path, args: argparse.Namespace) -> None:
+def _print_samples(checkpoint_dir: Path, args: argparse.Namespace, dtype: str = "float32") -> None:
     import typedgpt as tg
 
     checkpoint = tg.load_checkpoint(checkpoint_dir)
@@ -182,7 +182,7 @@ def _print_samples(checkpoint_dir: Path, args: argparse.Namespace) -> None:
         raise ValueError(f"{checkpoint_dir} has no tokenizer.json: cannot turn text into ids")
     tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
     prompt = _prompt_ids(tokenizer, args.prompt, checkpoint.model.config.max_seq_len)
-    _stream_samples(_cast(checkpoint.model, args.dtype), tokenizer, prompt, args)
+    _stream_samples(_cast(checkpoint.model, dtype), tokenizer, prompt, args)
 
 
 def _cast(model: Any, dtype: str) -> Any:
@@ -308,7 +308,7 @@ def _sample(args: argparse.Namespace) -> int:
     if args.model is not None:
         _print_pretrained_samples(args.model, args)
     else:
-        _print_samples(Path(args.checkpoint), args)
+        _print_samples(Path(args.checkpoint), args, args.dtype)
     return 0
 
 
