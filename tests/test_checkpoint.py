@@ -406,6 +406,27 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.Mon
     assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
 
 
+def test_saving_into_a_file(tmp_path: Path, model: tg.GPT) -> None:
+    path = tmp_path / "run"
+    path.write_text("not a folder")
+    with pytest.raises(
+        NotADirectoryError,
+        match=rf"{re.escape(str(path))} is a file, not a folder: name a folder for the checkpoint",
+    ):
+        save_checkpoint(path, model)
+    assert path.read_text() == "not a folder"
+
+
+def test_saving_a_tokenizer_instead_of_its_json(tmp_path: Path, model: tg.GPT) -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"tokenizer_json must be the dict that tokenizer\.to_json\(\) returns, "
+        r"got CharTokenizer: pass tokenizer_json=tokenizer\.to_json\(\)",
+    ):
+        save_checkpoint(tmp_path / "ckpt", model, tokenizer_json=TOKENIZER)  # type: ignore[arg-type]
+    assert not (tmp_path / "ckpt").exists()
+
+
 # Errors: missing and incomplete folders
 
 

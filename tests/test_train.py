@@ -696,6 +696,25 @@ def test_train_config_rejects(changes: dict[str, Any], message: str) -> None:
         TrainConfig(**changes)
 
 
+@pytest.mark.parametrize("name", ["seq_len", "warmup_steps"])
+def test_train_config_rejects_a_bool_size(name: str) -> None:
+    changes: dict[str, Any] = {name: True}
+    with pytest.raises(ValueError, match=rf"TrainConfig\.{name} must be .*, got True"):
+        TrainConfig(**changes)
+
+
+def test_train_config_takes_numpy_numbers_as_python_numbers() -> None:
+    numbers: dict[str, Any] = {
+        "steps": np.int64(20),
+        "learning_rate": np.float32(0.5),
+        "grad_clip": np.float64(2.0),
+    }
+    config = TrainConfig(**numbers)
+    assert (config.steps, config.learning_rate, config.grad_clip) == (20, 0.5, 2.0)
+    assert type(config.steps) is int and type(config.learning_rate) is float
+    json.dumps(dataclasses.asdict(config))  # as train_state.json records it
+
+
 def test_train_config_accepts_every_seed_the_generators_take() -> None:
     for seed in (0, 2**32 - 1):
         config = TrainConfig(seed=seed)
@@ -809,6 +828,91 @@ def test_data_that_is_not_a_dataset(tmp_path: Path) -> None:
             out_dir=tmp_path / "run",
             progress=False,
         )
+
+
+def train_two_steps(data: dict[str, tg.TextDataset], out_dir: Path) -> None:
+    train(
+        MODEL_CONFIG,
+        data["train_data"],
+        data["val_data"],
+        tokenizer=TOKENIZER,
+        out_dir=out_dir,
+        config=TrainConfig(steps=2, batch_size=2, eval_batches=1),
+        progress=False,
+    )
+
+
+@pytest.mark.parametrize("which", ["train_data", "val_data"])
+def test_a_stream_shorter_than_a_batch_row(tmp_path: Path, which: str) -> None:
+    short = tg.TextDataset.from_text("karimo", TOKENIZER, mode="stream")  # 6 tokens < 16 + 1
+    data = {"train_data": TRAIN_DATA, "val_data": VAL_DATA, which: short}
+    with pytest.raises(
+        ValueError,
+        match=rf"{which} is a stream of 6 tokens but a batch row needs seq_len \+ 1 = 17 "
+        r"\(seq_len is the model's max_seq_len\): set TrainConfig\.seq_len to at most 5, "
+        "or use more text",
+    ):
+        train_two_steps(data, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("which", ["train_data", "val_data"])
+def test_data_with_no_targets(tmp_path: Path, which: str) -> None:
+    bos = np.array([TOKENIZER.bos_id], dtype=np.int32)  # a document with nothing to predict
+    empty = tg.TextDataset(TOKENIZER, "lines", (bos, bos))
+    data = {"train_data": TRAIN_DATA, "val_data": VAL_DATA, which: empty}
+    with pytest.raises(
+        ValueError,
+        match=rf"{which} has no next-token targets: each of its 2 documents is a single token",
+    ):
+        train_two_steps(data, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_out_dir_that_is_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "run"
+    path.write_text("not a folder")
+    for out_dir, where in (
+        (path, "is a file"),
+        (path / "sub", f"lies inside {path}, which is a file"),
+    ):
+        with pytest.raises(
+            NotADirectoryError,
+            match=re.escape(f"out_dir {out_dir} {where}, not a folder: name a folder for the"),
+        ):
+            train(
+                MODEL_CONFIG,
+                TRAIN_DATA,
+                None,
+                tokenizer=TOKENIZER,
+                out_dir=out_dir,
+                config=TrainConfig(steps=2, batch_size=2),
+                progress=False,
+            )
+    assert path.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_training_into_a_model_checkpoint(tmp_path: Path, key: jax.Array, resume: bool) -> None:
+    # A folder that save_checkpoint wrote from Python: a model, no training run to resume.
+    tg.save_checkpoint(tmp_path, tg.GPT(MODEL_CONFIG, key=key))
+    before = snapshot(tmp_path)
+    with pytest.raises(
+        FileExistsError if not resume else ValueError,
+        match=rf"{re.escape(str(tmp_path))} holds a model but no training state to resume: "
+        "train into a new folder instead",
+    ):
+        train(
+            MODEL_CONFIG,
+            TRAIN_DATA,
+            None,
+            tokenizer=TOKENIZER,
+            out_dir=tmp_path,
+            config=TrainConfig(steps=2, batch_size=2),
+            resume=resume,
+            progress=False,
+        )
+    assert snapshot(tmp_path) == before
 
 
 # batch_loss

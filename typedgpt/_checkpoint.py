@@ -162,6 +162,15 @@ def save_checkpoint(
     this one lacks (`tokenizer.json`, `optimizer.safetensors`) are removed.
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(
+            f"{folder} is a file, not a folder: name a folder for the checkpoint"
+        )
+    if tokenizer_json is not None and not isinstance(tokenizer_json, dict):
+        raise TypeError(
+            "tokenizer_json must be the dict that tokenizer.to_json() returns, got "
+            f"{type(tokenizer_json).__name__}: pass tokenizer_json=tokenizer.to_json()"
+        )
     files: dict[str, bytes] = {
         CONFIG_FILE: _json_bytes(config_to_dict(model.config)),
         MODEL_FILE: safetensors.numpy.save(model.state_dict()),

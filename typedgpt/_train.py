@@ -24,6 +24,7 @@ import optax
 from jaxtyping import Array, Float, Int
 
 from ._checkpoint import (
+    COMMITTED_DIR,
     STATE_FILE,
     CheckpointError,
     holds_checkpoint,
@@ -79,6 +80,11 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, np.generic) and not isinstance(value, np.bool_):
+                # A NumPy number is taken as the Python number it holds, which JSON (the
+                # checkpoint's train_state.json) can record.
+                object.__setattr__(self, name, value.item())
         for name in (
             "steps",
             "batch_size",
@@ -90,9 +96,15 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive int, got {value!r}")
-        if self.seq_len is not None and (not isinstance(self.seq_len, int) or self.seq_len < 1):
+        if self.seq_len is not None and (
+            not isinstance(self.seq_len, int) or isinstance(self.seq_len, bool) or self.seq_len < 1
+        ):
             raise ValueError(f"TrainConfig.seq_len must be a positive int, got {self.seq_len!r}")
-        if not isinstance(self.warmup_steps, int) or not 0 <= self.warmup_steps <= self.steps:
+        if (
+            not isinstance(self.warmup_steps, int)
+            or isinstance(self.warmup_steps, bool)
+            or not 0 <= self.warmup_steps <= self.steps
+        ):
             raise ValueError(
                 f"TrainConfig.warmup_steps must be between 0 and steps={self.steps}, "
                 f"got {self.warmup_steps!r}"
@@ -184,7 +196,21 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass
 class TrainResult:
-    """What `train` produced: the model, the losses per step, validation losses."""
+    """What `train` produced.
+
+    - `model`: the trained `GPT`, as of `step`.
+    - `losses`: the loss of each step this call ran (a step's batch, before its update); a
+      resumed run holds only the steps after the checkpoint it resumed from (the earlier ones
+      are in `metrics.jsonl`).
+    - `val_losses`: `(step, loss)` for each evaluation this call made, the loss averaged over
+      the `eval_batches` validation batches (drawn once, with `seed + 1`); empty without
+      `val_data`.
+    - `step`: the last completed step, counted from the start of the run.
+    - `tokens_per_second`: `batch_size * seq_len` positions per step (padding included) over
+      this call's wall time, compiling, evaluating and checkpointing included.
+    - `interrupted`: whether a `KeyboardInterrupt` (Ctrl-C) stopped training; the checkpoint
+      of `step` was saved.
+    """
 
     model: GPT
     losses: list[float] = field(default_factory=list)
@@ -266,6 +292,12 @@ def train(
     `on_step(step, loss)` is called after every step.
     """
     out_dir = Path(out_dir)
+    existing = next(path for path in (out_dir, *out_dir.parents) if path.exists())
+    if not existing.is_dir():
+        where = "is a file" if existing == out_dir else f"lies inside {existing}, which is a file"
+        raise NotADirectoryError(
+            f"out_dir {out_dir} {where}, not a folder: name a folder for the checkpoint"
+        )
     seq_len = config.seq_len or model_config.max_seq_len
     if seq_len > model_config.max_seq_len:
         raise ValueError(
@@ -277,9 +309,12 @@ def train(
             f"the tokenizer has {tokenizer.vocab_size} ids but vocab_size is "
             f"{model_config.vocab_size}: set vocab_size to at least {tokenizer.vocab_size}"
         )
+    seq_len_source = "TrainConfig.seq_len" if config.seq_len else "the model's max_seq_len"
     _check_dataset("train_data", train_data, tokenizer, model_config.vocab_size)
+    _check_batch_rows("train_data", train_data, seq_len, seq_len_source)
     if val_data is not None:
         _check_dataset("val_data", val_data, tokenizer, model_config.vocab_size)
+        _check_batch_rows("val_data", val_data, seq_len, seq_len_source)
     data_fingerprint = _fingerprint(train_data)
     optimizer = config.optimizer()
     rng = np.random.default_rng(config.seed)
@@ -289,16 +324,13 @@ def train(
     start = 0
     if resume:
         checkpoint = load_checkpoint(out_dir, expect_config=model_config)
+        state = checkpoint.train_state
+        if state is None or checkpoint.optimizer_arrays is None:
+            raise ValueError(f"{out_dir} {_MODEL_ONLY}")
         if checkpoint.tokenizer_json != tokenizer.to_json():
             raise CheckpointError(
                 f"{out_dir} was trained with another tokenizer: resume with the tokenizer "
                 "saved in its tokenizer.json"
-            )
-        state = checkpoint.train_state
-        if state is None or checkpoint.optimizer_arrays is None:
-            raise ValueError(
-                f"{out_dir} holds a model but no training state to resume: "
-                "train into a new folder instead"
             )
         start, saved_rng = _resume_position(out_dir / STATE_FILE, state)
         _check_same_settings(out_dir, state, config, data_fingerprint)
@@ -319,6 +351,8 @@ def train(
             )
         _truncate_metrics(out_dir / METRICS_FILE, start)
     elif holds_checkpoint(out_dir):
+        if _holds_only_a_model(out_dir):
+            raise FileExistsError(f"{out_dir} {_MODEL_ONLY}")
         raise FileExistsError(
             f"{out_dir} already holds a training run: pass resume=True (--resume) to continue "
             "it, or choose another folder"
@@ -469,6 +503,39 @@ def train(
     result.tokens_per_second = (step - start) * tokens_per_step / total if total > 0 else 0.0
     plot_losses(out_dir / METRICS_FILE, out_dir / PLOT_FILE)
     return result
+
+
+_MODEL_ONLY = "holds a model but no training state to resume: train into a new folder instead"
+
+
+def _holds_only_a_model(out_dir: Path) -> bool:
+    """Whether `out_dir`'s checkpoint is a model without a training run (`save_checkpoint`
+    called without `train_state`), judged by its `train_state.json`, committed or moved."""
+    for path in (out_dir / COMMITTED_DIR / STATE_FILE, out_dir / STATE_FILE):
+        if path.exists():
+            try:
+                state = json.loads(path.read_bytes())
+            except ValueError:
+                return False  # a corrupt state: resuming names the problem
+            return isinstance(state, dict) and "step" not in state
+    return False
+
+
+def _check_batch_rows(name: str, data: TextDataset, seq_len: int, source: str) -> None:
+    """`data` has next-token targets, and a stream is long enough for a row of `seq_len`."""
+    if data.mode == "stream" and data.num_tokens < seq_len + 1:
+        size = data.num_tokens
+        fix = f"set TrainConfig.seq_len to at most {size - 1}, or " if size > 1 else ""
+        raise ValueError(
+            f"{name} is a stream of {size} tokens but a batch row needs seq_len + 1 = "
+            f"{seq_len + 1} (seq_len is {source}): {fix}use more text"
+        )
+    if data.num_targets == 0:
+        raise ValueError(
+            f"{name} has no next-token targets: each of its {len(data)} documents is a single "
+            "token; a document needs at least two (TextDataset.from_text makes "
+            "[BOS] + ids + [BOS])"
+        )
 
 
 def _check_dataset(name: str, data: Any, tokenizer: Tokenizer, vocab_size: int) -> None:
