@@ -446,6 +446,32 @@ def test_sample_model_options(
     assert out == expected
 
 
+def test_fine_tune_a_pretrained_model_then_sample_it(
+    gpt2_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From Python: load a Hugging Face folder, train on from its parameters (`init`) with its
+    own tokenizer, then `typedgpt sample --checkpoint` the run."""
+    import typedgpt as tg
+
+    model = tg.from_pretrained(gpt2_folder)
+    tokenizer = tg.HFTokenizer.from_pretrained(gpt2_folder)
+    data = tg.TextDataset.from_text("the cat sat on the mat\n" * 20, tokenizer)
+    result = tg.train(
+        model.config,
+        data,
+        None,
+        tokenizer=tokenizer,
+        out_dir=tmp_path / "tuned",
+        config=tg.TrainConfig(steps=2, batch_size=2, warmup_steps=0),
+        progress=False,
+        init=model,
+    )
+    assert result.step == 2
+    argv = ["sample", f"--checkpoint={tmp_path / 'tuned'}", "--prompt=the", "--temperature=0"]
+    assert cli.main([*argv, "--max-new-tokens=4", "--num-samples=1"]) == 0
+    assert capsys.readouterr().out.startswith("the")
+
+
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 def test_sample_dtype(
     gpt2_folder: Path,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -956,6 +957,74 @@ def test_batch_loss_of_uniform_logits_is_log_vocab(key: jax.Array) -> None:
     batch = TRAIN_DATA.sample_batch(np.random.default_rng(4), 3, 16)
     got = jax.jit(batch_loss)(model, batch.inputs, batch.targets, batch.mask)
     np.testing.assert_allclose(float(got), math.log(MODEL_CONFIG.vocab_size), rtol=1e-6)
+
+
+# Fine-tuning: `init`
+
+
+def test_init_starts_from_its_parameters(tmp_path: Path) -> None:
+    """The first step's loss is the init model's on the first batch, not a fresh model's;
+    the run trains from there and checkpoints as any other."""
+    init = tg.GPT(MODEL_CONFIG, key=jax.random.key(123))
+    config = TrainConfig(steps=3, batch_size=4, seq_len=16, eval_every=3, learning_rate=1e-3)
+    first = TRAIN_DATA.sample_batch(np.random.default_rng(config.seed), 4, 16)
+    expected = float(jax.jit(batch_loss)(init, first.inputs, first.targets, first.mask))
+    fresh = tg.GPT(MODEL_CONFIG, key=jax.random.key(config.seed))
+    other = float(jax.jit(batch_loss)(fresh, first.inputs, first.targets, first.mask))
+    assert abs(expected - other) > 1e-3  # the two starts are told apart
+    result = train(
+        MODEL_CONFIG,
+        TRAIN_DATA,
+        VAL_DATA,
+        tokenizer=TOKENIZER,
+        out_dir=tmp_path / "run",
+        config=config,
+        progress=False,
+        init=init,
+    )
+    np.testing.assert_allclose(result.losses[0], expected, rtol=1e-5)
+    assert result.step == 3
+    moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), result.model, init)
+    assert all(jax.tree.leaves(moved))  # every parameter trained on from init's values
+    saved = tg.load_checkpoint(tmp_path / "run").model
+    assert_same_parameters(saved, result.model)
+
+
+@pytest.mark.parametrize(
+    ("init", "error", "message"),
+    [
+        ("a model", TypeError, "init must be a tg.GPT or None, got str"),
+        (
+            tg.GPT(dataclasses.replace(MODEL_CONFIG, num_layers=2), key=jax.random.key(0)),
+            ValueError,
+            "init was made with another config than model_config: pass init.config",
+        ),
+        (
+            jax.tree.map(
+                lambda leaf: leaf.astype(jnp.float16) if eqx.is_inexact_array(leaf) else leaf,
+                tg.GPT(MODEL_CONFIG, key=jax.random.key(0)),
+            ),
+            ValueError,
+            "init has float16 parameters, in which AdamW's moments underflow",
+        ),
+    ],
+    ids=["not-a-model", "another-config", "float16"],
+)
+def test_init_is_checked_before_any_work(
+    tmp_path: Path, init: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        train(
+            MODEL_CONFIG,
+            TRAIN_DATA,
+            VAL_DATA,
+            tokenizer=TOKENIZER,
+            out_dir=tmp_path / "run",
+            config=TrainConfig(steps=2, batch_size=2),
+            progress=False,
+            init=init,
+        )
+    assert not (tmp_path / "run").exists()
 
 
 # The command line

@@ -263,6 +263,25 @@ def make_train_step(
     return step
 
 
+def _check_init(init: GPT | None, model_config: GPTConfig) -> None:
+    """Refuse an `init` model that is not a GPT of `model_config` in a dtype AdamW can train."""
+    if init is None:
+        return
+    if not isinstance(init, GPT):
+        raise TypeError(f"init must be a tg.GPT or None, got {type(init).__qualname__}")
+    if init.config != model_config:
+        raise ValueError(
+            "init was made with another config than model_config: pass init.config as model_config"
+        )
+    dtypes = {leaf.dtype for leaf in jax.tree.leaves(init) if isinstance(leaf, jax.Array)}
+    if jnp.dtype(jnp.float16) in dtypes:
+        raise ValueError(
+            "init has float16 parameters, in which AdamW's moments underflow and training "
+            "gives NaN: load it as float32 (or bfloat16), e.g. "
+            "tg.from_pretrained(path, dtype=jnp.float32)"
+        )
+
+
 def _device_batch(batch: Batch) -> tuple[Array, Array, Array]:
     return jnp.asarray(batch.inputs), jnp.asarray(batch.targets), jnp.asarray(batch.mask)
 
@@ -278,6 +297,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     on_step: Callable[[int, float], None] | None = None,
+    init: GPT | None = None,
 ) -> TrainResult:
     """Train a GPT on `train_data`, checkpointing to `out_dir`; see the Quickstart.
 
@@ -290,7 +310,14 @@ def train(
     checkpoint of the last completed step and returns with `interrupted=True`; a NaN or
     infinite loss raises `TrainingDiverged` and leaves the last checkpoint as it is.
     `on_step(step, loss)` is called after every step.
+
+    `init` starts the run from that model's parameters instead of fresh ones drawn with
+    `config.seed`: fine-tuning, of a model from `tg.from_pretrained` for example. Its config
+    must be `model_config`; float16 parameters are refused (AdamW's moments underflow in
+    float16), and bfloat16 ones train in bfloat16. With `resume=True` the checkpoint holds the
+    run's parameters, and `init` is not used.
     """
+    _check_init(init, model_config)
     out_dir = Path(out_dir)
     existing = next(path for path in (out_dir, *out_dir.parents) if path.exists())
     if not existing.is_dir():
@@ -318,7 +345,7 @@ def train(
     data_fingerprint = _fingerprint(train_data)
     optimizer = config.optimizer()
     rng = np.random.default_rng(config.seed)
-    model = GPT(model_config, key=jax.random.key(config.seed))
+    model = GPT(model_config, key=jax.random.key(config.seed)) if init is None else init
     leaves, treedef = jax.tree.flatten(model)
     opt_state = optimizer.init(leaves)
     start = 0
