@@ -435,10 +435,29 @@ def check_overhead(repeats: int = 200) -> dict[str, float]:
     return overhead
 
 
+# CPU features that decide which matrix-product kernels the libraries can use.
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
+
+
+def cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
+    """The processor's name and which of `CPU_FLAGS` it has, from Linux's `cpuinfo`."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {"model": platform.processor() or None, "flags": None}
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        fields.setdefault(name.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    return {"model": fields.get("model name"), "flags": [f for f in CPU_FLAGS if f in flags]}
+
+
 def machine() -> dict[str, Any]:
     """What the numbers were measured on; each worker process adds its library's versions."""
     return {
         "platform": platform.platform(),
+        "cpu": cpu(),
         "cpu_count": os.cpu_count(),
         "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),

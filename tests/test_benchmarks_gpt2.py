@@ -157,6 +157,19 @@ def test_machine_records_the_malloc_settings(monkeypatch: pytest.MonkeyPatch) ->
     assert all(name.startswith("MALLOC_") or name == "GLIBC_TUNABLES" for name in malloc)
 
 
+def test_machine_records_the_cpu_features(tmp_path: Path) -> None:
+    # The ratios depend on the processor's matrix-product kernels: AVX-512 and AMX matter.
+    info = tmp_path / "cpuinfo"
+    info.write_text(
+        "processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: fpu avx2 fma avx512f amx_tile\n\n"
+        "processor\t: 1\nmodel name\t: Test CPU\nflags\t\t: fpu avx2 fma avx512f amx_tile\n"
+    )
+    expected = {"model": "Test CPU", "flags": ["avx2", "fma", "avx512f", "amx_tile"]}
+    assert gpt2_speed.cpu(info) == expected
+    assert gpt2_speed.cpu(tmp_path / "missing")["flags"] is None  # not Linux: unknown
+    assert set(gpt2_speed.machine()["cpu"]) == {"model", "flags"}
+
+
 SHAPES = {"layers": 1, "embed": 16, "heads": 2, "vocab": 31, "positions": 16}
 SETUP: dict[str, Any] = {
     "shapes": SHAPES,
