@@ -32,7 +32,8 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
     For each query head `h`, with `q_h` the head's slice of the fused projection `W_qkv x`
     and `k, v` the slices of its key/value head `h // (heads / kv_heads)`:
 
-    `out_h = softmax(q_h k^T / sqrt(head_dim) + mask) v`, mask `-inf` where key > query,
+    `out_h = softmax(q_h k^T / sqrt(head_dim) + mask) v`, with `mask` the lowest finite
+    value of the scores' dtype where key > query (0 elsewhere),
 
     then the heads are concatenated and projected by `W_out`. The fused projection emits
     `(heads + 2 kv_heads) head_dim` features laid out as all queries, then all keys, then
@@ -50,6 +51,7 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
     **Arguments:** `embed_dim`; `num_heads` (must divide `embed_dim`); `num_kv_heads`, the
     key/value heads (must divide `num_heads`; `None` means `num_heads`); `rotary`, a
     `Rotary` embedding for queries and keys, or `None`; `use_bias`; `init_std`; `key`.
+    Sizes that break these rules, or an odd `head_dim` with `rotary`, raise `ValueError`.
     """
 
     qkv_proj: Linear[Embed, Any]
@@ -118,9 +120,14 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
     ) -> tuple[Float[Array, "seq embed"], KVCache]:
         """Attend from `x`, at positions `cache.position ...`, to the cache and to itself.
 
-        **Arguments:** `x`, the next `seq` positions; `cache`, this layer's cache
-        (`kv_seq kv_heads head_dim`). **Returns:** the output and the cache with `x`'s keys
-        and values written.
+        **Arguments:** `x`, the next `seq` positions; `cache`, this layer's cache, with
+        keys and values of shape `(kv_seq, kv_heads, head_dim)` (no `layers` axis).
+        **Returns:** the output, and the cache with `x`'s keys and values written at
+        `cache.position` and its position advanced by `seq`.
+
+        More positions than `kv_seq` raise `ValueError`. A negative `cache.position`, or one
+        that leaves too few free slots for `x`, raises `equinox.EquinoxRuntimeError` (under a
+        plain `jax.jit`, JAX's runtime error with the same message).
         """
         seq, capacity = x.shape[0], cache.keys.shape[-3]
         if seq > capacity:

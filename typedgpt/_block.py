@@ -87,7 +87,8 @@ class Block(TypedModule, Generic[Embed, Mlp]):
     def decode(
         self, x: Float[Array, "seq embed"], cache: KVCache
     ) -> tuple[Float[Array, "seq embed"], KVCache]:
-        """As `__call__`, attending also to this layer's `cache`; returns the updated cache."""
+        """As `__call__`, attending also to this layer's `cache` (see
+        `CausalSelfAttention.decode`). **Returns:** the output and the updated cache."""
         attended, cache = self.attn.decode(jax.vmap(self.norm1)(x), cache)
         x = x + attended
         return x + self.mlp(jax.vmap(self.norm2)(x)), cache

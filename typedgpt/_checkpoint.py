@@ -87,7 +87,10 @@ def read_safetensors(data: bytes) -> dict[str, np.ndarray]:
 
 
 class CheckpointError(ValueError):
-    """A checkpoint folder that is missing, incomplete, corrupt or made for another config."""
+    """A checkpoint folder that is missing, incomplete, corrupt or made for another config.
+
+    A subclass of `ValueError`; `load_checkpoint` and `train(resume=True)` raise it.
+    """
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -158,8 +161,21 @@ def save_checkpoint(
 ) -> None:
     """Write a checkpoint folder atomically: a crash leaves the old checkpoint or the new one.
 
-    `train_state.json` records every other file's hash. Files of an earlier checkpoint that
-    this one lacks (`tokenizer.json`, `optimizer.safetensors`) are removed.
+    **Arguments:**
+
+    - `folder`: the checkpoint folder, created if needed; an earlier checkpoint in it is
+      replaced.
+    - `model`: the `GPT`, written as `config.json` and `model.safetensors`.
+    - `tokenizer_json`: `tokenizer.to_json()`, written as `tokenizer.json`.
+    - `optimizer_arrays`: arrays of an optimizer state, written as `optimizer.safetensors`
+      in order.
+    - `train_state`: JSON-ready data written to `train_state.json` (with a `"files"` entry
+      added).
+
+    `train_state.json` records every other file's SHA-256. Files of an earlier checkpoint
+    that this one lacks (`tokenizer.json`, `optimizer.safetensors`) are removed. Raises
+    `NotADirectoryError` when `folder` is a file, and `TypeError` when `tokenizer_json` is
+    not a dict.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -253,6 +269,14 @@ def load_checkpoint(folder: str | Path, *, expect_config: GPTConfig | None = Non
     `expect_config`, when given, must equal the folder's config (resuming a run with another
     architecture is an error naming the fields that differ). A save that crashed after its
     commit is read from its `.checkpoint.new`; the folder is not written to.
+
+    **Returns:** a record with `model` (the `GPT`), `tokenizer_json` (the dict to pass to
+    `tokenizer_from_json`, or `None`), `optimizer_arrays` (a list of NumPy arrays, or
+    `None`) and `train_state` (the dict of `train_state.json`, or `None`).
+
+    **Raises:** `CheckpointError` when the folder is missing or a file, a file is missing,
+    corrupt or does not match its recorded hash, the config differs from `expect_config`,
+    or a tensor does not fit the config.
     """
     folder = Path(folder)
     if folder.is_file():

@@ -42,7 +42,11 @@ class GPTConfig:
     - `use_bias`: biases in the linear layers.
     - `tie_embeddings`: the head reuses the token embedding (GPT-2) instead of its own
       `lm_head` weight (microgpt).
-    - `init_std`: standard deviation of the normal draw for every weight matrix.
+    - `init_std`: standard deviation of the normal draw for every weight matrix and
+      embedding (biases start at zero, norm gains at one).
+
+    Every field is checked at construction (and by `replace`): a bad value raises
+    `ValueError` naming the field, the value and, where there is one, the fix.
     """
 
     vocab_size: int
@@ -141,14 +145,16 @@ class GPTConfig:
         return self.num_heads if self.num_kv_heads is None else self.num_kv_heads
 
     def replace(self, **changes: Any) -> Self:
-        """A copy with some fields changed, checked again."""
+        """A copy with the fields named in `changes` changed, checked again (`ValueError`
+        for a bad value, `TypeError` for an unknown field name)."""
         return dataclasses.replace(self, **changes)
 
     @classmethod
     def microgpt(cls, vocab_size: int, **changes: Any) -> Self:
-        """microgpt: 1 layer, embed 16, 4 heads, 16 positions, gain-free rmsnorm after the
-        embeddings and before each sublayer, no final norm, ReLU, no biases, an untied head,
-        weights from N(0, 0.08)."""
+        """microgpt: 1 layer, embed 16, 4 heads, MLP 64, 16 positions, gain-free rmsnorm
+        after the embeddings and before each sublayer, no final norm, ReLU, no biases, an
+        untied head, weights drawn with standard deviation 0.08. `vocab_size` is the
+        tokenizer's; `changes` override any other field, as `replace` does."""
         preset = cls(
             vocab_size=vocab_size,
             max_seq_len=16,
@@ -170,7 +176,8 @@ class GPTConfig:
     @classmethod
     def gpt2(cls, **changes: Any) -> Self:
         """GPT-2 small (124M): 12 layers, 12 heads, embed 768, vocab 50257, 1024 positions,
-        LayerNorm, GELU-tanh, biases, a final LayerNorm and a tied head."""
+        MLP 3072, LayerNorm, GELU-tanh, biases, a final LayerNorm and a tied head;
+        `changes` override any field, as `replace` does."""
         preset = cls(
             vocab_size=50257,
             max_seq_len=1024,
@@ -183,21 +190,21 @@ class GPTConfig:
 
     @classmethod
     def gpt2_medium(cls, **changes: Any) -> Self:
-        """GPT-2 medium (355M): 24 layers, 16 heads, embed 1024."""
+        """GPT-2 medium (355M): 24 layers, 16 heads, embed 1024, MLP 4096."""
         return cls.gpt2(num_layers=24, num_heads=16, embed_dim=1024, mlp_dim=4096).replace(
             **changes
         )
 
     @classmethod
     def gpt2_large(cls, **changes: Any) -> Self:
-        """GPT-2 large (774M): 36 layers, 20 heads, embed 1280."""
+        """GPT-2 large (774M): 36 layers, 20 heads, embed 1280, MLP 5120."""
         return cls.gpt2(num_layers=36, num_heads=20, embed_dim=1280, mlp_dim=5120).replace(
             **changes
         )
 
     @classmethod
     def gpt2_xl(cls, **changes: Any) -> Self:
-        """GPT-2 XL (1.5B): 48 layers, 25 heads, embed 1600."""
+        """GPT-2 XL (1.5B): 48 layers, 25 heads, embed 1600, MLP 6400."""
         return cls.gpt2(num_layers=48, num_heads=25, embed_dim=1600, mlp_dim=6400).replace(
             **changes
         )

@@ -59,9 +59,9 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 def load_text(path: str | os.PathLike[str]) -> str:
     """Read a UTF-8 text file, with newlines normalised to `"\\n"` and a leading BOM dropped.
 
-    Raises `FileNotFoundError` for a missing file, and `ValueError` naming the path for an
-    empty (or all-whitespace) file and for one that looks binary: it holds a NUL byte or is not
-    valid UTF-8.
+    Raises `FileNotFoundError` for a missing file, `IsADirectoryError` for a folder, and
+    `ValueError` naming the path for an empty (or all-whitespace) file and for one that looks
+    binary: it holds a NUL byte or is not valid UTF-8.
     """
     path = Path(path)
     if not path.exists():
@@ -115,7 +115,8 @@ def builtin_corpus() -> str:
     changes when the standard library's docstrings do: on CPython 3.11.7 it is 806,083
     characters in 7,426 lines (3.12.1: 809,978; 3.13.0: 831,415), always with at most 96
     distinct characters (printable ASCII and newline). It takes a second or two to build.
-    The text is the Python Software Foundation's, under the PSF License.
+    The text is the Python Software Foundation's, under the PSF License. Raises
+    `RuntimeError` when this Python ships without the standard library's `.py` files.
     """
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     seen: set[str] = set()
@@ -184,9 +185,12 @@ class TextDataset:
     **Fields:**
 
     - `tokenizer`: the tokenizer that made the ids (its `bos_id` brackets and pads).
-    - `mode`: `"lines"` or `"stream"` (see the module docstring).
-    - `documents`: int32 arrays of shape `(tokens,)`. In `"lines"` mode one per document,
-      each `[BOS] + ids + [BOS]`; in `"stream"` mode exactly one, the whole stream.
+    - `mode`: `"lines"` (microgpt): one document per non-empty line, and a batch row is one
+      document cut to `seq_len + 1` ids and right-padded with BOS; or `"stream"`: the whole
+      text, newlines included and no BOS, and a batch row is a random window of it.
+    - `documents`: non-empty int32 arrays of shape `(tokens,)`. In `"lines"` mode one per
+      document, each `[BOS] + ids + [BOS]`; in `"stream"` mode exactly one, the whole
+      stream. Fields that break these rules raise `ValueError`.
     """
 
     tokenizer: Tokenizer
@@ -215,8 +219,13 @@ class TextDataset:
 
     @classmethod
     def from_text(cls, text: str, tokenizer: Tokenizer, *, mode: TextMode = "lines") -> Self:
-        """Encode `text` with `tokenizer`: one document per non-empty line (`"lines"`, the
-        lines stripped as `split_lines` does) or one stream (`"stream"`)."""
+        """Encode `text` with `tokenizer`: one document per non-empty line, each stripped of
+        surrounding whitespace (`"lines"`), or one stream (`"stream"`).
+
+        Raises `TypeError` when `text` is not a `str` or `tokenizer` not a `Tokenizer`, and
+        `ValueError` for an unknown `mode`, a text with no document, or a character the
+        tokenizer cannot encode (in `"lines"` mode, naming the document).
+        """
         _check_mode(mode)
         check_text(text)
         if not isinstance(tokenizer, Tokenizer):
@@ -260,7 +269,8 @@ class TextDataset:
 
         In `"lines"` mode a batch row holds a document's first `seq_len + 1` ids, so a
         document of `n` ids loses its last `max(0, n - 1 - seq_len)` targets; in `"stream"`
-        mode a window can start anywhere, so nothing is cut and this is 0.
+        mode a window can start anywhere, so nothing is cut and this is 0. A `seq_len` that
+        is not a positive int raises `ValueError`.
         """
         if not _is_int(seq_len) or seq_len < 1:
             raise ValueError(f"seq_len must be a positive int, got {seq_len!r}")
@@ -273,7 +283,11 @@ class TextDataset:
     def split(self, val_fraction: float = 0.1, seed: int = 0) -> tuple[Self, Self]:
         """`(train, val)`: in `"lines"` mode the documents shuffled with `seed` and the first
         `round(val_fraction * len(self))` taken for validation; in `"stream"` mode the last
-        `val_fraction` of the stream. Both parts must be non-empty."""
+        `round(val_fraction * num_tokens)` ids of the stream (`seed` is unused).
+
+        `val_fraction` must be strictly between 0 and 1, and both parts non-empty, else
+        `ValueError`.
+        """
         if (
             not isinstance(val_fraction, numbers.Real)
             or isinstance(val_fraction, bool | np.bool_)
@@ -307,6 +321,10 @@ class TextDataset:
         `"lines"` mode: one random document per row, cut to its first `seq_len + 1` ids and
         right-padded with BOS; the mask is 0 where the target is padding. With
         `batch_size=1` this is microgpt's one name per step.
+
+        **Returns:** a `Batch` of `(batch_size, seq_len)` arrays. Raises `TypeError` when
+        `rng` is not a `numpy.random.Generator`, and `ValueError` for a size that is not a
+        positive int or a stream shorter than `seq_len + 1` ids.
         """
         if not isinstance(rng, np.random.Generator):
             raise TypeError(

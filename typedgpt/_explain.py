@@ -117,7 +117,9 @@ def explain(
 
     **Returns:** an `Explanation`: print it for the tree, or read its `calls`.
 
-    A call that breaks its annotations raises `tg.ShapeError`, as a real call would.
+    A call that breaks its annotations raises `tg.ShapeError`, as a real call would. A
+    `model` that is not a `TypedModule` raises `TypeError`, a `method` it lacks
+    `ValueError`.
     """
     if not isinstance(model, TypedModule):
         raise TypeError(

@@ -130,6 +130,12 @@ def generate(
 
     **Returns:** the new tokens only, up to and including `eos_id`: a `list[int]` for one
     prompt, a `list[list[int]]` for a batch.
+
+    **Raises:** `ValueError` for a prompt that is a string, empty, not integers, not 1-D or
+    holds an id outside the vocabulary; for a prompt too long for `max_new_tokens` (the rule
+    above); and for an option outside the ranges above. `TypeError` when `model` is not a
+    `GPT`, `key` is not one PRNG key, `on_token` is not callable, or `generate` is called
+    under `jax.jit` or `jax.vmap`.
     """
     tokens, single, _ = _generate(
         model,

@@ -29,7 +29,8 @@ class GPT(TypedModule):
     forward pass runs them with `jax.lax.scan`, so compile time does not grow with depth.
     Calls are jit-compiled: `model(tokens)` compiles once per sequence length.
 
-    **Arguments:** `config`, a `GPTConfig`; `key`, a `jax.random.key`.
+    **Arguments:** `config`, a `GPTConfig` (anything else raises `TypeError`); `key`, a
+    `jax.random.key`, keyword-only.
     """
 
     token_embedding: Float[Array, "vocab embed"]
@@ -65,9 +66,14 @@ class GPT(TypedModule):
         self.config = config
 
     def __call__(self, tokens: Int[Array, " seq"]) -> Float[Array, "seq vocab"]:
-        """**Arguments:** `tokens`, ids in `[0, vocab_size)`, at most `max_seq_len` of them.
+        """**Arguments:** `tokens`, ids in `[0, vocab_size)`, from 1 to `max_seq_len` of them.
 
         **Returns:** the logits of the next token at every position.
+
+        An empty or too long `tokens`, or an id outside the vocabulary, raises `ValueError`.
+        Traced under your own `jax.jit`, where ids are not known, an id outside the
+        vocabulary raises at run time instead (`equinox.EquinoxRuntimeError`, or JAX's
+        runtime error under a plain `jax.jit`).
         """
         _check_tokens(self.config, tokens, start=0)
         leaves, treedef = jax.tree.flatten(self)
@@ -80,7 +86,17 @@ class GPT(TypedModule):
         """Run `tokens` at positions `cache.position ...`, attending to the cache.
 
         Prefill a prompt with it, then feed one token at a time: the logits equal those of
-        the full forward pass. **Returns:** the logits and the updated cache.
+        the full forward pass.
+
+        **Arguments:** `tokens`, the ids of the next positions; `cache`, from `init_cache()`
+        or the last `decode`. **Returns:** the logits of those positions and the cache with
+        their keys and values written and its position advanced.
+
+        Raises `ValueError` for empty `tokens`, an id outside the vocabulary, a cache made
+        for another model (another depth, or more slots than `max_seq_len`), a negative
+        position, or more tokens than the cache or `max_seq_len` has room for. Traced under
+        `jax.jit`, where ids and the position are not known, a bad id, a negative position
+        or an overfull cache raises at run time instead, as in `__call__`.
         """
         _check_cache_layers(self.config, cache)
         _check_tokens(self.config, tokens, start=cache.position, capacity=cache.keys.shape[-3])
@@ -102,16 +118,24 @@ class GPT(TypedModule):
 
     @classmethod
     def from_state_dict(cls, config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
-        """Build a model from `state_dict()`-style arrays; every name and shape is checked,
-        and a mismatch names the parameter, the expected dims and the shape received."""
+        """Build a model of `config` from `state_dict()`-style arrays (NumPy, JAX or PyTorch, in
+        the dtype they have); every name and shape is checked first.
+
+        Raises `KeyError` for a missing or unexpected name (`lm_head.weight` with a tied
+        head; the `transformer.` prefix), `ValueError` for a wrong shape (naming the
+        parameter, its dims and the shape received), and `TypeError` for a non-mapping, a
+        non-string name or a value that is not a floating-point array.
+        """
         return from_state_dict(config, tensors)
 
     def init_cache(self, dtype: DTypeLike = jnp.float32, *, size: int | None = None) -> KVCache:
         """An empty `KVCache` with room for `size` positions (default `max_seq_len`) of
-        `kv_heads` heads in every layer.
+        `kv_heads` heads in every layer, its keys and values in `dtype` (float32, bfloat16 or
+        float16).
 
         Attention reads every slot of the cache at each step, so a cache sized to what a
-        generation needs decodes faster than one of `max_seq_len` slots.
+        generation needs decodes faster than one of `max_seq_len` slots. A `size` outside
+        `1 .. max_seq_len`, or a `dtype` typedgpt does not compute in, raises `ValueError`.
         """
         config = self.config
         if size is None:
@@ -140,8 +164,8 @@ class GPT(TypedModule):
     def hidden(self, tokens: Int[Array, " seq"]) -> Float[Array, "seq embed"]:
         """The last hidden states, after the final norm: the head's input (not jit-compiled).
 
-        `forward(tokens)` is `hidden(tokens) @ head_weight.T`. Training feeds them to the
-        head's loss without making the logits (see `batch_loss`).
+        `forward(tokens)` is `hidden(tokens) @ head_weight.T`. `train` feeds them to the
+        head and the loss together, in chunks, so the `seq vocab` logits are never whole.
         """
         x = self._embed(tokens, jnp.arange(tokens.shape[0]))
         params, static = eqx.partition(self.blocks, eqx.is_array)
@@ -194,7 +218,12 @@ class GPT(TypedModule):
     def forward_cached_layers(
         self, blocks: Sequence[Block], tokens: Int[Array, " seq"], caches: Sequence[KVCache]
     ) -> tuple[Float[Array, "seq vocab"], list[KVCache]]:
-        """`forward_cached` over `unstacked_blocks()`, one `KVCache` per layer, unrolled."""
+        """`forward_cached` over `unstacked_blocks()`, unrolled, with one `KVCache` per
+        layer (keys and values `(kv_seq, kv_heads, head_dim)`, all at the same position).
+
+        **Returns:** the logits and the updated caches, one per layer. Unequal numbers of
+        blocks and caches raise `ValueError`.
+        """
         if len(blocks) != len(caches):
             raise ValueError(f"{len(blocks)} blocks but {len(caches)} caches: give one per layer")
         position = caches[0].position

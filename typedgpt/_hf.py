@@ -375,12 +375,20 @@ def from_pretrained(
     **Arguments:**
 
     - `path_or_name`: a folder, or a model id such as `"gpt2"` already in the local cache
-      (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`).
-    - `dtype`: the dtype of every parameter, float32 by default; `None` keeps the file's.
+      (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`, else
+      `~/.cache/huggingface/hub`).
+    - `dtype`: the dtype of every floating-point parameter: float32 (the default), bfloat16
+      or float16; `None` keeps the file's.
     - `revision`: for a cached name, the branch, tag or pull request (`refs/pr/1`) that
       `refs/<revision>` records, or a commit.
 
     **Returns:** the `GPT`.
+
+    **Raises:** `FileNotFoundError` when there is no such folder, the name is not in the
+    cache, or the folder lacks `config.json` or weights; `NotADirectoryError` for a file;
+    `ValueError` for a bad `dtype` or `revision`, a config typedgpt cannot build (not
+    `gpt2`, another activation, unsupported attention switches), corrupt files, or tensors
+    that do not fit the config; `ImportError` for `pytorch_model.bin` without torch.
     """
     if dtype is not None:
         dtype = compute_dtype(
@@ -425,15 +433,21 @@ def save_pretrained(
 
     **Arguments:**
 
-    - `model`: a `GPT` with a GPT-2 architecture (LayerNorm, GELU-tanh, biases, a final
-      norm); others raise `ValueError` naming the field.
+    - `model`: a `GPT` with a GPT-2 architecture (LayerNorm with gain and bias, GELU-tanh
+      in a standard MLP, biases, learned positions, multi-head attention, a final norm and
+      no embedding norm); others raise `ValueError` naming the field.
     - `path`: the folder, created if needed. A folder that is not empty is refused unless
       `overwrite=True` and it already holds a `config.json` (a model folder); then the files
       above are replaced and any others are left as they are.
-    - `tokenizer`: an `HFTokenizer` to save alongside, or `None`.
+    - `tokenizer`: an `HFTokenizer` to save alongside, or `None`; one with more ids than
+      the model's `vocab_size` raises `ValueError`.
     - `overwrite`: replace the model files of an existing model folder.
 
     **Returns:** the folder, as a `Path`.
+
+    **Raises:** `TypeError` when `model` is not a `GPT` or `tokenizer` not an
+    `HFTokenizer`; `NotADirectoryError` when `path` is a file; `FileExistsError` for a
+    folder refused as above; `ValueError` as above.
     """
     if not isinstance(model, GPT):
         raise TypeError(f"save_pretrained expects a GPT, got {type(model).__qualname__}")
@@ -500,7 +514,9 @@ class HFTokenizer(Tokenizer):
 
     - `tokenizer`: a `tokenizers.Tokenizer`.
     - `bos_token`: the token that separates documents, `<|endoftext|>` by default; it must
-      be in the vocabulary.
+      be in the vocabulary, else `ValueError`.
+
+    A `tokenizer` that is not a `tokenizers.Tokenizer` raises `TypeError`.
     """
 
     def __init__(self, tokenizer: tokenizers.Tokenizer, *, bos_token: str = END_OF_TEXT) -> None:
@@ -532,7 +548,10 @@ class HFTokenizer(Tokenizer):
           pre-tokenizer; when it is absent and the class is GPT-2's (`GPT2Tokenizer`),
           it is false, as transformers' GPT-2 tokenizer makes it.
         - The `eos_token` (`<|endoftext|>` by default) is a special token, so that it is
-          one id wherever it is in a text.
+          one id wherever it is in a text, and the `bos_token`.
+
+        `revision` is as for `from_pretrained`. Raises `FileNotFoundError` when the folder,
+        or a tokenizer in it, is missing, and `ValueError` for corrupt or unusable files.
         """
         folder = resolve_pretrained(path_or_name, revision=revision)
         settings = folder / TOKENIZER_CONFIG_FILE
@@ -621,7 +640,8 @@ class HFTokenizer(Tokenizer):
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
-        """The tokenizer `to_json()` described."""
+        """The tokenizer `to_json()` described; `ValueError` when a field is missing or
+        invalid."""
         try:
             tokenizer = tokenizers.Tokenizer.from_str(json.dumps(data["tokenizer"]))
             bos_token = data["bos_token"]
@@ -634,7 +654,9 @@ class HFTokenizer(Tokenizer):
     def files(self, *, model_max_length: int) -> dict[str, bytes]:
         """`tokenizer.json` and `tokenizer_config.json`, as transformers reads them: the
         class is `PreTrainedTokenizerFast`, which takes `tokenizer.json` as it is (GPT-2's
-        own class would rebuild it as a byte-level BPE and drop any other setting)."""
+        own class would rebuild it as a byte-level BPE and drop any other setting).
+        `model_max_length` is the longest input transformers should allow (the model's
+        `max_seq_len`). **Returns:** the bytes of each file, by file name."""
         settings = {
             "tokenizer_class": "PreTrainedTokenizerFast",
             "bos_token": self._bos_token,

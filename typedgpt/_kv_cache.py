@@ -24,6 +24,9 @@ class KVCache(TypedModule):
       `*layers`). With grouped-query attention there are fewer key/value heads than query
       heads, and the cache holds only those.
     - `position`: a scalar int32, how many positions hold keys and values.
+
+    Build one with `GPT.init_cache` (or `KVCache.empty`). A `position` that is not an
+    integer raises `TypeError`.
     """
 
     keys: Float[Array, "*layers kv_seq kv_heads head_dim"]
@@ -57,8 +60,13 @@ class KVCache(TypedModule):
         head_dim: int,
         dtype: DTypeLike = jnp.float32,
     ) -> "KVCache":
-        """An all-zero cache at position 0 (see also `GPT.init_cache`); `dtype` is
-        float32, bfloat16 or float16 (float64 with JAX's 64-bit mode)."""
+        """An all-zero cache at position 0, with keys and values of shape
+        `(num_layers, max_seq_len, num_kv_heads, head_dim)`: `max_seq_len` is the number of
+        slots (`kv_seq`). `GPT.init_cache` fills these in from a model's config.
+
+        `dtype` is float32, bfloat16 or float16 (float64 with JAX's 64-bit mode); any other
+        raises `ValueError`.
+        """
         dtype = compute_dtype(
             dtype,
             argument="dtype",

@@ -24,7 +24,7 @@ class Linear(TypedModule, Generic[In, Out]):
     - `in_features`, `out_features`: the sizes of `x` and `y`.
     - `use_bias`: whether to add a bias `b` (initialised to zero).
     - `init_std`: the standard deviation of the normal draw for `W`.
-    - `key`: a `jax.random.key`.
+    - `key`: a `jax.random.key`, keyword-only.
 
     **Fields:** `weight` with shape `(out, in)` and `bias` with shape `(out,)` or `None`.
     """

@@ -27,8 +27,8 @@ class MLP(TypedModule, Generic[Embed, Mlp]):
     `act` is ReLU (microgpt) or GELU with GPT-2's tanh approximation,
     `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
 
-    **Arguments:** `embed_dim`; `mlp_dim`, the hidden width; `activation`; `use_bias`;
-    `init_std`; `key`.
+    **Arguments:** `embed_dim`; `mlp_dim`, the hidden width; `activation`, `"gelu_tanh"`
+    (the default) or `"relu"`, any other raising `ValueError`; `use_bias`; `init_std`; `key`.
     """
 
     up_proj: Linear[Embed, Mlp]

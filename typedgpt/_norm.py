@@ -25,7 +25,8 @@ class RMSNorm(TypedModule, Generic[Embed]):
     microgpt's rmsnorm has no gain (`use_weight=False`). Computed in float32 at least and
     cast back to the input's dtype.
 
-    **Arguments:** `embed_dim`, the size of `x`; `eps`; `use_weight`.
+    **Arguments:** `embed_dim`, the size of `x`; `eps`, added to the mean square; `use_weight`,
+    whether there is a learned gain `g` (initialised to ones; `weight` is `None` without).
     """
 
     weight: Float[Array, " embed"] | None
@@ -49,8 +50,9 @@ class LayerNorm(TypedModule, Generic[Embed]):
 
     Computed in float32 at least and cast back to the input's dtype.
 
-    **Arguments:** `embed_dim`, the size of `x`; `eps`; `use_weight` and `use_bias` for the
-    learned gain `g` (ones) and shift `b` (zeros).
+    **Arguments:** `embed_dim`, the size of `x`; `eps`, added to the variance; `use_weight`
+    and `use_bias`, whether there is a learned gain `g` (initialised to ones) and shift `b`
+    (zeros); without one, `weight` or `bias` is `None` and that term is left out.
     """
 
     weight: Float[Array, " embed"] | None

@@ -23,7 +23,8 @@ class Rotary(TypedModule):
     The layer has no parameters and works for any even `head_dim`; computed in float32 at
     least and cast back to the input's dtype.
 
-    **Arguments:** `base`, the wavelength scale (10000 in RoFormer and LLaMA).
+    **Arguments:** `base`, the wavelength scale (10000 in RoFormer and LLaMA); one that is
+    not a positive number raises `ValueError`.
     """
 
     base: float = eqx.field(static=True)
@@ -39,7 +40,8 @@ class Rotary(TypedModule):
         """**Arguments:** `x`, queries or keys of one sequence; `positions`, the position of
         each row (`cache.position + arange(seq)` when decoding with a cache).
 
-        **Returns:** `x` rotated, the same shape.
+        **Returns:** `x` rotated, the same shape and dtype. An odd `head_dim` raises
+        `ValueError`.
         """
         head_dim = x.shape[-1]
         if head_dim % 2 != 0:

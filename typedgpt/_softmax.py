@@ -22,8 +22,8 @@ class Softmax(TypedModule):
     axis: int = eqx.field(static=True, default=-1)
 
     def __call__(self, x: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
-        """**Arguments:** `x`, any shape with `axis`. **Returns:** the same shape, summing to 1
-        on `axis`."""
+        """**Arguments:** `x`, any shape with `axis`. **Returns:** the same shape and dtype,
+        summing to 1 on `axis`. An `x` without that axis raises `ValueError`."""
         if not -x.ndim <= self.axis < x.ndim:
             raise ValueError(
                 f"Softmax(axis={self.axis}) needs an array with that axis, got {x.ndim} axes "

@@ -77,11 +77,14 @@ class Tokenizer(abc.ABC):
 
     @abc.abstractmethod
     def encode(self, text: str) -> list[int]:
-        """The ids of `text`, without BOS."""
+        """The ids of `text`, without BOS. A `text` that is not a `str` raises `TypeError`."""
 
     @abc.abstractmethod
     def decode(self, ids: Iterable[SupportsIndex]) -> str:
-        """The text of `ids` (ints or NumPy integers); BOS ids are skipped."""
+        """The text of `ids` (ints or NumPy integers); BOS ids are skipped.
+
+        An id outside `0 .. vocab_size - 1` raises `ValueError`, a bool `TypeError`.
+        """
 
     @abc.abstractmethod
     def to_json(self) -> dict[str, Any]:
@@ -89,7 +92,8 @@ class Tokenizer(abc.ABC):
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write `to_json()` to `path` atomically: a temp file in the same folder, flushed,
-        fsynced, then renamed over `path`, so a crash never leaves a half-written file."""
+        fsynced, then renamed over `path`, so a crash never leaves a half-written file.
+        Raises `FileNotFoundError` when the folder does not exist."""
         _write_text_atomic(Path(path), json.dumps(self.to_json(), indent=2) + "\n")
 
     def _check_ids(self, ids: Iterable[SupportsIndex]) -> list[int]:
@@ -115,7 +119,8 @@ class CharTokenizer(Tokenizer):
 
     **Arguments:**
 
-    - `chars`: the distinct characters, sorted by code point (`from_text` builds them).
+    - `chars`: the distinct characters, sorted by code point (`from_text` builds them);
+      an empty, unsorted or repeating string raises `ValueError`.
 
     `CharTokenizer.from_text("abca")` has `chars == "abc"`, ids a=0, b=1, c=2, `bos_id == 3`
     and `vocab_size == 4`.
@@ -143,7 +148,9 @@ class CharTokenizer(Tokenizer):
 
         In `"lines"` mode newline separates documents, so it is not a token, and neither is
         the whitespace `split_lines` strips from the ends of lines; in `"stream"` mode every
-        character of `text`, newline included, is a token.
+        character of `text`, newline included, is a token. Raises `TypeError` when `text`
+        is not a `str`, and `ValueError` for an unknown `mode` or a text with no characters
+        to keep.
         """
         _check_mode(mode)
         check_text(text)
@@ -218,7 +225,8 @@ class ByteTokenizer(Tokenizer):
 
 
 def tokenizer_from_json(data: Mapping[str, Any]) -> "CharTokenizer | ByteTokenizer | HFTokenizer":
-    """The tokenizer that `to_json()` described, chosen by its `"kind"` field."""
+    """The tokenizer that `to_json()` described, chosen by its `"kind"` field (`"char"`,
+    `"byte"` or `"hf"`). Raises `ValueError` for data that is not such an object."""
     if not isinstance(data, Mapping):
         raise ValueError(f"tokenizer JSON must be an object, got {type(data).__name__}")
     kind = data.get("kind")
@@ -242,7 +250,7 @@ def tokenizer_from_json(data: Mapping[str, Any]) -> "CharTokenizer | ByteTokeniz
 def load_tokenizer(path: str | os.PathLike[str]) -> "CharTokenizer | ByteTokenizer | HFTokenizer":
     """Read a tokenizer that `Tokenizer.save` wrote.
 
-    Raises `FileNotFoundError` if `path` does not exist and `ValueError` naming `path` if it
+    Raises `FileNotFoundError` if `path` is not a file and `ValueError` naming `path` if it
     is not a tokenizer file (corrupt, truncated, or another kind of JSON).
     """
     path = Path(path)

@@ -51,6 +51,11 @@ RESUMABLE_CHANGES = frozenset(
 class TrainConfig:
     """How to train: steps, batch, optimizer and schedule, and how often to evaluate and save.
 
+    `steps` is the total number of optimizer steps; each draws `batch_size` rows of
+    `seq_len` positions (`None`: the model's `max_seq_len`). Every `eval_every` steps (and at
+    the end) the loss is averaged over `eval_batches` validation batches; every
+    `checkpoint_every` steps (and at the end) a checkpoint is saved.
+
     The learning rate rises linearly from 0 over `warmup_steps`, then decays to
     `final_lr_fraction * learning_rate` at `steps` (`decay="cosine"` or `"linear"`), or
     stays constant. AdamW with `beta1`, `beta2`, `eps`, `weight_decay`; gradients clipped to a
@@ -58,7 +63,10 @@ class TrainConfig:
     one compiled call (a `lax.scan`), which saves the per-step cost of calling into JAX and
     reading the loss back; the progress bar, metrics and Ctrl-C act between calls. Results do
     not depend on it. `seed` (0 to 2**32 - 1) seeds the initial parameters and the order of
-    the batches. A resumed run must keep every setting but those in `RESUMABLE_CHANGES`.
+    the batches. A resumed run must keep every setting but `steps`, `eval_every`,
+    `eval_batches`, `checkpoint_every` and `steps_per_call`.
+
+    Every field is checked at construction: a bad value raises `ValueError` naming it.
     """
 
     steps: int = 1000
@@ -162,7 +170,7 @@ class TrainConfig:
             )
 
     def schedule(self) -> optax.Schedule:
-        """The learning rate at each step."""
+        """The learning rate at each step: an optax schedule, step number to rate."""
         peak, decay_steps = self.learning_rate, max(self.steps - self.warmup_steps, 1)
         final = peak * self.final_lr_fraction
         if self.decay == "cosine":
@@ -191,7 +199,11 @@ class TrainConfig:
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is left in place."""
+    """The loss became NaN or infinite; the last good checkpoint is left in place.
+
+    A subclass of `RuntimeError`, raised by `train`; the message names the step and the
+    checkpoint that is kept.
+    """
 
 
 @dataclass
@@ -304,18 +316,42 @@ def train(
     `train_data` and `val_data` must be encoded with `tokenizer`, which is saved with the
     model. `resume=True` continues from the checkpoint in `out_dir` up to `config.steps` in
     total: the model config, tokenizer, training data and training settings must be the ones
-    the checkpoint records, except the settings in `RESUMABLE_CHANGES` (`steps`,
-    `eval_every`, `eval_batches`, `checkpoint_every`, `steps_per_call`; and `warmup_steps`,
+    the checkpoint records, except `steps`, `eval_every`, `eval_batches`,
+    `checkpoint_every` and `steps_per_call` (and `warmup_steps`,
     when the recorded run warmed up over all its steps, may grow with `steps`). Ctrl-C saves a
     checkpoint of the last completed step and returns with `interrupted=True`; a NaN or
     infinite loss raises `TrainingDiverged` and leaves the last checkpoint as it is.
-    `on_step(step, loss)` is called after every step.
 
     `init` starts the run from that model's parameters instead of fresh ones drawn with
     `config.seed`: fine-tuning, of a model from `tg.from_pretrained` for example. Its config
     must be `model_config`; float16 parameters are refused (AdamW's moments underflow in
     float16), and bfloat16 ones train in bfloat16. With `resume=True` the checkpoint holds the
     run's parameters, and `init` is not used.
+
+    **Arguments:**
+
+    - `model_config`: the `GPTConfig` of the model to train.
+    - `train_data`, `val_data`: `TextDataset`s; `val_data=None` skips evaluation.
+    - `tokenizer`: the tokenizer both were encoded with.
+    - `out_dir`: the folder for checkpoints, `metrics.jsonl` (one JSON record per step:
+      `step`, `loss`, `lr`, `tokens_per_s`, and `val_loss` where evaluated) and `loss.png`.
+    - `config`: the `TrainConfig`.
+    - `resume`: continue the run in `out_dir`, as above.
+    - `progress`: show a tqdm progress bar.
+    - `on_step`: called as `on_step(step, loss)` once per step, in order; the steps of one
+      compiled call (up to `steps_per_call`) are reported together after it.
+    - `init`: a `GPT` to start from, as above.
+
+    **Returns:** a `TrainResult`.
+
+    **Raises:** `TrainingDiverged`, as above; `FileExistsError` when `out_dir` holds a
+    checkpoint and `resume` is false; `CheckpointError` when `resume=True` finds no checkpoint, a
+    corrupt one, or one of another model config or tokenizer; `ValueError` for data or
+    settings that do not fit (a `seq_len` over `max_seq_len`, a tokenizer larger than
+    `vocab_size`, data encoded by another tokenizer, a stream shorter than a row, settings
+    that differ from the resumed run's, a run already at `steps`, or a float16 or
+    mismatched `init`); `TypeError` for data that is not a `TextDataset` or an `init` that
+    is not a `GPT`; `NotADirectoryError` when `out_dir` is a file.
     """
     _check_init(init, model_config)
     out_dir = Path(out_dir)

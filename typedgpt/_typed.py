@@ -87,7 +87,8 @@ def set_checks(enabled: bool) -> bool:
 
     Checks are on by default; `TYPEDGPT_CHECKS=0` (or `false`, `off`, `no`) in the environment
     turns them off at import. They cost nothing inside `jax.jit` after tracing, so switching
-    them off only speeds up eager calls.
+    them off only speeds up eager calls. The setting is global, not per thread; anything
+    but `True` or `False` raises `TypeError`.
     """
     global _enabled
     if not isinstance(enabled, bool):

@@ -123,7 +123,9 @@ def check_layer(
 
     **Raises:** `jaxtyping.TypeCheckError` when consistent sizes are rejected (with a note
     that gives the sizes); `AssertionError` when another property fails; whatever else the
-    layer raises; `TypeError` for a method whose arguments cannot be made.
+    layer raises; `TypeError` for a method whose arguments cannot be made, or a
+    `make_layer` that does not return a `TypedModule`; `AttributeError` for a `method` the
+    layer lacks; `ValueError` when `max_examples` is not a positive int.
     """
     if not isinstance(max_examples, int) or max_examples < 1:
         raise ValueError(f"max_examples must be a positive int, got {max_examples!r}")
