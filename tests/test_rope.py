@@ -126,9 +126,9 @@ def test_odd_head_dim() -> None:
         tg.Rotary()(_x(head_dim=5), jnp.arange(SEQ))
 
 
-@pytest.mark.parametrize("base", [0.0, -1.0, True])
+@pytest.mark.parametrize("base", [0.0, -1.0, True, float("inf"), float("nan")])
 def test_bad_base(base: float) -> None:
-    with pytest.raises(ValueError, match="Rotary base must be a positive number"):
+    with pytest.raises(ValueError, match="Rotary base must be a positive finite number"):
         tg.Rotary(base)
 
 

@@ -1,5 +1,7 @@
 """`Rotary`: rotary position embeddings (RoPE), which rotate queries and keys by position."""
 
+import math
+
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
@@ -24,14 +26,15 @@ class Rotary(TypedModule):
     least and cast back to the input's dtype.
 
     **Arguments:** `base`, the wavelength scale (10000 in RoFormer and LLaMA); one that is
-    not a positive number raises `ValueError`.
+    not a positive finite number raises `ValueError`.
     """
 
     base: float = eqx.field(static=True)
 
     def __init__(self, base: float = 10000.0) -> None:
-        if not isinstance(base, int | float) or isinstance(base, bool) or not base > 0:
-            raise ValueError(f"Rotary base must be a positive number, got {base!r}")
+        valid = isinstance(base, int | float) and not isinstance(base, bool)
+        if not (valid and 0 < base < math.inf):
+            raise ValueError(f"Rotary base must be a positive finite number, got {base!r}")
         self.base = float(base)
 
     def __call__(
