@@ -669,3 +669,76 @@ def test_explain_sequence_too_long(capsys: pytest.CaptureFixture[str]) -> None:
         "typedgpt explain: error: --seq 17 is outside 1 to max_seq_len=16 of microgpt: "
         "choose a length in that range\n"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The command line as a whole: --version, help, exit codes, Ctrl-C.
+# --------------------------------------------------------------------------------------------
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"typedgpt {version('typedgpt')}\n"
+
+
+def test_every_command_describes_itself_and_its_defaults() -> None:
+    """`typedgpt COMMAND -h` says what the command does, and states every default that is
+    not None or off."""
+    import argparse
+
+    parser = cli.build_parser()
+    commands = next(
+        action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+    )
+    for name, command in commands.choices.items():
+        assert command.description, name
+        for action in command._actions:
+            if action.default in (None, False, argparse.SUPPRESS):
+                continue
+            assert action.help is not None and "default" in action.help, (name, action.dest)
+
+
+def test_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """0 clean, 1 errors in the code (a syntax error included), 2 usage."""
+    clean, wrong, broken = tmp_path / "clean.py", tmp_path / "wrong.py", tmp_path / "broken.py"
+    clean.write_text("x: int = 1\n", encoding="utf-8")
+    wrong.write_text('x: int = "a"\n', encoding="utf-8")
+    broken.write_text("def f(:\n", encoding="utf-8")
+    assert cli.main(["check", str(clean)]) == 0
+    assert cli.main(["check", str(wrong)]) == 1
+    assert cli.main(["check", str(broken)]) == 1
+    assert "[syntax]" in capsys.readouterr().out
+    assert cli.main(["check", str(tmp_path / "nowhere.py")]) == 2
+    assert "nowhere.py does not exist" in capsys.readouterr().err
+
+
+# Runs `typedgpt ARGS`, with Ctrl-C pressed while the first piece of a sample is printed:
+# inside the callback that streams the tokens, where a KeyboardInterrupt once became an
+# XlaRuntimeError (exit 2, a traceback in the message).
+CTRL_C_MID_SAMPLE = """
+import os, signal, sys
+from typedgpt import cli
+show = cli._TextStream.__call__
+def show_then_interrupt(self, ids):
+    show(self, ids)
+    os.kill(os.getpid(), signal.SIGINT)
+cli._TextStream.__call__ = show_then_interrupt
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_mid_sample_exits_quietly(gpt2_folder: Path) -> None:
+    argv = ["sample", f"--model={gpt2_folder}", "--prompt=the cat", "--max-new-tokens=8"]
+    result = subprocess.run(
+        [sys.executable, "-c", CTRL_C_MID_SAMPLE, *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (130, "typedgpt sample: interrupted\n")
+    assert result.stdout.startswith("the cat")

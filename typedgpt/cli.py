@@ -3,10 +3,13 @@
 import argparse
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 DEMO_DIR = Path("runs/demo")
@@ -411,6 +414,7 @@ def _demo(args: argparse.Namespace) -> int:
     code = _train(args)
     if code != 0:
         return code
+    _stop_on_interrupt("demo")
     print(
         f"Trained in {time.perf_counter() - started:.0f} s. Samples at temperature "
         f"{args.temperature}:"
@@ -460,7 +464,9 @@ def _check(args: argparse.Namespace) -> int:
         stdout, stderr, status = api.run([*options, *args.paths])
     print(stdout, end="")
     print(stderr, end="", file=sys.stderr)
-    return status
+    # mypy exits 2 both for a syntax error in a file and for a usage error of its own; only
+    # the syntax error is reported on stdout, and it is an error in the code checked.
+    return 1 if status == 2 and stdout else status
 
 
 # `typedgpt explain --config NAME`: each name and the GPTConfig preset it builds (microgpt
@@ -510,7 +516,7 @@ def _add_model_options(parser: argparse.ArgumentParser, *, layers: int = 4) -> N
         choices=["small", "microgpt"],
         default="small",
         help="model: 'small' (GPT-2 style, sizes below) or 'microgpt' (1 layer, embed 16, "
-        "4 heads, 16 positions)",
+        "4 heads, 16 positions) (default %(default)s)",
     )
     # None, filled in by _resolve_sizes, so that sizes given with --preset microgpt show.
     sizes = {"layers": layers, "embed": 128, "heads": 4, "seq_len": 64}
@@ -520,13 +526,16 @@ def _add_model_options(parser: argparse.ArgumentParser, *, layers: int = 4) -> N
     parser.add_argument("--heads", type=int, help="attention heads (default 4)")
     parser.add_argument("--seq-len", type=int, help="context length (default 64)")
     parser.add_argument(
-        "--mlp", choices=["standard", "swiglu"], default="standard", help="feed-forward network"
+        "--mlp",
+        choices=["standard", "swiglu"],
+        default="standard",
+        help="feed-forward network (default %(default)s)",
     )
     parser.add_argument(
         "--position-encoding",
         choices=["learned", "rope"],
         default="learned",
-        help="learned position embeddings or rotary (rope)",
+        help="learned position embeddings or rotary (rope) (default %(default)s)",
     )
     parser.add_argument(
         "--kv-heads",
@@ -538,11 +547,22 @@ def _add_model_options(parser: argparse.ArgumentParser, *, layers: int = 4) -> N
 
 def _add_train_options(parser: argparse.ArgumentParser, *, steps: int) -> None:
     parser.add_argument("--steps", type=int, default=steps, help=f"total steps (default {steps})")
-    parser.add_argument("--batch-size", type=int, default=32, help="sequences per step")
-    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
-    parser.add_argument("--warmup", type=int, default=50, help="warmup steps")
-    parser.add_argument("--eval-every", type=int, default=100, help="steps between val losses")
-    parser.add_argument("--checkpoint-every", type=int, default=250, help="steps between saves")
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="sequences per step (default %(default)s)"
+    )
+    parser.add_argument(
+        "--lr", type=float, default=3e-3, help="peak learning rate (default %(default)s)"
+    )
+    parser.add_argument("--warmup", type=int, default=50, help="warmup steps (default %(default)s)")
+    parser.add_argument(
+        "--eval-every", type=int, default=100, help="steps between val losses (default %(default)s)"
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=250,
+        help="steps between saves (default %(default)s)",
+    )
     parser.add_argument(
         "--seed", type=_seed, default=0, help="seed for init, data and sampling (default 0)"
     )
@@ -577,23 +597,42 @@ def _seed(text: str) -> int:
 
 
 def _add_sample_options(parser: argparse.ArgumentParser, *, prompt: str) -> None:
-    parser.add_argument("--prompt", default=prompt, help="text to continue")
-    parser.add_argument("--num-samples", type=_positive_int, default=3, help="how many samples")
+    parser.add_argument("--prompt", default=prompt, help="text to continue (default %(default)r)")
+    parser.add_argument(
+        "--num-samples",
+        type=_positive_int,
+        default=3,
+        help="how many samples (default %(default)s)",
+    )
     parser.add_argument(
         "--max-new-tokens",
         type=_positive_int,
         default=None,
         help=f"tokens per sample (default {DEFAULT_NEW_TOKENS}, or what the context leaves)",
     )
-    parser.add_argument("--temperature", type=float, default=0.8, help="0 for greedy")
+    parser.add_argument(
+        "--temperature", type=float, default=0.8, help="0 for greedy (default %(default)s)"
+    )
     parser.add_argument("--top-k", type=int, default=None, help="keep the k likeliest tokens")
     parser.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `typedgpt` command."""
+    from importlib.metadata import version
+
     parser = argparse.ArgumentParser(prog="typedgpt", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('typedgpt')}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    class Commands:
+        """`add_parser` that gives each command's `-h` its one-line help as a description."""
+
+        def add_parser(self, name: str, *, help: str) -> argparse.ArgumentParser:
+            description = f"{help[0].upper()}{help[1:]}."
+            return subparsers.add_parser(name, help=help, description=description)
+
+    commands = Commands()
 
     train = commands.add_parser("train", help="train a GPT on a text file")
     train.add_argument("--data", help="a UTF-8 text file (default: the built-in corpus)")
@@ -601,11 +640,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--mode",
         choices=["lines", "stream"],
         default="lines",
-        help="one document per line, or one continuous stream",
+        help="one document per line, or one continuous stream (default %(default)s)",
     )
-    train.add_argument("--tokenizer", choices=["char", "byte"], default="char")
-    train.add_argument("--val-fraction", type=float, default=0.1)
-    train.add_argument("--out", default="runs/train", help="checkpoint folder")
+    train.add_argument(
+        "--tokenizer",
+        choices=["char", "byte"],
+        default="char",
+        help="the characters of the data, or its UTF-8 bytes (default %(default)s)",
+    )
+    train.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="share of the lines (--mode lines) or tokens (stream) held out for validation "
+        "(default %(default)s)",
+    )
+    train.add_argument(
+        "--out", default="runs/train", help="checkpoint folder (default %(default)s)"
+    )
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     _add_model_options(train)
     _add_train_options(train, steps=1000)
@@ -635,7 +687,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="train on the built-in corpus, sample, show a shape error"
     )
-    demo.add_argument("--out", default=str(DEMO_DIR), help="checkpoint folder")
+    demo.add_argument(
+        "--out", default=str(DEMO_DIR), help="checkpoint folder (default %(default)s)"
+    )
     _add_model_options(demo, layers=2)
     _add_train_options(demo, steps=800)
     _add_sample_options(demo, prompt="The ")
@@ -665,12 +719,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_on_interrupt(command: str) -> None:
+    """Make Ctrl-C end the command at once, with status 130 and one line on stderr.
+
+    Once JAX runs, a KeyboardInterrupt cannot be relied on: raised in the callback that
+    streams a sample's tokens it reaches the caller as an XlaRuntimeError, raised in JAX's
+    garbage-collection callback it is ignored, and an interpreter that exits while a
+    computation runs can crash. Training keeps it: `train` catches it to save a checkpoint.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set a signal handler
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError, RuntimeError):  # a closed pipe, or a write under way
+            pass
+        os.write(sys.stderr.fileno(), f"typedgpt {command}: interrupted\n".encode())
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, stop)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `typedgpt` command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    handler = signal.getsignal(signal.SIGINT)
     try:
         if hasattr(args, "size_defaults"):
             _resolve_sizes(args)
+        if args.command in ("sample", "explain"):
+            _stop_on_interrupt(args.command)
         code: int = args.run(args)
         sys.stdout.flush()
     except BrokenPipeError:
@@ -684,6 +763,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"typedgpt {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if handler is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, handler)  # as it was, for a caller of main
     return code
 
 
