@@ -61,6 +61,18 @@ def test_empty_refuses_a_dtype_attention_cannot_hold(dtype: DTypeLike, message: 
         model.init_cache(dtype)
 
 
+def test_init_cache_takes_the_model_dtype_by_default() -> None:
+    """A bfloat16 model's cache is bfloat16 unless asked otherwise, as its keys are."""
+    model = tg.GPT(
+        tg.GPTConfig.microgpt(vocab_size=7, max_seq_len=5, num_layers=1, num_heads=1, embed_dim=4),
+        key=jax.random.key(0),
+    )
+    narrow = jax.tree.map(lambda leaf: leaf.astype(jnp.bfloat16), model)
+    assert model.init_cache().keys.dtype == jnp.float32
+    assert narrow.init_cache().keys.dtype == jnp.bfloat16
+    assert narrow.init_cache(jnp.float32).values.dtype == jnp.float32
+
+
 def test_empty_is_keyword_only() -> None:
     with pytest.raises(TypeError):
         tg.KVCache.empty(LAYERS, KV_SEQ, HEADS, HEAD_DIM)  # type: ignore[call-arg]

@@ -226,6 +226,18 @@ def test_non_float_tensor(gpt2_sd: dict[str, Any], dtype: type[np.generic]) -> N
         tg.GPT.from_state_dict(GPT2_SMALL, gpt2_sd)
 
 
+@pytest.mark.parametrize("dtype", [jnp.float8_e4m3fn, jnp.float8_e5m2])
+def test_float8_tensor_refused(gpt2_sd: dict[str, Any], dtype: Any) -> None:
+    """float8 passes a floating-point test but would round every product to a few bits."""
+    gpt2_sd["wte.weight"] = gpt2_sd["wte.weight"].astype(dtype)
+    with pytest.raises(TypeError) as info:
+        tg.GPT.from_state_dict(GPT2_SMALL, gpt2_sd)
+    assert str(info.value) == (
+        f"wte.weight: {jnp.dtype(dtype).name} is narrower than typedgpt computes in (float32, "
+        "bfloat16, float16): convert the arrays to one of those first"
+    )
+
+
 def test_transposed_linear_weight_gets_a_hint(gpt2_sd: dict[str, Any]) -> None:
     """A weight in nn.Linear's (out, in) instead of Conv1D's (in, out) is named as such."""
     gpt2_sd["h.0.mlp.c_proj.weight"] = np.ascontiguousarray(gpt2_sd["h.0.mlp.c_proj.weight"].T)

@@ -285,7 +285,7 @@ def _compiled(
     batch = prompts.shape[0]
     limit, vocab = model.config.max_seq_len, model.config.vocab_size
     keys = jax.random.split(key, batch)
-    empty = model.init_cache(model.token_embedding.dtype, size=cache_size)
+    empty = model.init_cache(size=cache_size)
 
     # The prompt runs through the stacked blocks (`lax.scan`); each new token runs through
     # blocks unstacked once, here, with one cache per layer, so that no step copies weights

@@ -128,10 +128,12 @@ class GPT(TypedModule):
         """
         return from_state_dict(config, tensors)
 
-    def init_cache(self, dtype: DTypeLike = jnp.float32, *, size: int | None = None) -> KVCache:
+    def init_cache(self, dtype: DTypeLike | None = None, *, size: int | None = None) -> KVCache:
         """An empty `KVCache` with room for `size` positions (default `max_seq_len`) of
         `kv_heads` heads in every layer, its keys and values in `dtype` (float32, bfloat16 or
-        float16).
+        float16; default the dtype of the model's token embedding, as the keys and values it
+        computes have). A narrower cache than the model (bfloat16 for a float32 model) takes
+        half the memory and rounds each key and value it stores.
 
         Attention reads every slot of the cache at each step, so a cache sized to what a
         generation needs decodes faster than one of `max_seq_len` slots. A `size` outside
@@ -154,7 +156,7 @@ class GPT(TypedModule):
             max_seq_len=size,
             num_kv_heads=config.kv_heads,
             head_dim=config.head_dim,
-            dtype=dtype,
+            dtype=self.token_embedding.dtype if dtype is None else dtype,
         )
 
     def forward(self, tokens: Int[Array, " seq"]) -> Float[Array, "seq vocab"]:

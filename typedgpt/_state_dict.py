@@ -212,6 +212,11 @@ def from_state_dict(config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
                 )
             if not jnp.issubdtype(array.dtype, jnp.floating):
                 raise TypeError(f"{name}: expected a floating-point array, got {array.dtype}")
+            if array.dtype.itemsize < 2:  # float8, float4: see _dtype
+                raise TypeError(
+                    f"{name}: {array.dtype} is narrower than typedgpt computes in (float32, "
+                    "bfloat16, float16): convert the arrays to one of those first"
+                )
             layers.append(array.T if entry.transpose else array)
         wheres.append(entry.where)
         values.append(jnp.asarray(np.stack(layers) if entry.per_layer else layers[0]))
