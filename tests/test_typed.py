@@ -849,6 +849,41 @@ def test_var_arguments_are_recorded_by_item() -> None:
     assert (item.shape, item.dtype) == ((2, 4), jnp.float16)
 
 
+THREE_ONES = jnp.ones(3)
+
+
+class Offset(tg.TypedModule):
+    """An array default: the call computes with it, so it is checked as an argument."""
+
+    def __call__(
+        self, x: Float[Array, " n"], shift: Float[Array, " n"] = THREE_ONES
+    ) -> Float[Array, " n"]:
+        return x + shift
+
+
+def test_an_array_default_the_call_uses_is_checked() -> None:
+    assert Offset()(jnp.zeros(3)).shape == (3,)
+    assert Offset()(jnp.zeros(4), jnp.ones(4)).shape == (4,)  # passed: the default is unused
+    error = error_of(lambda: Offset()(jnp.zeros(4)))
+    assert str(error) == (
+        "Offset.__call__:\n"
+        '  axis "n" is 4 from argument "x" (float32[4]) but 3 in argument "shift" (its '
+        "default) (float32[3])\n"
+        '  argument "shift" (its default): expected (n,) = (4,), got float32[3]'
+    )
+    assert error.what == 'argument "shift" (its default)'
+
+
+def test_a_default_that_breaks_its_annotation_is_caught_when_used() -> None:
+    class Wrong(tg.TypedModule):
+        def __call__(self, x: Float[Array, " n"], y: Float[Array, " n"] = "none") -> Any:  # type: ignore[assignment]
+            return x
+
+    assert message_of(lambda: Wrong()(jnp.zeros(2))) == (
+        'Wrong.__call__:\n  argument "y" (its default): expected an array, got str'
+    )
+
+
 # Static methods, class methods and properties
 
 

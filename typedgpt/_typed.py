@@ -265,9 +265,9 @@ def _abstract(value: Any) -> Any:
 
 def _record(frame: _Frame, arguments: "list[_Argument]", returns: Any, out: Any) -> None:
     frame.dims = _bound_dims()
-    frame.hints = {label: hint for label, _, hint in arguments}
+    frame.hints = {label: hint for label, _, hint, _ in arguments}
     frame.hints["return"] = returns
-    frame.arguments = {label: _abstract(value) for label, value, _ in arguments}
+    frame.arguments = {label: _abstract(value) for label, value, _, _ in arguments}
     frame.result = _abstract(out)
     # lax.scan may trace its body twice; the layer it stands for ran once.
     siblings = frame.parent.calls if frame.parent is not None else None
@@ -297,26 +297,38 @@ class _Plan:
     params: tuple[tuple[str, Any], ...]
     positional: tuple[str, ...]  # names that may be passed positionally, in order
     keywords: frozenset[str]  # names that may be passed by keyword
+    # the default of each parameter annotated with an array type that has one (not None)
+    defaults: dict[str, Any]
     returns: Any  # the return hint, or None when there is none to check
 
 
-_Argument = tuple[str, Any, Any]  # an argument of one call: its name in messages, value, hint
+# An argument of one call: its name, value and hint, and how messages name it.
+_Argument = tuple[str, Any, Any, str]
 
 
 def _arguments(plan: _Plan, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[_Argument]:
     """The annotated arguments of one call, in signature order. Each item of `*xs` is its own
-    argument, `xs[0]`, `xs[1]`, ...; each of `**xs` goes by its keyword."""
+    argument, `xs[0]`, `xs[1]`, ...; each of `**xs` goes by its keyword. A default the call
+    leaves in place is an argument too: the method computes with it."""
     given = dict(zip(plan.positional, args, strict=False))
     given.update((key, value) for key, value in kwargs.items() if key in plan.keywords)
     found: list[_Argument] = []
     for name, hint in plan.params:
         if name.startswith("**"):
-            found += [(key, v, hint) for key, v in kwargs.items() if key not in plan.keywords]
+            found += [
+                (key, v, hint, f'argument "{key}"')
+                for key, v in kwargs.items()
+                if key not in plan.keywords
+            ]
         elif name.startswith("*"):
             extra = args[len(plan.positional) :]
-            found += [(f"{name[1:]}[{index}]", v, hint) for index, v in enumerate(extra)]
+            for index, v in enumerate(extra):
+                label = f"{name[1:]}[{index}]"
+                found.append((label, v, hint, f'argument "{label}"'))
         elif name in given:
-            found.append((name, given[name], hint))
+            found.append((name, given[name], hint, f'argument "{name}"'))
+        elif name in plan.defaults:
+            found.append((name, plan.defaults[name], hint, f'argument "{name}" (its default)'))
     return found
 
 
@@ -503,6 +515,14 @@ def _make_plan(cls: type, fn: Callable[..., Any], kind: _Kind) -> _Plan | None:
         params=checked,
         positional=positional,
         keywords=keywords,
+        defaults={
+            p.name: p.default
+            for p in params
+            if p.name in hints
+            and mentions_array(hints[p.name])
+            and p.default is not inspect.Parameter.empty
+            and p.default is not None
+        },
         returns=returns if returns is not None and returns is not type(None) else None,
     )
 
@@ -569,8 +589,8 @@ def _checked(fn: _F, owner: type, kind: _Kind) -> _F:
             for name, hint in plan.fields:
                 _check(getattr(first, name), hint, f'field "{name}"', frame, sources)
             arguments = _arguments(plan, args[1:] if bound else args, kwargs)
-            for label, value, hint in arguments:
-                _check(value, hint, f'argument "{label}"', frame, sources)
+            for _, value, hint, what in arguments:
+                _check(value, hint, what, frame, sources)
             out = fn(*args, **kwargs)
             if plan.returns is not None:
                 _check(out, plan.returns, "the return value", frame, sources)
