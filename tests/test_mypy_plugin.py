@@ -194,7 +194,8 @@ def test_the_corpus_is_large_enough() -> None:
     assert len(lines) >= 40, len(lines)
     names = {p.stem for p in (CORPUS / "bugs").glob("*.py")}
     assert {"projections", "attention", "kv_cache", "embeddings", "loss"} <= names
-    assert {"transforms", "generic", "layers"} <= names
+    assert {"transforms", "generic", "layers", "numpy_arrays"} <= names
+    assert (CORPUS / "clean" / "numpy_arrays.py").exists()
 
 
 def gallery(run: Run) -> str:
@@ -442,6 +443,36 @@ def test_a_cached_run_reports_what_a_cold_run_does(tmp_path: Path) -> None:
         with (tmp_path / f"{name}.py").open("a", encoding="utf-8") as f:
             f.write("# edited\n")  # re-analysed, while aliases.py comes from the cache
         assert errors() == cold
+
+
+NUMPY_USER = """\
+import numpy as np
+import numpy.typing as npt
+from jaxtyping import Float
+
+
+def ids(values: list[int]) -> tuple[npt.NDArray[np.int32], ...]:
+    return (np.asarray(values, dtype=np.int32),)
+
+
+def rows(x: Float[np.ndarray, "seq embed"]) -> Float[np.ndarray, "embed seq"]:
+    return x.T
+"""
+
+
+def test_numpy_aliases_from_the_cache_stay_numpy(tmp_path: Path) -> None:
+    """`npt.NDArray` is an alias of `np.ndarray`; loaded from mypy's cache it is still NumPy's
+    array, not a jaxtyping alias of `jax.Array`, and a warm run reports what a cold one does."""
+    user = tmp_path / "user.py"
+    user.write_text(NUMPY_USER, encoding="utf-8")
+    config = tmp_path / "mypy.ini"
+    config.write_text("[mypy]\nplugins = typedgpt.mypy_plugin\n", encoding="utf-8")
+    options = ["--config-file", str(config), "--cache-dir", str(tmp_path / "cache")]
+    for run in ("cold", "warm"):
+        stdout, stderr, status = api.run([*options, "--no-error-summary", str(user)])
+        assert (stdout, stderr, status) == ("", "", 0), (run, stdout, stderr)
+        with user.open("a", encoding="utf-8") as f:
+            f.write("# edited\n")  # re-analysed, while numpy comes from the cache
 
 
 # ---------------------------------------------------------------------- with other plugins

@@ -33,9 +33,16 @@ from mypy.types import (
     get_proper_type,
 )
 
-from ._dims import Shape
+from ._dims import GRADUAL, Shape
 from ._stubs import NO_DEFAULT, SELF, VAR_POSITIONAL, Stub
-from ._types import Builder, array_instance, dims_of
+from ._types import (
+    Builder,
+    ForgetNumpyShapes,
+    dims_of,
+    is_ndarray,
+    shaped_instance,
+    with_dim_args,
+)
 
 CallContext: TypeAlias = FunctionContext | MethodContext
 
@@ -152,11 +159,23 @@ class Call:
         return NOT_LITERAL
 
     def make(self, dims: Shape) -> Type:
-        """An array type with `dims`, the same class as the default result."""
-        inst = array_instance(self.ctx.default_return_type)
+        """An array type with `dims`, the same class as the default result.
+
+        A NumPy method with dims to give gives a NumPy array of any dtype (the dtypes are not
+        read; mypy would otherwise take the differing dtypes of NumPy's overloads as an
+        ambiguity and erase the dims), else NumPy's own result: a 0-d result is a NumPy
+        scalar."""
+        default = self.ctx.default_return_type
+        own = shaped_instance(self.ctx.type) if isinstance(self.ctx, MethodContext) else None
+        if own is not None and is_ndarray(own):
+            if not dims or dims == GRADUAL:
+                return default.accept(ForgetNumpyShapes())
+            like = own.copy_modified(args=[own.args[0], AnyType(TypeOfAny.special_form)])
+            return Builder(own.type, self.ctx.api.named_generic_type).array(dims, like=like)
+        inst = shaped_instance(default)
         if inst is None:
-            return self.ctx.default_return_type
-        return Builder(inst.type, self.ctx.api.named_generic_type).array(dims)
+            return default
+        return Builder(inst.type, self.ctx.api.named_generic_type).array(dims, like=inst)
 
     def unknown(self) -> Type:
         """The default result, shape-unknown."""
@@ -215,11 +234,20 @@ def _is_int_class(inst: Instance) -> bool:
 
 def gradual_like(t: Type) -> Type:
     """`t` with unknown dims, when it is an array."""
-    inst = array_instance(t)
+    inst = shaped_instance(t)
     if inst is None:
         return t
+    if is_ndarray(inst):
+        return with_dim_args(inst, [UnpackType(_any_tuple(inst))])
     tvt = inst.type.defn.type_vars[0] if inst.type.defn.type_vars else None
     if not isinstance(tvt, TypeVarTupleType):
         return t
     tuple_any = tvt.tuple_fallback.copy_modified(args=[AnyType(TypeOfAny.special_form)])
     return Instance(inst.type, [UnpackType(tuple_any)])
+
+
+def _any_tuple(inst: Instance) -> Instance:
+    """`tuple[Any, ...]`, from the bound of NumPy's shape parameter (`tuple[int, ...]`)."""
+    bound = get_proper_type(inst.type.defn.type_vars[0].upper_bound)
+    assert isinstance(bound, Instance)
+    return bound.copy_modified(args=[AnyType(TypeOfAny.special_form)])

@@ -35,7 +35,6 @@ from ._binder import Binder
 from ._dims import ANY, NAME, OWN, OWNVAR, SIZE, Dim, dim_name, show
 from ._messages import display_name, fail, paren
 from ._types import (
-    JAX_ARRAY,
     Builder,
     ForgetOwn,
     Relax,
@@ -43,6 +42,7 @@ from ._types import (
     dims_of,
     has_dims,
     literal_names,
+    shaped_instance,
     show_type,
 )
 
@@ -164,7 +164,7 @@ def find_array_info(types: Sequence[Type], depth: int) -> TypeInfo | None:
     for t in types:
         p = get_proper_type(t)
         if isinstance(p, Instance):
-            if p.type.fullname == JAX_ARRAY:
+            if shaped_instance(p) is not None:
                 return p.type
             if depth and p.args:
                 found = find_array_info(p.args, depth - 1)
@@ -253,7 +253,7 @@ def unify(
 ) -> bool:
     """Bind the formal's dims to the actual's, reporting the first mismatch (then False)."""
     pf, pa = get_proper_type(formal), get_proper_type(actual)
-    if isinstance(pf, Instance) and pf.type.fullname == JAX_ARRAY:
+    if isinstance(pf, Instance) and shaped_instance(pf) is not None:
         actual_dims = dims_of(pa)
         if actual_dims is None:
             return True
@@ -301,7 +301,7 @@ class _Substitute:
         assert pattern is not None
         if not any(d.kind in (OWN, OWNVAR) for d in pattern):
             return t
-        return self.builder.array(self.binder.result(pattern))
+        return self.builder.array(self.binder.result(pattern), like=t)
 
 
 def result_type(
@@ -317,7 +317,7 @@ def result_type(
 
 def _overlay(ret: Type, default: Type, sub: _Substitute) -> Type:
     pr, pd = get_proper_type(ret), get_proper_type(default)
-    if isinstance(pr, Instance) and pr.type.fullname == JAX_ARRAY:
+    if isinstance(pr, Instance) and shaped_instance(pr) is not None:
         return sub.array(pr)
     if isinstance(pr, TupleType) and isinstance(pd, TupleType) and len(pr.items) == len(pd.items):
         return pd.copy_modified(

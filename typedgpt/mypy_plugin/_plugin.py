@@ -40,9 +40,13 @@ from . import _semanal as semanal
 from . import _stubs
 from ._calls import Calls, SigContext, might_have_dims, relax_callable_args
 from ._transforms import SCAN, VMAPS, Scans, Vmaps
-from ._types import JAX_ARRAY, dims_of
+from ._types import JAX_ARRAY, ForgetNumpyShapes, array_instance, dims_of, shape_ints
 
 ARRAY_MEMBER = JAX_ARRAY + "."
+NUMPY = "numpy."
+# The classes mypy names NumPy's array members by: methods by the class of the object,
+# attributes by the class that defines them (`.T` is `_ArrayOrScalarCommon`'s).
+NDARRAY_MEMBER = ("numpy.ndarray.", "numpy._ArrayOrScalarCommon.")
 
 
 class ShapePlugin(Plugin):
@@ -109,8 +113,8 @@ class ShapePlugin(Plugin):
         back from its target (`Array[Literal['seq'], Literal['embed']]` is "seq embed")."""
         sym = self.lookup_fully_qualified(fullname)
         node = sym.node if sym is not None else None
-        if not isinstance(node, TypeAliasNode):
-            return None
+        if not isinstance(node, TypeAliasNode) or array_instance(node.target) is None:
+            return None  # not a jax array: NumPy's `NDArray` is an alias of `np.ndarray`
         dims = dims_of(node.target)
         return " ".join(map(str, dims)) if dims is not None else None
 
@@ -132,6 +136,8 @@ class ShapePlugin(Plugin):
     ) -> Callable[[MethodSigContext], CallableType] | None:
         if self._default.get_method_signature_hook(fullname) is not None:
             return None
+        if fullname.startswith(NUMPY):
+            return None  # NumPy's own signatures: no jaxtyping dims to bind
         if self._claims(fullname):
             return lambda ctx: self._signature(ctx, fullname)
         return None
@@ -152,6 +158,8 @@ class ShapePlugin(Plugin):
         if fullname.startswith("jax."):
             stub = self._stubs.function(fullname)
             return (lambda ctx: rules.apply(stub, ctx)) if stub is not None else None
+        if fullname.startswith(NUMPY):
+            return _forget_numpy_shapes
         if self._claims(fullname):
             return self._calls.result
         return None
@@ -164,15 +172,27 @@ class ShapePlugin(Plugin):
             if stub is None or stub.is_property:
                 return None
             return lambda ctx: rules.apply(stub, ctx)
+        if fullname.startswith(NUMPY):
+            # `jax.Array`'s stubs hold for `np.ndarray`'s operators and methods of one name.
+            method = self._stubs.methods.get(fullname.rpartition(".")[2])
+            if fullname.startswith(NDARRAY_MEMBER) and method is not None:
+                if not method.is_property:
+                    return lambda ctx: rules.apply(method, ctx)
+            return _forget_numpy_shapes
         if self._claims(fullname):
             return self._calls.result
         return None
 
     def get_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
-        if fullname.startswith(ARRAY_MEMBER):
-            stub = self._stubs.methods.get(fullname[len(ARRAY_MEMBER) :])
+        member = fullname.rpartition(".")[2]
+        if fullname.startswith(ARRAY_MEMBER) or fullname.startswith(NDARRAY_MEMBER):
+            stub = self._stubs.methods.get(member)
             if stub is not None and stub.is_property:
                 return lambda ctx: rules.apply_property(stub, ctx)
+        if fullname.startswith(NDARRAY_MEMBER) and member == "shape":
+            return lambda ctx: shape_ints(
+                ctx.default_attr_type, ctx.api.named_generic_type("builtins.int", [])
+            )
         return None
 
     def _claims(self, fullname: str) -> bool:
@@ -200,3 +220,8 @@ class ShapePlugin(Plugin):
             self._calls.expect(ctx.context, display, pattern, own)
             return sig
         return self._calls.signature(ctx, fullname)
+
+
+def _forget_numpy_shapes(ctx: FunctionContext | MethodContext) -> Type:
+    """A NumPy function or method that no stub describes: its arrays are of unknown dims."""
+    return ctx.default_return_type.accept(ForgetNumpyShapes())

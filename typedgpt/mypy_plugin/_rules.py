@@ -29,7 +29,7 @@ from ._dims import GRADUAL, SIZE, Dim, Shape, same, show, variadic_index
 from ._messages import fail, paren
 from ._shapes import Index, ShapeError
 from ._stubs import SELF, SIGNATURE, VAR_POSITIONAL, Stub, StubError, Stubs
-from ._types import Builder, array_instance, dims_of, is_scalar_like
+from ._types import Builder, dims_of, is_scalar_like, shaped_instance
 
 Rule = Callable[[Call], Type]
 
@@ -51,11 +51,11 @@ def apply(stub: Stub, ctx: CallContext) -> Type:
 def apply_property(stub: Stub, ctx: AttributeContext) -> Type:
     """`x.T` and `x.mT`: a rule on the dims of `x`."""
     mine = dims_of(ctx.type)
-    inst = array_instance(ctx.default_attr_type)
+    inst = shaped_instance(ctx.default_attr_type)
     if mine is None or inst is None:
         return ctx.default_attr_type
     rule = PROPERTY_RULES[stub.rule]
-    return Builder(inst.type, ctx.api.named_generic_type).array(rule(mine))
+    return Builder(inst.type, ctx.api.named_generic_type).array(rule(mine), like=inst)
 
 
 def check(stubs: Stubs) -> None:

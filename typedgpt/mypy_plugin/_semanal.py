@@ -29,7 +29,7 @@ from mypy.types import (
 
 from ._dims import JAXTYPING_DTYPES, NAME, VAR, DimSpecError, parse_dims
 from ._messages import SHAPE
-from ._types import JAX_ARRAY, Builder, array_instance
+from ._types import JAX_ARRAY, Builder, is_ndarray, shaped_instance
 
 ANNOTATED = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
 ARRAY_NAMES = frozenset({"Array", "jax.Array", "jaxtyping.Array", "jnp.ndarray", "ArrayLike"})
@@ -89,10 +89,24 @@ def analyze_annotated(ctx: AnalyzeTypeContext) -> Type:
         return AnyType(TypeOfAny.from_error)
     base = ctx.api.analyze_type(t.args[0])
     spec = _dim_string(t.args[1])
-    inst = array_instance(base)
+    inst = shaped_instance(base)
     if spec is None or inst is None:
         return base
+    if is_ndarray(inst):
+        return _shaped_ndarray(ctx, inst, spec)
     return _shaped(ctx, inst.type, spec)
+
+
+def _shaped_ndarray(ctx: AnalyzeTypeContext, base: Instance, spec: str) -> Type:
+    """`np.ndarray` with the dims of a jaxtyping dim string in its shape parameter (a class's
+    type parameters are not dims there: NumPy's shape holds ints)."""
+    builder = Builder(base.type, ctx.api.named_type)
+    try:
+        dims = parse_dims(spec)
+    except DimSpecError as error:
+        ctx.api.fail(f"jaxtyping: {error}", ctx.context, code=SHAPE)
+        return builder.gradual(base)
+    return builder.array(dims, like=base)
 
 
 def _shaped(ctx: AnalyzeTypeContext, info: TypeInfo, spec: str) -> Type:

@@ -5,6 +5,12 @@ A shaped array is `jax.Array` itself, made generic over its dims by the plugin:
 `Literal[3]`, a dim of unknown size is `Any`, `*batch` is `*tuple[Literal['*batch'], ...]`
 and a plain `jax.Array` is `Array[*tuple[Any, ...]]`, compatible with every shape both ways.
 A scalar, `Float[Array, ""]`, is `Array[()]`.
+
+A shaped NumPy array keeps NumPy's own class and puts the dims in its shape parameter:
+`Float[np.ndarray, "seq embed"]` is `ndarray[tuple[Literal['seq'], Literal['embed']],
+dtype[Any]]`. NumPy bounds that parameter by `tuple[int, ...]`, so a name there is a literal
+whose fallback is `int` (it shows as `Literal['seq']` all the same); an `int` of NumPy's own
+shapes (`tuple[int, int]`) is one dim of unknown size.
 """
 
 from collections.abc import Callable
@@ -44,6 +50,7 @@ from ._dims import (
 )
 
 JAX_ARRAY = "jax._src.basearray.Array"
+NDARRAY = "numpy.ndarray"
 VARIADIC_MARK = "*"  # Literal['*batch'] inside *tuple[...] marks the named variadic dim *batch
 
 
@@ -55,6 +62,54 @@ def array_instance(t: Type | None) -> Instance | None:
     if isinstance(p, Instance) and p.type.fullname == JAX_ARRAY:
         return p
     return None
+
+
+def shaped_instance(t: Type | None) -> Instance | None:
+    """`t` as an array whose dims the plugin reads, `jax.Array` or `np.ndarray`, or None."""
+    if t is None:
+        return None
+    p = get_proper_type(t)
+    if isinstance(p, Instance) and (
+        p.type.fullname == JAX_ARRAY or (p.type.fullname == NDARRAY and len(p.args) == 2)
+    ):
+        return p
+    return None
+
+
+def is_ndarray(inst: Instance) -> bool:
+    return inst.type.fullname == NDARRAY
+
+
+def dim_args(inst: Instance) -> list[Type] | None:
+    """The type arguments that are the dims of a shaped array, one per dim (a variadic dim is
+    an `UnpackType`); None for a NumPy shape that is a type variable."""
+    if not is_ndarray(inst):
+        return list(inst.args)
+    shape = get_proper_type(inst.args[0])
+    if isinstance(shape, TupleType):
+        return list(shape.items)
+    if isinstance(shape, Instance) and shape.type.fullname == "builtins.tuple":
+        return [UnpackType(shape)]
+    return None
+
+
+def with_dim_args(inst: Instance, args: list[Type]) -> Instance:
+    """`inst` with other dims (as `dim_args` gives them), the same class and dtype."""
+    if not is_ndarray(inst):
+        return inst.copy_modified(args=args)
+    shape = get_proper_type(inst.args[0])
+    fallback = shape.partial_fallback if isinstance(shape, TupleType) else None
+    if fallback is None:
+        bound = get_proper_type(inst.type.defn.type_vars[0].upper_bound)
+        assert isinstance(bound, Instance)
+        fallback = bound
+    return inst.copy_modified(args=[_shape_tuple(args, fallback), inst.args[1]])
+
+
+def _shape_tuple(args: list[Type], fallback: Instance) -> Type:
+    if len(args) == 1 and isinstance(args[0], UnpackType):
+        return args[0].type  # `tuple[Any, ...]` rather than `tuple[*tuple[Any, ...]]`
+    return TupleType(args, fallback)
 
 
 def _dim_of(arg: Type, own: frozenset[str] | None) -> Dim:
@@ -86,10 +141,13 @@ def _dim_of(arg: Type, own: frozenset[str] | None) -> Dim:
 
 def dims_of(t: Type | None, own: frozenset[str] | None = None) -> Shape | None:
     """The dims of an array type (own names become per-call variables), or None."""
-    inst = array_instance(t)
+    inst = shaped_instance(t)
     if inst is None:
         return None
-    return tuple(_dim_of(a, own) for a in inst.args)
+    args = dim_args(inst)
+    if args is None:
+        return (ANY_DIMS,)
+    return tuple(_dim_of(a, own) for a in args)
 
 
 def literal_names(types: list[Type]) -> frozenset[str]:
@@ -115,6 +173,10 @@ def _has_dims(t: Type, depth: int) -> bool:
     if isinstance(p, Instance):
         if p.type.fullname == JAX_ARRAY:
             return not (len(p.args) == 1 and _is_any_unpack(p.args[0]))
+        if shaped_instance(p) is not None:
+            # NumPy's own shapes (`tuple[int]`) are not dims: only literals and markers are.
+            dims = dims_of(p)
+            return dims is not None and any(d.kind in (NAME, SIZE, VAR) for d in dims)
         if depth and p.args:
             return any(_has_dims(a, depth - 1) for a in p.args)
         return False
@@ -147,29 +209,38 @@ class Builder:
         self.int_type = named("builtins.int", [])
         self.tuple_any = named("builtins.tuple", [AnyType(TypeOfAny.special_form)])
 
-    def gradual(self) -> Instance:
+    def gradual(self, like: Instance | None = None) -> Instance:
+        """An array of unknown dims, of the class (and dtype) of `like` when given."""
+        if like is not None and is_ndarray(like):
+            return with_dim_args(like, [UnpackType(self.tuple_any)])
         return Instance(self.info, [UnpackType(self.tuple_any)])
 
-    def array(self, dims: Shape) -> Instance:
+    def array(self, dims: Shape, like: Instance | None = None) -> Instance:
+        """An array with `dims`, of the class (and dtype) of `like` when given."""
+        if sum(d.kind in (VAR, ANYVAR, OWNVAR) for d in dims) > 1:
+            return self.gradual(like)
+        if like is not None and is_ndarray(like):
+            return with_dim_args(like, [self.arg(d, numpy=True) for d in dims])
         if not dims:
             return Instance(self.info, [])
-        if sum(d.kind in (VAR, ANYVAR, OWNVAR) for d in dims) > 1:
-            return self.gradual()
         return Instance(self.info, [self.arg(d) for d in dims])
 
-    def arg(self, d: Dim) -> Type:
+    def arg(self, d: Dim, *, numpy: bool = False) -> Type:
+        """One dim as a type argument; in a NumPy shape, whose items must be ints, a name is
+        a literal with the fallback `int` and a type variable is unknown."""
+        text = self.int_type if numpy else self.str_type
         if d.kind in (NAME, OWN):
-            return LiteralType(str(d.value), self.str_type)
+            return LiteralType(str(d.value), text)
         if d.kind == SIZE and isinstance(d.value, int):
             return LiteralType(d.value, self.int_type)
-        if d.kind == TVAR and isinstance(d.typ, TypeVarType):
+        if d.kind == TVAR and isinstance(d.typ, TypeVarType) and not numpy:
             return d.typ
         if d.kind in (VAR, OWNVAR):
-            mark = LiteralType(VARIADIC_MARK + str(d.value), self.str_type)
+            mark = LiteralType(VARIADIC_MARK + str(d.value), text)
             return UnpackType(self.tuple_any.copy_modified(args=[mark]))
         if d.kind == ANYVAR:
             return UnpackType(self.tuple_any)
-        assert d.kind == ANY, d
+        assert d.kind in (ANY, TVAR), d
         return AnyType(TypeOfAny.special_form)
 
 
@@ -188,8 +259,8 @@ class _Collect(_Translator):
         self.found = found
 
     def visit_instance(self, t: Instance, /) -> Type:
-        if t.type.fullname == JAX_ARRAY:
-            for a in t.args:
+        if shaped_instance(t) is not None:
+            for a in dim_args(t) or []:
                 d = _dim_of(a, None)
                 if d.kind == NAME:
                     self.found.add(str(d.value))
@@ -207,8 +278,8 @@ class Relax(_Translator):
         self.builder = builder
 
     def visit_instance(self, t: Instance, /) -> Type:
-        if t.type.fullname == JAX_ARRAY:
-            return self.builder.gradual()
+        if shaped_instance(t) is not None:
+            return self.builder.gradual(t)
         return super().visit_instance(t)
 
 
@@ -220,11 +291,12 @@ class ForgetOwn(_Translator):
         self.own = own
 
     def visit_instance(self, t: Instance, /) -> Type:
-        if t.type.fullname == JAX_ARRAY:
-            if not any(_dim_of(a, self.own).kind in (OWN, OWNVAR) for a in t.args):
+        given = dim_args(t) if shaped_instance(t) is not None else None
+        if given is not None:
+            if not any(_dim_of(a, self.own).kind in (OWN, OWNVAR) for a in given):
                 return t
             args: list[Type] = []
-            for a in t.args:
+            for a in given:
                 kind = _dim_of(a, self.own).kind
                 if kind == OWN:
                     args.append(AnyType(TypeOfAny.special_form))
@@ -238,7 +310,7 @@ class ForgetOwn(_Translator):
                     )
                 else:
                     args.append(a)
-            return t.copy_modified(args=args)
+            return with_dim_args(t, args)
         return super().visit_instance(t)
 
 
@@ -274,3 +346,42 @@ def is_scalar_like(t: Type) -> bool:
 
 def is_variadic_tvar(t: Type) -> bool:
     return isinstance(get_proper_type(t), TypeVarTupleType)
+
+
+class ForgetNumpyShapes(_Translator):
+    """NumPy arrays of unknown dims: what a NumPy function or method gives, unless a shape
+    stub says what it does. NumPy's own shapes pass a `tuple[int, int]` where the dims are of
+    unknown size, and its `Self` where `transpose` permutes them."""
+
+    def visit_instance(self, t: Instance, /) -> Type:
+        inst = shaped_instance(t)
+        if inst is not None and is_ndarray(inst):
+            args = dim_args(inst)
+            if args is not None and len(args) == 1 and _is_any_unpack(args[0]):
+                return t
+            bound = get_proper_type(inst.type.defn.type_vars[0].upper_bound)
+            assert isinstance(bound, Instance)
+            unknown = UnpackType(bound.copy_modified(args=[AnyType(TypeOfAny.special_form)]))
+            return with_dim_args(inst, [unknown])
+        return super().visit_instance(t)
+
+
+def shape_ints(t: Type, int_type: Instance) -> Type:
+    """`x.shape` of a NumPy array with dims: a name is an `int`, a fixed size its literal."""
+    p = get_proper_type(t)
+    if not isinstance(p, TupleType):
+        return t
+    items: list[Type] = []
+    for item in p.items:
+        d = _dim_of(item, None)
+        if d.kind == SIZE:
+            items.append(item)
+        elif d.kind in (VAR, ANYVAR):
+            items.append(UnpackType(_int_tuple(p, int_type)))
+        else:
+            items.append(int_type)
+    return p.copy_modified(items=items)
+
+
+def _int_tuple(p: TupleType, int_type: Instance) -> Instance:
+    return p.partial_fallback.copy_modified(args=[int_type])

@@ -1,0 +1,92 @@
+"""NumPy arrays with jaxtyping dims: operators, methods and `.T` follow jax.Array's rules, and
+NumPy's own shapes (`np.zeros((3, 4))`, `np.arange(n)`) are of unknown size, never a name."""
+
+from collections.abc import Callable
+
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+
+def logits(
+    x: Float[np.ndarray, "seq embed"], table: Float[np.ndarray, "vocab embed"]
+) -> Float[np.ndarray, "seq vocab"]:
+    return x @ table.T
+
+
+def linear(
+    x: Float[np.ndarray, " in"], w: Float[np.ndarray, "out in"]
+) -> Float[np.ndarray, " out"]:
+    return w @ x
+
+
+def project(
+    x: Float[np.ndarray, " embed"], w: Float[np.ndarray, "mlp embed"]
+) -> Float[np.ndarray, " mlp"]:
+    return linear(x, w)
+
+
+def normalise(x: Float[np.ndarray, "*batch embed"]) -> Float[np.ndarray, "*batch embed"]:
+    centred = x - x.mean(axis=-1, keepdims=True)
+    return centred / np.sqrt((centred**2).mean(axis=-1, keepdims=True) + 1e-5)
+
+
+def scaled(
+    x: Float[np.ndarray, "seq embed"], gain: Float[np.ndarray, " embed"]
+) -> Float[np.ndarray, "seq embed"]:
+    return 2.0 * x * gain + 1
+
+
+def column_totals(x: Float[np.ndarray, "rows cols"]) -> Float[np.ndarray, " cols"]:
+    return x.sum(axis=0)
+
+
+def first_row(x: Float[np.ndarray, "rows cols"]) -> Float[np.ndarray, " cols"]:
+    return x[0]
+
+
+def flat(x: Float[np.ndarray, "rows cols"]) -> Float[np.ndarray, " n"]:
+    return x.ravel()
+
+
+def made_by_numpy(n: int) -> tuple[Float[np.ndarray, " n"], Float[np.ndarray, "rows cols"]]:
+    return np.arange(float(n)), np.zeros((3, 4))
+
+
+def sizes(x: Float[np.ndarray, "rows 3"]) -> int:
+    rows, three = x.shape
+    return rows * three if x.shape[0] == 4 else rows
+
+
+def best(x: Float[np.ndarray, "seq vocab"]) -> Int[np.ndarray, " seq"]:
+    return x.argmax(axis=-1)
+
+
+def to_jax(
+    x: Float[np.ndarray, "seq embed"], w: Float[Array, "embed vocab"]
+) -> Float[Array, "seq vocab"]:
+    return jnp.asarray(x) @ w
+
+
+def mixed(
+    x: Float[Array, "seq embed"], w: Float[np.ndarray, "embed vocab"]
+) -> Float[Array, "seq vocab"]:
+    return x @ w
+
+
+def totals(x: Float[np.ndarray, "seq embed"]) -> Float[Array, " seq"]:
+    return jnp.sum(x, axis=-1)
+
+
+# A shaped Callable's dims are bound at each call, as a function's are.
+def apply_twice(
+    f: Callable[[Float[Array, " n"]], Float[Array, " n"]], x: Float[Array, " seq"]
+) -> Float[Array, " seq"]:
+    return f(f(x))
+
+
+def sampled(
+    seed: int, x: Float[Array, "seq embed"]
+) -> tuple[Float[np.ndarray, "seq embed"], Float[np.ndarray, "a b"]]:
+    rng = np.random.default_rng(seed)
+    return np.asarray(x), rng.normal(size=(3, 4))
