@@ -1,12 +1,15 @@
 """Tests for `load_text`, `builtin_corpus`, `TextDataset` and its batches."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tokenizers
 
 from typedgpt._data import BUILTIN_CORPUS_MODULES, Batch, TextDataset, builtin_corpus, load_text
-from typedgpt._tokenizer import ByteTokenizer, CharTokenizer
+from typedgpt._hf import HFTokenizer
+from typedgpt._tokenizer import ByteTokenizer, CharTokenizer, Tokenizer
 
 NAMES = "\n".join(
     """
@@ -121,8 +124,10 @@ def test_construction_errors() -> None:
         TextDataset.from_text(" \n\n", tok)
     with pytest.raises(ValueError, match="text is empty"):
         TextDataset.from_text("", tok, mode="stream")
-    with pytest.raises(ValueError, match=r"document 1 \('abd'\): character 'd' at position 2"):
-        TextDataset.from_text("ab\nabd\n", tok)
+    with pytest.raises(
+        ValueError, match=r"^line 3 \(document 1, 'abd'\): character 'd' at position 2"
+    ):
+        TextDataset.from_text("ab\n\n  abd\n", tok)
     with pytest.raises(ValueError, match=r"'\\n' at position 1 .*mode='stream'"):
         TextDataset.from_text("a\nb", tok, mode="stream")
     with pytest.raises(ValueError, match="mode must be one of"):
@@ -306,3 +311,44 @@ def test_from_text_rejects_bytes_and_a_non_tokenizer(mode: str) -> None:
         TextDataset.from_text(b"ab\nba", ByteTokenizer(), mode=mode)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"tokenizer must be a Tokenizer .*, got str"):
         TextDataset.from_text("ab\nba", "ab", mode=mode)  # type: ignore[arg-type]
+
+
+def test_from_text_rejects_a_tokenizer_class() -> None:
+    with pytest.raises(
+        TypeError, match=r"got the class ByteTokenizer itself: pass an instance, such as Byte"
+    ):
+        TextDataset.from_text("ab", ByteTokenizer)  # type: ignore[arg-type]
+
+
+def _word_level() -> HFTokenizer:
+    vocab = {"<|endoftext|>": 0, "[UNK]": 1, "ab": 2}
+    tokenizer = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    return HFTokenizer(tokenizer)
+
+
+@pytest.mark.parametrize("mode", ["lines", "stream"])
+@pytest.mark.parametrize(
+    "make", [ByteTokenizer, lambda: CharTokenizer("ab"), _word_level], ids=["byte", "char", "hf"]
+)
+def test_from_text_rejects_a_surrogate_with_every_tokenizer(
+    make: Callable[[], Tokenizer], mode: str
+) -> None:
+    """Without the check: UnicodeEncodeError (bytes), "TextInputSequence must be str" (hf)."""
+    message = r"surrogate code point '\\udcff' at position 5 \(line 2\).*surrogateescape"
+    with pytest.raises(ValueError, match=message):
+        TextDataset.from_text("ab\nab\udcff\n", make(), mode=mode)  # type: ignore[arg-type]
+
+
+def test_constructor_rejects_lines_documents_without_bos() -> None:
+    tok = CharTokenizer("ab")
+    with pytest.raises(
+        ValueError, match=r"documents\[0\] starts with id 0 and ends with id 2, but a lines-mode"
+    ):
+        TextDataset(tok, "lines", (np.array([0, 1, 2], np.int32),))
+    TextDataset(tok, "lines", (np.array([2], np.int32),))  # a lone BOS: nothing to predict
+
+
+def test_constructor_rejects_a_non_tokenizer() -> None:
+    with pytest.raises(TypeError, match=r"tokenizer must be a Tokenizer .*, got str"):
+        TextDataset("ab", "lines", (np.array([2, 0, 2], np.int32),))  # type: ignore[arg-type]

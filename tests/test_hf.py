@@ -912,3 +912,8 @@ def test_tokenizer_errors(trained: tokenizers.Tokenizer, tmp_path: Path) -> None
     tokenizer = tg.HFTokenizer(trained)
     with pytest.raises(ValueError, match=rf"token id {tokenizer.vocab_size} at position 1 is "):
         tokenizer.decode([0, tokenizer.vocab_size])
+    # The checks every tokenizer makes (without them: "TextInputSequence must be str").
+    with pytest.raises(TypeError, match=r"got bytes: decode it first"):
+        tokenizer.encode(b"the cat")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"surrogate code point '\\udcff' at position 2"):
+        tokenizer.encode("ab\udcff")

@@ -2,13 +2,17 @@
 
 import json
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
+import tokenizers
 from hypothesis import given
 from hypothesis import strategies as st
 
+import typedgpt as tg
 from typedgpt._tokenizer import (
     ByteTokenizer,
     CharTokenizer,
@@ -203,3 +207,161 @@ def test_bytes_are_not_text() -> None:
 def test_decode_rejects_bools() -> None:
     with pytest.raises(TypeError, match="token id True at position 1 is a bool, not an int"):
         CharTokenizer("abc").decode([0, True])
+
+
+SURROGATE = (
+    r"surrogate code point '\\udcff' at position {} \(line {}\), which is not a character .*"
+    r"read the file as UTF-8 without surrogateescape .* or replace the character"
+)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: ByteTokenizer().encode("ab\n\udcff"),
+        lambda: CharTokenizer("\nab").encode("ab\n\udcff"),
+        lambda: CharTokenizer.from_text("ab\n\udcff", mode="stream"),
+        lambda: CharTokenizer.from_text("ab\n\udcff"),
+    ],
+    ids=["byte-encode", "char-encode", "char-from-text-stream", "char-from-text-lines"],
+)
+def test_surrogate_names_it_its_position_and_the_fix(call: Callable[[], object]) -> None:
+    """Without the check: UnicodeEncodeError (bytes), a tokenizer that learns it (chars)."""
+    with pytest.raises(ValueError, match=SURROGATE.format(3, 2)):
+        call()
+
+
+def test_a_tokenizer_never_holds_a_surrogate(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=SURROGATE.format(1, 1)):
+        CharTokenizer("a\udcff")
+    path = tmp_path / "tokenizer.json"
+    path.write_text('{"kind": "char", "chars": "a\\udcff"}')  # valid JSON escapes
+    with pytest.raises(ValueError, match=r"not a valid tokenizer file: text has a surrogate"):
+        load_tokenizer(path)
+
+
+def test_a_file_read_with_surrogateescape(tmp_path: Path) -> None:
+    """The bad byte becomes a surrogate; `load_text` names the byte instead."""
+    path = tmp_path / "names.txt"
+    path.write_bytes(b"emma\nzo\xff\n")  # Latin-1 "zoÿ": 0xff is never UTF-8
+    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    with pytest.raises(ValueError, match=SURROGATE.format(7, 2)):
+        ByteTokenizer().encode(text)
+    with pytest.raises(ValueError, match="not valid UTF-8 at byte 7"):
+        tg.load_text(path)
+
+
+def test_byte_decode_replaces_invalid_utf8() -> None:
+    tok = ByteTokenizer()
+    assert tok.decode([0xFF, 97, 0x80, 98]) == "\ufffda\ufffdb"  # invalid and stray bytes
+    assert tok.decode([0xE6, 0x97, 97]) == "\ufffda"  # a cut-off 3-byte character
+
+
+class _NoIteration:
+    """An array-like whose `__iter__` fails: decode must read it with one `np.asarray`."""
+
+    def __init__(self, ids: list[int]) -> None:
+        self.ids = ids
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        return np.array(self.ids)
+
+    def __iter__(self) -> Iterator[int]:
+        raise AssertionError("decode iterated the array id by id")
+
+
+def test_decode_reads_arrays_in_one_transfer() -> None:
+    """Iterating a JAX array reads the device once per id: 1000 ids took over a second."""
+    tok = ByteTokenizer()
+    assert tok.decode(jnp.array([104, 105, 256], dtype=jnp.int32)) == "hi"
+    assert tok.decode(np.array([104, 105], dtype=np.uint8)) == "hi"
+    assert tok.decode(_NoIteration([104, 105])) == "hi"
+    assert tok.decode(np.array([])) == ""  # float64, but empty
+
+
+@pytest.mark.parametrize(
+    ("ids", "error", "message"),
+    [
+        (
+            np.array([[97, 98]]),
+            ValueError,
+            r"1-D array\), got an array of shape \(1, 2\): decode a batch row by row",
+        ),
+        (jnp.array([[97, 98]]), ValueError, r"shape \(1, 2\): decode a batch row by row"),
+        (np.array(97), ValueError, r"got an array of shape \(\): pass \[int\(ids\)\]"),
+        (np.array([97.0]), TypeError, "got an array of dtype float64: pass the ids"),
+        (np.array([True]), TypeError, "got an array of dtype bool"),
+        (
+            [[97, 98]],
+            TypeError,
+            r"token id \[97, 98\] at position 0 is a list, not an int: decode a batch",
+        ),
+        (
+            [97, 98.0],
+            TypeError,
+            "token id 98.0 at position 1 is a float, not an int: pass the int ids",
+        ),
+        ([np.True_], TypeError, "at position 0 is a bool, not an int"),
+        ("ab", TypeError, "decode takes token ids, got a str: turn text into ids with encode"),
+        (97, TypeError, r"must be an iterable of int token ids, got int 97: .* \[97\]"),
+    ],
+    ids=[
+        "2d",
+        "2d-jax",
+        "0d",
+        "float-array",
+        "bool-array",
+        "nested",
+        "float",
+        "np-bool",
+        "str",
+        "int",
+    ],
+)
+def test_decode_rejects_what_is_not_one_sequence_of_int_ids(
+    ids: object, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        ByteTokenizer().decode(ids)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "fix"),
+    [
+        (None, r"got NoneType: pass a str, or read a file with tg\.load_text"),
+        (["ab", "ba"], r"got list: encode one text at a time \(\[tokenizer\.encode\(t\) for t"),
+        (bytearray(b"ab"), r"got bytearray: decode it first"),
+    ],
+    ids=["none", "list", "bytearray"],
+)
+def test_encode_error_gives_the_fix_for_what_was_passed(text: object, fix: str) -> None:
+    for tok in (ByteTokenizer(), CharTokenizer("ab")):
+        with pytest.raises(TypeError, match=f"text must be a str, {fix}"):
+            tok.encode(text)  # type: ignore[arg-type]
+
+
+def test_save_to_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(
+        IsADirectoryError, match=r"it is a folder; name a file in it, such as .*tokenizer\.json"
+    ):
+        ByteTokenizer().save(tmp_path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_load_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError, match="is a folder, not a tokenizer file: name the"):
+        load_tokenizer(tmp_path)
+    ByteTokenizer().save(tmp_path / "tokenizer.json")  # a run's out_dir holds one
+    with pytest.raises(
+        IsADirectoryError, match=r"is a folder, not a tokenizer file: pass .*tokenizer\.json"
+    ):
+        load_tokenizer(tmp_path)
+
+
+def test_load_a_hugging_face_tokenizer_json(tmp_path: Path) -> None:
+    tokenizer = tokenizers.Tokenizer(tokenizers.models.WordLevel({"a": 0}, unk_token="a"))
+    tokenizer.save(str(tmp_path / "tokenizer.json"))
+    with pytest.raises(
+        ValueError, match=r"Hugging Face tokenizer\.json .*HFTokenizer\.from_pretrained"
+    ):
+        load_tokenizer(tmp_path / "tokenizer.json")

@@ -27,7 +27,7 @@ from typing import NamedTuple, Self, final
 import numpy as np
 import numpy.typing as npt
 
-from ._tokenizer import TextMode, Tokenizer, _check_mode, check_text, split_lines
+from ._tokenizer import TextMode, Tokenizer, _check_mode, check_text, numbered_lines
 
 BUILTIN_CORPUS_MODULES: tuple[str, ...] = tuple(
     """
@@ -189,8 +189,9 @@ class TextDataset:
       document cut to `seq_len + 1` ids and right-padded with BOS; or `"stream"`: the whole
       text, newlines included and no BOS, and a batch row is a random window of it.
     - `documents`: non-empty int32 arrays of shape `(tokens,)`. In `"lines"` mode one per
-      document, each `[BOS] + ids + [BOS]`; in `"stream"` mode exactly one, the whole
-      stream. Fields that break these rules raise `ValueError`.
+      document, each `[BOS] + ids + [BOS]` (a lone `[BOS]` is a document with nothing to
+      predict); in `"stream"` mode exactly one, the whole stream. Fields that break these
+      rules raise `ValueError`, and a `tokenizer` that is not a `Tokenizer` `TypeError`.
     """
 
     tokenizer: Tokenizer
@@ -198,6 +199,7 @@ class TextDataset:
     documents: tuple[npt.NDArray[np.int32], ...]
 
     def __post_init__(self) -> None:
+        _check_tokenizer(self.tokenizer)
         _check_mode(self.mode)
         if not self.documents:
             raise ValueError("a TextDataset needs at least one document, got none")
@@ -216,6 +218,16 @@ class TextDataset:
                     "TextDataset.documents must be non-empty 1-D int32 arrays, got "
                     f"{doc.dtype} with shape {doc.shape}"
                 )
+        if self.mode == "lines":
+            bos = self.tokenizer.bos_id
+            for number, doc in enumerate(self.documents):
+                if not doc[0] == doc[-1] == bos:
+                    raise ValueError(
+                        f"TextDataset.documents[{number}] starts with id {doc[0]} and ends "
+                        f"with id {doc[-1]}, but a lines-mode document is [BOS] + ids + [BOS] "
+                        f"(BOS is {bos}): add the BOS ids, or build it with "
+                        "TextDataset.from_text"
+                    )
 
     @classmethod
     def from_text(cls, text: str, tokenizer: Tokenizer, *, mode: TextMode = "lines") -> Self:
@@ -223,30 +235,29 @@ class TextDataset:
         surrounding whitespace (`"lines"`), or one stream (`"stream"`).
 
         Raises `TypeError` when `text` is not a `str` or `tokenizer` not a `Tokenizer`, and
-        `ValueError` for an unknown `mode`, a text with no document, or a character the
-        tokenizer cannot encode (in `"lines"` mode, naming the document).
+        `ValueError` for an unknown `mode`, a text with no document, a surrogate code point
+        (naming its position and line), or a character the tokenizer cannot encode (in
+        `"lines"` mode, naming the line of `text` and the document).
         """
         _check_mode(mode)
         check_text(text)
-        if not isinstance(tokenizer, Tokenizer):
-            raise TypeError(
-                f"tokenizer must be a Tokenizer (CharTokenizer, ByteTokenizer, HFTokenizer), got "
-                f"{type(tokenizer).__qualname__}: build one with CharTokenizer.from_text(text)"
-            )
+        _check_tokenizer(tokenizer)
         if mode == "stream":
             if not text:
                 raise ValueError("text is empty: a stream-mode TextDataset needs some text")
             return cls(tokenizer, mode, (np.asarray(tokenizer.encode(text), dtype=np.int32),))
-        lines = split_lines(text)
+        lines = numbered_lines(text)
         if not lines:
             raise ValueError("text has no non-empty lines: lines mode makes one document per line")
         bos = tokenizer.bos_id
         documents = []
-        for number, line in enumerate(lines):
+        for number, (line_number, line) in enumerate(lines):
             try:
                 ids = tokenizer.encode(line)
             except ValueError as error:
-                raise ValueError(f"document {number} ({line[:40]!r}): {error}") from None
+                raise ValueError(
+                    f"line {line_number} (document {number}, {line[:40]!r}): {error}"
+                ) from None
             documents.append(np.asarray([bos, *ids, bos], dtype=np.int32))
         return cls(tokenizer, mode, tuple(documents))
 
@@ -360,6 +371,20 @@ class TextDataset:
 
     def _with(self, documents: tuple[npt.NDArray[np.int32], ...]) -> Self:
         return type(self)(self.tokenizer, self.mode, documents)
+
+
+def _check_tokenizer(tokenizer: object) -> None:
+    if isinstance(tokenizer, Tokenizer):
+        return
+    if isinstance(tokenizer, type) and issubclass(tokenizer, Tokenizer):
+        raise TypeError(
+            f"tokenizer must be a Tokenizer, got the class {tokenizer.__name__} itself: pass an "
+            "instance, such as ByteTokenizer() or CharTokenizer.from_text(text)"
+        )
+    raise TypeError(
+        f"tokenizer must be a Tokenizer (CharTokenizer, ByteTokenizer, HFTokenizer), got "
+        f"{type(tokenizer).__qualname__}: build one with CharTokenizer.from_text(text)"
+    )
 
 
 def _is_int(value: object) -> bool:

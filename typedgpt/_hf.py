@@ -37,7 +37,7 @@ from ._config import GPTConfig
 from ._dtype import compute_dtype
 from ._gpt import GPT
 from ._state_dict import to_numpy
-from ._tokenizer import Tokenizer
+from ._tokenizer import Tokenizer, check_text
 
 CONFIG_FILE = "config.json"
 SAFETENSORS_FILE = "model.safetensors"
@@ -614,24 +614,32 @@ class HFTokenizer(Tokenizer):
 
     @property
     def bos_id(self) -> int:
+        """The id of `bos_token`, which opens and closes documents."""
         return self._bos_id
 
     @property
     def vocab_size(self) -> int:
+        """How many ids there are, added tokens (such as `<|endoftext|>`) included."""
         return self._tokenizer.get_vocab_size(with_added_tokens=True)
 
     def encode(self, text: str) -> list[int]:
-        """The ids of `text`, without special tokens added (GPT-2 adds none)."""
-        if not isinstance(text, str):
-            raise TypeError(f"encode expects a str, got {type(text).__qualname__}")
+        """The ids of `text`, without special tokens added (GPT-2 adds none).
+
+        Raises `TypeError` for what is not a `str`, and `ValueError` for text holding a
+        surrogate code point (which has no UTF-8 encoding), naming its position.
+        """
+        check_text(text)
         return list(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
     def decode(self, ids: Iterable[SupportsIndex]) -> str:
+        """The text of `ids`, BOS ids skipped. Raises as `Tokenizer.decode` says."""
         bos = self._bos_id
         kept = [i for i in self._check_ids(ids) if i != bos]
         return self._tokenizer.decode(kept, skip_special_tokens=False)
 
     def to_json(self) -> dict[str, Any]:
+        """`{"kind": "hf", "bos_token": ..., "tokenizer": ...}`, the last the
+        `tokenizers` library's own JSON."""
         return {
             "kind": "hf",
             "bos_token": self._bos_token,
