@@ -57,7 +57,7 @@ def test_demo_checks_sampling_options_before_training(
     assert cli.main([*TINY_DEMO, f"--out={out_dir}", f"--top-k={vocab + 1}"]) == 2
     captured = capsys.readouterr()
     assert "Training" not in captured.out
-    assert captured.err.startswith("typedgpt demo: error: top_k must be an int from 1 to ")
+    assert captured.err.startswith("typedgpt demo: error: --top-k must be an int from 1 to ")
     assert not out_dir.exists()
 
 
@@ -270,6 +270,119 @@ def test_lines_mode_note_gives_advice_the_preset_allows(
     err = capsys.readouterr().err
     assert "use --mode stream, or --preset small with a --seq-len above the longest line" in err
     assert "raise --seq-len" not in err
+
+
+NAMES = "".join(f"{name}{i % 7}\n" for i, name in enumerate(["kari", "mosen", "luta"] * 20))
+TINY_TRAIN = ["--layers=1", "--embed=8", "--heads=2", "--seq-len=8", "--steps=2", "--no-progress"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--steps=0"], "--steps must be a positive int, got 0"),
+        (["--batch-size=-3"], "--batch-size must be a positive int, got -3"),
+        (["--lr=nan"], "--lr must be a finite number > 0, got nan"),
+        (["--lr=inf"], "--lr must be a finite number > 0, got inf"),
+        (["--warmup=-1"], "--warmup must be between 0 and --steps 2, got -1"),
+        (["--eval-every=0"], "--eval-every must be a positive int, got 0"),
+        (["--checkpoint-every=0"], "--checkpoint-every must be a positive int, got 0"),
+        (["--steps-per-call=0"], "--steps-per-call must be a positive int, got 0"),
+        (["--val-fraction=nan"], "--val-fraction must be between 0 and 1, got nan"),
+        (["--val-fraction=inf"], "--val-fraction must be between 0 and 1, got inf"),
+        (
+            ["--val-fraction=0.001"],
+            "--val-fraction 0.001 of 60 documents leaves no validation documents: both parts "
+            "need at least one; use more text or another --val-fraction",
+        ),
+        (["--layers=0"], "--layers must be a positive int, got 0"),
+        (["--seq-len=-5"], "--seq-len must be a positive int, got -5"),
+        (
+            ["--heads=3"],
+            "--embed 8 is not divisible by --heads 3: choose --embed as a multiple of --heads",
+        ),
+        (["--kv-heads=0"], "--kv-heads must be a positive int, got 0"),
+        (
+            ["--kv-heads=3"],
+            "--kv-heads 3 does not divide --heads 2: each key/value head serves an equal group "
+            "of query heads; choose a divisor of --heads",
+        ),
+        (
+            ["--position-encoding=rope", "--embed=6"],
+            "--position-encoding rope rotates pairs of features, so head_dim = --embed // "
+            "--heads must be even, got 6 // 2 = 3: choose --embed and --heads with an even "
+            "quotient",
+        ),
+        (
+            ["--mode=stream", "--val-fraction=0.02"],
+            "the validation part of the data (--val-fraction) is a stream of 8 tokens but a "
+            "batch row needs --seq-len + 1 = 9: set --seq-len to at most 7, or use more text",
+        ),
+    ],
+)
+def test_train_errors_name_the_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    """An error of the Python API names the option that was typed, never the Python name."""
+    data = tmp_path / "names.txt"
+    data.write_text(NAMES, encoding="utf-8")
+    argv = ["train", f"--data={data}", f"--out={tmp_path / 'run'}", *TINY_TRAIN, *options]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == f"typedgpt train: error: {message}\n"
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("contents", "message"),
+    [
+        (
+            None,
+            "no text file at {data}: check the path, or leave out --data to train on the "
+            "built-in corpus",
+        ),
+        (
+            b"",
+            "--data {data} is empty (0 bytes, no text): give a UTF-8 text file with one "
+            "document per line, or leave out --data to train on the built-in corpus",
+        ),
+        (
+            b"ka\x00ri\n",
+            "--data {data} looks binary (a NUL byte at offset 2): give a UTF-8 text file",
+        ),
+        (
+            b"\xffkari\n",
+            "--data {data} looks binary (not valid UTF-8 at byte 0): give a UTF-8 "
+            "text file, or convert it first (iconv -t UTF-8)",
+        ),
+    ],
+    ids=["missing", "empty", "binary", "not-utf-8"],
+)
+def test_train_data_errors_name_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], contents: bytes | None, message: str
+) -> None:
+    data = tmp_path / "data.txt"
+    if contents is not None:
+        data.write_bytes(contents)
+    assert cli.main(["train", f"--data={data}", f"--out={tmp_path / 'run'}"]) == 2
+    assert capsys.readouterr().err == f"typedgpt train: error: {message.format(data=data)}\n"
+
+
+def test_reworded_leaves_paths_and_other_names_alone() -> None:
+    options = cli.COMMAND_OPTIONS["train"]
+    assert cli._reworded("runs/steps/steps.txt: steps=3, eval_batches", options) == (
+        "runs/steps/steps.txt: --steps 3, eval_batches"
+    )
+    assert cli._reworded("TrainConfig.steps must be", {}) == "TrainConfig.steps must be"
+
+
+def test_demo_checks_training_settings_before_clearing_its_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "demo"
+    assert cli.main([*TINY_DEMO, f"--out={out_dir}", "--steps=0"]) == 2
+    assert capsys.readouterr().err == (
+        "typedgpt demo: error: --steps must be a positive int, got 0\n"
+    )
+    assert not out_dir.exists()
 
 
 def test_quickstart_states_the_parser_defaults() -> None:
@@ -539,9 +652,9 @@ def test_sample_caps_new_tokens_at_the_context(
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        ("--temperature=-1", "temperature must be a finite number >= 0, got -1.0"),
-        ("--top-k=0", "top_k must be an int from 1 to vocab_size="),
-        ("--top-p=1.5", "top_p must be a number in (0, 1], got 1.5"),
+        ("--temperature=-1", "--temperature must be a finite number >= 0, got -1.0"),
+        ("--top-k=0", "--top-k must be an int from 1 to vocab_size="),
+        ("--top-p=1.5", "--top-p must be a number in (0, 1], got 1.5"),
     ],
 )
 def test_sample_checks_options_before_printing(
@@ -714,6 +827,22 @@ def test_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "[syntax]" in capsys.readouterr().out
     assert cli.main(["check", str(tmp_path / "nowhere.py")]) == 2
     assert "nowhere.py does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "README.md"])
+def test_check_refuses_a_file_that_is_not_python(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """mypy reads any file it is given as Python: prose would be reported as syntax errors
+    of the user's code (exit 1), not as a mistaken command line."""
+    clean, other = tmp_path / "clean.py", tmp_path / name
+    clean.write_text("x: int = 1\n", encoding="utf-8")
+    other.write_text("Some notes, not code.\n", encoding="utf-8")
+    assert cli.main(["check", str(clean), str(other)]) == 2
+    assert capsys.readouterr().err == (
+        f"typedgpt check: error: {other} is not a Python file (.py or .pyi): pass Python files "
+        "or folders to check\n"
+    )
 
 
 # Runs `typedgpt ARGS`, with Ctrl-C pressed while the first piece of a sample is printed:

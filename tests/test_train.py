@@ -146,6 +146,44 @@ def test_validation_loss_every_eval_every(run: Run) -> None:
     )
 
 
+def test_validation_loss_is_the_mean_over_every_target(tmp_path: Path) -> None:
+    """Lines mode pads each row to the batch's width and masks the padding, so batches hold
+    different numbers of targets: the validation loss weighs every target alike (the sum of
+    the losses over the number of targets), not every batch."""
+    val_data = tg.TextDataset.from_text("ka\n" * 5 + "karimolusenta\n" * 5, TOKENIZER)
+    config = TrainConfig(steps=2, batch_size=3, eval_every=2, eval_batches=4, seed=1)
+    result = train(
+        MODEL_CONFIG,
+        TRAIN_DATA,
+        val_data,
+        tokenizer=TOKENIZER,
+        out_dir=tmp_path / "run",
+        config=config,
+        progress=False,
+    )
+    # The same batches, drawn as `train` draws them; each position's loss from the logits.
+    rng = np.random.default_rng(config.seed + 1)
+    batches = [
+        val_data.sample_batch(rng, config.batch_size, MODEL_CONFIG.max_seq_len)
+        for _ in range(config.eval_batches)
+    ]
+    counts = [float(batch.mask.sum()) for batch in batches]
+    assert len(set(counts)) > 1  # else the two means agree and this test shows nothing
+    sums = []
+    for batch in batches:
+        logits = np.asarray(jax.vmap(result.model.forward)(jnp.asarray(batch.inputs)), np.float64)
+        top = logits.max(axis=-1, keepdims=True)
+        log_probs = logits - top - np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
+        targets, mask = np.asarray(batch.targets), np.asarray(batch.mask)
+        picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
+        sums.append(float(-(picked * mask).sum()))
+    per_target = sum(sums) / sum(counts)
+    mean_of_batch_means = float(np.mean([s / c for s, c in zip(sums, counts, strict=True)]))
+    assert abs(per_target - mean_of_batch_means) > 1e-2
+    [(step, val_loss)] = result.val_losses
+    assert step == 2 and val_loss == pytest.approx(per_target, rel=1e-5)
+
+
 def test_metrics_record_the_schedule(run: Run) -> None:
     schedule = TRAIN_CONFIG.schedule()
     lrs = [r["lr"] for r in read_metrics(run.out)]
@@ -394,7 +432,11 @@ def test_resume_with_another_tokenizer(run: Run, tmp_path: Path) -> None:
 
 def test_resume_when_already_at_the_final_step(run: Run) -> None:
     before = snapshot(run.out)
-    with pytest.raises(ValueError, match=r"already at step 60; ask for more steps"):
+    with pytest.raises(
+        ValueError,
+        match=r"already at step 60, so steps=60 leaves nothing to train: "
+        r"set steps above 60 to resume$",
+    ):
         train(
             MODEL_CONFIG,
             TRAIN_DATA,
@@ -1102,7 +1144,7 @@ def test_cli_train_bad_kv_heads(
     names_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(cli_train_args(names_file, tmp_path / "run", "--kv-heads", "3")) != 0
-    assert "num_kv_heads=3 does not divide num_heads=4" in capsys.readouterr().err
+    assert "--kv-heads 3 does not divide --heads 4" in capsys.readouterr().err
 
 
 def test_cli_resume(cli_run: CliRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -1112,6 +1154,42 @@ def test_cli_resume(cli_run: CliRun, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "Step 12: loss" in capsys.readouterr().out
     assert saved_step(out) == 12
     assert [r["step"] for r in read_metrics(out)] == list(range(1, 13))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ["--steps", "5"],
+            "{out} is already at step 8, so --steps 5 leaves nothing to train: set --steps "
+            "above 8 to resume",
+        ),
+        (
+            ["--mode", "stream"],
+            "--mode stream, but the run in {out} was trained with --mode lines: resume with "
+            "--mode lines",
+        ),
+    ],
+    ids=["fewer-steps", "other-mode"],
+)
+def test_cli_resume_errors_name_the_options(
+    cli_run: CliRun, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    before = snapshot(cli_run.out)
+    assert cli.main([*cli_train_args(cli_run.data, cli_run.out), "--resume", *options]) == 2
+    expected = message.format(out=cli_run.out)
+    assert capsys.readouterr().err == f"typedgpt train: error: {expected}\n"
+    assert snapshot(cli_run.out) == before
+
+
+def test_cli_sample_model_that_is_a_checkpoint(
+    cli_run: CliRun, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["sample", "--model", str(cli_run.out)]) == 2
+    assert capsys.readouterr().err.endswith(
+        f"; {cli_run.out} is a checkpoint of typedgpt train: pass it as --checkpoint "
+        f"{cli_run.out}\n"
+    )
 
 
 def write_input(folder: Path, kind: str) -> Path:
@@ -1147,7 +1225,9 @@ def test_cli_train_bad_steps(
 ) -> None:
     out = tmp_path / "run"
     assert cli.main([*cli_train_args(names_file, out), "--steps", "0"]) != 0
-    assert "TrainConfig.steps must be a positive int, got 0" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "typedgpt train: error: --steps must be a positive int, got 0\n"
+    )
     assert not out.exists()
 
 
@@ -1157,7 +1237,10 @@ def test_cli_train_into_an_existing_run(
     before = snapshot(cli_run.out)
     assert cli.main(cli_train_args(cli_run.data, cli_run.out)) != 0
     err = capsys.readouterr().err
-    assert "already holds a training run: pass resume=True (--resume)" in err
+    assert err == (
+        f"typedgpt train: error: {cli_run.out} already holds a training run: pass --resume to "
+        "continue it, or choose another folder\n"
+    )
     assert snapshot(cli_run.out) == before
 
 
@@ -1166,7 +1249,10 @@ def test_cli_resume_without_a_run(
 ) -> None:
     out = tmp_path / "nothing"
     assert cli.main([*cli_train_args(names_file, out), "--resume"]) != 0
-    assert "nothing does not exist" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"typedgpt train: error: --resume found no run in --out {out}: checkpoint folder {out} "
+        "does not exist: check the path\n"
+    )
     assert not out.exists()
 
 
@@ -1213,5 +1299,5 @@ def test_cli_sample_negative_temperature(
 ) -> None:
     assert cli.main(sample_args(cli_run.out, "--temperature", "-0.5")) != 0
     captured = capsys.readouterr()
-    assert "temperature must be a finite number >= 0, got -0.5" in captured.err
+    assert "--temperature must be a finite number >= 0, got -0.5" in captured.err
     assert captured.out == ""  # checked before the first sample starts printing

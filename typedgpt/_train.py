@@ -53,7 +53,7 @@ class TrainConfig:
 
     `steps` is the total number of optimizer steps; each draws `batch_size` rows of
     `seq_len` positions (`None`: the model's `max_seq_len`). Every `eval_every` steps (and at
-    the end) the loss is averaged over `eval_batches` validation batches; every
+    the end) the loss is averaged over every target of `eval_batches` validation batches; every
     `checkpoint_every` steps (and at the end) a checkpoint is saved.
 
     The learning rate rises linearly from 0 over `warmup_steps`, then decays to
@@ -215,8 +215,8 @@ class TrainResult:
       resumed run holds only the steps after the checkpoint it resumed from (the earlier ones
       are in `metrics.jsonl`).
     - `val_losses`: `(step, loss)` for each evaluation this call made, the loss averaged over
-      the `eval_batches` validation batches (drawn once, with `seed + 1`); empty without
-      `val_data`.
+      every target (padding excluded) of the `eval_batches` validation batches (drawn once,
+      with `seed + 1`); empty without `val_data`.
     - `step`: the last completed step, counted from the start of the run.
     - `tokens_per_second`: `batch_size * seq_len` positions per step (padding included) over
       this call's wall time, compiling, evaluating and checkpointing included.
@@ -396,6 +396,12 @@ def train(
                 "saved in its tokenizer.json"
             )
         start, saved_rng = _resume_position(out_dir / STATE_FILE, state)
+        # Before the settings: fewer steps can change a warmup capped at them.
+        if start >= config.steps:
+            raise ValueError(
+                f"{out_dir} is already at step {start}, so steps={config.steps} leaves nothing "
+                f"to train: set steps above {start} to resume"
+            )
         _check_same_settings(out_dir, state, config, data_fingerprint)
         leaves = jax.tree.leaves(checkpoint.model)
         structure = jax.tree.structure(opt_state)
@@ -408,10 +414,6 @@ def train(
             )
         opt_state = jax.tree.unflatten(structure, saved)
         rng.bit_generator.state = saved_rng
-        if start >= config.steps:
-            raise ValueError(
-                f"{out_dir} is already at step {start}; ask for more steps than that to resume"
-            )
         _truncate_metrics(out_dir / METRICS_FILE, start)
     elif holds_checkpoint(out_dir):
         if _holds_only_a_model(out_dir):
@@ -422,9 +424,6 @@ def train(
         )
     else:
         (out_dir / METRICS_FILE).unlink(missing_ok=True)  # from a run that never checkpointed
-
-    def loss_of(leaves: list[Array], inputs: Array, targets: Array, mask: Array) -> Array:
-        return batch_loss(jax.tree.unflatten(treedef, leaves), inputs, targets, mask)
 
     one_step = make_train_step(treedef, optimizer)
 
@@ -443,7 +442,11 @@ def train(
         (leaves, opt_state), losses = jax.lax.scan(body, (leaves, opt_state), (active, batches))
         return leaves, opt_state, losses
 
-    eval_fn = jax.jit(loss_of)
+    @jax.jit
+    def summed_loss(leaves: list[Array], inputs: Array, targets: Array, mask: Array) -> Array:
+        model = jax.tree.unflatten(treedef, leaves)
+        return head_cross_entropy(jax.vmap(model.hidden)(inputs), model.head_weight, targets, mask)
+
     val_batches = []
     if val_data is not None:
         val_rng = np.random.default_rng(config.seed + 1)
@@ -451,9 +454,13 @@ def train(
             _device_batch(val_data.sample_batch(val_rng, config.batch_size, seq_len))
             for _ in range(config.eval_batches)
         ]
+    # In lines mode the batches hold different numbers of targets (padding is masked out):
+    # the validation loss is the mean over all their targets, not the mean of batch means.
+    val_targets = sum(float(jnp.sum(mask)) for _, _, mask in val_batches)
 
     def evaluate(leaves: list[Array]) -> float:
-        return float(np.mean([float(eval_fn(leaves, *batch)) for batch in val_batches]))
+        total = sum(float(summed_loss(leaves, *batch)) for batch in val_batches)
+        return total / max(val_targets, 1.0)
 
     saved_step = start if resume else None
 

@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import sys
@@ -27,6 +28,77 @@ SIZE_OPTIONS = {
     "heads": "--heads",
     "seq_len": "--seq-len",
 }
+
+# The Python names that errors of the Python API use, each with the option that sets it on
+# the command line: `_reworded` writes `--steps 0` for `TrainConfig.steps` or `steps=0`, so
+# an error names what the user typed. The model's names are GPTConfig's; `seq_len` is the
+# model's context too, since the command trains on whole contexts.
+MODEL_OPTIONS = {
+    "num_layers": "--layers",
+    "embed_dim": "--embed",
+    "num_heads": "--heads",
+    "max_seq_len": "--seq-len",
+    "seq_len": "--seq-len",
+    "num_kv_heads": "--kv-heads",
+    "position_encoding": "--position-encoding",
+}
+TRAIN_OPTIONS = {
+    "steps": "--steps",
+    "batch_size": "--batch-size",
+    "learning_rate": "--lr",
+    "warmup_steps": "--warmup",
+    "eval_every": "--eval-every",
+    "checkpoint_every": "--checkpoint-every",
+    "steps_per_call": "--steps-per-call",
+}
+SAMPLE_OPTIONS = {
+    "max_new_tokens": "--max-new-tokens",
+    "temperature": "--temperature",
+    "top_k": "--top-k",
+    "top_p": "--top-p",
+}
+COMMAND_OPTIONS: dict[str, dict[str, str]] = {
+    "train": {
+        **MODEL_OPTIONS,
+        **TRAIN_OPTIONS,
+        "val_fraction": "--val-fraction",
+        "train_data": "the training part of the data",
+        "val_data": "the validation part of the data (--val-fraction)",
+    },
+    "demo": {**MODEL_OPTIONS, **TRAIN_OPTIONS, **SAMPLE_OPTIONS},
+    "sample": SAMPLE_OPTIONS,
+}
+# Fixes that the Python API words in Python, and their words on the command line.
+COMMAND_FIXES = {
+    "must be None or a positive int": "must be a positive int",
+    "pass None to keep every token": "leave the option out to keep every token",
+    "train on builtin_corpus()": "leave out --data to train on the built-in corpus",
+    "pass resume=True (--resume)": "pass --resume",
+    "(ByteTokenizer)": "(train with --tokenizer byte)",
+    " (--seq-len is the model's --seq-len)": "",
+}
+
+
+def _reworded(message: str, options: dict[str, str]) -> str:
+    """`message`, an error of the Python API, in the words of the command line: each Python
+    name of `options` (bare, as `TrainConfig.name` or `GPTConfig.name`, or as `name=value`)
+    becomes its option (`--option value`), and each fix of `COMMAND_FIXES` its own words."""
+    if options:
+        names = "|".join(sorted(map(re.escape, options), key=len, reverse=True))
+        # Not inside a longer name or a path (`runs/steps`, `steps.txt`).
+        pattern = (
+            rf"(?<![\w./\\-])(?:TrainConfig\.|GPTConfig\.)?({names})(?![\w/\\-]|\.\w)"
+            r"(?:=('[^']*'|[^\s,:;)]+))?"
+        )
+
+        def option(match: re.Match[str]) -> str:
+            name, value = match.groups()
+            return options[name] if value is None else options[name] + " " + value.strip("'")
+
+        message = re.sub(pattern, option, message)
+    for python, command_line in COMMAND_FIXES.items():
+        message = message.replace(python, command_line)
+    return message
 
 
 def _resolve_sizes(args: argparse.Namespace) -> None:
@@ -94,10 +166,25 @@ def _train_config(args: argparse.Namespace) -> Any:
     )
 
 
+def _text(args: argparse.Namespace) -> str:
+    """The text of `--data`, or the built-in corpus; an error about the file names `--data`."""
+    import typedgpt as tg
+
+    if args.data is None:
+        return tg.builtin_corpus()
+    try:
+        return tg.load_text(args.data)
+    except (OSError, ValueError) as error:
+        message = str(error)
+        if message.startswith(str(Path(args.data))):  # the file's problem: name its option
+            raise type(error)(f"--data {message}") from None
+        raise
+
+
 def _dataset(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     import typedgpt as tg
 
-    text = tg.builtin_corpus() if args.data is None else tg.load_text(args.data)
+    text = _text(args)
     tokenizer: tg.Tokenizer = (
         tg.ByteTokenizer()
         if args.tokenizer == "byte"
@@ -116,11 +203,22 @@ def _train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_out(out)
     if args.resume:
-        checkpoint = tg.load_checkpoint(out)
+        try:
+            checkpoint = tg.load_checkpoint(out)
+        except tg.CheckpointError as error:
+            raise tg.CheckpointError(f"--resume found no run in --out {out}: {error}") from None
         if checkpoint.tokenizer_json is None:
             raise ValueError(f"{out} has no tokenizer.json to resume with")
+        data = (checkpoint.train_state or {}).get("train_data")
+        recorded = data.get("mode") if isinstance(data, dict) else None
+        # Data of the other mode would fail to encode, or to match the run's, less clearly.
+        if recorded in ("lines", "stream") and recorded != args.mode:
+            raise ValueError(
+                f"--mode {args.mode}, but the run in {out} was trained with --mode {recorded}: "
+                f"resume with --mode {recorded}"
+            )
         tokenizer: tg.Tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
-        text = tg.builtin_corpus() if args.data is None else tg.load_text(args.data)
+        text = _text(args)
         dataset = tg.TextDataset.from_text(text, tokenizer, mode=args.mode)
         train, val = dataset.split(args.val_fraction, seed=args.seed)
         config = checkpoint.model.config
@@ -180,7 +278,10 @@ def _note_cut(train: Any, seq_len: int, fix: str) -> None:
 def _print_samples(checkpoint_dir: Path, args: argparse.Namespace, dtype: str = "float32") -> None:
     import typedgpt as tg
 
-    checkpoint = tg.load_checkpoint(checkpoint_dir)
+    try:
+        checkpoint = tg.load_checkpoint(checkpoint_dir)
+    except (tg.CheckpointError, NotADirectoryError) as error:
+        raise type(error)(f"--checkpoint {checkpoint_dir}: {error}") from None
     if checkpoint.tokenizer_json is None:
         raise ValueError(f"{checkpoint_dir} has no tokenizer.json: cannot turn text into ids")
     tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
@@ -221,7 +322,17 @@ def _check_prompt_length(prompt: list[int], limit: int) -> None:
 def _print_pretrained_samples(path_or_name: str, args: argparse.Namespace) -> None:
     import typedgpt as tg
 
-    model = tg.from_pretrained(path_or_name, dtype=args.dtype)
+    from ._checkpoint import holds_checkpoint
+
+    try:
+        model = tg.from_pretrained(path_or_name, dtype=args.dtype)
+    except ValueError as error:
+        if Path(path_or_name).is_dir() and holds_checkpoint(path_or_name):
+            raise ValueError(
+                f"{error}; {path_or_name} is a checkpoint of typedgpt train: pass it as "
+                f"--checkpoint {path_or_name}"
+            ) from None
+        raise
     tokenizer = tg.HFTokenizer.from_pretrained(path_or_name)
     # GPT-2 continues the prompt's own tokens; <|endoftext|> starts a document from nothing.
     prompt = tokenizer.encode(args.prompt) or [tokenizer.bos_id]
@@ -402,13 +513,14 @@ def _demo(args: argparse.Namespace) -> int:
     args.val_fraction, args.resume = 0.05, False
     out = Path(args.out)
     _check_out(out)
-    # The model, the prompt and the sampling options are checked before training, not
-    # minutes later.
+    # The model, the prompt, the sampling options and the training settings are checked
+    # before the folder is cleared and training starts, not minutes later.
     tokenizer = tg.CharTokenizer.from_text(tg.builtin_corpus(), mode=args.mode)
     config = _model_config(args, tokenizer.vocab_size)
     _prompt_ids(tokenizer, args.prompt, config.max_seq_len)
     options = (_max_new_tokens(args), args.temperature, args.top_k, args.top_p)
     _check_options(*options, None, jax.random.key(args.seed), None, tokenizer.vocab_size)
+    _train_config(args)
     _prepare_demo_folder(out)
     started = time.perf_counter()
     code = _train(args)
@@ -446,6 +558,14 @@ def _check(args: argparse.Namespace) -> int:
     missing = [path for path in args.paths if not Path(path).exists()]
     if missing:
         raise ValueError(f"{missing[0]} does not exist: pass Python files or folders to check")
+    # mypy would read any file it is given as Python, and report its text as syntax errors.
+    others = [
+        path for path in args.paths if Path(path).is_file() and Path(path).suffix not in PY_SUFFIXES
+    ]
+    if others:
+        raise ValueError(
+            f"{others[0]} is not a Python file (.py or .pyi): pass Python files or folders to check"
+        )
     try:
         from mypy import api
     except ImportError as error:
@@ -468,6 +588,9 @@ def _check(args: argparse.Namespace) -> int:
     # the syntax error is reported on stdout, and it is an error in the code checked.
     return 1 if status == 2 and stdout else status
 
+
+# The files `typedgpt check` checks: Python source and stub files.
+PY_SUFFIXES = (".py", ".pyi")
 
 # `typedgpt explain --config NAME`: each name and the GPTConfig preset it builds (microgpt
 # with its 27 characters: a to z and BOS).
@@ -510,7 +633,8 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_model_options(parser: argparse.ArgumentParser, *, layers: int = 4) -> None:
+def _add_model_options(command: argparse.ArgumentParser, *, layers: int = 4) -> None:
+    parser = command.add_argument_group("model")
     parser.add_argument(
         "--preset",
         choices=["small", "microgpt"],
@@ -545,7 +669,8 @@ def _add_model_options(parser: argparse.ArgumentParser, *, layers: int = 4) -> N
     )
 
 
-def _add_train_options(parser: argparse.ArgumentParser, *, steps: int) -> None:
+def _add_train_options(command: argparse.ArgumentParser, *, steps: int) -> None:
+    parser = command.add_argument_group("training")
     parser.add_argument("--steps", type=int, default=steps, help=f"total steps (default {steps})")
     parser.add_argument(
         "--batch-size", type=int, default=32, help="sequences per step (default %(default)s)"
@@ -596,7 +721,9 @@ def _seed(text: str) -> int:
     return value
 
 
-def _add_sample_options(parser: argparse.ArgumentParser, *, prompt: str) -> None:
+def _add_sample_options(command: argparse.ArgumentParser, *, prompt: str) -> Any:
+    """Add the sampling options to `command`, in a group of their own, which is returned."""
+    parser = command.add_argument_group("sampling")
     parser.add_argument("--prompt", default=prompt, help="text to continue (default %(default)r)")
     parser.add_argument(
         "--num-samples",
@@ -615,6 +742,7 @@ def _add_sample_options(parser: argparse.ArgumentParser, *, prompt: str) -> None
     )
     parser.add_argument("--top-k", type=int, default=None, help="keep the k likeliest tokens")
     parser.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass")
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -635,64 +763,67 @@ def build_parser() -> argparse.ArgumentParser:
     commands = Commands()
 
     train = commands.add_parser("train", help="train a GPT on a text file")
-    train.add_argument("--data", help="a UTF-8 text file (default: the built-in corpus)")
-    train.add_argument(
+    data = train.add_argument_group("data")
+    data.add_argument("--data", help="a UTF-8 text file (default: the built-in corpus)")
+    data.add_argument(
         "--mode",
         choices=["lines", "stream"],
         default="lines",
         help="one document per line, or one continuous stream (default %(default)s)",
     )
-    train.add_argument(
+    data.add_argument(
         "--tokenizer",
         choices=["char", "byte"],
         default="char",
         help="the characters of the data, or its UTF-8 bytes (default %(default)s)",
     )
-    train.add_argument(
+    data.add_argument(
         "--val-fraction",
         type=float,
         default=0.1,
         help="share of the lines (--mode lines) or tokens (stream) held out for validation "
         "(default %(default)s)",
     )
-    train.add_argument(
-        "--out", default="runs/train", help="checkpoint folder (default %(default)s)"
-    )
-    train.add_argument("--resume", action="store_true", help="continue the run in --out")
     _add_model_options(train)
     _add_train_options(train, steps=1000)
+    output = train.add_argument_group("output")
+    output.add_argument(
+        "--out", default="runs/train", help="checkpoint folder (default %(default)s)"
+    )
+    output.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.set_defaults(run=_train)
 
     sample = commands.add_parser(
         "sample", help="sample text from a checkpoint or a Hugging Face GPT-2 model"
     )
-    source = sample.add_mutually_exclusive_group(required=True)
+    model = sample.add_argument_group("model")
+    source = model.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="a checkpoint folder that typedgpt train wrote")
     source.add_argument(
         "--model",
         help="a Hugging Face GPT-2 folder, or a name such as gpt2 in the local Hugging Face "
         "cache (never downloaded)",
     )
-    sample.add_argument("--seed", type=_seed, default=0, help="seed for sampling (default 0)")
-    sample.add_argument(
+    model.add_argument(
         "--dtype",
         choices=["float32", "bfloat16", "float16"],
         default="float32",
         help="the parameters' dtype while sampling: bfloat16 halves the memory (default "
         "%(default)s)",
     )
-    _add_sample_options(sample, prompt="")
+    sampling = _add_sample_options(sample, prompt="")
+    sampling.add_argument("--seed", type=_seed, default=0, help="seed for sampling (default 0)")
     sample.set_defaults(run=_sample)
 
     demo = commands.add_parser(
         "demo", help="train on the built-in corpus, sample, show a shape error"
     )
-    demo.add_argument(
-        "--out", default=str(DEMO_DIR), help="checkpoint folder (default %(default)s)"
-    )
     _add_model_options(demo, layers=2)
     _add_train_options(demo, steps=800)
     _add_sample_options(demo, prompt="The ")
+    demo.add_argument_group("output").add_argument(
+        "--out", default=str(DEMO_DIR), help="checkpoint folder (default %(default)s)"
+    )
     demo.set_defaults(run=_demo)
 
     check = commands.add_parser(
@@ -758,7 +889,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except (ValueError, TypeError, OSError, RuntimeError, ImportError) as error:
-        print(f"typedgpt {args.command}: error: {error}", file=sys.stderr)
+        message = _reworded(str(error), COMMAND_OPTIONS.get(args.command, {}))
+        print(f"typedgpt {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"typedgpt {args.command}: interrupted", file=sys.stderr)
