@@ -4,6 +4,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 import tokenizers
 
@@ -352,3 +353,86 @@ def test_constructor_rejects_lines_documents_without_bos() -> None:
 def test_constructor_rejects_a_non_tokenizer() -> None:
     with pytest.raises(TypeError, match=r"tokenizer must be a Tokenizer .*, got str"):
         TextDataset("ab", "lines", (np.array([2, 0, 2], np.int32),))  # type: ignore[arg-type]
+
+
+# ids outside the tokenizer's vocabulary
+
+
+def _ids(*values: int) -> npt.NDArray[np.int32]:
+    return np.array(values, dtype=np.int32)
+
+
+@pytest.mark.parametrize(
+    ("mode", "documents", "bad", "number", "position"),
+    [
+        ("lines", (_ids(2, 0, 2), _ids(2, 1, -1, 0, 2)), -1, 1, 2),  # negative
+        ("lines", (_ids(2, 3, 2),), 3, 0, 1),  # vocab_size itself, the first id too many
+        ("lines", (_ids(2, 0, 7),), 7, 0, 2),  # where a lines-mode document wants its BOS
+        ("lines", (_ids(2, 0, 2), _ids(2), _ids(2, 1, 9, -4, 2), _ids(2, -5, 2)), 9, 2, 2),
+        ("stream", (_ids(0, 1, 2, 1, 0, 2**31 - 1),), 2**31 - 1, 0, 5),
+        ("stream", (_ids(-(2**31), 1),), -(2**31), 0, 0),
+    ],
+    ids=["negative", "vocab_size", "last", "first-of-several", "int32-max", "int32-min"],
+)
+def test_constructor_rejects_ids_outside_the_vocabulary(
+    mode: str, documents: tuple[npt.NDArray[np.int32], ...], bad: int, number: int, position: int
+) -> None:
+    """A model's embedding lookup would clamp these ids to 0 .. 2 without a word."""
+    with pytest.raises(
+        ValueError,
+        match=rf"^TextDataset\.documents\[{number}\] holds the token id {bad} at position "
+        rf"{position}, outside its tokenizer's ids 0\.\.2 \(vocab_size=3\): encode the text "
+        r"with this tokenizer \(TextDataset\.from_text\(text, tokenizer\)\)$",
+    ):
+        TextDataset(CharTokenizer("ab"), mode, documents)  # type: ignore[arg-type]
+
+
+def test_constructor_accepts_every_id_of_the_vocabulary() -> None:
+    byte = ByteTokenizer()
+    stream = TextDataset(byte, "stream", (np.arange(257, dtype=np.int32),))
+    assert stream.num_tokens == 257
+    lines = TextDataset(byte, "lines", (_ids(256, 0, 255, 256), _ids(256)))
+    assert lines.num_tokens == 5
+    with pytest.raises(ValueError, match=r"the token id 257 at position 257, .* 0\.\.256 \("):
+        TextDataset(byte, "stream", (np.arange(258, dtype=np.int32),))
+
+
+def test_constructor_names_the_first_bad_id_among_many_documents() -> None:
+    """Against a loop over the documents: the flat index maps back to document and position."""
+    rng = np.random.default_rng(0)
+    tok = CharTokenizer("abcdefg")  # ids 0 .. 7, BOS 7
+    sizes = rng.integers(2, 40, size=2_000)
+    for number in (0, 1, 999, 1_999):
+        documents = [np.full(size, tok.bos_id, dtype=np.int32) for size in sizes]
+        for doc in documents:
+            doc[1:-1] = rng.integers(0, tok.vocab_size, size=doc.size - 2)
+        position = int(rng.integers(0, sizes[number]))
+        documents[number][position] = tok.vocab_size + number
+        documents[-1][-1] = -1  # a later bad id is not the one named
+        expected = next(
+            (n, p) for n, doc in enumerate(documents) for p, i in enumerate(doc) if i >= 8 or i < 0
+        )
+        assert expected == (number, position)
+        with pytest.raises(
+            ValueError,
+            match=rf"^TextDataset\.documents\[{number}\] holds the token id "
+            rf"{tok.vocab_size + number} at position {position}, outside its tokenizer's ids "
+            r"0\.\.7 \(vocab_size=8\)",
+        ):
+            TextDataset(tok, "lines", tuple(documents))
+
+
+def test_constructor_checks_against_an_hf_tokenizers_vocabulary() -> None:
+    tok = _word_level()  # ids 0 .. 2, <|endoftext|> is 0
+    assert tok.vocab_size == 3
+    TextDataset(tok, "lines", (_ids(0, 2, 1, 0),))
+    with pytest.raises(ValueError, match=r"the token id 3 at position 1, .* 0\.\.2 \(vocab_size"):
+        TextDataset(tok, "lines", (_ids(0, 3, 0),))
+
+
+def test_sample_batch_only_sees_ids_of_the_vocabulary() -> None:
+    data = lines_dataset()
+    batch = data.sample_batch(np.random.default_rng(0), batch_size=64, seq_len=8)
+    vocab_size = data.tokenizer.vocab_size
+    assert 0 <= batch.inputs.min() and batch.inputs.max() < vocab_size
+    assert 0 <= batch.targets.min() and batch.targets.max() < vocab_size

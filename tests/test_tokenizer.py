@@ -13,12 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import typedgpt as tg
+from typedgpt._text import split_lines
 from typedgpt._tokenizer import (
     ByteTokenizer,
     CharTokenizer,
     Tokenizer,
     load_tokenizer,
-    split_lines,
     tokenizer_from_json,
 )
 

@@ -27,7 +27,8 @@ from typing import NamedTuple, Self, final
 import numpy as np
 import numpy.typing as npt
 
-from ._tokenizer import TextMode, Tokenizer, _check_mode, check_text, numbered_lines
+from ._text import TextMode, check_mode, check_text, numbered_lines
+from ._tokenizer import Tokenizer
 
 BUILTIN_CORPUS_MODULES: tuple[str, ...] = tuple(
     """
@@ -190,8 +191,9 @@ class TextDataset:
       text, newlines included and no BOS, and a batch row is a random window of it.
     - `documents`: non-empty int32 arrays of shape `(tokens,)`. In `"lines"` mode one per
       document, each `[BOS] + ids + [BOS]` (a lone `[BOS]` is a document with nothing to
-      predict); in `"stream"` mode exactly one, the whole stream. Fields that break these
-      rules raise `ValueError`, and a `tokenizer` that is not a `Tokenizer` `TypeError`.
+      predict); in `"stream"` mode exactly one, the whole stream. Every id is one of the
+      tokenizer's, `0 .. vocab_size - 1`. Fields that break these rules raise `ValueError`,
+      and a `tokenizer` that is not a `Tokenizer` `TypeError`.
     """
 
     tokenizer: Tokenizer
@@ -200,7 +202,7 @@ class TextDataset:
 
     def __post_init__(self) -> None:
         _check_tokenizer(self.tokenizer)
-        _check_mode(self.mode)
+        check_mode(self.mode)
         if not self.documents:
             raise ValueError("a TextDataset needs at least one document, got none")
         if self.mode == "stream" and len(self.documents) != 1:
@@ -218,6 +220,7 @@ class TextDataset:
                     "TextDataset.documents must be non-empty 1-D int32 arrays, got "
                     f"{doc.dtype} with shape {doc.shape}"
                 )
+        _check_vocabulary(self.documents, self.tokenizer.vocab_size)
         if self.mode == "lines":
             bos = self.tokenizer.bos_id
             for number, doc in enumerate(self.documents):
@@ -239,7 +242,7 @@ class TextDataset:
         (naming its position and line), or a character the tokenizer cannot encode (in
         `"lines"` mode, naming the line of `text` and the document).
         """
-        _check_mode(mode)
+        check_mode(mode)
         check_text(text)
         _check_tokenizer(tokenizer)
         if mode == "stream":
@@ -384,6 +387,25 @@ def _check_tokenizer(tokenizer: object) -> None:
     raise TypeError(
         f"tokenizer must be a Tokenizer (CharTokenizer, ByteTokenizer, HFTokenizer), got "
         f"{type(tokenizer).__qualname__}: build one with CharTokenizer.from_text(text)"
+    )
+
+
+def _check_vocabulary(documents: tuple[npt.NDArray[np.int32], ...], vocab_size: int) -> None:
+    """Every id of `documents` is in `0 .. vocab_size - 1`, else `ValueError` naming the first
+    that is not. A model's embedding lookup would clamp such an id silently, so it is caught
+    here, in whole-array passes: the documents can hold millions of ids."""
+    ids = documents[0] if len(documents) == 1 else np.concatenate(documents)
+    if ids.min() >= 0 and ids.max() < vocab_size:
+        return
+    first = int(np.flatnonzero((ids < 0) | (ids >= vocab_size))[0])
+    ends = np.cumsum([doc.size for doc in documents])  # ends[n]: one past documents[n]'s last id
+    number = int(np.searchsorted(ends, first, side="right"))
+    position = first - (int(ends[number - 1]) if number else 0)
+    raise ValueError(
+        f"TextDataset.documents[{number}] holds the token id {int(ids[first])} at position "
+        f"{position}, outside its tokenizer's ids 0..{vocab_size - 1} (vocab_size="
+        f"{vocab_size}): encode the text with this tokenizer (TextDataset.from_text(text, "
+        "tokenizer))"
     )
 
 

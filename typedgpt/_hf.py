@@ -37,7 +37,8 @@ from ._config import GPTConfig
 from ._dtype import compute_dtype
 from ._gpt import GPT
 from ._state_dict import to_numpy
-from ._tokenizer import Tokenizer, check_text
+from ._text import check_text
+from ._tokenizer import Tokenizer
 
 CONFIG_FILE = "config.json"
 SAFETENSORS_FILE = "model.safetensors"

@@ -21,84 +21,32 @@ atomically, and read back with `load_tokenizer`.
 
 import abc
 import json
-import operator
 import os
-import re
-import reprlib
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Self, SupportsIndex, final
+from typing import TYPE_CHECKING, Any, Self, SupportsIndex, final
 
-import numpy as np
+from ._text import (
+    SURROGATE,
+    TextMode,
+    check_mode,
+    check_text,
+    check_token_ids,
+    not_a_str,
+    split_lines,
+    surrogate_error,
+    write_text_atomic,
+)
 
 if TYPE_CHECKING:
     from ._hf import HFTokenizer
 
-TextMode = Literal["lines", "stream"]
-"""How a text becomes documents: `"lines"`, one document per non-empty line (stripped), or
-`"stream"`, the whole text as one stream in which newline is an ordinary character."""
-
-_MODES = ("lines", "stream")
 _FIX_UNSEEN = (
     "the tokenizer was built from a corpus without it: use characters from the training "
     "text, or the byte-level tokenizer (ByteTokenizer)"
 )
 _FIX_JSON = "it may be corrupt; write it with tokenizer.save(path) or tokenizer.to_json()"
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def split_lines(text: str) -> list[str]:
-    """The documents of `"lines"` mode: every line stripped of surrounding whitespace (which
-    also drops a Windows `"\\r"`), empty lines left out, in order (microgpt's rule)."""
-    return [line for _, line in numbered_lines(text)]
-
-
-def numbered_lines(text: str) -> list[tuple[int, str]]:
-    """`split_lines(text)`, each with its line number in `text` (from 1), for errors."""
-    stripped = (line.strip() for line in text.split("\n"))
-    return [(number, line) for number, line in enumerate(stripped, 1) if line]
-
-
-def _check_mode(mode: str) -> None:
-    if mode not in _MODES:
-        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-
-
-def check_text(text: object) -> None:
-    """Reject what is not a `str` (`TypeError`) or holds a surrogate code point
-    (`ValueError`, see `surrogate_error`). Bytes would iterate as ints, and fail far from here.
-    """
-    if not isinstance(text, str):
-        raise not_a_str(text)
-    if not text.isascii():  # ASCII, the common case, is checked in constant time
-        match = _SURROGATE.search(text)
-        if match is not None:
-            raise surrogate_error(text, match.start())
-
-
-def not_a_str(text: object) -> TypeError:
-    """The error for a `text` that is not a `str`, with the fix that fits what it is."""
-    if isinstance(text, bytes | bytearray):
-        fix = "decode it first (data.decode('utf-8')), or read a file with tg.load_text(path)"
-    elif isinstance(text, list | tuple) and text and all(isinstance(t, str) for t in text):
-        fix = "encode one text at a time ([tokenizer.encode(t) for t in texts])"
-    else:
-        fix = "pass a str, or read a file with tg.load_text(path)"
-    return TypeError(f"text must be a str, got {type(text).__qualname__}: {fix}")
-
-
-def surrogate_error(text: str, position: int) -> ValueError:
-    """The error for the surrogate code point at `text[position]`, which UTF-8 cannot encode."""
-    line = text.count("\n", 0, position) + 1
-    return ValueError(
-        f"text has a surrogate code point {text[position]!r} at position {position} (line "
-        f"{line}), which is not a character and has no UTF-8 encoding; it usually comes from "
-        "bytes that are not valid UTF-8, read with errors='surrogateescape': read the file "
-        "as UTF-8 without surrogateescape (tg.load_text(path) names the bad byte), or "
-        "replace the character (text.encode('utf-8', 'replace').decode('utf-8'))"
-    )
 
 
 class Tokenizer(abc.ABC):
@@ -149,67 +97,11 @@ class Tokenizer(abc.ABC):
         fsynced, then renamed over `path`, so a crash never leaves a half-written file.
         Raises `FileNotFoundError` when the folder does not exist, and `IsADirectoryError`
         when `path` is a folder."""
-        _write_text_atomic(Path(path), json.dumps(self.to_json(), indent=2) + "\n")
+        write_text_atomic(Path(path), json.dumps(self.to_json(), indent=2) + "\n")
 
     def _check_ids(self, ids: Iterable[SupportsIndex]) -> list[int]:
         """`ids` as a list of ints in `0 .. vocab_size - 1`, or the error `decode` documents."""
-        if isinstance(ids, str):
-            raise TypeError("decode takes token ids, got a str: turn text into ids with encode")
-        if hasattr(ids, "__array__"):  # NumPy, JAX: one transfer, not a device read per id
-            array = np.asarray(ids)
-            if array.ndim != 1:
-                fix = (
-                    "pass [int(ids)] for one id"
-                    if array.ndim == 0
-                    else "decode a batch row by row ([tokenizer.decode(row) for row in ids])"
-                )
-                raise ValueError(
-                    f"ids must be one sequence of token ids (a 1-D array), got an array of "
-                    f"shape {array.shape}: {fix}"
-                )
-            if array.size and array.dtype.kind not in "iu":
-                raise TypeError(
-                    f"token ids must be integers, got an array of dtype {array.dtype}: pass "
-                    "the ids the model produced, or ids.astype(np.int32) for whole numbers"
-                )
-            given: list[Any] = array.tolist()
-        elif isinstance(ids, Iterable):
-            given = list(ids)
-        else:
-            raise TypeError(
-                f"ids must be an iterable of int token ids, got {type(ids).__qualname__} "
-                f"{reprlib.repr(ids)}: pass a list of ids, e.g. [{reprlib.repr(ids)}]"
-            )
-        out = []
-        for position, i in enumerate(given):
-            # bool is an index to Python: True would decode as id 1.
-            index = None if isinstance(i, bool | np.bool_) else _as_index(i)
-            if index is None:
-                fix = (
-                    "decode a batch row by row ([tokenizer.decode(row) for row in ids])"
-                    if isinstance(i, Iterable) and not isinstance(i, str)
-                    else "pass the int ids a model or encode produced"
-                )
-                raise TypeError(
-                    f"token id {reprlib.repr(i)} at position {position} is a "
-                    f"{type(i).__qualname__}, not an int: {fix}"
-                )
-            if not 0 <= index < self.vocab_size:
-                raise ValueError(
-                    f"token id {index} at position {position} is outside this tokenizer's ids "
-                    f"0..{self.vocab_size - 1}: decode ids from a model whose vocab_size is "
-                    f"the tokenizer's ({self.vocab_size})"
-                )
-            out.append(index)
-        return out
-
-
-def _as_index(value: object) -> int | None:
-    """`value` as an int if Python treats it as an index (int, NumPy integer), else None."""
-    try:
-        return operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        return None
+        return check_token_ids(ids, self.vocab_size)
 
 
 @final
@@ -254,7 +146,7 @@ class CharTokenizer(Tokenizer):
         is not a `str`, and `ValueError` for an unknown `mode`, a text with no characters
         to keep, or a surrogate code point (naming it and its position).
         """
-        _check_mode(mode)
+        check_mode(mode)
         check_text(text)
         chars = set("".join(split_lines(text))) if mode == "lines" else set(text)
         if not chars:
@@ -287,7 +179,7 @@ class CharTokenizer(Tokenizer):
             return [index[c] for c in text]
         except KeyError:
             position, char = next((p, c) for p, c in enumerate(text) if c not in index)
-            if _SURROGATE.match(char):
+            if SURROGATE.match(char):
                 raise surrogate_error(text, position) from None
             hint = " (build the tokenizer with mode='stream' to keep newlines)"
             raise ValueError(
@@ -411,43 +303,3 @@ def load_tokenizer(path: str | os.PathLike[str]) -> "CharTokenizer | ByteTokeniz
         return tokenizer_from_json(data)
     except ValueError as error:
         raise ValueError(f"{path} is not a valid tokenizer file: {error}") from error
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` so that readers see the old file or the new one, never a part."""
-    folder = path.parent
-    if not folder.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: the folder {folder} does not exist")
-    if path.is_dir():
-        raise IsADirectoryError(
-            f"cannot write {path}: it is a folder; name a file in it, such as "
-            f"{path / 'tokenizer.json'}"
-        )
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    ) as handle:
-        temp = Path(handle.name)
-        try:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        except BaseException:
-            handle.close()
-            temp.unlink(missing_ok=True)
-            raise
-    try:
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    # Make the rename itself durable; directories cannot be opened this way on Windows.
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
