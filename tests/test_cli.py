@@ -336,7 +336,7 @@ def test_train_errors_name_the_options(
     [
         (
             None,
-            "no text file at {data}: check the path, or leave out --data to train on the "
+            "--data {data} does not exist: check the path, or leave out --data to train on the "
             "built-in corpus",
         ),
         (
@@ -366,10 +366,114 @@ def test_train_data_errors_name_the_option(
     assert capsys.readouterr().err == f"typedgpt train: error: {message.format(data=data)}\n"
 
 
+def test_training_settings_of_errors_are_options() -> None:
+    """Every setting that an error of `train` may name and the command sets is its option:
+    the divergence advice (`grad_clip`) and the settings a resume may change."""
+    options = cli.COMMAND_OPTIONS["train"]
+    assert cli._reworded("lower learning_rate (it is 1e+30) or grad_clip (it is 1.0)", options) == (
+        "lower --lr (it is 1e+30) or --grad-clip (it is 1.0)"
+    )
+    assert cli._reworded("only steps, eval_every, eval_batches may change", options) == (
+        "only --steps, --eval-every, --eval-batches may change"
+    )
+
+
+def test_grad_clip_and_eval_batches_default_to_train_configs() -> None:
+    import typedgpt as tg
+
+    for command in ("train", "demo"):
+        args = cli.build_parser().parse_args([command])
+        assert (args.grad_clip, args.eval_batches) == (1.0, 8)
+        defaults = tg.TrainConfig()
+        assert (args.grad_clip, args.eval_batches) == (defaults.grad_clip, defaults.eval_batches)
+    args = cli.build_parser().parse_args(["train", "--grad-clip=0.5", "--eval-batches=3"])
+    config = cli._train_config(args)
+    assert (config.grad_clip, config.eval_batches) == (0.5, 3)
+
+
+@pytest.mark.parametrize("command", ["train", "demo"])
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--grad-clip=0", "must be a finite number > 0, got 0.0"),
+        ("--grad-clip=-1", "must be a finite number > 0, got -1.0"),
+        ("--grad-clip=inf", "must be a finite number > 0, got inf"),
+        ("--grad-clip=nan", "must be a finite number > 0, got nan"),
+        ("--grad-clip=none", "expected a number, got 'none'"),
+        ("--eval-batches=0", "must be at least 1, got 0"),
+    ],
+)
+def test_grad_clip_and_eval_batches_are_checked(
+    capsys: pytest.CaptureFixture[str], command: str, option: str, message: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main([command, option])
+    assert info.value.code == 2
+    name = option.split("=")[0]
+    assert capsys.readouterr().err.endswith(
+        f"typedgpt {command}: error: argument {name}: {message}\n"
+    )
+
+
+def test_only_typed_options_are_given() -> None:
+    """`args.given` holds the model and tokenizer options typed, not their defaults."""
+    parser = cli.build_parser()
+    assert parser.parse_args(["train"]).given == frozenset()
+    args = parser.parse_args(["train", "--preset=small", "--mlp", "standard", "--seq-len=8"])
+    assert args.given == {"preset", "mlp", "seq_len"}
+    assert parser.parse_args(["demo", "--kv-heads=1"]).given == {"kv_heads"}
+
+
+# `--layers 1 --embed 8 --heads 2 --seq-len 8` on NAMES, whose vocabulary is 12 letters, 7
+# digits and BOS: 20 ids. Parameters: embeddings 20*8 + 8*8; the block's two norms 2*2*8,
+# attention 4*8*8 + 4*8 and MLP 2*8*32 + 32 + 8; the final norm 2*8: 1,112 in all, 4 float32
+# copies 17,792 bytes. Activations of 32 rows of 8 positions: (8*8 + 2*32) * 4 bytes + the
+# float32 scores 2*2*8 * 4, 640 bytes a position, 163,840 in all.
+TINY_MEMORY = (
+    "the model has 1,112 parameters: training needs about 182 kB (18 kB for the float32 "
+    "parameters, their gradients and AdamW's two moments, and an estimated 164 kB of "
+    "activations for --batch-size 32 rows of --seq-len 8 tokens) but 100 kB of memory is "
+    "available: lower --batch-size or --seq-len, or --embed or --layers"
+)
+
+
+def test_train_refuses_a_model_larger_than_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused before training starts, in the options' words, instead of being killed."""
+    import typedgpt._train as train_module
+
+    monkeypatch.setattr(train_module, "_available_memory", lambda: (100_000, "memory"))
+    data = tmp_path / "names.txt"
+    data.write_text(NAMES, encoding="utf-8")
+    argv = ["train", f"--data={data}", f"--out={tmp_path / 'run'}", *TINY_TRAIN]
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"typedgpt train: error: {TINY_MEMORY}\n"
+    assert captured.out == ""  # before a word about the data
+    assert not (tmp_path / "run").exists()
+
+
+def test_demo_checks_memory_before_clearing_its_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import typedgpt._train as train_module
+
+    monkeypatch.setattr(train_module, "_available_memory", lambda: (1_000, "memory"))
+    out_dir = tmp_path / "demo"
+    assert cli.main([*TINY_DEMO, f"--out={out_dir}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("typedgpt demo: error: the model has ")
+    assert err.endswith(
+        " but 1.0 kB of memory is available: choose a smaller model: lower --embed or --layers\n"
+    )
+    assert not out_dir.exists()
+
+
 def test_reworded_leaves_paths_and_other_names_alone() -> None:
     options = cli.COMMAND_OPTIONS["train"]
-    assert cli._reworded("runs/steps/steps.txt: steps=3, eval_batches", options) == (
-        "runs/steps/steps.txt: --steps 3, eval_batches"
+    assert cli._reworded("runs/steps/steps.txt: steps=3, beta1", options) == (
+        "runs/steps/steps.txt: --steps 3, beta1"
     )
     assert cli._reworded("TrainConfig.steps must be", {}) == "TrainConfig.steps must be"
 

@@ -26,6 +26,7 @@ import pytest
 
 import typedgpt as tg
 import typedgpt._checkpoint as checkpoint_module
+import typedgpt._train as train_module
 from typedgpt import cli
 from typedgpt._checkpoint import CheckpointError
 from typedgpt._train import (
@@ -848,17 +849,25 @@ def test_data_encoded_by_another_tokenizer(tmp_path: Path, which: str) -> None:
     assert not (tmp_path / "run").exists()
 
 
-def test_data_with_ids_outside_the_vocabulary(tmp_path: Path) -> None:
+@pytest.mark.parametrize("bad", [20, -1])
+def test_data_with_ids_outside_the_vocabulary(tmp_path: Path, bad: int) -> None:
+    # TextDataset refuses such ids when it is built, but it keeps the arrays it was given,
+    # which can still be written to: train checks the ids again.
     bos = TOKENIZER.bos_id
-    data = tg.TextDataset(TOKENIZER, "lines", (np.array([bos, 3, 20, bos], dtype=np.int32),))
+    with pytest.raises(ValueError, match=rf"documents\[0\] holds the token id {bad} at position 2"):
+        tg.TextDataset(TOKENIZER, "lines", (np.array([bos, 3, bad, bos], dtype=np.int32),))
+    doc = np.array([bos, 3, 4, bos], dtype=np.int32)
+    data = tg.TextDataset(TOKENIZER, "lines", (doc,))
+    doc[2] = bad
     with pytest.raises(
         ValueError,
-        match=r"train_data holds the token id 20 but the model's ids are 0 to 13 "
+        match=rf"train_data holds the token id {bad} but the model's ids are 0 to 13 "
         r"\(vocab_size=14\): encode the text with the tokenizer",
     ):
         train(
             MODEL_CONFIG, data, None, tokenizer=TOKENIZER, out_dir=tmp_path / "run", progress=False
         )
+    assert not (tmp_path / "run").exists()
 
 
 def test_data_that_is_not_a_dataset(tmp_path: Path) -> None:
@@ -933,6 +942,130 @@ def test_out_dir_that_is_a_file(tmp_path: Path) -> None:
                 progress=False,
             )
     assert path.read_text() == "not a folder"
+
+
+# Memory
+
+
+def test_count_parameters_of_gpt2_without_building_it() -> None:
+    """GPT-2 small has 124,439,808 parameters (the lm_head is tied to the embedding)."""
+    model = train_module.abstract_model(tg.GPTConfig.gpt2())
+    assert all(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in jax.tree.leaves(model))
+    assert train_module.count_parameters(model) == 124_439_808
+
+
+def test_count_parameters_of_microgpt() -> None:
+    """vocab 14, embed 16, 16 positions, mlp 64, no biases, no norm gains, an untied head:
+    token and position embeddings 14*16 + 16*16, the head 14*16, attention 4*16*16, the
+    MLP 2*16*64."""
+    expected = 14 * 16 + 16 * 16 + 14 * 16 + 4 * 16 * 16 + 2 * 16 * 64
+    assert train_module.count_parameters(train_module.abstract_model(MODEL_CONFIG)) == expected
+    assert expected == 3776
+
+
+def available(size: int | None, where: str = "memory") -> Callable[[], tuple[int, str] | None]:
+    return lambda: None if size is None else (size, where)
+
+
+def test_training_that_needs_more_memory_than_is_available(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """3,776 float32 parameters, 4 copies: 60,416 bytes. Activations, 8 rows of 16 positions
+    of 1 layer: (8*16 + 2*64) * 4 bytes + 2*4*16 float32 scores = 1,536 bytes a position,
+    196,608 in all. The parameters alone do not fit in 50 kB: a smaller batch cannot help."""
+    monkeypatch.setattr(train_module, "_available_memory", available(50_000))
+    out = tmp_path / "run"
+    with pytest.raises(ValueError) as info:
+        train(MODEL_CONFIG, TRAIN_DATA, VAL_DATA, tokenizer=TOKENIZER, out_dir=out,
+              config=TRAIN_CONFIG, progress=False)  # fmt: skip
+    assert str(info.value) == (
+        "the model has 3,776 parameters: training needs about 257 kB (60 kB for the float32 "
+        "parameters, their gradients and AdamW's two moments, and an estimated 197 kB of "
+        "activations for batch_size=8 rows of seq_len=16 tokens) but 50 kB of memory is "
+        "available: choose a smaller model: lower embed_dim or num_layers"
+    )
+    assert not out.exists()
+    # With room for the parameters, the batch is what to lower; on an accelerator, its memory.
+    monkeypatch.setattr(train_module, "_available_memory", available(100_000, "GPU memory"))
+    with pytest.raises(ValueError) as info:
+        train_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG)
+    assert str(info.value).endswith(
+        "but 100 kB of GPU memory is available: lower batch_size or seq_len, or embed_dim or "
+        "num_layers"
+    )
+    monkeypatch.setattr(train_module, "_available_memory", available(257_024))
+    train_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG)  # exactly enough
+
+
+def test_memory_check_counts_the_dtype_of_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bfloat16 parameters take 2 bytes: 3,776 * 2 * 4 = 30,208 bytes."""
+    init = jax.tree.map(
+        lambda x: x.astype(jnp.bfloat16) if eqx.is_inexact_array(x) else x,
+        tg.GPT(MODEL_CONFIG, key=jax.random.key(0)),
+    )
+    monkeypatch.setattr(train_module, "_available_memory", available(1_000))
+    with pytest.raises(ValueError, match=r"about \S+ kB \(30 kB for the bfloat16 parameters"):
+        train_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG, init=init)
+
+
+def test_memory_is_not_checked_where_it_cannot_be_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model of 10**18 parameters passes: nothing is known to refuse it with."""
+    huge = tg.GPTConfig.gpt2(vocab_size=100, embed_dim=10**8, mlp_dim=4 * 10**8, num_heads=1)
+    monkeypatch.setattr(train_module, "_available_memory", available(None))
+    train_module.check_memory(huge, TRAIN_CONFIG)
+    monkeypatch.setattr(train_module, "_available_memory", available(10**12))
+    with pytest.raises(ValueError, match=r"^the model has [\d,]+ parameters: .* but 1,000 GB "):
+        train_module.check_memory(huge, TRAIN_CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "MemTotal:       32000000 kB\nMemFree:  100 kB\nMemAvailable:   24000000 kB\n",
+            24000000 * 1024,
+        ),
+        ("MemTotal:       32000000 kB\n", None),
+        ("MemAvailable:   lots\n", None),
+        (None, None),
+    ],
+    ids=["linux", "no-field", "not-a-number", "missing"],
+)
+def test_meminfo_available(tmp_path: Path, text: str | None, expected: int | None) -> None:
+    path = tmp_path / "meminfo"
+    if text is not None:
+        path.write_text(text, encoding="ascii")
+    assert train_module._meminfo_available(path) == expected
+
+
+@dataclass(frozen=True)
+class FakeDevice:
+    platform: str
+    stats: dict[str, int] | None
+
+    def memory_stats(self) -> dict[str, int] | None:
+        return self.stats
+
+
+@pytest.mark.parametrize(
+    ("device", "expected"),
+    [
+        (FakeDevice("gpu", {"bytes_limit": 1000, "bytes_in_use": 300}), (700, "GPU memory")),
+        (FakeDevice("gpu", None), None),
+        (FakeDevice("tpu", {"bytes_in_use": 300}), None),
+        (FakeDevice("cpu", None), (2048, "memory")),
+    ],
+    ids=["gpu", "no-stats", "no-limit", "cpu"],
+)
+def test_available_memory_is_the_devices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, device: FakeDevice, expected: Any
+) -> None:
+    """An accelerator's limit less what is in use; on a CPU, MemAvailable."""
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemAvailable:       2 kB\n", encoding="ascii")
+    monkeypatch.setattr(train_module, "MEMINFO", meminfo)
+    monkeypatch.setattr(jax, "devices", lambda: [device])
+    assert train_module._available_memory() == expected
 
 
 @pytest.mark.parametrize("resume", [False, True])
@@ -1182,6 +1315,107 @@ def test_cli_resume_errors_name_the_options(
     assert snapshot(cli_run.out) == before
 
 
+def without_preset(argv: list[str]) -> list[str]:
+    """`argv` less its `--preset microgpt`."""
+    index = argv.index("--preset")
+    return argv[:index] + argv[index + 2 :]
+
+
+@pytest.mark.parametrize(
+    ("options", "differences"),
+    [
+        (["--preset", "small"], "--preset small (the run has --preset microgpt); the option"),
+        (
+            ["--layers", "2", "--embed", "32", "--heads", "4", "--seq-len", "16"],
+            "--layers 2 (the run has --layers 1); --embed 32 (the run has --embed 16); "
+            "these options",
+        ),
+        (
+            ["--mlp", "swiglu", "--position-encoding", "rope", "--kv-heads", "2"],
+            "--mlp swiglu (the run has --mlp standard); --position-encoding rope (the run has "
+            "--position-encoding learned); --kv-heads 2 (the run has --kv-heads 4); these "
+            "options",
+        ),
+        (["--tokenizer", "byte"], "--tokenizer byte (the run has --tokenizer char); the option"),
+    ],
+    ids=["preset", "sizes", "architecture", "tokenizer"],
+)
+def test_cli_resume_refuses_other_model_options(
+    cli_run: CliRun, capsys: pytest.CaptureFixture[str], options: list[str], differences: str
+) -> None:
+    """The checkpoint decides the model and the tokenizer: a value given that differs is an
+    error naming each difference, not silently ignored."""
+    before = snapshot(cli_run.out)
+    argv = [*without_preset(cli_train_args(cli_run.data, cli_run.out)), "--resume", *options]
+    assert cli.main([*argv, "--steps", "12"]) == 2
+    given, leave_out = differences.rsplit("; ", 1)
+    assert capsys.readouterr().err == (
+        f"typedgpt train: error: --resume continues the run in {cli_run.out} with the model "
+        f"and tokenizer it was trained with, but {given}: leave out {leave_out} or give the "
+        "run's values, or train a new run in another --out\n"
+    )
+    assert snapshot(cli_run.out) == before
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--preset", "microgpt", "--mlp", "standard", "--kv-heads", "4", "--tokenizer", "char"],
+        ["--layers", "1", "--embed", "16", "--heads", "4", "--seq-len", "16"],
+    ],
+    ids=["preset", "sizes"],
+)
+def test_cli_resume_accepts_the_runs_own_model_options(
+    cli_run: CliRun, tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str]
+) -> None:
+    """The run's own values may be given; --eval-batches may change on resume too."""
+    out = tmp_path / "run"
+    shutil.copytree(cli_run.out, out)
+    argv = [*without_preset(cli_train_args(cli_run.data, out)), "--resume", *options]
+    assert cli.main([*argv, "--steps", "12", "--eval-batches", "3"]) == 0
+    assert "Step 12: loss" in capsys.readouterr().out
+    assert saved_step(out) == 12
+
+
+def test_cli_resume_refuses_another_grad_clip(
+    cli_run: CliRun, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--grad-clip changes what a step computes: the run's must be kept."""
+    before = snapshot(cli_run.out)
+    argv = [*cli_train_args(cli_run.data, cli_run.out), "--resume", "--steps", "12"]
+    assert cli.main([*argv, "--grad-clip", "0.5"]) == 2
+    assert capsys.readouterr().err == (
+        f"typedgpt train: error: {cli_run.out} was trained with other settings (--grad-clip: "
+        "recorded 1.0, given 0.5): resume with the recorded values (only --steps, "
+        "--eval-every, --eval-batches, --checkpoint-every and --steps-per-call may change, "
+        "and --warmup with --steps when it was capped at --steps), or start a new run in "
+        "another folder\n"
+    )
+    assert snapshot(cli_run.out) == before
+
+
+def test_cli_train_grad_clip_and_eval_batches(names_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert (
+        cli.main(cli_train_args(names_file, out, "--grad-clip", "0.25", "--eval-batches", "3")) == 0
+    )
+    state = tg.load_checkpoint(out).train_state
+    assert state is not None
+    assert state["train_config"]["grad_clip"] == 0.25
+    assert state["train_config"]["eval_batches"] == 3
+
+
+def test_cli_divergence_names_the_options(
+    names_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The advice names --lr and --grad-clip, both options of the command."""
+    out = tmp_path / "run"
+    argv = cli_train_args(names_file, out, "--lr", "1e30", "--warmup", "0")
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert ": lower --lr (it is 1e+30) or --grad-clip (it is 1.0); no checkpoint was " in err
+
+
 def test_cli_sample_model_that_is_a_checkpoint(
     cli_run: CliRun, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -1204,7 +1438,7 @@ def write_input(folder: Path, kind: str) -> Path:
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
-        ("missing", r"no text file at .*missing\.txt"),
+        ("missing", r"--data .*missing\.txt does not exist"),
         ("empty", r"empty\.txt is empty"),
         ("binary", r"binary\.txt looks binary \(a NUL byte at offset 2\)"),
     ],
@@ -1250,10 +1484,25 @@ def test_cli_resume_without_a_run(
     out = tmp_path / "nothing"
     assert cli.main([*cli_train_args(names_file, out), "--resume"]) != 0
     assert capsys.readouterr().err == (
-        f"typedgpt train: error: --resume found no run in --out {out}: checkpoint folder {out} "
-        "does not exist: check the path\n"
+        f"typedgpt train: error: --resume found no run in --out {out}: the folder does not "
+        "exist: check the path, or leave out --resume to start a new run there\n"
     )
     assert not out.exists()
+
+
+def test_cli_resume_in_a_folder_without_a_run(
+    names_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The folder's path is said once, as --out's value."""
+    out = tmp_path / "empty"
+    out.mkdir()
+    assert cli.main([*cli_train_args(names_file, out), "--resume"]) == 2
+    assert capsys.readouterr().err == (
+        f"typedgpt train: error: --resume found no run in --out {out}: the folder has no "
+        "config.json: it is incomplete; use a complete checkpoint folder (one with "
+        "config.json and model.safetensors)\n"
+    )
+    assert list(out.iterdir()) == []
 
 
 def sample_args(checkpoint: Path, *extra: str) -> list[str]:
@@ -1283,8 +1532,43 @@ def test_cli_sample(cli_run: CliRun, capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_cli_sample_missing_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(sample_args(tmp_path / "nowhere")) != 0
-    assert re.search(r"typedgpt sample: error: .*nowhere does not exist", capsys.readouterr().err)
+    nowhere = tmp_path / "nowhere"
+    assert cli.main(sample_args(nowhere)) == 2
+    assert capsys.readouterr().err == (
+        f"typedgpt sample: error: --checkpoint {nowhere} does not exist: check the path\n"
+    )
+
+
+def test_cli_sample_folder_that_is_not_a_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each error about the folder names its path once, as --checkpoint's value."""
+    assert cli.main(sample_args(tmp_path)) == 2
+    assert capsys.readouterr().err == (
+        f"typedgpt sample: error: --checkpoint {tmp_path} has no config.json: it is "
+        "incomplete; use a complete checkpoint folder (one with config.json and "
+        "model.safetensors)\n"
+    )
+    afile = tmp_path / "afile"
+    afile.write_text("not a checkpoint\n", encoding="utf-8")
+    assert cli.main(sample_args(afile)) == 2
+    assert capsys.readouterr().err == (
+        f"typedgpt sample: error: --checkpoint {afile} is a file, not a checkpoint folder: "
+        "pass the folder that holds config.json and model.safetensors\n"
+    )
+
+
+def test_cli_sample_corrupt_checkpoint_file(
+    cli_run: CliRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file of the folder is named by its own name, after the folder's option."""
+    out = tmp_path / "run"
+    shutil.copytree(cli_run.out, out)
+    (out / "config.json").write_text("{", encoding="utf-8")
+    assert cli.main(sample_args(out)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"typedgpt sample: error: --checkpoint {out}: its config.json ")
+    assert err.count(str(out)) == 1
 
 
 def test_cli_sample_unknown_character(cli_run: CliRun, capsys: pytest.CaptureFixture[str]) -> None:

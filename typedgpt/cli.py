@@ -29,6 +29,19 @@ SIZE_OPTIONS = {
     "seq_len": "--seq-len",
 }
 
+# The options that the run's checkpoint decides on `--resume`: each field of the parsed
+# arguments and its option. One given with another value than the run's is refused.
+RUN_OPTIONS = {
+    "preset": "--preset",
+    **SIZE_OPTIONS,
+    "mlp": "--mlp",
+    "position_encoding": "--position-encoding",
+    "kv_heads": "--kv-heads",
+    "tokenizer": "--tokenizer",
+}
+# The tokenizer option's value for each kind of tokenizer that a checkpoint can hold.
+TOKENIZER_CHOICES = {"CharTokenizer": "char", "ByteTokenizer": "byte"}
+
 # The Python names that errors of the Python API use, each with the option that sets it on
 # the command line: `_reworded` writes `--steps 0` for `TrainConfig.steps` or `steps=0`, so
 # an error names what the user typed. The model's names are GPTConfig's; `seq_len` is the
@@ -50,6 +63,8 @@ TRAIN_OPTIONS = {
     "eval_every": "--eval-every",
     "checkpoint_every": "--checkpoint-every",
     "steps_per_call": "--steps-per-call",
+    "grad_clip": "--grad-clip",
+    "eval_batches": "--eval-batches",
 }
 SAMPLE_OPTIONS = {
     "max_new_tokens": "--max-new-tokens",
@@ -99,6 +114,21 @@ def _reworded(message: str, options: dict[str, str]) -> str:
     for python, command_line in COMMAND_FIXES.items():
         message = message.replace(python, command_line)
     return message
+
+
+class _Given(argparse.Action):
+    """argparse's plain `store`, which also adds the option's field to `args.given`: the
+    options typed on the command line, as opposed to their defaults."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.given = getattr(namespace, "given", frozenset()) | {self.dest}
 
 
 def _resolve_sizes(args: argparse.Namespace) -> None:
@@ -162,6 +192,8 @@ def _train_config(args: argparse.Namespace) -> Any:
         eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every,
         steps_per_call=args.steps_per_call,
+        grad_clip=args.grad_clip,
+        eval_batches=args.eval_batches,
         seed=args.seed,
     )
 
@@ -172,6 +204,11 @@ def _text(args: argparse.Namespace) -> str:
 
     if args.data is None:
         return tg.builtin_corpus()
+    if not Path(args.data).exists():
+        raise FileNotFoundError(
+            f"--data {Path(args.data)} does not exist: check the path, or leave out --data to "
+            "train on the built-in corpus"
+        )
     try:
         return tg.load_text(args.data)
     except (OSError, ValueError) as error:
@@ -200,13 +237,19 @@ def _train(args: argparse.Namespace) -> int:
 
     import typedgpt as tg
 
+    from ._train import check_memory
+
     out = Path(args.out)
     _check_out(out)
     if args.resume:
         try:
             checkpoint = tg.load_checkpoint(out)
         except tg.CheckpointError as error:
-            raise tg.CheckpointError(f"--resume found no run in --out {out}: {error}") from None
+            problem = _about_folder(out, error, "the folder")
+            fix = "" if out.exists() else ", or leave out --resume to start a new run there"
+            raise tg.CheckpointError(
+                f"--resume found no run in --out {out}: {problem}{fix}"
+            ) from None
         if checkpoint.tokenizer_json is None:
             raise ValueError(f"{out} has no tokenizer.json to resume with")
         data = (checkpoint.train_state or {}).get("train_data")
@@ -218,6 +261,7 @@ def _train(args: argparse.Namespace) -> int:
                 f"resume with --mode {recorded}"
             )
         tokenizer: tg.Tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
+        _check_run_options(args, checkpoint.model.config, tokenizer, out)
         text = _text(args)
         dataset = tg.TextDataset.from_text(text, tokenizer, mode=args.mode)
         train, val = dataset.split(args.val_fraction, seed=args.seed)
@@ -225,6 +269,8 @@ def _train(args: argparse.Namespace) -> int:
     else:
         tokenizer, train, val = _dataset(args)
         config = _model_config(args, tokenizer.vocab_size)
+    train_config = _train_config(args)
+    check_memory(config, train_config)  # before the notes on the data: `train` checks too
     source = "the built-in corpus" if args.data is None else args.data
     print(f"Training on {source}: {train.num_tokens:,} tokens, vocab {tokenizer.vocab_size}.")
     if args.resume:  # the run's settings are fixed
@@ -240,7 +286,7 @@ def _train(args: argparse.Namespace) -> int:
         val,
         tokenizer=tokenizer,
         out_dir=out,
-        config=_train_config(args),
+        config=train_config,
         resume=args.resume,
         progress=not args.no_progress,
     )
@@ -259,6 +305,82 @@ def _train(args: argparse.Namespace) -> int:
         f"{result.tokens_per_second:,.0f} tokens/s. Checkpoint and loss.png in {out}."
     )
     return 0
+
+
+def _about_folder(folder: Path, error: Exception, subject: str) -> str:
+    """The message of `error`, an error of `load_checkpoint` about `folder`, with `subject`
+    (`--checkpoint runs/x`, say) naming the folder, once: `checkpoint folder runs/x does not
+    exist` becomes `SUBJECT does not exist`, `runs/x/config.json is corrupt` becomes
+    `SUBJECT: its config.json is corrupt`."""
+    message = str(error)
+    for start in (f"checkpoint folder {folder} ", f"checkpoint {folder} ", f"{folder} "):
+        if message.startswith(start):
+            return f"{subject} {message.removeprefix(start)}"
+    inside = f"{folder}{os.sep}"
+    if message.startswith(inside):
+        message = "its " + message.removeprefix(inside)
+    return f"{subject}: {message}"
+
+
+def _preset_of(config: Any) -> str | None:
+    """The `--preset` that builds `config` with some sizes and options, or None."""
+    import typedgpt as tg
+
+    options = {
+        "vocab_size": config.vocab_size,
+        "mlp": config.mlp,
+        "position_encoding": config.position_encoding,
+        "num_kv_heads": config.num_kv_heads,
+    }
+    try:
+        if config == tg.GPTConfig.microgpt(**options):
+            return "microgpt"
+    except ValueError:  # options that microgpt's sizes do not allow
+        pass
+    small = tg.GPTConfig.gpt2(
+        num_layers=config.num_layers,
+        num_heads=config.num_heads,
+        embed_dim=config.embed_dim,
+        mlp_dim=4 * config.embed_dim,
+        max_seq_len=config.max_seq_len,
+        **options,
+    )
+    return "small" if config == small else None
+
+
+def _check_run_options(args: argparse.Namespace, config: Any, tokenizer: Any, out: Path) -> None:
+    """On `--resume`, refuse a model or tokenizer option that was typed with another value
+    than the run's: the checkpoint decides them, and would silently override it."""
+    run = {
+        "preset": _preset_of(config),
+        "layers": config.num_layers,
+        "embed": config.embed_dim,
+        "heads": config.num_heads,
+        "seq_len": config.max_seq_len,
+        "mlp": config.mlp,
+        "position_encoding": config.position_encoding,
+        "kv_heads": config.kv_heads,  # --kv-heads equal to --heads is the default, too
+        "tokenizer": TOKENIZER_CHOICES.get(type(tokenizer).__name__),
+    }
+    differ = []
+    for name, option in RUN_OPTIONS.items():
+        given = getattr(args, name)
+        if name not in getattr(args, "given", ()) or given == run[name]:
+            continue
+        if run[name] is not None:
+            recorded = f"{option} {run[name]}"
+        elif name == "preset":
+            recorded = "a model of no preset"
+        else:
+            recorded = f"a {type(tokenizer).__name__}"
+        differ.append(f"{option} {given} (the run has {recorded})")
+    if differ:
+        options = "these options" if len(differ) > 1 else "the option"
+        raise ValueError(
+            f"--resume continues the run in {out} with the model and tokenizer it was trained "
+            f"with, but {'; '.join(differ)}: leave out {options} or give the run's values, or "
+            "train a new run in another --out"
+        )
 
 
 def _note_cut(train: Any, seq_len: int, fix: str) -> None:
@@ -281,9 +403,12 @@ def _print_samples(checkpoint_dir: Path, args: argparse.Namespace, dtype: str = 
     try:
         checkpoint = tg.load_checkpoint(checkpoint_dir)
     except (tg.CheckpointError, NotADirectoryError) as error:
-        raise type(error)(f"--checkpoint {checkpoint_dir}: {error}") from None
+        subject = f"--checkpoint {checkpoint_dir}"
+        raise type(error)(_about_folder(checkpoint_dir, error, subject)) from None
     if checkpoint.tokenizer_json is None:
-        raise ValueError(f"{checkpoint_dir} has no tokenizer.json: cannot turn text into ids")
+        raise ValueError(
+            f"--checkpoint {checkpoint_dir} has no tokenizer.json: cannot turn text into ids"
+        )
     tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
     prompt = _prompt_ids(tokenizer, args.prompt, checkpoint.model.config.max_seq_len)
     _stream_samples(_cast(checkpoint.model, dtype), tokenizer, prompt, args)
@@ -508,6 +633,7 @@ def _demo(args: argparse.Namespace) -> int:
     import typedgpt as tg
 
     from ._generate import _check_options
+    from ._train import check_memory
 
     args.data, args.mode, args.tokenizer = None, "stream", "char"
     args.val_fraction, args.resume = 0.05, False
@@ -520,7 +646,7 @@ def _demo(args: argparse.Namespace) -> int:
     _prompt_ids(tokenizer, args.prompt, config.max_seq_len)
     options = (_max_new_tokens(args), args.temperature, args.top_k, args.top_p)
     _check_options(*options, None, jax.random.key(args.seed), None, tokenizer.vocab_size)
-    _train_config(args)
+    check_memory(config, _train_config(args))
     _prepare_demo_folder(out)
     started = time.perf_counter()
     code = _train(args)
@@ -604,12 +730,12 @@ EXPLAIN_CONFIGS = {
 
 
 def _explain(args: argparse.Namespace) -> int:
-    import equinox as eqx
     import jax
     import jax.numpy as jnp
-    import numpy as np
 
     import typedgpt as tg
+
+    from ._train import abstract_model, count_parameters
 
     preset = getattr(tg.GPTConfig, EXPLAIN_CONFIGS[args.config])
     config = preset(vocab_size=27) if args.config == "microgpt" else preset()
@@ -620,9 +746,9 @@ def _explain(args: argparse.Namespace) -> int:
             "choose a length in that range"
         )
     # Abstract weights: shapes and dtypes only, so even gpt2-xl takes no memory or time.
-    model = eqx.filter_eval_shape(tg.GPT, config, key=jax.random.key(0))
+    model = abstract_model(config)
     tokens = jax.ShapeDtypeStruct((seq,), jnp.int32)  # type: ignore[no-untyped-call]
-    parameters = sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(model))
+    parameters = count_parameters(model)
     print(
         f"{args.config}: {config.num_layers} layer{'' if config.num_layers == 1 else 's'}, "
         f"embed {config.embed_dim}, "
@@ -637,6 +763,7 @@ def _add_model_options(command: argparse.ArgumentParser, *, layers: int = 4) -> 
     parser = command.add_argument_group("model")
     parser.add_argument(
         "--preset",
+        action=_Given,
         choices=["small", "microgpt"],
         default="small",
         help="model: 'small' (GPT-2 style, sizes below) or 'microgpt' (1 layer, embed 16, "
@@ -644,25 +771,28 @@ def _add_model_options(command: argparse.ArgumentParser, *, layers: int = 4) -> 
     )
     # None, filled in by _resolve_sizes, so that sizes given with --preset microgpt show.
     sizes = {"layers": layers, "embed": 128, "heads": 4, "seq_len": 64}
-    parser.set_defaults(size_defaults=sizes)
-    parser.add_argument("--layers", type=int, help=f"blocks (default {layers})")
-    parser.add_argument("--embed", type=int, help="embed_dim (default 128)")
-    parser.add_argument("--heads", type=int, help="attention heads (default 4)")
-    parser.add_argument("--seq-len", type=int, help="context length (default 64)")
+    parser.set_defaults(size_defaults=sizes, given=frozenset())
+    parser.add_argument("--layers", action=_Given, type=int, help=f"blocks (default {layers})")
+    parser.add_argument("--embed", action=_Given, type=int, help="embed_dim (default 128)")
+    parser.add_argument("--heads", action=_Given, type=int, help="attention heads (default 4)")
+    parser.add_argument("--seq-len", action=_Given, type=int, help="context length (default 64)")
     parser.add_argument(
         "--mlp",
+        action=_Given,
         choices=["standard", "swiglu"],
         default="standard",
         help="feed-forward network (default %(default)s)",
     )
     parser.add_argument(
         "--position-encoding",
+        action=_Given,
         choices=["learned", "rope"],
         default="learned",
         help="learned position embeddings or rotary (rope) (default %(default)s)",
     )
     parser.add_argument(
         "--kv-heads",
+        action=_Given,
         type=int,
         default=None,
         help="key/value heads for grouped-query attention (default: as many as --heads)",
@@ -680,8 +810,21 @@ def _add_train_options(command: argparse.ArgumentParser, *, steps: int) -> None:
     )
     parser.add_argument("--warmup", type=int, default=50, help="warmup steps (default %(default)s)")
     parser.add_argument(
+        "--grad-clip",
+        type=_positive_float,
+        default=1.0,
+        help="clip gradients to this global norm (default %(default)s)",
+    )
+    parser.add_argument(
         "--eval-every", type=int, default=100, help="steps between val losses (default %(default)s)"
     )
+    parser.add_argument(
+        "--eval-batches",
+        type=_positive_int,
+        default=8,
+        help="validation batches per val loss; may change on --resume (default %(default)s)",
+    )
+
     parser.add_argument(
         "--checkpoint-every",
         type=int,
@@ -705,6 +848,17 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0 (argparse names the option in its error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {value}")
     return value
 
 
@@ -773,6 +927,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument(
         "--tokenizer",
+        action=_Given,
         choices=["char", "byte"],
         default="char",
         help="the characters of the data, or its UTF-8 bytes (default %(default)s)",
