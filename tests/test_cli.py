@@ -441,9 +441,9 @@ def test_train_refuses_a_model_larger_than_memory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Refused before training starts, in the options' words, instead of being killed."""
-    import typedgpt._train as train_module
+    import typedgpt._memory as memory_module
 
-    monkeypatch.setattr(train_module, "_available_memory", lambda: (100_000, "memory"))
+    monkeypatch.setattr(memory_module, "_available_memory", lambda: (100_000, "memory"))
     data = tmp_path / "names.txt"
     data.write_text(NAMES, encoding="utf-8")
     argv = ["train", f"--data={data}", f"--out={tmp_path / 'run'}", *TINY_TRAIN]
@@ -457,9 +457,9 @@ def test_train_refuses_a_model_larger_than_memory(
 def test_demo_checks_memory_before_clearing_its_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import typedgpt._train as train_module
+    import typedgpt._memory as memory_module
 
-    monkeypatch.setattr(train_module, "_available_memory", lambda: (1_000, "memory"))
+    monkeypatch.setattr(memory_module, "_available_memory", lambda: (1_000, "memory"))
     out_dir = tmp_path / "demo"
     assert cli.main([*TINY_DEMO, f"--out={out_dir}"]) == 2
     err = capsys.readouterr().err

@@ -26,18 +26,11 @@ import pytest
 
 import typedgpt as tg
 import typedgpt._checkpoint as checkpoint_module
-import typedgpt._train as train_module
+import typedgpt._memory as memory_module
 from typedgpt import cli
 from typedgpt._checkpoint import CheckpointError
-from typedgpt._train import (
-    TrainConfig,
-    TrainingDiverged,
-    TrainResult,
-    _truncate_metrics,
-    batch_loss,
-    plot_losses,
-    train,
-)
+from typedgpt._train import _truncate_metrics, batch_loss, plot_losses, train
+from typedgpt._train_config import TrainConfig, TrainingDiverged, TrainResult
 
 SYLLABLES = ("ka", "ri", "mo", "lu", "sen", "ta", "vi", "no")
 RUN_FILES = (
@@ -949,9 +942,9 @@ def test_out_dir_that_is_a_file(tmp_path: Path) -> None:
 
 def test_count_parameters_of_gpt2_without_building_it() -> None:
     """GPT-2 small has 124,439,808 parameters (the lm_head is tied to the embedding)."""
-    model = train_module.abstract_model(tg.GPTConfig.gpt2())
+    model = memory_module.abstract_model(tg.GPTConfig.gpt2())
     assert all(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in jax.tree.leaves(model))
-    assert train_module.count_parameters(model) == 124_439_808
+    assert memory_module.count_parameters(model) == 124_439_808
 
 
 def test_count_parameters_of_microgpt() -> None:
@@ -959,7 +952,7 @@ def test_count_parameters_of_microgpt() -> None:
     token and position embeddings 14*16 + 16*16, the head 14*16, attention 4*16*16, the
     MLP 2*16*64."""
     expected = 14 * 16 + 16 * 16 + 14 * 16 + 4 * 16 * 16 + 2 * 16 * 64
-    assert train_module.count_parameters(train_module.abstract_model(MODEL_CONFIG)) == expected
+    assert memory_module.count_parameters(memory_module.abstract_model(MODEL_CONFIG)) == expected
     assert expected == 3776
 
 
@@ -973,7 +966,7 @@ def test_training_that_needs_more_memory_than_is_available(
     """3,776 float32 parameters, 4 copies: 60,416 bytes. Activations, 8 rows of 16 positions
     of 1 layer: (8*16 + 2*64) * 4 bytes + 2*4*16 float32 scores = 1,536 bytes a position,
     196,608 in all. The parameters alone do not fit in 50 kB: a smaller batch cannot help."""
-    monkeypatch.setattr(train_module, "_available_memory", available(50_000))
+    monkeypatch.setattr(memory_module, "_available_memory", available(50_000))
     out = tmp_path / "run"
     with pytest.raises(ValueError) as info:
         train(MODEL_CONFIG, TRAIN_DATA, VAL_DATA, tokenizer=TOKENIZER, out_dir=out,
@@ -986,15 +979,15 @@ def test_training_that_needs_more_memory_than_is_available(
     )
     assert not out.exists()
     # With room for the parameters, the batch is what to lower; on an accelerator, its memory.
-    monkeypatch.setattr(train_module, "_available_memory", available(100_000, "GPU memory"))
+    monkeypatch.setattr(memory_module, "_available_memory", available(100_000, "GPU memory"))
     with pytest.raises(ValueError) as info:
-        train_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG)
+        memory_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG)
     assert str(info.value).endswith(
         "but 100 kB of GPU memory is available: lower batch_size or seq_len, or embed_dim or "
         "num_layers"
     )
-    monkeypatch.setattr(train_module, "_available_memory", available(257_024))
-    train_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG)  # exactly enough
+    monkeypatch.setattr(memory_module, "_available_memory", available(257_024))
+    memory_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG)  # exactly enough
 
 
 def test_memory_check_counts_the_dtype_of_init(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1003,19 +996,19 @@ def test_memory_check_counts_the_dtype_of_init(monkeypatch: pytest.MonkeyPatch) 
         lambda x: x.astype(jnp.bfloat16) if eqx.is_inexact_array(x) else x,
         tg.GPT(MODEL_CONFIG, key=jax.random.key(0)),
     )
-    monkeypatch.setattr(train_module, "_available_memory", available(1_000))
+    monkeypatch.setattr(memory_module, "_available_memory", available(1_000))
     with pytest.raises(ValueError, match=r"about \S+ kB \(30 kB for the bfloat16 parameters"):
-        train_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG, init=init)
+        memory_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG, init=init)
 
 
 def test_memory_is_not_checked_where_it_cannot_be_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """A model of 10**18 parameters passes: nothing is known to refuse it with."""
     huge = tg.GPTConfig.gpt2(vocab_size=100, embed_dim=10**8, mlp_dim=4 * 10**8, num_heads=1)
-    monkeypatch.setattr(train_module, "_available_memory", available(None))
-    train_module.check_memory(huge, TRAIN_CONFIG)
-    monkeypatch.setattr(train_module, "_available_memory", available(10**12))
+    monkeypatch.setattr(memory_module, "_available_memory", available(None))
+    memory_module.check_memory(huge, TRAIN_CONFIG)
+    monkeypatch.setattr(memory_module, "_available_memory", available(10**12))
     with pytest.raises(ValueError, match=r"^the model has [\d,]+ parameters: .* but 1,000 GB "):
-        train_module.check_memory(huge, TRAIN_CONFIG)
+        memory_module.check_memory(huge, TRAIN_CONFIG)
 
 
 @pytest.mark.parametrize(
@@ -1035,7 +1028,7 @@ def test_meminfo_available(tmp_path: Path, text: str | None, expected: int | Non
     path = tmp_path / "meminfo"
     if text is not None:
         path.write_text(text, encoding="ascii")
-    assert train_module._meminfo_available(path) == expected
+    assert memory_module._meminfo_available(path) == expected
 
 
 @dataclass(frozen=True)
@@ -1063,9 +1056,9 @@ def test_available_memory_is_the_devices(
     """An accelerator's limit less what is in use; on a CPU, MemAvailable."""
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemAvailable:       2 kB\n", encoding="ascii")
-    monkeypatch.setattr(train_module, "MEMINFO", meminfo)
+    monkeypatch.setattr(memory_module, "MEMINFO", meminfo)
     monkeypatch.setattr(jax, "devices", lambda: [device])
-    assert train_module._available_memory() == expected
+    assert memory_module._available_memory() == expected
 
 
 @pytest.mark.parametrize("resume", [False, True])

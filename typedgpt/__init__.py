@@ -48,10 +48,10 @@ from ._tokenizer import CharTokenizer as CharTokenizer
 from ._tokenizer import Tokenizer as Tokenizer
 from ._tokenizer import load_tokenizer as load_tokenizer
 from ._tokenizer import tokenizer_from_json as tokenizer_from_json
-from ._train import TrainConfig as TrainConfig
-from ._train import TrainingDiverged as TrainingDiverged
-from ._train import TrainResult as TrainResult
 from ._train import train as train
+from ._train_config import TrainConfig as TrainConfig
+from ._train_config import TrainingDiverged as TrainingDiverged
+from ._train_config import TrainResult as TrainResult
 from ._typed import TypedModule as TypedModule
 from ._typed import checks_enabled as checks_enabled
 from ._typed import set_checks as set_checks

@@ -13,11 +13,9 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,203 +34,17 @@ from ._config import GPTConfig
 from ._data import Batch, TextDataset
 from ._gpt import GPT
 from ._loss import head_cross_entropy
+from ._memory import check_memory
 from ._tokenizer import Tokenizer
+from ._train_config import TrainConfig, TrainingDiverged, TrainResult
 
 METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "loss.png"
-MAX_SEED = 2**32 - 1
 # Settings a resumed run may change: they decide when to stop, evaluate and save, and how steps
 # are grouped into calls, never what a step computes (`steps` also stretches the schedule).
 RESUMABLE_CHANGES = frozenset(
     {"steps", "eval_every", "eval_batches", "checkpoint_every", "steps_per_call"}
 )
-# Where Linux says how much memory a new allocation can take without swapping.
-MEMINFO = Path("/proc/meminfo")
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrainConfig:
-    """How to train: steps, batch, optimizer and schedule, and how often to evaluate and save.
-
-    `steps` is the total number of optimizer steps; each draws `batch_size` rows of
-    `seq_len` positions (`None`: the model's `max_seq_len`). Every `eval_every` steps (and at
-    the end) the loss is averaged over every target of `eval_batches` validation batches; every
-    `checkpoint_every` steps (and at the end) a checkpoint is saved.
-
-    The learning rate rises linearly from 0 over `warmup_steps`, then decays to
-    `final_lr_fraction * learning_rate` at `steps` (`decay="cosine"` or `"linear"`), or
-    stays constant. AdamW with `beta1`, `beta2`, `eps`, `weight_decay`; gradients clipped to a
-    global norm of `grad_clip` unless it is `None`. Up to `steps_per_call` steps run inside
-    one compiled call (a `lax.scan`), which saves the per-step cost of calling into JAX and
-    reading the loss back; the progress bar, metrics and Ctrl-C act between calls. Results do
-    not depend on it. `seed` (0 to 2**32 - 1) seeds the initial parameters and the order of
-    the batches. A resumed run must keep every setting but `steps`, `eval_every`,
-    `eval_batches`, `checkpoint_every` and `steps_per_call`.
-
-    Every field is checked at construction: a bad value raises `ValueError` naming it.
-    """
-
-    steps: int = 1000
-    batch_size: int = 16
-    seq_len: int | None = None
-    learning_rate: float = 1e-3
-    warmup_steps: int = 0
-    decay: Literal["cosine", "linear", "constant"] = "cosine"
-    final_lr_fraction: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.99
-    eps: float = 1e-8
-    weight_decay: float = 0.0
-    grad_clip: float | None = 1.0
-    eval_every: int = 100
-    eval_batches: int = 8
-    checkpoint_every: int = 500
-    steps_per_call: int = 10
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if isinstance(value, np.generic) and not isinstance(value, np.bool_):
-                # A NumPy number is taken as the Python number it holds, which JSON (the
-                # checkpoint's train_state.json) can record.
-                object.__setattr__(self, name, value.item())
-        for name in (
-            "steps",
-            "batch_size",
-            "eval_every",
-            "eval_batches",
-            "checkpoint_every",
-            "steps_per_call",
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"TrainConfig.{name} must be a positive int, got {value!r}")
-        if self.seq_len is not None and (
-            not isinstance(self.seq_len, int) or isinstance(self.seq_len, bool) or self.seq_len < 1
-        ):
-            raise ValueError(f"TrainConfig.seq_len must be a positive int, got {self.seq_len!r}")
-        if (
-            not isinstance(self.warmup_steps, int)
-            or isinstance(self.warmup_steps, bool)
-            or not 0 <= self.warmup_steps <= self.steps
-        ):
-            raise ValueError(
-                f"TrainConfig.warmup_steps must be between 0 and steps={self.steps}, "
-                f"got {self.warmup_steps!r}"
-            )
-        if (
-            not isinstance(self.seed, int)
-            or isinstance(self.seed, bool)
-            or not 0 <= self.seed <= MAX_SEED
-        ):
-            # NumPy's SeedSequence needs a non-negative int; jax.random.key keeps only the low
-            # 32 bits of a seed (without jax_enable_x64), so a larger one repeats a smaller one.
-            raise ValueError(
-                f"TrainConfig.seed must be an int from 0 to 2**32 - 1 = {MAX_SEED}, "
-                f"got {self.seed!r}"
-            )
-        for name in (
-            "learning_rate",
-            "final_lr_fraction",
-            "beta1",
-            "beta2",
-            "eps",
-            "weight_decay",
-            "grad_clip",
-        ):
-            value = getattr(self, name)
-            if name == "grad_clip" and value is None:
-                continue
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise ValueError(f"TrainConfig.{name} must be a number, got {value!r}")
-        if not 0 < self.learning_rate < math.inf:
-            raise ValueError(
-                f"TrainConfig.learning_rate must be a finite number > 0, got {self.learning_rate}"
-            )
-        if self.decay not in ("cosine", "linear", "constant"):
-            raise ValueError(
-                f"TrainConfig.decay must be cosine, linear or constant: {self.decay!r}"
-            )
-        if not 0 <= self.final_lr_fraction <= 1:
-            raise ValueError(
-                f"TrainConfig.final_lr_fraction must be in [0, 1], got {self.final_lr_fraction}"
-            )
-        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and 0 < self.eps < math.inf):
-            raise ValueError(
-                "TrainConfig.beta1 and beta2 must be in [0, 1) and eps a finite number > 0, "
-                f"got beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}"
-            )
-        if not 0 <= self.weight_decay < math.inf:
-            raise ValueError(
-                f"TrainConfig.weight_decay must be a finite number >= 0, got {self.weight_decay}"
-            )
-        if self.grad_clip is not None and not 0 < self.grad_clip < math.inf:
-            raise ValueError(
-                "TrainConfig.grad_clip must be a finite number > 0, or None for no clipping, "
-                f"got {self.grad_clip}"
-            )
-
-    def schedule(self) -> optax.Schedule:
-        """The learning rate at each step: an optax schedule, step number to rate."""
-        peak, decay_steps = self.learning_rate, max(self.steps - self.warmup_steps, 1)
-        final = peak * self.final_lr_fraction
-        if self.decay == "cosine":
-            after = optax.cosine_decay_schedule(peak, decay_steps, alpha=self.final_lr_fraction)
-        elif self.decay == "linear":
-            after = optax.linear_schedule(peak, final, decay_steps)
-        else:
-            after = optax.constant_schedule(peak)
-        if self.warmup_steps == 0:
-            return after
-        warmup = optax.linear_schedule(0.0, peak, self.warmup_steps)
-        return optax.join_schedules([warmup, after], [self.warmup_steps])
-
-    def optimizer(self) -> optax.GradientTransformation:
-        """AdamW on the schedule, after global-norm clipping when `grad_clip` is set."""
-        adamw = optax.adamw(
-            self.schedule(),
-            b1=self.beta1,
-            b2=self.beta2,
-            eps=self.eps,
-            weight_decay=self.weight_decay,
-        )
-        if self.grad_clip is None:
-            return adamw
-        return optax.chain(optax.clip_by_global_norm(self.grad_clip), adamw)
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is left in place.
-
-    A subclass of `RuntimeError`, raised by `train`; the message names the step and the
-    checkpoint that is kept.
-    """
-
-
-@dataclass
-class TrainResult:
-    """What `train` produced.
-
-    - `model`: the trained `GPT`, as of `step`.
-    - `losses`: the loss of each step this call ran (a step's batch, before its update); a
-      resumed run holds only the steps after the checkpoint it resumed from (the earlier ones
-      are in `metrics.jsonl`).
-    - `val_losses`: `(step, loss)` for each evaluation this call made, the loss averaged over
-      every target (padding excluded) of the `eval_batches` validation batches (drawn once,
-      with `seed + 1`); empty without `val_data`.
-    - `step`: the last completed step, counted from the start of the run.
-    - `tokens_per_second`: `batch_size * seq_len` positions per step (padding included) over
-      this call's wall time, compiling, evaluating and checkpointing included.
-    - `interrupted`: whether a `KeyboardInterrupt` (Ctrl-C) stopped training; the checkpoint
-      of `step` was saved.
-    """
-
-    model: GPT
-    losses: list[float] = field(default_factory=list)
-    val_losses: list[tuple[int, float]] = field(default_factory=list)
-    step: int = 0
-    tokens_per_second: float = 0.0
-    interrupted: bool = False
 
 
 def batch_loss(
@@ -295,96 +107,6 @@ def _check_init(init: GPT | None, model_config: GPTConfig) -> None:
             "gives NaN: load it as float32 (or bfloat16), e.g. "
             "tg.from_pretrained(path, dtype=jnp.float32)"
         )
-
-
-def count_parameters(model: Any) -> int:
-    """The number of parameters of `model`, a `GPT` or one made by `abstract_model`."""
-    return sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(model))
-
-
-def abstract_model(model_config: GPTConfig) -> GPT:
-    """A `GPT` of `model_config` whose leaves are shapes and dtypes only: nothing is
-    allocated, so it sizes even a model far too large to build."""
-    model: GPT = eqx.filter_eval_shape(GPT, model_config, key=jax.random.key(0))
-    return model
-
-
-def check_memory(model_config: GPTConfig, config: TrainConfig, *, init: GPT | None = None) -> None:
-    """Refuse, before anything is allocated, a run that needs more memory than is available.
-
-    Training holds four copies of the parameters, in their dtype: the parameters, their
-    gradients and AdamW's two moments. The activations that the backward pass keeps are
-    estimated per position of each layer as `8 embed_dim + 2 mlp_dim` values (the norms'
-    inputs and outputs, queries, keys, values, the attention's output and the MLP's hidden
-    layer before and after its activation) plus the float32 attention scores and weights,
-    `2 num_heads seq_len`; XLA's own count for the compiled step is within about 20% of it.
-    The memory available is the accelerator's (its limit less what is in use) or, on the
-    CPU, MemAvailable of /proc/meminfo; where it cannot be read, nothing is checked.
-    """
-    available = _available_memory()
-    if available is None:
-        return
-    free, where = available
-    model = abstract_model(model_config) if init is None else init
-    leaves = jax.tree.leaves(model)
-    parameters = count_parameters(model)
-    itemsize = max(jnp.dtype(leaf.dtype).itemsize for leaf in leaves)
-    dtype = jnp.dtype(leaves[0].dtype).name
-    state = 4 * sum(math.prod(leaf.shape) * jnp.dtype(leaf.dtype).itemsize for leaf in leaves)
-    seq_len = config.seq_len or model_config.max_seq_len
-    per_position = (8 * model_config.embed_dim + 2 * model_config.mlp_dim) * itemsize + (
-        2 * model_config.num_heads * seq_len * 4
-    )
-    activations = config.batch_size * seq_len * model_config.num_layers * per_position
-    if state + activations <= free:
-        return
-    if state > free:
-        fix = "choose a smaller model: lower embed_dim or num_layers"
-    else:
-        fix = "lower batch_size or seq_len, or embed_dim or num_layers"
-    raise ValueError(
-        f"the model has {parameters:,} parameters: training needs about "
-        f"{_bytes(state + activations)} ({_bytes(state)} for the {dtype} parameters, their "
-        f"gradients and AdamW's two moments, and an estimated {_bytes(activations)} of "
-        f"activations for batch_size={config.batch_size} rows of seq_len={seq_len} tokens) "
-        f"but {_bytes(free)} of {where} is available: {fix}"
-    )
-
-
-def _bytes(size: int) -> str:
-    """`size` bytes in GB, MB or kB: to one decimal below 10, else whole."""
-    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if size >= scale:
-            value = size / scale
-            return f"{value:,.0f} {unit}" if value >= 10 else f"{value:.1f} {unit}"
-    return f"{size} bytes"
-
-
-def _available_memory() -> tuple[int, str] | None:
-    """The bytes that training can allocate, and where (`"memory"`, `"GPU memory"`); None
-    where that cannot be read."""
-    device = jax.devices()[0]
-    if device.platform == "cpu":
-        free = _meminfo_available(MEMINFO)
-        return None if free is None else (free, "memory")
-    stats = device.memory_stats()
-    if not stats or "bytes_limit" not in stats:
-        return None
-    return stats["bytes_limit"] - stats.get("bytes_in_use", 0), f"{device.platform.upper()} memory"
-
-
-def _meminfo_available(path: Path) -> int | None:
-    """MemAvailable of a /proc/meminfo file, in bytes; None where it cannot be read."""
-    try:
-        lines = path.read_text(encoding="ascii").splitlines()
-    except (OSError, ValueError):
-        return None
-    for line in lines:
-        name, _, value = line.partition(":")
-        words = value.split()
-        if name == "MemAvailable" and len(words) == 2 and words[0].isdigit() and words[1] == "kB":
-            return int(words[0]) * 1024  # /proc/meminfo's kB are KiB
-    return None
 
 
 def _device_batch(batch: Batch) -> tuple[Array, Array, Array]:

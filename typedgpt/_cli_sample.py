@@ -1,0 +1,190 @@
+"""`typedgpt sample`: samples of a checkpoint or a Hugging Face GPT-2 model, streamed as their
+tokens arrive."""
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from ._cli_options import DEFAULT_NEW_TOKENS
+from ._cli_train import _about_folder
+
+
+def _print_samples(checkpoint_dir: Path, args: argparse.Namespace, dtype: str = "float32") -> None:
+    import typedgpt as tg
+
+    try:
+        checkpoint = tg.load_checkpoint(checkpoint_dir)
+    except (tg.CheckpointError, NotADirectoryError) as error:
+        subject = f"--checkpoint {checkpoint_dir}"
+        raise type(error)(_about_folder(checkpoint_dir, error, subject)) from None
+    if checkpoint.tokenizer_json is None:
+        raise ValueError(
+            f"--checkpoint {checkpoint_dir} has no tokenizer.json: cannot turn text into ids"
+        )
+    tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
+    prompt = _prompt_ids(tokenizer, args.prompt, checkpoint.model.config.max_seq_len)
+    _stream_samples(_cast(checkpoint.model, dtype), tokenizer, prompt, args)
+
+
+def _cast(model: Any, dtype: str) -> Any:
+    """`model` with its floating-point parameters in `dtype`."""
+    import jax
+    import jax.numpy as jnp
+
+    def cast(leaf: Any) -> Any:
+        floating = isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jnp.floating)
+        return leaf.astype(dtype) if floating else leaf
+
+    return jax.tree.map(cast, model)
+
+
+def _prompt_ids(tokenizer: Any, prompt: str, limit: int) -> list[int]:
+    """BOS and the ids of `prompt`, checked to fit a context of `limit` tokens."""
+    try:
+        ids = [tokenizer.bos_id, *tokenizer.encode(prompt)]
+    except ValueError as error:
+        raise ValueError(f"--prompt {prompt!r}: {error}") from None
+    _check_prompt_length(ids, limit)
+    return ids
+
+
+def _check_prompt_length(prompt: list[int], limit: int) -> None:
+    if len(prompt) > limit:
+        raise ValueError(
+            f"the prompt is {len(prompt)} tokens but the model's context is {limit}: "
+            "shorten the prompt"
+        )
+
+
+def _print_pretrained_samples(path_or_name: str, args: argparse.Namespace) -> None:
+    import typedgpt as tg
+
+    from ._checkpoint import holds_checkpoint
+
+    try:
+        model = tg.from_pretrained(path_or_name, dtype=args.dtype)
+    except ValueError as error:
+        if Path(path_or_name).is_dir() and holds_checkpoint(path_or_name):
+            raise ValueError(
+                f"{error}; {path_or_name} is a checkpoint of typedgpt train: pass it as "
+                f"--checkpoint {path_or_name}"
+            ) from None
+        raise
+    tokenizer = tg.HFTokenizer.from_pretrained(path_or_name)
+    # GPT-2 continues the prompt's own tokens; <|endoftext|> starts a document from nothing.
+    prompt = tokenizer.encode(args.prompt) or [tokenizer.bos_id]
+    _stream_samples(model, tokenizer, prompt, args)
+
+
+def _max_new_tokens(args: argparse.Namespace) -> int:
+    """`--max-new-tokens`, or its default when it was not given."""
+    return DEFAULT_NEW_TOKENS if args.max_new_tokens is None else int(args.max_new_tokens)
+
+
+def _stream_samples(
+    model: Any, tokenizer: Any, prompt: list[int], args: argparse.Namespace
+) -> None:
+    """Print `--num-samples` continuations of `prompt`, each as its tokens arrive."""
+    import jax
+
+    import typedgpt as tg
+
+    from ._generate import _check_options
+
+    key = jax.random.key(args.seed)
+    requested = _max_new_tokens(args)
+    # Every option is checked before the first sample starts printing.
+    _check_options(
+        requested,
+        args.temperature,
+        args.top_k,
+        args.top_p,
+        tokenizer.bos_id,
+        key,
+        None,
+        model.config.vocab_size,
+    )
+    limit = model.config.max_seq_len
+    _check_prompt_length(prompt, limit)
+    # The last new token is never fed back, so `limit - len(prompt) + 1` fit.
+    new_tokens = min(requested, limit - len(prompt) + 1)
+    if new_tokens < requested and args.max_new_tokens is not None:  # the default caps quietly
+        print(
+            f"typedgpt {args.command}: note: the model's context is {limit} tokens and the "
+            f"prompt takes {len(prompt)}: each sample has at most {new_tokens} new tokens, "
+            f"not {requested}",
+            file=sys.stderr,
+        )
+    for index in range(args.num_samples):
+        key, sample_key = jax.random.split(key)
+        print(args.prompt, end="", flush=True)
+        stream = _TextStream(tokenizer)
+        tokens = tg.generate(
+            model,
+            prompt,
+            max_new_tokens=new_tokens,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            eos_id=tokenizer.bos_id,
+            key=sample_key,
+            on_token=stream,
+        )
+        stream.finish(tokens)
+        if index + 1 < args.num_samples:
+            print("---")
+
+
+class _TextStream:
+    """Prints the text of a sample's new tokens as they arrive."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.shown = 0  # characters of the decoded text printed so far
+
+    def __call__(self, ids: Any) -> None:
+        self.ids.extend(int(i) for i in ids if i >= 0)
+        text = self.tokenizer.decode(self.ids)
+        # A token can end inside a multi-byte character: wait for the rest of it.
+        if not text.endswith("\ufffd"):
+            print(text[self.shown :], end="", flush=True)
+            self.shown = len(text)
+
+    def finish(self, tokens: list[int]) -> None:
+        print(self.tokenizer.decode(tokens)[self.shown :])
+
+
+def _sample(args: argparse.Namespace) -> int:
+    if args.model is not None:
+        _print_pretrained_samples(args.model, args)
+    else:
+        _print_samples(Path(args.checkpoint), args, args.dtype)
+    return 0
+
+
+def _stop_on_interrupt(command: str) -> None:
+    """Make Ctrl-C end the command at once, with status 130 and one line on stderr.
+
+    Once JAX runs, a KeyboardInterrupt cannot be relied on: raised in the callback that
+    streams a sample's tokens it reaches the caller as an XlaRuntimeError, raised in JAX's
+    garbage-collection callback it is ignored, and an interpreter that exits while a
+    computation runs can crash. Training keeps it: `train` catches it to save a checkpoint.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set a signal handler
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError, RuntimeError):  # a closed pipe, or a write under way
+            pass
+        os.write(sys.stderr.fileno(), f"typedgpt {command}: interrupted\n".encode())
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, stop)
