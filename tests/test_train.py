@@ -988,6 +988,13 @@ def test_training_that_needs_more_memory_than_is_available(
     )
     monkeypatch.setattr(memory_module, "_available_memory", available(257_024))
     memory_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG)  # exactly enough
+    # The activations are an estimate, within about 20%: refused only when 80% of it does
+    # not fit with the parameters' copies, 60,416 + 0.8 * 196,608 = 217,702.4 bytes.
+    monkeypatch.setattr(memory_module, "_available_memory", available(217_703))
+    memory_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG)
+    monkeypatch.setattr(memory_module, "_available_memory", available(217_702))
+    with pytest.raises(ValueError, match=r"but 218 kB of memory is available"):
+        memory_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG)
 
 
 def test_memory_check_counts_the_dtype_of_init(monkeypatch: pytest.MonkeyPatch) -> None:
