@@ -272,7 +272,7 @@ class TypedMeasures:
     def train(self) -> float:
         jax, jnp = self.jax, self.jax.numpy
         if self.step is None:
-            from typedgpt._train import make_train_step
+            from typedgpt._train_step import make_train_step
 
             optimizer = self.tg.TrainConfig(
                 learning_rate=1e-4, grad_clip=1.0, weight_decay=0.0

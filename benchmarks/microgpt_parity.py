@@ -59,8 +59,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import typedgpt as tg
-from typedgpt._train import batch_loss
 from typedgpt._train_config import MAX_SEED
+from typedgpt._train_step import batch_loss
 
 if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

@@ -8,8 +8,9 @@ import numpy.typing as npt
 import pytest
 import tokenizers
 
-from typedgpt._data import BUILTIN_CORPUS_MODULES, Batch, TextDataset, builtin_corpus, load_text
-from typedgpt._hf import HFTokenizer
+from typedgpt._corpus import BUILTIN_CORPUS_MODULES, builtin_corpus, load_text
+from typedgpt._data import Batch, TextDataset
+from typedgpt._hf_tokenizer import HFTokenizer
 from typedgpt._tokenizer import ByteTokenizer, CharTokenizer, Tokenizer
 
 NAMES = "\n".join(

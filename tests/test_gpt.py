@@ -610,7 +610,7 @@ def test_variant_causality(variant: tg.GPT) -> None:
 def test_variant_gradient_steps_lower_the_loss(variant: tg.GPT) -> None:
     import optax
 
-    from typedgpt._train import make_train_step
+    from typedgpt._train_step import make_train_step
 
     rng = np.random.default_rng(7)
     data = jnp.asarray(rng.integers(0, 23, size=(4, SEQ + 1), dtype=np.int32))

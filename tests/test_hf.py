@@ -1,4 +1,5 @@
-"""Tests for `typedgpt/_hf.py`: Hugging Face GPT-2 folders in and out, against transformers.
+"""Tests for `typedgpt/_hf.py`, `_hf_files.py` and `_hf_tokenizer.py`: Hugging Face GPT-2
+folders in and out, against transformers.
 
 Every model is a tiny random `GPT2LMHeadModel` built here and saved with transformers' own
 `save_pretrained` into a temporary folder (no download); the tokenizer is a byte-level BPE
@@ -28,7 +29,7 @@ from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2Tokeniz
 import typedgpt as tg
 from tests.hf_models import randomize_gpt2
 from typedgpt._hf import config_to_hf
-from typedgpt._train import batch_loss
+from typedgpt._train_step import batch_loss
 
 RTOL = 1e-5  # float32 logits, as tests/test_gpt.py
 ATOL = 1e-5  # times the largest logit

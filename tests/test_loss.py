@@ -17,7 +17,7 @@ from jaxtyping import TypeCheckError
 
 import typedgpt as tg
 from typedgpt._loss import head_cross_entropy
-from typedgpt._train import batch_loss
+from typedgpt._train_step import batch_loss
 
 BATCH, SEQ, EMBED, VOCAB = 3, 7, 5, 11
 

@@ -29,8 +29,10 @@ import typedgpt._checkpoint as checkpoint_module
 import typedgpt._memory as memory_module
 from typedgpt import cli
 from typedgpt._checkpoint import CheckpointError
-from typedgpt._train import _truncate_metrics, batch_loss, plot_losses, train
+from typedgpt._metrics import plot_losses, truncate_metrics
+from typedgpt._train import train
 from typedgpt._train_config import TrainConfig, TrainingDiverged, TrainResult
+from typedgpt._train_step import batch_loss
 
 SYLLABLES = ("ka", "ri", "mo", "lu", "sen", "ta", "vi", "no")
 RUN_FILES = (
@@ -630,10 +632,10 @@ def write_metrics(path: Path, steps: list[int], tail: str = "") -> list[str]:
 def test_resume_drops_a_record_cut_short_by_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "metrics.jsonl"
     lines = write_metrics(path, [1, 2, 3, 4], tail='{"step": 5, "lo')
-    _truncate_metrics(path, 3)
+    truncate_metrics(path, 3)
     assert path.read_text() == "".join(line + "\n" for line in lines[:3])
     write_metrics(path, [1, 2], tail='{"step": 3, "lo')
-    _truncate_metrics(path, 2)
+    truncate_metrics(path, 2)
     assert path.read_text() == "".join(line + "\n" for line in lines[:2])
 
 
@@ -650,7 +652,7 @@ def test_a_corrupt_metrics_line_before_the_last_is_named(tmp_path: Path) -> None
     path.write_text(f"{lines[0]}\n{{garbage\n{lines[2]}\n")
     message = rf"{re.escape(str(path))}, line 2, is not a metrics record \('\{{garbage'\): delete"
     with pytest.raises(ValueError, match=message):
-        _truncate_metrics(path, 2)
+        truncate_metrics(path, 2)
     with pytest.raises(ValueError, match=message):
         plot_losses(path, tmp_path / "loss.png")
 

@@ -16,6 +16,8 @@ import pytest
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, TypeCheckError
 
 import typedgpt as tg
+import typedgpt._frames
+import typedgpt._mismatch
 import typedgpt._typed
 from typedgpt.testing import check_layer
 
@@ -480,10 +482,10 @@ def test_same_message_eager_and_under_jit(gpt: tg.GPT) -> None:
 
 def test_submodule_names_only_the_call_inside_it() -> None:
     outer = Outer(inner=_linear(5, 3))
-    with typedgpt._typed.submodule("layers[4]"):
+    with typedgpt._frames.submodule("layers[4]"):
         error = error_of(lambda: outer(jnp.ones(3)))
     assert error.path == "Outer.inner"  # Outer is the outermost call: nothing to name
-    assert getattr(typedgpt._typed._local, "pending", None) is None
+    assert getattr(typedgpt._frames._local, "pending", None) is None
 
 
 # Return values are checked
@@ -635,7 +637,7 @@ def test_a_wrong_prng_key_is_described() -> None:
     assert message_of(lambda: Dropout(weight=jnp.ones(3))(jnp.ones(3), key=keys)) == (
         'Dropout.__call__:\n  argument "key": expected a scalar, got key<fry>[2] (1 axis, not 0)'
     )
-    assert typedgpt._typed.describe(jax.random.key(0)) == "key<fry>[]"
+    assert typedgpt._mismatch.describe(jax.random.key(0)) == "key<fry>[]"
 
 
 class Stacked(tg.TypedModule):

@@ -36,7 +36,7 @@ def _show_shape_error() -> None:
 def _demo_files() -> set[str]:
     """The names of every file a demo writes into its folder."""
     from ._checkpoint import CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, TOKENIZER_FILE
-    from ._train import METRICS_FILE, PLOT_FILE
+    from ._metrics import METRICS_FILE, PLOT_FILE
 
     checkpoint = {CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, TOKENIZER_FILE}
     return {*checkpoint, METRICS_FILE, PLOT_FILE, DEMO_MARKER}
@@ -94,7 +94,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     import typedgpt as tg
 
-    from ._generate import _check_options
+    from ._generate_checks import check_options
     from ._memory import check_memory
 
     args.data, args.mode, args.tokenizer = None, "stream", "char"
@@ -107,7 +107,7 @@ def _demo(args: argparse.Namespace) -> int:
     config = _model_config(args, tokenizer.vocab_size)
     _prompt_ids(tokenizer, args.prompt, config.max_seq_len)
     options = (_max_new_tokens(args), args.temperature, args.top_k, args.top_p)
-    _check_options(*options, None, jax.random.key(args.seed), None, tokenizer.vocab_size)
+    check_options(*options, None, jax.random.key(args.seed), None, tokenizer.vocab_size)
     check_memory(config, _train_config(args))
     _prepare_demo_folder(out)
     started = time.perf_counter()

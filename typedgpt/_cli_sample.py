@@ -94,12 +94,12 @@ def _stream_samples(
 
     import typedgpt as tg
 
-    from ._generate import _check_options
+    from ._generate_checks import check_options
 
     key = jax.random.key(args.seed)
     requested = _max_new_tokens(args)
     # Every option is checked before the first sample starts printing.
-    _check_options(
+    check_options(
         requested,
         args.temperature,
         args.top_k,

@@ -17,9 +17,9 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from . import _typed
+from . import _hints, _typed
 from ._gpt import GPT
-from ._shape_error import describe, dtype_name, is_array_hint
+from ._mismatch import describe, dtype_name, is_array_hint
 from ._typed import TypedModule
 
 # Methods that compile themselves with a jit whose traces are cached (a second trace would
@@ -269,7 +269,7 @@ def _shape(value: Any, hint: Any, seen: set[str]) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(_items(value, hint, seen)) + ")"
     if isinstance(value, eqx.Module) and any(_is_array(x) for x in jax.tree.leaves(value)):
-        fields = dict(_typed.field_hints(type(value)))
+        fields = dict(_hints.field_hints(type(value)))
         parts = [
             f"{f.name}: {_shape(getattr(value, f.name), fields.get(f.name), seen)}"
             for f in dataclasses.fields(value)

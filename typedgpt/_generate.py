@@ -25,8 +25,6 @@ returned without being fed, so a prompt of `n` tokens and `max_new_tokens = m` f
 
 import functools
 import itertools
-import math
-import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
@@ -36,17 +34,14 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from ._generate_checks import FLOAT32_TINY, check_options, check_prompts, is_greedy, scalar
 from ._gpt import GPT
 from ._kv_cache import KVCache
-from ._typed import describe
 
 Prompt = Sequence[int] | Int[Array, " seq"] | Int[np.ndarray, " seq"]
 OnToken = Callable[[Int[np.ndarray, " batch"]], object]
 
 _MIN_BUCKET = 8
-# Python floats: compared with a NumPy float32, 1e300 would be cast to it, and overflow.
-_FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # the smallest normal number
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 # step, last tokens, caches, done, new tokens, their logits: the carry of the decode loop.
 _State = tuple[Any, Any, Any, Any, Any, Any]
 
@@ -171,14 +166,14 @@ def _generate(
         raise TypeError(f"generate expects a GPT model, got {type(model).__qualname__}")
     config = model.config
     vocab, limit = config.vocab_size, config.max_seq_len
-    prompts, single = _prompts(prompt, vocab)
+    prompts, single = check_prompts(prompt, vocab)
     # A 0-d array (`jnp.float32(0.8)`, a `jnp.argmax`) is read as the number it holds.
     max_new_tokens, temperature, top_k, top_p, eos_id = map(
-        _scalar, (max_new_tokens, temperature, top_k, top_p, eos_id)
+        scalar, (max_new_tokens, temperature, top_k, top_p, eos_id)
     )
-    _check_options(max_new_tokens, temperature, top_k, top_p, eos_id, key, on_token, vocab)
+    check_options(max_new_tokens, temperature, top_k, top_p, eos_id, key, on_token, vocab)
     max_new_tokens = int(max_new_tokens)  # a NumPy integer has no bit_length
-    greedy = _is_greedy(temperature)
+    greedy = is_greedy(temperature)
     for index, ids in enumerate(prompts):
         if ids.shape[0] + max_new_tokens - 1 > limit:
             name = "prompt" if single else f"prompt {index} of the batch"
@@ -215,7 +210,7 @@ def _generate(
             np.float32(1.0 if greedy else temperature),
             # At least float32's smallest normal number: a smaller top_p would round to 0,
             # and `mass_before < 0` would keep no token at all, not the most likely one.
-            np.float32(1.0 if top_p is None else max(top_p, _FLOAT32_TINY)),
+            np.float32(1.0 if top_p is None else max(top_p, FLOAT32_TINY)),
             np.int32(-1 if eos_id is None else eos_id),
             key,
             np.int32(stream_id),
@@ -422,178 +417,3 @@ def _emit(stream_id: Array, tokens: Array) -> None:
         stream.on_token(np.array(tokens, np.int32))
     except Exception as error:
         stream.error = error
-
-
-def _is_greedy(temperature: float) -> bool:
-    """Whether `temperature` (checked) samples greedily: 0, or too small for float32."""
-    return bool(temperature < _FLOAT32_TINY)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-
-
-def _is_prompt_like(value: object) -> bool:
-    if isinstance(value, str | bytes):
-        return False
-    if isinstance(value, jax.Array | np.ndarray):
-        return value.ndim > 0  # a 0-d array is one id: `list(jnp.array(ids))` is one prompt
-    return isinstance(value, Sequence)
-
-
-def _scalar(value: Any) -> Any:
-    """The Python number a concrete 0-d NumPy or JAX array holds; anything else as it is."""
-    if (
-        isinstance(value, jax.Array | np.ndarray)
-        and value.ndim == 0
-        and not isinstance(value, jax.core.Tracer)
-        and not _is_key_array(value)
-    ):
-        return value.item()
-    return value
-
-
-def _prompts(prompt: Any, vocab: int) -> tuple[list[Int[np.ndarray, " seq"]], bool]:
-    """The prompts as int32 arrays, and whether `prompt` was a single prompt.
-
-    A batch is a non-empty sequence whose items are all sequences or arrays; anything else
-    is read as one prompt.
-    """
-    if isinstance(prompt, jax.core.Tracer):
-        raise TypeError(
-            "generate got a traced prompt: it runs its own compiled loop and returns Python "
-            "lists, so call it outside jax.jit and jax.vmap"
-        )
-    if isinstance(prompt, str | bytes):
-        raise ValueError("prompt is a string: encode it into token ids with a tokenizer first")
-    if isinstance(prompt, jax.Array | np.ndarray):
-        if prompt.ndim != 1:
-            raise ValueError(
-                f"prompt is a {prompt.ndim}-D array ({describe(prompt)}): pass one prompt as "
-                "a 1-D array of token ids, or a batch as a list of prompts (list(prompt))"
-            )
-        return [_ids(prompt, vocab, "prompt")], True
-    if isinstance(prompt, Sequence) and len(prompt) and all(map(_is_prompt_like, prompt)):
-        names = (f"prompt {index} of the batch" for index in range(len(prompt)))
-        return [_ids(item, vocab, name) for item, name in zip(prompt, names, strict=True)], False
-    return [_ids(prompt, vocab, "prompt")], True
-
-
-def _ids(prompt: Any, vocab: int, name: str) -> Int[np.ndarray, " seq"]:
-    """One prompt as an int32 array, every id checked against the vocabulary."""
-    if isinstance(prompt, jax.Array | np.ndarray):
-        if prompt.ndim != 1:
-            raise ValueError(
-                f"{name} is a {prompt.ndim}-D array ({describe(prompt)}): pass a 1-D array "
-                "of token ids"
-            )
-        if not np.issubdtype(prompt.dtype, np.integer):
-            raise ValueError(
-                f"{name} has dtype {np.dtype(prompt.dtype).name}, not integers: pass token "
-                "ids as an integer array"
-            )
-        ids = [int(item) for item in np.asarray(prompt)]
-    elif _is_prompt_like(prompt):
-        prompt = [_scalar(item) for item in prompt]
-        for position, item in enumerate(prompt):
-            if not _is_int(item):
-                raise ValueError(
-                    f"{name} is not integers: position {position} holds {item!r} "
-                    f"({type(item).__qualname__}); pass token ids as ints"
-                )
-        ids = [int(item) for item in prompt]
-    else:
-        raise ValueError(
-            f"{name} must be a sequence of token ids or a 1-D integer array, got "
-            f"{describe(prompt)}: encode text into token ids with a tokenizer first"
-        )
-    if not ids:
-        raise ValueError(f"{name} is empty: pass at least one token id")
-    for position, token in enumerate(ids):
-        if not 0 <= token < vocab:
-            raise ValueError(
-                f"{name} has token id {token} at position {position}, outside the vocabulary "
-                f"[0, {vocab}): encode with a tokenizer whose vocabulary has at most "
-                f"vocab_size={vocab} ids"
-            )
-    return np.array(ids, np.int32)
-
-
-def _is_key_array(value: object) -> bool:
-    """Whether `value` is an array of new-style keys (`jax.random.key`), of any shape."""
-    return isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jax.dtypes.prng_key)
-
-
-def _is_one_key(value: object) -> bool:
-    """Whether `value` is one key: new-style of shape `()`, or legacy `uint32[2]`."""
-    if not isinstance(value, jax.Array):
-        return False
-    if _is_key_array(value):
-        return value.shape == ()
-    return value.dtype == np.uint32 and value.shape == (2,)
-
-
-def _check_options(
-    max_new_tokens: Any,
-    temperature: Any,
-    top_k: Any,
-    top_p: Any,
-    eos_id: Any,
-    key: Any,
-    on_token: Any,
-    vocab: int,
-) -> None:
-    """Reject each bad option with its value and the fix."""
-    if not _is_int(max_new_tokens) or int(max_new_tokens) < 1:
-        raise ValueError(
-            f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}: ask for at least "
-            "one new token"
-        )
-    if not _is_real(temperature) or not (math.isfinite(temperature) and temperature >= 0):
-        raise ValueError(
-            f"temperature must be a finite number >= 0, got {temperature!r}: pass 0 for greedy "
-            "decoding or a positive temperature such as 0.8"
-        )
-    if temperature > _FLOAT32_MAX:
-        raise ValueError(
-            f"temperature {temperature!r} is larger than float32 holds ({_FLOAT32_MAX:.4g}), "
-            "and sampling runs in float32: pass a smaller temperature (a very high one "
-            "already samples every token almost equally)"
-        )
-    if top_k is not None and (not _is_int(top_k) or not 1 <= int(top_k) <= vocab):
-        raise ValueError(
-            f"top_k must be an int from 1 to vocab_size={vocab}, got {top_k!r}: pass None to "
-            "keep every token, or a k in that range"
-        )
-    if top_p is not None and (not _is_real(top_p) or not 0 < top_p <= 1):
-        raise ValueError(
-            f"top_p must be a number in (0, 1], got {top_p!r}: pass None to keep every token, "
-            "or a probability mass such as 0.9"
-        )
-    if eos_id is not None and not _is_int(eos_id):
-        raise ValueError(
-            f"eos_id must be one int token id or None, got {eos_id!r}: pass a single id in "
-            f"[0, {vocab}) (generate stops at one id; to stop at several, map them to one)"
-        )
-    if eos_id is not None and not 0 <= int(eos_id) < vocab:
-        raise ValueError(
-            f"eos_id {eos_id!r} is outside the vocabulary [0, {vocab}): pass an id in that "
-            "range, or None to stop only at max_new_tokens"
-        )
-    if not _is_one_key(key):
-        # describe() reads dtypes with NumPy, which has no name for a key dtype.
-        got = (
-            f"{key.dtype}[{', '.join(map(str, key.shape))}]"
-            if _is_key_array(key)
-            else describe(key)
-        )
-        raise TypeError(
-            f"key must be one PRNG key, got {got}: pass jax.random.key(seed), or one key of "
-            "a split (keys[0])"
-        )
-    if on_token is not None and not callable(on_token):
-        raise TypeError(f"on_token must be callable or None, got {describe(on_token)}")

@@ -11,10 +11,11 @@ from jaxtyping import Array, DTypeLike, Float, Int, PRNGKeyArray
 
 from ._block import Block, make_norm
 from ._config import GPTConfig
+from ._frames import submodule
 from ._kv_cache import KVCache
 from ._norm import LayerNorm, RMSNorm
 from ._state_dict import from_state_dict, state_dict
-from ._typed import TypedModule, submodule
+from ._typed import TypedModule
 
 
 class GPT(TypedModule):

@@ -13,34 +13,19 @@ Linear.__call__ at GPT.blocks[*].attn.qkv_proj:
 ```
 """
 
-import collections.abc
-import dataclasses
-import re
-import types
-import typing
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jax
-import numpy as np
-from beartype.door import is_bearable
 from jaxtyping import TypeCheckError
 from jaxtyping._array_types import (
     _anonymous_dim,
     _FixedDim,
-    _MetaAbstractArray,
     _NamedDim,
     _NamedVariadicDim,
     _SymbolicDim,
 )
-from jaxtyping._pytree_type import _MetaPyTree
-from jaxtyping._storage import get_shape_memo as _untyped_get_shape_memo
 
-# jaxtyping's dim memo for the current call: (single dims, variadic dims, pytree dims, args).
-get_shape_memo: Callable[[], tuple[dict[str, int], dict[str, tuple[bool, Any]], Any, Any]] = (
-    _untyped_get_shape_memo
-)
+from ._mismatch import Failure, _pairs, describe, get_shape_memo
 
 
 class ShapeError(TypeCheckError):
@@ -84,228 +69,6 @@ class ShapeError(TypeCheckError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return type(self), (str(self),), self.__dict__
-
-
-# What a value is, and why it does not match its hint.
-
-
-def is_array_hint(hint: Any) -> bool:
-    return isinstance(hint, _MetaAbstractArray)
-
-
-def mentions_array(hint: Any) -> bool:
-    if is_array_hint(hint):
-        return True
-    return any(mentions_array(arg) for arg in typing.get_args(hint))
-
-
-def hint_name(hint: Any) -> str:
-    if is_array_hint(hint):
-        name = hint.__name__
-    elif isinstance(hint, type):
-        name = hint.__qualname__
-    else:
-        name = repr(hint)
-    name = re.sub(r"\bjaxlib\._jax\.Array\b|\bjax\.Array\b", "Array", name)
-    return re.sub(r"\b(?:jaxtyping|typing)\.", "", name).replace("NoneType", "None")
-
-
-def dtype_name(dtype: Any) -> str:
-    """`float32`; `key<fry>` for a JAX PRNG key, which NumPy has no dtype for."""
-    try:
-        return str(np.dtype(dtype).name)
-    except TypeError:
-        return str(dtype)
-
-
-def describe(value: Any) -> str:
-    """A short description of a value for messages: `float32[3, 5]`, `int`, `None`."""
-    if value is None:
-        return "None"
-    shape = getattr(value, "shape", None)
-    dtype = getattr(value, "dtype", None)
-    if shape is not None and dtype is not None:
-        plain = isinstance(value, jax.Array | jax.ShapeDtypeStruct)
-        kind = "" if plain else f"{type(value).__module__.split('.')[0]} "
-        return f"{kind}{dtype_name(dtype)}[{', '.join(str(s) for s in shape)}]"
-    if isinstance(value, tuple):
-        return "(" + ", ".join(describe(v) for v in value) + ")"
-    if isinstance(value, list) and value:
-        kinds = {describe(v) for v in value}
-        return f"list of {len(value)} {kinds.pop()}" if len(kinds) == 1 else "list"
-    return type(value).__qualname__
-
-
-@dataclass(frozen=True)
-class Failure:
-    """The value that failed (an item, inside a tuple), its hint, and why."""
-
-    value: Any
-    hint: Any
-    reason: str
-    item: str = ""  # "item 1 of " for an item of a tuple
-    # The value is an array of the hint's kind, and `reason` is jaxtyping's, about its dtype
-    # or shape.
-    of_array: bool = False
-
-
-_SEQUENCES = (list, tuple, collections.abc.Sequence, collections.abc.MutableSequence)
-_MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
-
-
-def _within(failure: Failure, item: str) -> Failure:
-    """`failure` of a value found at `item` ("item 1") of an outer one."""
-    return dataclasses.replace(failure, item=f"{failure.item}{item} of ")
-
-
-class UnboundSymbolicDim(TypeError):
-    """An annotation's symbolic axis (`2*embed`) uses a dim that nothing has bound yet."""
-
-
-def _bind_for_symbolic(hint: Any, shape: tuple[int, ...]) -> None:
-    """Bind the named dims of `hint` from `shape` before jaxtyping reads it, so that a
-    symbolic axis may use a dim named after it in the same annotation (`"2*embed embed"`,
-    which jaxtyping alone cannot evaluate); raise `UnboundSymbolicDim` for one that uses a
-    dim bound nowhere yet."""
-    symbolic = [dim for dim in hint.dims if isinstance(dim, _SymbolicDim)]
-    if not symbolic:
-        return
-    memo = get_shape_memo()[0]
-    for dim, size in _pairs(hint, shape):
-        named = isinstance(dim, _NamedDim) and not dim.treepath
-        if named and not (dim.broadcastable and size == 1):
-            memo.setdefault(dim.name, size)
-    for dim in symbolic:
-        try:
-            eval(dim.elem, dict(memo))
-        except NameError as error:
-            raise UnboundSymbolicDim(
-                f'axis "{dim.elem}" uses {error.name}, which is not bound before it: '
-                f"a symbolic axis may use only dims of the fields, of earlier arguments or "
-                "of its own annotation"
-            ) from None
-
-
-def _pairs(hint: Any, shape: tuple[int, ...]) -> list[tuple[Any, int]]:
-    """Each dim of `hint` but a variadic one, with its size in `shape`; none for a shape of
-    another rank."""
-    dims, index = hint.dims, hint.index_variadic
-    if index is None:
-        return list(zip(dims, shape, strict=True)) if len(shape) == len(dims) else []
-    if len(shape) < len(dims) - 1:
-        return []
-    after = len(dims) - index - 1
-    pairs = [*zip(dims[:index], shape[:index], strict=True)]
-    return pairs + list(zip(dims[index + 1 :], shape[len(shape) - after :], strict=True))
-
-
-def _array_mismatch(value: Any, hint: Any) -> Failure | None:
-    array_type = hint.array_type  # jax.Array, or np.ndarray for one member of ArrayLike
-    if isinstance(array_type, type):
-        right_kind = isinstance(value, array_type)
-    else:
-        right_kind = is_bearable(value, array_type)
-    if not right_kind:
-        if array_type is not jax.Array:
-            reason = f"expected {hint_name(hint)}, got {describe(value)}"
-        elif hasattr(value, "shape") and hasattr(value, "dtype"):
-            reason = (
-                f"expected a JAX array, got {describe(value)}: convert it with jax.numpy.asarray"
-            )
-        else:
-            reason = f"expected an array, got {describe(value)}"
-        return Failure(value, hint, reason)
-    shaped = hasattr(value, "shape") and hasattr(value, "dtype")
-    if shaped:
-        _bind_for_symbolic(hint, tuple(value.shape))
-    reason = hint.__instancecheck_str__(value)
-    if not reason:
-        return None
-    return Failure(value, hint, reason, of_array=shaped)
-
-
-def _items_mismatch(value: Any, hint: Any) -> Failure | None:
-    """Why a list, a `tuple[X, ...]`, a dict or a `PyTree` of arrays does not match `hint`,
-    item by item (beartype would check one item, chosen at random), or None when it does."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in _MAPPINGS:
-        if not isinstance(value, collections.abc.Mapping):
-            return Failure(value, hint, f"expected {hint_name(hint)}, got {describe(value)}")
-        for key, item in value.items():
-            failure = mismatch(key, args[0])
-            if failure is None:
-                failure = mismatch(item, args[1])
-            if failure is not None:
-                return _within(failure, f"item {key!r}")
-        return None
-    if origin in _SEQUENCES:
-        if not isinstance(value, origin) or isinstance(value, str | bytes):
-            return Failure(value, hint, f"expected {hint_name(hint)}, got {describe(value)}")
-        for index, item in enumerate(value):
-            failure = mismatch(item, args[0])
-            if failure is not None:
-                return _within(failure, f"item {index}")
-        return None
-    leaves = jax.tree_util.tree_flatten_with_path(value)[0]
-    for path, leaf in leaves:
-        failure = mismatch(leaf, hint.leaftype)
-        if failure is not None:
-            return _within(failure, f"leaf {jax.tree_util.keystr(path)}")
-    return None
-
-
-def _has_items_of_arrays(hint: Any) -> bool:
-    """Whether `hint` is a list, a `tuple[X, ...]`, a dict or a `PyTree` of arrays, whose
-    items `_items_mismatch` checks one by one."""
-    if isinstance(hint, _MetaPyTree):
-        leaftype: Any = getattr(hint, "leaftype", None)
-        # Tree-path dims (`?n`) and structures ("T") need jaxtyping's own PyTree check.
-        return (
-            is_array_hint(leaftype)
-            and getattr(hint, "structure", None) is None
-            and not any(getattr(dim, "treepath", False) for dim in leaftype.dims)
-        )
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is tuple:
-        return len(args) == 2 and args[1] is Ellipsis and mentions_array(args[0])
-    if origin in _SEQUENCES:
-        return len(args) == 1 and mentions_array(args[0])
-    return origin in _MAPPINGS and len(args) == 2 and mentions_array(args[1])
-
-
-def mismatch(value: Any, hint: Any) -> Failure | None:
-    """Why `value` does not match `hint` in the current dim scope, or None when it does."""
-    if is_array_hint(hint):
-        return _array_mismatch(value, hint)
-    origin = typing.get_origin(hint)
-    if origin is typing.Union or origin is types.UnionType:
-        failures = []
-        for member in typing.get_args(hint):
-            failure = mismatch(value, member)
-            if failure is None:
-                return None
-            failures.append(failure)
-        # The member whose kind of array the value is says most, then any array member.
-        arrays = [f for f in failures if f.of_array] or [
-            f for f in failures if mentions_array(f.hint)
-        ]
-        return (arrays or failures)[0]
-    if origin is tuple:
-        args = typing.get_args(hint)
-        if args and args[-1] is not Ellipsis:
-            if not isinstance(value, tuple) or len(value) != len(args):
-                reason = f"expected a tuple of {len(args)} values, got {describe(value)}"
-                return Failure(value, hint, reason)
-            for index, (item, item_hint) in enumerate(zip(value, args, strict=True)):
-                failure = mismatch(item, item_hint)
-                if failure is not None:
-                    return _within(failure, f"item {index}")
-            return None
-    if _has_items_of_arrays(hint):
-        return _items_mismatch(value, hint)
-    if hint is Any or is_bearable(value, hint):
-        return None
-    return Failure(value, hint, f"expected {hint_name(hint)}, got {describe(value)}")
 
 
 # The message.

@@ -40,7 +40,7 @@ from ._text import (
 )
 
 if TYPE_CHECKING:
-    from ._hf import HFTokenizer
+    from ._hf_tokenizer import HFTokenizer
 
 _FIX_UNSEEN = (
     "the tokenizer was built from a corpus without it: use characters from the training "
@@ -254,7 +254,7 @@ def tokenizer_from_json(data: Mapping[str, Any]) -> "CharTokenizer | ByteTokeniz
     if kind == "byte":
         return ByteTokenizer()
     if kind == "hf":
-        from ._hf import HFTokenizer
+        from ._hf_tokenizer import HFTokenizer
 
         return HFTokenizer.from_json(data)
     if kind == "char":

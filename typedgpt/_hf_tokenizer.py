@@ -1,0 +1,213 @@
+"""Hugging Face tokenizers: `HFTokenizer`, and reading one from a Hugging Face folder.
+
+`HFTokenizer` puts a `tokenizers` tokenizer behind typedgpt's `Tokenizer` interface, with
+GPT-2's `<|endoftext|>` as the id that opens and closes documents. Its `from_pretrained`
+reads `tokenizer.json`, or `vocab.json` plus `merges.txt`, with the settings of
+`tokenizer_config.json` that transformers applies.
+"""
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any, Self, SupportsIndex, final
+
+import tokenizers
+
+from ._hf_files import TOKENIZER_FILE, _json_bytes, _read_json, resolve_pretrained
+from ._text import check_text
+from ._tokenizer import Tokenizer
+
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+VOCAB_FILE, MERGES_FILE = "vocab.json", "merges.txt"
+END_OF_TEXT = "<|endoftext|>"
+# tokenizer_config.json's names of transformers' GPT-2 tokenizer, which builds its own
+# byte-level pre-tokenizer with add_prefix_space false unless the file says otherwise.
+_GPT2_TOKENIZERS = ("GPT2Tokenizer", "GPT2TokenizerFast")
+
+
+@final
+class HFTokenizer(Tokenizer):
+    """A Hugging Face `tokenizers` tokenizer, such as GPT-2's byte-level BPE, behind
+    typedgpt's `Tokenizer` interface.
+
+    GPT-2 has no BOS of microgpt's kind: `<|endoftext|>` separates documents, so it is
+    `bos_id` here (the id that opens and closes documents, and where sampling stops), and
+    `decode` skips it. `encode` adds no special tokens.
+
+    **Arguments:**
+
+    - `tokenizer`: a `tokenizers.Tokenizer`.
+    - `bos_token`: the token that separates documents, `<|endoftext|>` by default; it must
+      be in the vocabulary, else `ValueError`.
+
+    A `tokenizer` that is not a `tokenizers.Tokenizer` raises `TypeError`.
+    """
+
+    def __init__(self, tokenizer: tokenizers.Tokenizer, *, bos_token: str = END_OF_TEXT) -> None:
+        if not isinstance(tokenizer, tokenizers.Tokenizer):
+            raise TypeError(
+                f"HFTokenizer wraps a tokenizers.Tokenizer, got {type(tokenizer).__qualname__}"
+            )
+        bos_id = tokenizer.token_to_id(bos_token)
+        if bos_id is None:
+            raise ValueError(
+                f"the tokenizer has no token {bos_token!r} to open and close documents: pass "
+                "bos_token=<a token of its vocabulary>"
+            )
+        self._tokenizer = tokenizer
+        self._bos_token = bos_token
+        self._bos_id: int = bos_id
+
+    @classmethod
+    def from_pretrained(
+        cls, path_or_name: str | os.PathLike[str], *, revision: str = "main"
+    ) -> Self:
+        """The tokenizer of a Hugging Face folder (or a name in the local cache, as
+        `from_pretrained`): `tokenizer.json`, else GPT-2's `vocab.json` and `merges.txt`,
+        with the settings of `tokenizer_config.json` that transformers applies to it.
+
+        - With `vocab.json` and `merges.txt` it is built as transformers builds GPT-2's: a
+          byte-level BPE.
+        - `add_prefix_space` from `tokenizer_config.json` is applied to the byte-level
+          pre-tokenizer; when it is absent and the class is GPT-2's (`GPT2Tokenizer`),
+          it is false, as transformers' GPT-2 tokenizer makes it.
+        - The `eos_token` (`<|endoftext|>` by default) is a special token, so that it is
+          one id wherever it is in a text, and the `bos_token`.
+
+        `revision` is as for `from_pretrained`. Raises `FileNotFoundError` when the folder,
+        or a tokenizer in it, is missing, and `ValueError` for corrupt or unusable files.
+        """
+        folder = resolve_pretrained(path_or_name, revision=revision)
+        settings = folder / TOKENIZER_CONFIG_FILE
+        data = _read_json(settings) if settings.is_file() else {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{settings} is not a JSON object: it may be corrupt")
+        bos_token = data.get("eos_token", END_OF_TEXT)
+        if isinstance(bos_token, dict):  # an AddedToken, as older transformers saved them
+            bos_token = bos_token.get("content")
+        if not isinstance(bos_token, str):
+            raise ValueError(f"{settings}: eos_token is {bos_token!r}, not a token's text")
+        prefix_space = data.get("add_prefix_space")
+        if prefix_space is None and data.get("tokenizer_class") in _GPT2_TOKENIZERS:
+            prefix_space = False
+        if prefix_space is not None and not isinstance(prefix_space, bool):
+            raise ValueError(f"{settings}: add_prefix_space is {prefix_space!r}, not true or false")
+        if (folder / TOKENIZER_FILE).is_file():
+            try:
+                tokenizer = tokenizers.Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+            except Exception as error:
+                raise ValueError(
+                    f"{folder / TOKENIZER_FILE} is not a valid tokenizer file ({error}): it "
+                    "may be truncated or corrupt; download it again"
+                ) from None
+        else:
+            vocab, merges = folder / VOCAB_FILE, folder / MERGES_FILE
+            if not (vocab.is_file() and merges.is_file()):
+                raise FileNotFoundError(
+                    f"{folder} has no tokenizer: expected {TOKENIZER_FILE}, or {VOCAB_FILE} "
+                    f"and {MERGES_FILE}; download them into it"
+                )
+            try:
+                bpe = tokenizers.models.BPE.from_file(str(vocab), str(merges))
+            except Exception as error:
+                raise ValueError(
+                    f"{vocab} and {merges} are not a valid BPE vocabulary ({error}): they may "
+                    "be truncated or corrupt; download them again"
+                ) from None
+            tokenizer = tokenizers.Tokenizer(bpe)
+            tokenizer.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel()
+            tokenizer.decoder = tokenizers.decoders.ByteLevel()
+            prefix_space = bool(prefix_space)
+        byte_level = tokenizer.pre_tokenizer
+        if prefix_space is not None and isinstance(byte_level, tokenizers.pre_tokenizers.ByteLevel):
+            byte_level.add_prefix_space = prefix_space
+        added = {token.content for token in tokenizer.get_added_tokens_decoder().values()}
+        if bos_token not in added and tokenizer.token_to_id(bos_token) is not None:
+            tokenizer.add_special_tokens([tokenizers.AddedToken(bos_token, special=True)])
+        return cls(tokenizer, bos_token=bos_token)
+
+    @property
+    def tokenizer(self) -> tokenizers.Tokenizer:
+        """The wrapped `tokenizers.Tokenizer`."""
+        return self._tokenizer
+
+    @property
+    def bos_token(self) -> str:
+        """The text of the token that opens and closes documents (`<|endoftext|>`)."""
+        return self._bos_token
+
+    @property
+    def bos_id(self) -> int:
+        """The id of `bos_token`, which opens and closes documents."""
+        return self._bos_id
+
+    @property
+    def vocab_size(self) -> int:
+        """How many ids there are, added tokens (such as `<|endoftext|>`) included."""
+        return self._tokenizer.get_vocab_size(with_added_tokens=True)
+
+    def encode(self, text: str) -> list[int]:
+        """The ids of `text`, without special tokens added (GPT-2 adds none).
+
+        Raises `TypeError` for what is not a `str`, and `ValueError` for text holding a
+        surrogate code point (which has no UTF-8 encoding), naming its position.
+        """
+        check_text(text)
+        return list(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def decode(self, ids: Iterable[SupportsIndex]) -> str:
+        """The text of `ids`, BOS ids skipped. Raises as `Tokenizer.decode` says."""
+        bos = self._bos_id
+        kept = [i for i in self._check_ids(ids) if i != bos]
+        return self._tokenizer.decode(kept, skip_special_tokens=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"kind": "hf", "bos_token": ..., "tokenizer": ...}`, the last the
+        `tokenizers` library's own JSON."""
+        return {
+            "kind": "hf",
+            "bos_token": self._bos_token,
+            "tokenizer": json.loads(self._tokenizer.to_str()),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """The tokenizer `to_json()` described; `ValueError` when a field is missing or
+        invalid."""
+        try:
+            tokenizer = tokenizers.Tokenizer.from_str(json.dumps(data["tokenizer"]))
+            bos_token = data["bos_token"]
+        except Exception as error:
+            raise ValueError(
+                f"an 'hf' tokenizer needs fields 'tokenizer' and 'bos_token' ({error!r})"
+            ) from None
+        return cls(tokenizer, bos_token=bos_token)
+
+    def files(self, *, model_max_length: int) -> dict[str, bytes]:
+        """`tokenizer.json` and `tokenizer_config.json`, as transformers reads them: the
+        class is `PreTrainedTokenizerFast`, which takes `tokenizer.json` as it is (GPT-2's
+        own class would rebuild it as a byte-level BPE and drop any other setting).
+        `model_max_length` is the longest input transformers should allow (the model's
+        `max_seq_len`). **Returns:** the bytes of each file, by file name."""
+        settings = {
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "bos_token": self._bos_token,
+            "eos_token": self._bos_token,
+            "unk_token": self._bos_token,
+            "model_max_length": model_max_length,
+        }
+        return {
+            TOKENIZER_FILE: self._tokenizer.to_str(pretty=True).encode(),
+            TOKENIZER_CONFIG_FILE: _json_bytes(settings),
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HFTokenizer):
+            return NotImplemented
+        return self.to_json() == other.to_json()
+
+    def __hash__(self) -> int:
+        return hash((self._bos_token, self._tokenizer.to_str()))
+
+    def __repr__(self) -> str:
+        return f"HFTokenizer(vocab_size={self.vocab_size}, bos_token={self._bos_token!r})"

@@ -1,0 +1,168 @@
+"""Array annotations for `typedgpt.testing`: the dims they name, and why a value breaks one.
+
+`mismatch` says why a result does not fit its annotation at the drawn sizes, or "" when it
+does: a drawn dim must have its drawn size, and a dim the layer decides by itself need only
+agree with itself. `hint_name` and `describe` write annotations and values as the messages
+show them (`Float[Array, 'seq embed']`, `float32[4, 16]`).
+"""
+
+import builtins
+import dataclasses
+import re
+import types
+import typing
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from beartype.door import is_bearable
+from jaxtyping import AbstractArray
+
+from ._dim_sizes import Sizes, parse
+from ._hints import field_hints
+from ._typed import TypedModule
+
+
+def is_array(value: Any) -> bool:
+    """An array, or an abstract one."""
+    return isinstance(value, jax.Array | jax.ShapeDtypeStruct)
+
+
+def _is_array_hint(hint: Any) -> bool:
+    return isinstance(hint, type) and issubclass(hint, AbstractArray)
+
+
+def _is_union(hint: Any) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType)
+
+
+def array_hint(hint: Any) -> Any:
+    """The array type of an annotation (the first array member of a union), or None."""
+    if _is_array_hint(hint):
+        return hint
+    if _is_union(hint):
+        return next((m for m in typing.get_args(hint) if _is_array_hint(m)), None)
+    return None
+
+
+def name_list(hint: Any) -> list[str]:
+    """The named and variadic dims of an array annotation, with repeats."""
+    return [d.text for d in parse(hint.dim_str) if d.kind in ("named", "variadic")]
+
+
+def names(hint: Any) -> set[str]:
+    return set(name_list(hint))
+
+
+def hint_name(hint: Any) -> str:
+    """An annotation as written: `Float[Array, 'seq embed']`, not jaxlib's class names."""
+    if hint is None:
+        return "(none)"
+    name = hint.__name__ if _is_array_hint(hint) else repr(hint)
+    name = re.sub(r"\bjaxlib\._jax\.Array\b|\bjax\.Array\b", "Array", name)
+    return re.sub(r"\b(?:jaxtyping|typing)\.", "", name).replace("NoneType", "None")
+
+
+def describe(value: Any) -> str:
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+    if shape is not None and dtype is not None:
+        return f"{dtype}[{', '.join(str(s) for s in shape)}]"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(describe(v) for v in value) + ")"
+    return type(value).__qualname__
+
+
+# --------------------------------------------------------------------------------------------
+# A result against its annotation, at the drawn sizes
+# --------------------------------------------------------------------------------------------
+
+
+def mismatch(value: Any, hint: Any, sizes: Sizes, bound: dict[str, Any]) -> str:
+    """Why `value` does not fit `hint` at the drawn sizes, or "" when it does.
+
+    Dims that were not drawn (the layer decides them by itself) are bound, in `bound`, by
+    their first occurrence.
+    """
+    if hint is Any:
+        return ""
+    if hint is None or hint is type(None):
+        return "" if value is None else f"expected None, got {describe(value)}"
+    if _is_array_hint(hint):
+        return _array_mismatch(value, hint, sizes, bound)
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        if args and args[-1] is not Ellipsis:
+            if not isinstance(value, tuple) or len(value) != len(args):
+                return f"expected a tuple of {len(args)} values, got {describe(value)}"
+            for index, (item, item_hint) in enumerate(zip(value, args, strict=True)):
+                reason = mismatch(item, item_hint, sizes, bound)
+                if reason:
+                    return f"item {index}: {reason}"
+            return ""
+    if _is_union(hint):
+        reasons = [mismatch(value, m, sizes, dict(bound)) for m in typing.get_args(hint)]
+        return "" if "" in reasons else reasons[0]
+    if isinstance(hint, type) and issubclass(hint, TypedModule):
+        if not isinstance(value, hint):
+            return f"expected {hint.__name__}, got {describe(value)}"
+        hints = dict(field_hints(hint))
+        scope: dict[str, Any] = {}  # a module's fields bind dims in a scope of their own
+        for field in dataclasses.fields(hint):
+            field_hint = hints.get(field.name)
+            if array_hint(field_hint) is not None:
+                reason = mismatch(getattr(value, field.name), field_hint, sizes, scope)
+                if reason:
+                    return f"field {field.name!r}: {reason}"
+        return ""
+    return "" if is_bearable(value, hint) else f"expected {hint_name(hint)}, got {describe(value)}"
+
+
+def _array_mismatch(value: Any, hint: Any, sizes: Sizes, bound: dict[str, Any]) -> str:
+    if not is_array(value):
+        return f"expected a JAX array, got {describe(value)}"
+    dtypes = hint.dtypes
+    is_key = jnp.issubdtype(value.dtype, jax.dtypes.prng_key)
+    if isinstance(dtypes, tuple) and value.dtype.name not in dtypes:
+        if not (is_key and "prng_key" in dtypes):
+            return f"expected a dtype of {hint.__name__}, got {value.dtype}"
+    dims = parse(hint.dim_str)
+    shape = tuple(value.shape)
+    split = next((i for i, d in enumerate(dims) if d.kind.endswith("variadic")), None)
+    if split is None:
+        if len(shape) != len(dims):
+            return f"expected {len(dims)} axes ({hint.dim_str.strip()}), got shape {shape}"
+        pairs = list(zip(dims, shape, strict=True))
+    else:
+        if len(shape) < len(dims) - 1:
+            return f"expected at least {len(dims) - 1} axes ({hint.dim_str}), got shape {shape}"
+        tail = len(dims) - split - 1
+        middle = shape[split : len(shape) - tail]
+        pairs = list(zip(dims[:split], shape[:split], strict=True))
+        pairs += list(zip(dims[split + 1 :], shape[len(shape) - tail :], strict=True))
+        variadic = dims[split]
+        if variadic.kind == "variadic":
+            name = variadic.text
+            if name in sizes.variadics:
+                expected = sizes.variadics[name]
+            else:
+                expected = bound.setdefault(f"*{name}", middle)
+            if tuple(expected) != middle:
+                return f"*{name} should be {tuple(expected)}, got {middle} (shape {shape})"
+    known = sizes.known()
+    for dim, size in pairs:
+        if dim.kind == "named":
+            expected_size = (
+                known[dim.text] if dim.text in known else bound.setdefault(dim.text, size)
+            )
+        elif dim.kind == "fixed":
+            expected_size = int(dim.text)
+        elif dim.kind == "symbolic":
+            try:
+                expected_size = int(eval(dim.text, {"__builtins__": builtins}, known))
+            except NameError:  # depends on a dim the layer decides
+                continue
+        else:
+            continue
+        if size != expected_size:
+            return f"{dim.text} should be {expected_size}, got {size} (shape {shape})"
+    return ""

@@ -1,0 +1,116 @@
+"""Resuming a training run: what a checkpoint records of the run (its settings, the position
+of its data sampler, a fingerprint of its training data), and the checks that a resumed run
+continues that run, or that a folder holds a model and no run to resume."""
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._checkpoint import COMMITTED_DIR, STATE_FILE, CheckpointError
+from ._data import TextDataset
+from ._train_config import TrainConfig
+
+# Settings a resumed run may change: they decide when to stop, evaluate and save, and how steps
+# are grouped into calls, never what a step computes (`steps` also stretches the schedule).
+RESUMABLE_CHANGES = frozenset(
+    {"steps", "eval_every", "eval_batches", "checkpoint_every", "steps_per_call"}
+)
+
+MODEL_ONLY = "holds a model but no training state to resume: train into a new folder instead"
+
+
+def holds_only_a_model(out_dir: Path) -> bool:
+    """Whether `out_dir`'s checkpoint is a model without a training run (`save_checkpoint`
+    called without `train_state`), judged by its `train_state.json`, committed or moved."""
+    for path in (out_dir / COMMITTED_DIR / STATE_FILE, out_dir / STATE_FILE):
+        if path.exists():
+            try:
+                state = json.loads(path.read_bytes())
+            except ValueError:
+                return False  # a corrupt state: resuming names the problem
+            return isinstance(state, dict) and "step" not in state
+    return False
+
+
+def fingerprint(data: TextDataset) -> dict[str, Any]:
+    """What identifies the training data in a checkpoint: its sizes and a hash of its ids."""
+    digest = hashlib.sha256(data.mode.encode())
+    for doc in data.documents:
+        digest.update(doc.size.to_bytes(8, "little"))
+        digest.update(doc.astype("<i4").tobytes())
+    return {
+        "mode": data.mode,
+        "documents": len(data.documents),
+        "tokens": data.num_tokens,
+        "sha256": digest.hexdigest(),
+    }
+
+
+def resume_position(path: Path, state: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The step and data sampler state a checkpoint's `train_state.json` records."""
+    fix = "restore the file, or start a new run in another folder"
+    for name in ("step", "data_rng"):
+        if name not in state:
+            raise CheckpointError(f"{path} has no {name!r} field: it is incomplete; {fix}")
+    step = state["step"]
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise CheckpointError(f"{path}: 'step' must be a step number, got {step!r}; {fix}")
+    data_rng = state["data_rng"]
+    try:
+        np.random.default_rng(0).bit_generator.state = data_rng
+    except (TypeError, ValueError, KeyError) as error:
+        raise CheckpointError(
+            f"{path}: 'data_rng' is not a NumPy PCG64 state ({error!r}); {fix}"
+        ) from None
+    return step, data_rng
+
+
+def check_same_settings(
+    out_dir: Path, state: dict[str, Any], config: TrainConfig, data: dict[str, Any]
+) -> None:
+    """Resuming with other training settings or data would not continue the saved run."""
+    differ = []
+    recorded = state.get("train_config")
+    if isinstance(recorded, dict):
+        for name, given in jsonable(config).items():
+            if name in RESUMABLE_CHANGES or name not in recorded or recorded[name] == given:
+                continue
+            if name == "warmup_steps" and _warmup_was_capped(recorded, given):
+                continue
+            differ.append(f"{name}: recorded {recorded[name]!r}, given {given!r}")
+    recorded_data = state.get("train_data")
+    if isinstance(recorded_data, dict) and recorded_data != data:
+
+        def sizes(data: dict[str, Any]) -> str:
+            return (
+                f"{data.get('documents')} {data.get('mode')} documents of "
+                f"{data.get('tokens')} tokens, sha256 {str(data.get('sha256'))[:12]}"
+            )
+
+        differ.append(f"train_data: recorded {sizes(recorded_data)}, given {sizes(data)}")
+    if differ:
+        raise ValueError(
+            f"{out_dir} was trained with other settings ({'; '.join(differ)}): resume with "
+            "the recorded values (only steps, eval_every, eval_batches, checkpoint_every and "
+            "steps_per_call may change, and warmup_steps with steps when it was capped at "
+            "steps), or start a new run in another folder"
+        )
+
+
+def _warmup_was_capped(recorded: dict[str, Any], given: Any) -> bool:
+    """Whether the recorded run warmed up over all its steps and `given` warms up longer.
+
+    A warmup capped at `steps` (as `--warmup` is on the command line) grows with `steps`
+    when a resumed run asks for more, as the decay stretches with it.
+    """
+    warmup = recorded.get("warmup_steps")
+    return isinstance(warmup, int) and warmup == recorded.get("steps") and given >= warmup
+
+
+def jsonable(config: TrainConfig) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(config)
