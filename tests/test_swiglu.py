@@ -93,3 +93,50 @@ def test_wrong_width_is_rejected(key: jax.Array) -> None:
 @pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no_bias"])
 def test_property_against_annotations(use_bias: bool) -> None:
     check_layer(lambda dims, key: tg.SwiGLU(dims["embed"], dims["mlp"], use_bias=use_bias, key=key))
+
+
+def test_keeps_gate_and_up_for_the_backward_pass(key: jax.Array) -> None:
+    """Differentiated in its weights and input, SwiGLU keeps two `seq mlp` arrays, the gate
+    and up projections, and remakes the gating from them in the backward pass. (Plain
+    autodiff keeps four more: the sigmoid, `silu(gate)` and the product among them.)"""
+    layer = _random(key)
+    inputs = jax.random.normal(key, (SEQ, EMBED))
+    params, static = eqx.partition(layer, eqx.is_array)
+    _, linear = jax.linearize(lambda p, x: eqx.combine(p, static)(x), params, inputs)
+    consts = jax.make_jaxpr(linear)(params, inputs).consts
+    kept = [np.asarray(c) for c in consts if jnp.shape(c) == (SEQ, MLP_DIM)]
+    gate, up = jax.vmap(layer.gate_proj)(inputs), jax.vmap(layer.up_proj)(inputs)
+    assert len(kept) == 2
+    assert any(np.array_equal(k, gate) for k in kept)
+    assert any(np.array_equal(k, up) for k in kept)
+
+
+def test_gradients_equal_plain_autodiff(key: jax.Array) -> None:
+    """Remaking the gating in the backward pass changes no gradient, and the traced value
+    equals the eager one."""
+    layer = _random(key)
+    inputs = jax.random.normal(key, (SEQ, EMBED))
+
+    def plain(m: tg.SwiGLU, x: jax.Array) -> jax.Array:
+        hidden = jax.nn.silu(jax.vmap(m.gate_proj)(x)) * jax.vmap(m.up_proj)(x)
+        return jnp.sum(jnp.sin(jax.vmap(m.down_proj)(hidden)))
+
+    ours = jax.grad(lambda m, x: jnp.sum(jnp.sin(m(x))), argnums=(0, 1))(layer, inputs)
+    theirs = jax.grad(plain, argnums=(0, 1))(layer, inputs)
+    for got, want in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(eqx.filter_jit(layer)(inputs), layer(inputs), rtol=1e-6)
+
+
+def test_traced_calls_check_down_proj_every_time(key: jax.Array) -> None:
+    """jax.checkpoint caches traces by function: each traced call still checks `down_proj`
+    and is recorded by `tg.explain`."""
+    layer = tg.SwiGLU(EMBED, MLP_DIM, key=key)
+    x = jnp.ones((SEQ, EMBED))
+    first = str(tg.explain(layer, x))
+    assert "down_proj: Linear(x: float32[in=11]) -> float32[out=5]" in first
+    assert str(tg.explain(layer, x)) == first
+    wrong = eqx.tree_at(lambda m: m.down_proj.weight, layer, jnp.ones((EMBED, MLP_DIM + 2)))
+    for _ in range(2):
+        with pytest.raises(TypeCheckError, match="down_proj"):
+            eqx.filter_jit(wrong)(x)

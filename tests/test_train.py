@@ -1010,6 +1010,23 @@ def test_memory_check_counts_the_dtype_of_init(monkeypatch: pytest.MonkeyPatch) 
         memory_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG, init=init)
 
 
+def test_memory_check_counts_swiglus_gate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SwiGLU keeps its gate and up projections, one `mlp` array more than the MLP's:
+    (8*16 + 3*64) * 4 + 2*4*16*4 = 1,792 bytes a position, 229,376 in all; 4,800 parameters
+    (the gate's 16*64 more), 4 copies: 76,800 bytes."""
+    config = dataclasses.replace(MODEL_CONFIG, mlp="swiglu")
+    monkeypatch.setattr(memory_module, "_available_memory", available(1_000))
+    with pytest.raises(ValueError) as info:
+        memory_module.check_memory(config, TRAIN_CONFIG)
+    assert str(info.value).startswith(
+        "the model has 4,800 parameters: training needs about 306 kB (77 kB for the float32 "
+        "parameters, their gradients and AdamW's two moments, and an estimated 229 kB of "
+        "activations"
+    )
+    monkeypatch.setattr(memory_module, "_available_memory", available(76_800 + 229_376))
+    memory_module.check_memory(config, TRAIN_CONFIG)  # exactly enough
+
+
 def test_memory_is_not_checked_where_it_cannot_be_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """A model of 10**18 parameters passes: nothing is known to refuse it with."""
     huge = tg.GPTConfig.gpt2(vocab_size=100, embed_dim=10**8, mlp_dim=4 * 10**8, num_heads=1)

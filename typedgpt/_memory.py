@@ -38,10 +38,11 @@ def check_memory(model_config: GPTConfig, config: TrainConfig, *, init: GPT | No
     gradients and AdamW's two moments. The activations that the backward pass keeps are
     estimated per position of each layer as `8 embed_dim + 2 mlp_dim` values (the norms'
     inputs and outputs, queries, keys, values, the attention's output and the MLP's hidden
-    layer before and after its activation) plus the float32 attention scores and weights,
-    `2 num_heads seq_len`; XLA's own count for the compiled step is within about 20% of it,
-    so a run is refused only when the parameters' copies and 80% of that estimate do not
-    fit: an estimate must not stop a run that would fit.
+    layer), `3 mlp_dim` with SwiGLU, which keeps its gate and its up projection, plus the
+    float32 attention scores and weights, `2 num_heads seq_len`; XLA's own count for the
+    compiled step is within about 20% of it, so a run is refused only when the parameters'
+    copies and 80% of that estimate do not fit: an estimate must not stop a run that would
+    fit.
     The memory available is the accelerator's (its limit less what is in use) or, on the
     CPU, MemAvailable of /proc/meminfo; where it cannot be read, nothing is checked.
     """
@@ -56,9 +57,10 @@ def check_memory(model_config: GPTConfig, config: TrainConfig, *, init: GPT | No
     dtype = jnp.dtype(leaves[0].dtype).name
     state = 4 * sum(math.prod(leaf.shape) * jnp.dtype(leaf.dtype).itemsize for leaf in leaves)
     seq_len = config.seq_len or model_config.max_seq_len
-    per_position = (8 * model_config.embed_dim + 2 * model_config.mlp_dim) * itemsize + (
-        2 * model_config.num_heads * seq_len * 4
-    )
+    mlp_arrays = 3 if model_config.mlp == "swiglu" else 2
+    per_position = (
+        8 * model_config.embed_dim + mlp_arrays * model_config.mlp_dim
+    ) * itemsize + 2 * model_config.num_heads * seq_len * 4
     activations = config.batch_size * seq_len * model_config.num_layers * per_position
     if state + ACTIVATIONS_LOW * activations <= free:
         return

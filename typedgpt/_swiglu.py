@@ -1,5 +1,6 @@
 """`SwiGLU`: the gated feed-forward network of PaLM and LLaMA."""
 
+import functools
 from typing import Any, Generic
 
 import jax
@@ -50,6 +51,27 @@ class SwiGLU(TypedModule, Generic[Embed, Mlp]):
 
     def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
         """**Arguments:** `x`, one sequence. **Returns:** the same shape."""
-        gate: Float[Array, "seq mlp"] = jax.nn.silu(jax.vmap(self.gate_proj)(x))
+        gate: Float[Array, "seq mlp"] = jax.vmap(self.gate_proj)(x)
         up: Float[Array, "seq mlp"] = jax.vmap(self.up_proj)(x)
-        return jax.vmap(self.down_proj)(gate * up)
+        if not isinstance(gate, jax.core.Tracer):  # eager: nothing to differentiate
+            return _gate_and_project(gate, up, self.down_proj)
+        # A new partial per call, as in `MLP`: jax.checkpoint caches its trace by function,
+        # and a cached trace would skip `down_proj`'s call-time check and its `tg.explain`
+        # record.
+        remade = jax.checkpoint(functools.partial(_gate_and_project))
+        out: Float[Array, "seq embed"] = remade(gate, up, self.down_proj)
+        return out
+
+
+def _gate_and_project(
+    gate: Float[Array, "seq mlp"], up: Float[Array, "seq mlp"], down_proj: Linear
+) -> Float[Array, "seq embed"]:
+    """`down_proj(silu(gate) * up)`; `SwiGLU` runs it under `jax.checkpoint` when traced.
+
+    Autodiff would keep four `seq mlp` arrays for the backward pass besides `gate` and `up`:
+    the sigmoid, `silu(gate)`, and the product (the input of `down_proj`, for that layer's
+    weight gradient); under `jax.checkpoint` it keeps `gate` and `up` alone and makes the
+    rest again from them, which costs one more pass of the gating. Inside the scan over
+    layers each kept array is a `layers batch seq mlp` array of fresh memory every step.
+    """
+    return jax.vmap(down_proj)(jax.nn.silu(gate) * up)
