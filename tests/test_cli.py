@@ -57,7 +57,10 @@ def test_demo_checks_sampling_options_before_training(
     assert cli.main([*TINY_DEMO, f"--out={out_dir}", f"--top-k={vocab + 1}"]) == 2
     captured = capsys.readouterr()
     assert "Training" not in captured.out
-    assert captured.err.startswith("typedgpt demo: error: --top-k must be an int from 1 to ")
+    assert captured.err.startswith(
+        f"typedgpt demo: error: --top-k must be an int from 1 to the vocabulary size ({vocab}), "
+        f"got {vocab + 1}: leave the option out to keep every token"
+    )
     assert not out_dir.exists()
 
 
@@ -308,8 +311,8 @@ TINY_TRAIN = ["--layers=1", "--embed=8", "--heads=2", "--seq-len=8", "--steps=2"
         ),
         (
             ["--position-encoding=rope", "--embed=6"],
-            "--position-encoding rope rotates pairs of features, so head_dim = --embed // "
-            "--heads must be even, got 6 // 2 = 3: choose --embed and --heads with an even "
+            "--position-encoding rope rotates pairs of features, so the head width --embed "
+            "// --heads must be even, got 6 // 2 = 3: choose --embed and --heads with an even "
             "quotient",
         ),
         (
@@ -757,7 +760,7 @@ def test_sample_caps_new_tokens_at_the_context(
     ("option", "message"),
     [
         ("--temperature=-1", "--temperature must be a finite number >= 0, got -1.0"),
-        ("--top-k=0", "--top-k must be an int from 1 to vocab_size="),
+        ("--top-k=0", "--top-k must be an int from 1 to the vocabulary size ("),
         ("--top-p=1.5", "--top-p must be a number in (0, 1], got 1.5"),
     ],
 )

@@ -69,12 +69,18 @@ COMMAND_FIXES = {
     "(ByteTokenizer)": "(train with --tokenizer byte)",
     " (--seq-len is the model's --seq-len)": "",
 }
+# Sizes that no option sets, by name: in words on the command line.
+COMMAND_WORDS = {
+    r"\bvocab_size=(\d+)": r"the vocabulary size (\1)",
+    r"\bhead_dim = ": "the head width ",
+}
 
 
 def _reworded(message: str, options: dict[str, str]) -> str:
     """`message`, an error of the Python API, in the words of the command line: each Python
     name of `options` (bare, as `TrainConfig.name` or `GPTConfig.name`, or as `name=value`)
-    becomes its option (`--option value`), and each fix of `COMMAND_FIXES` its own words."""
+    becomes its option (`--option value`), each fix of `COMMAND_FIXES` its own words, and
+    each size of `COMMAND_WORDS` its name in words."""
     if options:
         names = "|".join(sorted(map(re.escape, options), key=len, reverse=True))
         # Not inside a longer name or a path (`runs/steps`, `steps.txt`).
@@ -90,6 +96,8 @@ def _reworded(message: str, options: dict[str, str]) -> str:
         message = re.sub(pattern, option, message)
     for python, command_line in COMMAND_FIXES.items():
         message = message.replace(python, command_line)
+    for pattern, words in COMMAND_WORDS.items():
+        message = re.sub(pattern, words, message)
     return message
 
 
