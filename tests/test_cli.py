@@ -429,12 +429,12 @@ def test_only_typed_options_are_given() -> None:
 
 # `--layers 1 --embed 8 --heads 2 --seq-len 8` on NAMES, whose vocabulary is 12 letters, 7
 # digits and BOS: 20 ids. Parameters: embeddings 20*8 + 8*8; the block's two norms 2*2*8,
-# attention 4*8*8 + 4*8 and MLP 2*8*32 + 32 + 8; the final norm 2*8: 1,112 in all, 4 float32
-# copies 17,792 bytes. Activations of 32 rows of 8 positions: (8*8 + 2*32) * 4 bytes + the
+# attention 4*8*8 + 4*8 and MLP 2*8*32 + 32 + 8; the final norm 2*8: 1,112 in all, 6 float32
+# copies 26,688 bytes. Activations of 32 rows of 8 positions: (8*8 + 2*32) * 4 bytes + the
 # float32 scores 2*2*8 * 4, 640 bytes a position, 163,840 in all.
 TINY_MEMORY = (
-    "the model has 1,112 parameters: training needs about 182 kB (18 kB for the float32 "
-    "parameters, their gradients and AdamW's two moments, and an estimated 164 kB of "
+    "the model has 1,112 parameters: training needs about 191 kB (27 kB for the float32 "
+    "parameters and AdamW's two moments, before and after a step, and an estimated 164 kB of "
     "activations for --batch-size 32 rows of --seq-len 8 tokens) but 100 kB of memory is "
     "available: lower --batch-size or --seq-len, or --embed or --layers"
 )

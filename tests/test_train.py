@@ -8,6 +8,7 @@ so a one-layer model has something to learn.
 
 import contextlib
 import dataclasses
+import gc
 import io
 import json
 import math
@@ -965,7 +966,7 @@ def available(size: int | None, where: str = "memory") -> Callable[[], tuple[int
 def test_training_that_needs_more_memory_than_is_available(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """3,776 float32 parameters, 4 copies: 60,416 bytes. Activations, 8 rows of 16 positions
+    """3,776 float32 parameters, 6 copies: 90,624 bytes. Activations, 8 rows of 16 positions
     of 1 layer: (8*16 + 2*64) * 4 bytes + 2*4*16 float32 scores = 1,536 bytes a position,
     196,608 in all. The parameters alone do not fit in 50 kB: a smaller batch cannot help."""
     monkeypatch.setattr(memory_module, "_available_memory", available(50_000))
@@ -974,8 +975,8 @@ def test_training_that_needs_more_memory_than_is_available(
         train(MODEL_CONFIG, TRAIN_DATA, VAL_DATA, tokenizer=TOKENIZER, out_dir=out,
               config=TRAIN_CONFIG, progress=False)  # fmt: skip
     assert str(info.value) == (
-        "the model has 3,776 parameters: training needs about 257 kB (60 kB for the float32 "
-        "parameters, their gradients and AdamW's two moments, and an estimated 197 kB of "
+        "the model has 3,776 parameters: training needs about 287 kB (91 kB for the float32 "
+        "parameters and AdamW's two moments, before and after a step, and an estimated 197 kB of "
         "activations for batch_size=8 rows of seq_len=16 tokens) but 50 kB of memory is "
         "available: choose a smaller model: lower embed_dim or num_layers"
     )
@@ -988,42 +989,42 @@ def test_training_that_needs_more_memory_than_is_available(
         "but 100 kB of GPU memory is available: lower batch_size or seq_len, or embed_dim or "
         "num_layers"
     )
-    monkeypatch.setattr(memory_module, "_available_memory", available(257_024))
+    monkeypatch.setattr(memory_module, "_available_memory", available(287_232))
     memory_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG)  # exactly enough
     # The activations are an estimate, within about 20%: refused only when 80% of it does
-    # not fit with the parameters' copies, 60,416 + 0.8 * 196,608 = 217,702.4 bytes.
-    monkeypatch.setattr(memory_module, "_available_memory", available(217_703))
+    # not fit with the parameters' copies, 90,624 + 0.8 * 196,608 = 247,910.4 bytes.
+    monkeypatch.setattr(memory_module, "_available_memory", available(247_911))
     memory_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG)
-    monkeypatch.setattr(memory_module, "_available_memory", available(217_702))
-    with pytest.raises(ValueError, match=r"but 218 kB of memory is available"):
+    monkeypatch.setattr(memory_module, "_available_memory", available(247_910))
+    with pytest.raises(ValueError, match=r"but 248 kB of memory is available"):
         memory_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG)
 
 
 def test_memory_check_counts_the_dtype_of_init(monkeypatch: pytest.MonkeyPatch) -> None:
-    """bfloat16 parameters take 2 bytes: 3,776 * 2 * 4 = 30,208 bytes."""
+    """bfloat16 parameters take 2 bytes: 3,776 * 2 * 6 = 45,312 bytes."""
     init = jax.tree.map(
         lambda x: x.astype(jnp.bfloat16) if eqx.is_inexact_array(x) else x,
         tg.GPT(MODEL_CONFIG, key=jax.random.key(0)),
     )
     monkeypatch.setattr(memory_module, "_available_memory", available(1_000))
-    with pytest.raises(ValueError, match=r"about \S+ kB \(30 kB for the bfloat16 parameters"):
+    with pytest.raises(ValueError, match=r"about \S+ kB \(45 kB for the bfloat16 parameters"):
         memory_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG, init=init)
 
 
 def test_memory_check_counts_swiglus_gate(monkeypatch: pytest.MonkeyPatch) -> None:
     """SwiGLU keeps its gate and up projections, one `mlp` array more than the MLP's:
     (8*16 + 3*64) * 4 + 2*4*16*4 = 1,792 bytes a position, 229,376 in all; 4,800 parameters
-    (the gate's 16*64 more), 4 copies: 76,800 bytes."""
+    (the gate's 16*64 more), 6 copies: 115,200 bytes."""
     config = dataclasses.replace(MODEL_CONFIG, mlp="swiglu")
     monkeypatch.setattr(memory_module, "_available_memory", available(1_000))
     with pytest.raises(ValueError) as info:
         memory_module.check_memory(config, TRAIN_CONFIG)
     assert str(info.value).startswith(
-        "the model has 4,800 parameters: training needs about 306 kB (77 kB for the float32 "
-        "parameters, their gradients and AdamW's two moments, and an estimated 229 kB of "
+        "the model has 4,800 parameters: training needs about 345 kB (115 kB for the float32 "
+        "parameters and AdamW's two moments, before and after a step, and an estimated 229 kB of "
         "activations"
     )
-    monkeypatch.setattr(memory_module, "_available_memory", available(76_800 + 229_376))
+    monkeypatch.setattr(memory_module, "_available_memory", available(115_200 + 229_376))
     memory_module.check_memory(config, TRAIN_CONFIG)  # exactly enough
 
 
@@ -1604,3 +1605,30 @@ def test_cli_sample_negative_temperature(
     captured = capsys.readouterr()
     assert "--temperature must be a finite number >= 0, got -0.5" in captured.err
     assert captured.out == ""  # checked before the first sample starts printing
+
+
+def test_training_holds_one_copy_of_its_state(tmp_path: Path) -> None:
+    """While it trains, `train` holds the parameters and AdamW's two moments once: three
+    copies of the parameters among the JAX arrays it made. It used to keep the first step's
+    parameters all run, and a resumed run also the fresh model it replaced."""
+    config = dataclasses.replace(MODEL_CONFIG, embed_dim=64, mlp_dim=256)
+    parameter_bytes = 4 * memory_module.count_parameters(memory_module.abstract_model(config))
+    held: list[int] = []
+
+    def live_bytes() -> int:
+        gc.collect()
+        return sum(array.nbytes for array in jax.live_arrays())  # type: ignore[no-untyped-call]
+
+    def run_to(steps: int, resume: bool) -> int:
+        train_config = dataclasses.replace(
+            TRAIN_CONFIG, steps=steps, warmup_steps=1, checkpoint_every=2
+        )
+        before = live_bytes()
+        train(config, TRAIN_DATA, VAL_DATA, tokenizer=TOKENIZER, out_dir=tmp_path / "run",
+              config=train_config, resume=resume, progress=False,
+              on_step=lambda step, loss: held.append(live_bytes() - before))  # fmt: skip
+        return held[-1]
+
+    fresh, resumed = run_to(2, resume=False), run_to(4, resume=True)
+    assert 3 * parameter_bytes <= fresh < 3.5 * parameter_bytes
+    assert 3 * parameter_bytes <= resumed < 3.5 * parameter_bytes

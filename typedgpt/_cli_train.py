@@ -117,30 +117,7 @@ def _train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_out(out)
     if args.resume:
-        try:
-            checkpoint = tg.load_checkpoint(out)
-        except tg.CheckpointError as error:
-            problem = _about_folder(out, error, "the folder")
-            fix = "" if out.exists() else ", or leave out --resume to start a new run there"
-            raise tg.CheckpointError(
-                f"--resume found no run in --out {out}: {problem}{fix}"
-            ) from None
-        if checkpoint.tokenizer_json is None:
-            raise ValueError(f"{out} has no tokenizer.json to resume with")
-        data = (checkpoint.train_state or {}).get("train_data")
-        recorded = data.get("mode") if isinstance(data, dict) else None
-        # Data of the other mode would fail to encode, or to match the run's, less clearly.
-        if recorded in ("lines", "stream") and recorded != args.mode:
-            raise ValueError(
-                f"--mode {args.mode}, but the run in {out} was trained with --mode {recorded}: "
-                f"resume with --mode {recorded}"
-            )
-        tokenizer: tg.Tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
-        _check_run_options(args, checkpoint.model.config, tokenizer, out)
-        text = _text(args)
-        dataset = tg.TextDataset.from_text(text, tokenizer, mode=args.mode)
-        train, val = dataset.split(args.val_fraction, seed=args.seed)
-        config = checkpoint.model.config
+        tokenizer, train, val, config = _resumed(args, out)
     else:
         tokenizer, train, val = _dataset(args)
         config = _model_config(args, tokenizer.vocab_size)
@@ -180,6 +157,38 @@ def _train(args: argparse.Namespace) -> int:
         f"{result.tokens_per_second:,.0f} tokens/s. Checkpoint and loss.png in {out}."
     )
     return 0
+
+
+def _resumed(args: argparse.Namespace, out: Path) -> tuple[Any, Any, Any, Any]:
+    """The tokenizer, data and model config of the run in `out` that `--resume` continues.
+
+    The checkpoint is read here for its settings and dropped on return: `tg.train` reads it
+    again, and its parameters and optimizer state must not stay alive beside the run's.
+    """
+    import typedgpt as tg
+
+    try:
+        checkpoint = tg.load_checkpoint(out)
+    except tg.CheckpointError as error:
+        problem = _about_folder(out, error, "the folder")
+        fix = "" if out.exists() else ", or leave out --resume to start a new run there"
+        raise tg.CheckpointError(f"--resume found no run in --out {out}: {problem}{fix}") from None
+    if checkpoint.tokenizer_json is None:
+        raise ValueError(f"{out} has no tokenizer.json to resume with")
+    data = (checkpoint.train_state or {}).get("train_data")
+    recorded = data.get("mode") if isinstance(data, dict) else None
+    # Data of the other mode would fail to encode, or to match the run's, less clearly.
+    if recorded in ("lines", "stream") and recorded != args.mode:
+        raise ValueError(
+            f"--mode {args.mode}, but the run in {out} was trained with --mode {recorded}: "
+            f"resume with --mode {recorded}"
+        )
+    tokenizer: tg.Tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
+    _check_run_options(args, checkpoint.model.config, tokenizer, out)
+    text = _text(args)
+    dataset = tg.TextDataset.from_text(text, tokenizer, mode=args.mode)
+    train, val = dataset.split(args.val_fraction, seed=args.seed)
+    return tokenizer, train, val, checkpoint.model.config
 
 
 def _about_folder(folder: Path, error: Exception, subject: str) -> str:

@@ -34,15 +34,17 @@ def abstract_model(model_config: GPTConfig) -> GPT:
 def check_memory(model_config: GPTConfig, config: TrainConfig, *, init: GPT | None = None) -> None:
     """Refuse, before anything is allocated, a run that needs more memory than is available.
 
-    Training holds four copies of the parameters, in their dtype: the parameters, their
-    gradients and AdamW's two moments. The activations that the backward pass keeps are
-    estimated per position of each layer as `8 embed_dim + 2 mlp_dim` values (the norms'
-    inputs and outputs, queries, keys, values, the attention's output and the MLP's hidden
-    layer), `3 mlp_dim` with SwiGLU, which keeps its gate and its up projection, plus the
-    float32 attention scores and weights, `2 num_heads seq_len`; XLA's own count for the
-    compiled step is within about 20% of it, so a run is refused only when the parameters'
-    copies and 80% of that estimate do not fit: an estimate must not stop a run that would
-    fit.
+    Training holds six copies of the parameters, in their dtype: the parameters and AdamW's
+    two moments, before and after a step (a step's inputs are kept until it has finished, so
+    that Ctrl-C can save the last finished step). The step's working memory, the gradients
+    and the activations that the backward pass keeps, is estimated per position of each
+    layer as `8 embed_dim + 2 mlp_dim` values (the norms' inputs and outputs, queries, keys,
+    values, the attention's output and the MLP's hidden layer), `3 mlp_dim` with SwiGLU,
+    which keeps its gate and its up projection, plus the float32 attention scores and
+    weights, `2 num_heads seq_len`. XLA's own count for the compiled step (its arguments,
+    results and working memory) was within about 16% of the whole estimate on 4 configs, so
+    a run is refused only when the parameters' copies and 80% of the activation estimate do
+    not fit: an estimate must not stop a run that would fit.
     The memory available is the accelerator's (its limit less what is in use) or, on the
     CPU, MemAvailable of /proc/meminfo; where it cannot be read, nothing is checked.
     """
@@ -55,7 +57,7 @@ def check_memory(model_config: GPTConfig, config: TrainConfig, *, init: GPT | No
     parameters = count_parameters(model)
     itemsize = max(jnp.dtype(leaf.dtype).itemsize for leaf in leaves)
     dtype = jnp.dtype(leaves[0].dtype).name
-    state = 4 * sum(math.prod(leaf.shape) * jnp.dtype(leaf.dtype).itemsize for leaf in leaves)
+    state = 6 * sum(math.prod(leaf.shape) * jnp.dtype(leaf.dtype).itemsize for leaf in leaves)
     seq_len = config.seq_len or model_config.max_seq_len
     mlp_arrays = 3 if model_config.mlp == "swiglu" else 2
     per_position = (
@@ -70,8 +72,8 @@ def check_memory(model_config: GPTConfig, config: TrainConfig, *, init: GPT | No
         fix = "lower batch_size or seq_len, or embed_dim or num_layers"
     raise ValueError(
         f"the model has {parameters:,} parameters: training needs about "
-        f"{_bytes(state + activations)} ({_bytes(state)} for the {dtype} parameters, their "
-        f"gradients and AdamW's two moments, and an estimated {_bytes(activations)} of "
+        f"{_bytes(state + activations)} ({_bytes(state)} for the {dtype} parameters and "
+        f"AdamW's two moments, before and after a step, and an estimated {_bytes(activations)} of "
         f"activations for batch_size={config.batch_size} rows of seq_len={seq_len} tokens) "
         f"but {_bytes(free)} of {where} is available: {fix}"
     )

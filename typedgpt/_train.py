@@ -9,6 +9,7 @@ continues exactly as an uninterrupted one would.
 """
 
 import math
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -142,9 +143,6 @@ def train(
     data_fingerprint = fingerprint(train_data)
     optimizer = config.optimizer()
     rng = np.random.default_rng(config.seed)
-    model = GPT(model_config, key=jax.random.key(config.seed)) if init is None else init
-    leaves, treedef = jax.tree.flatten(model)
-    opt_state = optimizer.init(leaves)
     start = 0
     if resume:
         checkpoint = load_checkpoint(out_dir, expect_config=model_config)
@@ -164,16 +162,17 @@ def train(
                 f"to train: set steps above {start} to resume"
             )
         check_same_settings(out_dir, state, config, data_fingerprint)
-        leaves = jax.tree.leaves(checkpoint.model)
-        structure = jax.tree.structure(opt_state)
+        leaves, treedef = jax.tree.flatten(checkpoint.model)
+        shapes = jax.eval_shape(optimizer.init, leaves)  # the state's structure, unallocated
         saved = [jnp.asarray(a) for a in checkpoint.optimizer_arrays]
-        needed = len(jax.tree.leaves(opt_state))
+        needed = len(jax.tree.leaves(shapes))
         if len(saved) != needed:
             raise ValueError(
                 f"{out_dir}: the optimizer state has {len(saved)} arrays, this optimizer "
                 f"needs {needed}: resume with the same training settings"
             )
-        opt_state = jax.tree.unflatten(structure, saved)
+        opt_state = jax.tree.unflatten(jax.tree.structure(shapes), saved)
+        del checkpoint, saved  # the loaded optimizer state, held by opt_state until step 1
         rng.bit_generator.state = saved_rng
         truncate_metrics(out_dir / METRICS_FILE, start)
     elif holds_checkpoint(out_dir):
@@ -185,6 +184,12 @@ def train(
         )
     else:
         (out_dir / METRICS_FILE).unlink(missing_ok=True)  # from a run that never checkpointed
+    if not resume:
+        # Not kept under a name of its own: the first step's inputs would stay alive all run.
+        leaves, treedef = jax.tree.flatten(
+            GPT(model_config, key=jax.random.key(config.seed)) if init is None else init
+        )
+        opt_state = optimizer.init(leaves)
 
     one_step = make_train_step(treedef, optimizer)
 
@@ -243,7 +248,9 @@ def train(
         )
         saved_step = step
 
-    result = TrainResult(model=model, step=start)
+    all_losses: list[float] = []
+    val_losses: list[tuple[int, float]] = []
+    interrupted = False
     schedule = config.schedule()
     tokens_per_step = config.batch_size * seq_len
     chunk = config.steps_per_call
@@ -304,10 +311,11 @@ def train(
                     records[-1]["val_loss"] = evaluate(new_leaves)
                 write_records(metrics, records)
                 leaves, opt_state, step = new_leaves, new_opt_state, stop
+                _refresh_locals_snapshot()
                 data_rng = rng.bit_generator.state
-                result.losses.extend(losses)
+                all_losses.extend(losses)
                 if "val_loss" in records[-1]:
-                    result.val_losses.append((step, records[-1]["val_loss"]))
+                    val_losses.append((step, records[-1]["val_loss"]))
                 if bar is not None:
                     bar.update(count)
                     postfix = {
@@ -324,16 +332,33 @@ def train(
                         on_step(record["step"], record["loss"])
     except KeyboardInterrupt:
         save(step, leaves, opt_state, data_rng)
-        result.interrupted = True
+        interrupted = True
     finally:
         if bar is not None:
             bar.close()
     total = time.perf_counter() - run_started
-    result.model = jax.tree.unflatten(treedef, leaves)
-    result.step = step
-    result.tokens_per_second = (step - start) * tokens_per_step / total if total > 0 else 0.0
+    result = TrainResult(
+        model=jax.tree.unflatten(treedef, leaves),
+        losses=all_losses,
+        val_losses=val_losses,
+        step=step,
+        tokens_per_second=(step - start) * tokens_per_step / total if total > 0 else 0.0,
+        interrupted=interrupted,
+    )
     plot_losses(out_dir / METRICS_FILE, out_dir / PLOT_FILE)
     return result
+
+
+def _refresh_locals_snapshot() -> None:
+    """Point the caller's `f_locals` snapshot at its current locals.
+
+    Before Python 3.13, reading a frame's `f_locals` stores a dict of its locals on the
+    frame, kept until the next read. Equinox's `error_if` reads it for every frame on the
+    stack while a program is traced, so `train`'s frame kept the parameters and AdamW state
+    of the step it compiled at, three more copies of the parameters, all run.
+    """
+    if sys.version_info < (3, 13):
+        sys._getframe(1).f_locals  # noqa: B018 (the read is the point)
 
 
 def _divergence_message(
