@@ -28,9 +28,9 @@ from typedgpt._checkpoint import (
     config_from_dict,
     config_to_dict,
     holds_checkpoint,
-    load_checkpoint,
     save_checkpoint,
 )
+from typedgpt._checkpoint_load import load_checkpoint
 
 TEXT = "kari\nmolu\nsenta\nvino\n"
 TOKENIZER = tg.CharTokenizer.from_text(TEXT)

@@ -17,7 +17,8 @@ import pytest
 from jaxtyping import Array, Float, Int
 
 import typedgpt as tg
-from typedgpt._generate import _generate, _sample, generate
+from typedgpt._generate import _generate, generate
+from typedgpt._generate_compiled import _sample
 
 # Fixed tolerance for cached against uncached logits, both float32.
 ATOL = RTOL = 1e-5

@@ -19,8 +19,8 @@ Generic leaf layers use local names: `Linear` maps `in` to `out`.
 from ._attention import CausalSelfAttention as CausalSelfAttention
 from ._block import Block as Block
 from ._checkpoint import CheckpointError as CheckpointError
-from ._checkpoint import load_checkpoint as load_checkpoint
 from ._checkpoint import save_checkpoint as save_checkpoint
+from ._checkpoint_load import load_checkpoint as load_checkpoint
 from ._config import GPTConfig as GPTConfig
 from ._corpus import builtin_corpus as builtin_corpus
 from ._corpus import load_text as load_text

@@ -27,7 +27,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -141,16 +140,6 @@ def config_from_dict(data: Any, *, source: str = "config") -> GPTConfig:
         raise CheckpointError(f"{source}: {error}") from error
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    """What `load_checkpoint` read: the model and, when present, the rest."""
-
-    model: GPT
-    tokenizer_json: dict[str, Any] | None
-    optimizer_arrays: list[np.ndarray] | None
-    train_state: dict[str, Any] | None
-
-
 def save_checkpoint(
     folder: str | Path,
     model: GPT,
@@ -251,122 +240,3 @@ def holds_checkpoint(folder: str | Path) -> bool:
     """Whether `folder` holds a training checkpoint (a `train_state.json`, committed or moved)."""
     folder = Path(folder)
     return (folder / STATE_FILE).exists() or (folder / COMMITTED_DIR / STATE_FILE).exists()
-
-
-def _read(folder: Path, name: str, path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(
-            f"checkpoint {folder} has no {name}: it is incomplete; use a complete checkpoint "
-            "folder (one with config.json and model.safetensors)"
-        ) from None
-
-
-def load_checkpoint(folder: str | Path, *, expect_config: GPTConfig | None = None) -> Checkpoint:
-    """Read a checkpoint folder, verifying hashes, the config and every tensor's shape.
-
-    `expect_config`, when given, must equal the folder's config (resuming a run with another
-    architecture is an error naming the fields that differ). A save that crashed after its
-    commit is read from its `.checkpoint.new`; the folder is not written to.
-
-    **Returns:** a record with `model` (the `GPT`), `tokenizer_json` (the dict to pass to
-    `tokenizer_from_json`, or `None`), `optimizer_arrays` (a list of NumPy arrays, or
-    `None`) and `train_state` (the dict of `train_state.json`, or `None`).
-
-    **Raises:** `CheckpointError` when the folder is missing or a file, a file is missing,
-    corrupt or does not match its recorded hash, the config differs from `expect_config`,
-    or a tensor does not fit the config.
-    """
-    folder = Path(folder)
-    if folder.is_file():
-        hint = f" ({folder.parent})" if folder.name in (CONFIG_FILE, MODEL_FILE, STATE_FILE) else ""
-        raise CheckpointError(
-            f"{folder} is a file, not a checkpoint folder: pass the folder that holds "
-            f"config.json and model.safetensors{hint}"
-        )
-    if not folder.is_dir():
-        raise CheckpointError(f"checkpoint folder {folder} does not exist: check the path")
-    committed = folder / COMMITTED_DIR
-    overlay = (committed / STATE_FILE).exists()
-
-    def path(name: str) -> Path:
-        """Where the latest checkpoint's `name` is: its committed copy while one is left."""
-        return committed / name if overlay and (committed / name).exists() else folder / name
-
-    state: dict[str, Any] | None = None
-    hashes: dict[str, str] | None = None
-    state_path = path(STATE_FILE)
-    if state_path.exists():
-        try:
-            state = json.loads(_read(folder, STATE_FILE, state_path))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise CheckpointError(f"{state_path} is corrupt: {error}") from None
-        if not isinstance(state, dict):
-            raise CheckpointError(f"{state_path} is corrupt: expected a JSON object")
-        if "files" in state:
-            hashes = state["files"]
-            if not isinstance(hashes, dict) or not all(
-                isinstance(value, str) for value in hashes.values()
-            ):
-                raise CheckpointError(
-                    f"{state_path} is corrupt: its 'files' field must map file names to "
-                    "SHA-256 hashes"
-                )
-
-    def read_verified(name: str) -> bytes:
-        data = _read(folder, name, path(name))
-        if hashes is not None and name in hashes:
-            if hashlib.sha256(data).hexdigest() != hashes[name]:
-                raise CheckpointError(
-                    f"{path(name)} does not match the hash recorded in {STATE_FILE}: the file "
-                    "is truncated or corrupt; restore it or use an earlier checkpoint"
-                )
-        return data
-
-    def has(name: str) -> bool:
-        """Whether the checkpoint holds an optional file: its hash is recorded, if any are."""
-        return name in hashes if hashes is not None else path(name).exists()
-
-    try:
-        config_data = json.loads(read_verified(CONFIG_FILE))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path(CONFIG_FILE)} is corrupt: {error}") from None
-    config = config_from_dict(config_data, source=str(path(CONFIG_FILE)))
-    if expect_config is not None and config != expect_config:
-        differ = [
-            f"{f.name}: checkpoint {getattr(config, f.name)!r}, "
-            f"requested {getattr(expect_config, f.name)!r}"
-            for f in dataclasses.fields(GPTConfig)
-            if getattr(config, f.name) != getattr(expect_config, f.name)
-        ]
-        raise CheckpointError(
-            f"checkpoint {folder} was made with another config ({'; '.join(differ)}): "
-            "resume with the same model settings, or start a new run in another folder"
-        )
-    try:
-        tensors = read_safetensors(read_verified(MODEL_FILE))
-    except CheckpointError:
-        raise
-    except Exception as error:
-        raise CheckpointError(f"{path(MODEL_FILE)} is corrupt: {error}") from None
-    try:
-        model = GPT.from_state_dict(config, tensors)
-    except (KeyError, ValueError, TypeError) as error:
-        raise CheckpointError(f"{path(MODEL_FILE)} does not fit its config: {error}") from None
-    tokenizer_json = None
-    if has(TOKENIZER_FILE):
-        try:
-            tokenizer_json = json.loads(read_verified(TOKENIZER_FILE))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise CheckpointError(f"{path(TOKENIZER_FILE)} is corrupt: {error}") from None
-    optimizer_arrays = None
-    if has(OPTIMIZER_FILE):
-        try:
-            arrays = read_safetensors(read_verified(OPTIMIZER_FILE))
-        except CheckpointError:
-            raise
-        except Exception as error:
-            raise CheckpointError(f"{path(OPTIMIZER_FILE)} is corrupt: {error}") from None
-        optimizer_arrays = [arrays[name] for name in sorted(arrays)]
-    return Checkpoint(model, tokenizer_json, optimizer_arrays, state)

@@ -7,12 +7,7 @@ compiles per token.
 
 Prompts are padded on the right to a bucket length `L` (the next power of two, at least 8,
 at most `max_seq_len`), so a new prompt length compiles only when it starts a new bucket.
-After prefilling `L` positions of a prompt whose real length is `n`, the cache position is
-set back to `n` and the logits of row `n - 1` give the first token. The padded slots `n ...
-L - 1` hold stale keys and values, but the cache mask `key_pos <= query_pos` hides every
-slot past the query, and the token at position `p` overwrites slot `p` before any query sees
-it. A batch runs the same steps with `jax.vmap` over its sequences, each with its own cache,
-position and length.
+The compiled program itself (`_generate_compiled`) rewinds each cache past the padding.
 
 The cache holds `C` slots: the positions the longest prompt and its new tokens feed,
 rounded up to a power of two (at least `L`, at most `max_seq_len`). Attention reads every
@@ -23,27 +18,21 @@ returned without being fed, so a prompt of `n` tokens and `max_new_tokens = m` f
 `n + m - 1` positions, which must be at most `max_seq_len`.
 """
 
-import functools
-import itertools
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, overload
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from ._generate_checks import FLOAT32_TINY, check_options, check_prompts, is_greedy, scalar
+from ._generate_compiled import compiled
 from ._gpt import GPT
-from ._kv_cache import KVCache
+from ._streaming import OnToken, Stream, stream_ids, streams
 
 Prompt = Sequence[int] | Int[Array, " seq"] | Int[np.ndarray, " seq"]
-OnToken = Callable[[Int[np.ndarray, " batch"]], object]
 
 _MIN_BUCKET = 8
-# step, last tokens, caches, done, new tokens, their logits: the carry of the decode loop.
-_State = tuple[Any, Any, Any, Any, Any, Any]
 
 
 @overload
@@ -196,13 +185,13 @@ def _generate(
     needed = int(lengths.max()) + max_new_tokens - 1
     cache_size = min(max(bucket, 1 << (needed - 1).bit_length()), limit)
 
-    stream_id = next(_stream_ids) % 2**31  # it travels as an int32
-    stream = _Stream(on_token) if on_token is not None else None
+    stream_id = next(stream_ids) % 2**31  # it travels as an int32
+    stream = Stream(on_token) if on_token is not None else None
     if stream is not None:
-        _streams[stream_id] = stream
+        streams[stream_id] = stream
     leaves, treedef = jax.tree.flatten(model)
     try:
-        out, logits = _compiled(
+        out, logits = compiled(
             leaves,
             padded,
             lengths,
@@ -226,7 +215,7 @@ def _generate(
         if stream is not None:
             jax.effects_barrier()  # type: ignore[no-untyped-call]  # every callback has run
     finally:
-        _streams.pop(stream_id, None)
+        streams.pop(stream_id, None)
     if stream is not None and stream.error is not None:
         raise stream.error
 
@@ -238,182 +227,3 @@ def _generate(
         else [row[:count] for row, count in zip(np.asarray(logits), counts, strict=True)]
     )
     return tokens, single, step_logits
-
-
-@functools.partial(
-    jax.jit,
-    static_argnames=(
-        "treedef",
-        "cache_size",
-        "top_k",
-        "greedy",
-        "nucleus",
-        "streaming",
-        "with_logits",
-    ),
-)
-def _compiled(
-    leaves: list[Array],
-    prompts: Int[Array, "batch bucket"],
-    lengths: Int[Array, " batch"],
-    max_new_tokens: Int[Array, ""],
-    temperature: Float[Array, ""],
-    top_p: Float[Array, ""],
-    eos_id: Int[Array, ""],
-    key: PRNGKeyArray,
-    stream_id: Int[Array, ""],
-    *,
-    treedef: Any,
-    cache_size: int,
-    top_k: int | None,
-    greedy: bool,
-    nucleus: bool,
-    streaming: bool,
-    with_logits: bool,
-) -> tuple[Int[Array, "batch kv_seq"], Float[Array, "batch kv_seq vocab"] | None]:
-    """The whole generation: prefill, then one token per step in a `while_loop`.
-
-    **Returns:** the new tokens of each sequence in a buffer of `max_seq_len` slots, `-1`
-    past its end; and, when `with_logits`, the logits each step sampled from.
-    """
-    model: GPT = jax.tree.unflatten(treedef, leaves)
-    batch = prompts.shape[0]
-    limit, vocab = model.config.max_seq_len, model.config.vocab_size
-    keys = jax.random.split(key, batch)
-    empty = model.init_cache(size=cache_size)
-
-    # The prompt runs through the stacked blocks (`lax.scan`); each new token runs through
-    # blocks unstacked once, here, with one cache per layer, so that no step copies weights
-    # or caches out of stacked arrays.
-    blocks = model.unstacked_blocks()
-
-    def prefill(
-        prompt: Int[Array, " bucket"], length: Int[Array, ""]
-    ) -> tuple[Float[Array, " vocab"], list[KVCache]]:
-        logits, cache = model.forward_cached(prompt, empty)
-        # Rewind past the padding: its slots are masked, then overwritten one by one.
-        caches = [
-            KVCache(keys=cache.keys[i], values=cache.values[i], position=length)
-            for i in range(len(blocks))
-        ]
-        return logits[length - 1], caches
-
-    def step_one(
-        token: Int[Array, ""], caches: list[KVCache]
-    ) -> tuple[Float[Array, " vocab"], list[KVCache]]:
-        logits, caches = model.forward_cached_layers(blocks, token[None], caches)
-        return logits[0], caches
-
-    def step_all(
-        tokens: Int[Array, " batch"], caches: list[KVCache]
-    ) -> tuple[Float[Array, "batch vocab"], list[KVCache]]:
-        if batch > 1:
-            return jax.vmap(step_one)(tokens, caches)
-        # One sequence: no vmap, whose batched cache position would turn each cache write
-        # into a scatter over the whole cache; its caches travel without the batch axis.
-        logits, caches = step_one(tokens[0], caches)
-        return logits[None], caches
-
-    def choose(logits: Float[Array, "batch vocab"], step: Int[Array, ""]) -> Int[Array, " batch"]:
-        step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, step)
-        sample = functools.partial(
-            _sample,
-            temperature=temperature,
-            top_p=top_p,
-            top_k=top_k,
-            greedy=greedy,
-            nucleus=nucleus,
-        )
-        return jax.vmap(sample)(logits, step_keys)
-
-    def emit(tokens: Int[Array, " batch"]) -> None:
-        if streaming:
-            jax.debug.callback(_emit, stream_id, tokens, ordered=True)
-
-    logits, caches = jax.vmap(prefill)(prompts, lengths)
-    if batch == 1:
-        caches = jax.tree.map(lambda a: a[0], caches)
-    step = jnp.int32(0)
-    tokens = choose(logits, step)
-    emit(tokens)
-    out = jnp.full((batch, limit), -1, jnp.int32).at[:, 0].set(tokens)
-    out_logits = (
-        jnp.zeros((batch, limit, vocab), jnp.float32).at[:, 0].set(logits.astype(jnp.float32))
-        if with_logits
-        else None
-    )
-    done = tokens == eos_id
-
-    def more(state: _State) -> Array:
-        step, _, _, done, _, _ = state
-        going: Array = (step + 1 < max_new_tokens) & ~jnp.all(done)
-        return going
-
-    def advance(state: _State) -> _State:
-        step, tokens, caches, done, out, out_logits = state
-        step = step + 1
-        # A stopped sequence keeps stepping (the batch moves together) on a valid id.
-        logits, caches = step_all(jnp.maximum(tokens, 0), caches)
-        tokens = jnp.where(done, -1, choose(logits, step))
-        emit(tokens)
-        out = out.at[:, step].set(tokens)
-        if out_logits is not None:
-            out_logits = out_logits.at[:, step].set(logits.astype(jnp.float32))
-        return step, tokens, caches, done | (tokens == eos_id), out, out_logits
-
-    state = (step, tokens, caches, done, out, out_logits)
-    _, _, _, _, out, out_logits = jax.lax.while_loop(more, advance, state)
-    return out, out_logits
-
-
-def _sample(
-    logits: Float[Array, " vocab"],
-    key: PRNGKeyArray,
-    *,
-    temperature: Float[Array, ""],
-    top_p: Float[Array, ""],
-    top_k: int | None,
-    greedy: bool,
-    nucleus: bool,
-) -> Int[Array, ""]:
-    """One token from one row of logits: greedy, or temperature, top-k, top-p, then a draw."""
-    logits = logits.astype(jnp.float32)
-    if greedy:
-        return jnp.argmax(logits).astype(jnp.int32)
-    # Shifted so that the largest is 0: the others fall to -inf at worst, never to nan.
-    logits = (logits - jnp.max(logits)) / temperature
-    # -inf, not finfo.min: a filtered token must have probability exactly zero.
-    if top_k is not None:
-        kth = jax.lax.top_k(logits, top_k)[0][-1]
-        logits = jnp.where(logits >= kth, logits, -jnp.inf)
-    if nucleus:
-        order = jnp.argsort(-logits)
-        probs = jax.nn.softmax(logits[order])
-        mass_before = jnp.cumsum(probs) - probs
-        keep = jnp.zeros(logits.shape, bool).at[order].set(mass_before < top_p)
-        logits = jnp.where(keep, logits, -jnp.inf)
-    return jax.random.categorical(key, logits).astype(jnp.int32)
-
-
-@dataclass
-class _Stream:
-    """A caller's `on_token`, and the first exception it raised."""
-
-    on_token: OnToken
-    error: Exception | None = None
-
-
-_streams: dict[int, _Stream] = {}
-_stream_ids = itertools.count()
-
-
-def _emit(stream_id: Array, tokens: Array) -> None:
-    """The host side of `on_token`: one compiled program serves every callback, looked up
-    by id, so passing a new callable does not compile again."""
-    stream = _streams.get(int(stream_id))
-    if stream is None or stream.error is not None:
-        return
-    try:
-        stream.on_token(np.array(tokens, np.int32))
-    except Exception as error:
-        stream.error = error

@@ -24,9 +24,9 @@ from ._checkpoint import (
     STATE_FILE,
     CheckpointError,
     holds_checkpoint,
-    load_checkpoint,
     save_checkpoint,
 )
+from ._checkpoint_load import load_checkpoint
 from ._config import GPTConfig
 from ._data import Batch, TextDataset
 from ._gpt import GPT
