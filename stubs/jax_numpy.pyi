@@ -103,8 +103,8 @@ def empty_like(
     device: Any = None,
 ) -> Shaped[Array, "*shape"]: ...
 
-# Cumulative sums and products along `axis`. (Without `axis`, jnp flattens the array first;
-# that case is not modelled: the dims are kept.)
+# Cumulative sums and products along `axis`. (Without `axis`, jnp flattens the array first:
+# the result is of unknown dims.)
 
 @checks_axis
 def cumsum(

@@ -36,6 +36,7 @@ from mypy.types import (
 from ._dims import GRADUAL, Shape
 from ._stubs import NO_DEFAULT, SELF, VAR_POSITIONAL, Stub
 from ._types import (
+    NDARRAY,
     Builder,
     ForgetNumpyShapes,
     dims_of,
@@ -59,10 +60,11 @@ _CONSTANTS = {"builtins.True": True, "builtins.False": False, "builtins.None": N
 
 
 class Call:
-    """One call: its mypy context, and the stub of the callee."""
+    """One call: its mypy context, and the stub of the callee; `numpy` for a NumPy function
+    that a jax.numpy stub describes, whose arrays are NumPy's."""
 
-    def __init__(self, ctx: CallContext, stub: Stub) -> None:
-        self.ctx, self.stub = ctx, stub
+    def __init__(self, ctx: CallContext, stub: Stub, *, numpy: bool = False) -> None:
+        self.ctx, self.stub, self.numpy = ctx, stub, numpy
         self._positional: list[tuple[Expression, Type]] = []
         self._named: dict[str, tuple[Expression, Type]] = {}
         self._spread = False  # a `*args` argument: positions after it are unknown
@@ -166,6 +168,12 @@ class Call:
         ambiguity and erase the dims), else NumPy's own result: a 0-d result is a NumPy
         scalar."""
         default = self.ctx.default_return_type
+        if self.numpy:
+            if not dims or dims == GRADUAL:
+                return default.accept(ForgetNumpyShapes())
+            any_type = AnyType(TypeOfAny.special_form)
+            like = self.ctx.api.named_generic_type(NDARRAY, [any_type, any_type])
+            return Builder(like.type, self.ctx.api.named_generic_type).array(dims, like=like)
         own = shaped_instance(self.ctx.type) if isinstance(self.ctx, MethodContext) else None
         if own is not None and is_ndarray(own):
             if not dims or dims == GRADUAL:
@@ -179,6 +187,8 @@ class Call:
 
     def unknown(self) -> Type:
         """The default result, shape-unknown."""
+        if self.numpy:
+            return self.ctx.default_return_type.accept(ForgetNumpyShapes())
         return gradual_like(self.ctx.default_return_type)
 
 

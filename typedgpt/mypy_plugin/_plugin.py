@@ -17,6 +17,7 @@ stubs, and the transformations. It wraps mypy's default plugin so that a hook of
 other name to the plugins configured after it.
 """
 
+import functools
 from collections.abc import Callable
 
 from mypy.nodes import AssignmentStmt, IndexExpr, MypyFile, NameExpr, TypeInfo
@@ -33,7 +34,7 @@ from mypy.plugin import (
     Plugin,
 )
 from mypy.plugins.default import DefaultPlugin
-from mypy.types import CallableType, Type
+from mypy.types import CallableType, Instance, LiteralType, Type, get_proper_type
 
 from . import _rules as rules
 from . import _semanal as semanal
@@ -47,6 +48,21 @@ NUMPY = "numpy."
 # The classes mypy names NumPy's array members by: methods by the class of the object,
 # attributes by the class that defines them (`.T` is `_ArrayOrScalarCommon`'s).
 NDARRAY_MEMBER = ("numpy.ndarray.", "numpy._ArrayOrScalarCommon.")
+# NumPy's ufuncs (`np.exp`, `np.add`) are objects; a call is their class's `__call__`, and the
+# ufunc's name is the first argument of its type (`_UFunc_Nin1_Nout1[Literal['exp'], ...]`).
+UFUNC = "numpy._typing._ufunc."
+# The NumPy functions whose dims follow jax.numpy's function of the same name, read through
+# its stub. NumPy defines its functions in `numpy._core` and `numpy.lib`; others of the same
+# name (`numpy.ma`, `numpy.char`) keep their arrays of unknown dims.
+NUMPY_MODULES = ("numpy._core.", "numpy.lib.")
+NUMPY_FUNCTIONS = frozenset(
+    {
+        "all", "amax", "amin", "any", "argmax", "argmin", "clip", "concatenate", "cumprod",
+        "cumsum", "einsum", "expand_dims", "max", "mean", "median", "min", "moveaxis",
+        "nanmax", "nanmean", "nanmin", "nansum", "prod", "reshape", "round", "stack", "std",
+        "sum", "swapaxes", "transpose", "tril", "triu", "var", "where",
+    }
+)  # fmt: skip
 
 
 class ShapePlugin(Plugin):
@@ -159,7 +175,7 @@ class ShapePlugin(Plugin):
             stub = self._stubs.function(fullname)
             return (lambda ctx: rules.apply(stub, ctx)) if stub is not None else None
         if fullname.startswith(NUMPY):
-            return _forget_numpy_shapes
+            return self._numpy_function(fullname)
         if self._claims(fullname):
             return self._calls.result
         return None
@@ -172,6 +188,8 @@ class ShapePlugin(Plugin):
             if stub is None or stub.is_property:
                 return None
             return lambda ctx: rules.apply(stub, ctx)
+        if fullname.startswith(UFUNC) and fullname.endswith(".__call__"):
+            return self._ufunc_call
         if fullname.startswith(NUMPY):
             # `jax.Array`'s stubs hold for `np.ndarray`'s operators and methods of one name.
             method = self._stubs.methods.get(fullname.rpartition(".")[2])
@@ -194,6 +212,27 @@ class ShapePlugin(Plugin):
                 ctx.default_attr_type, ctx.api.named_generic_type("builtins.int", [])
             )
         return None
+
+    def _numpy_function(self, fullname: str) -> Callable[[FunctionContext], Type]:
+        """The hook of a NumPy function: the rule of jax.numpy's function of its name where
+        `NUMPY_FUNCTIONS` has it, else NumPy's own result, of unknown dims."""
+        module, _, name = fullname.rpartition(".")
+        stub = self._stubs.function(f"jax.numpy.{name}")
+        if stub is None or name not in NUMPY_FUNCTIONS or not module.startswith(NUMPY_MODULES):
+            return _forget_numpy_shapes
+        return functools.partial(rules.apply, stub, numpy=True)
+
+    def _ufunc_call(self, ctx: MethodContext) -> Type:
+        """A call of a NumPy ufunc: the rule of jax.numpy's function of its name, whose
+        elementwise functions broadcast as NumPy's ufuncs do."""
+        ufunc = get_proper_type(ctx.type)
+        name = ufunc.args[0] if isinstance(ufunc, Instance) and ufunc.args else None
+        name = get_proper_type(name)
+        if isinstance(name, LiteralType) and isinstance(name.value, str):
+            stub = self._stubs.function(f"jax.numpy.{name.value}")
+            if stub is not None:
+                return rules.apply(stub, ctx, numpy=True)
+        return _forget_numpy_shapes(ctx)
 
     def _claims(self, fullname: str) -> bool:
         """Whether calls of `fullname` are the plugin's: its definition has jaxtyping dims,

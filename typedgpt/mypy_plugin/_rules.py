@@ -34,10 +34,10 @@ from ._types import Builder, dims_of, is_scalar_like, shaped_instance
 Rule = Callable[[Call], Type]
 
 
-def apply(stub: Stub, ctx: CallContext) -> Type:
-    """Run the stub's rule on a call; a `ShapeError` becomes a mypy error naming the callee,
-    and the result is then shape-unknown."""
-    call = Call(ctx, stub)
+def apply(stub: Stub, ctx: CallContext, *, numpy: bool = False) -> Type:
+    """Run the stub's rule on a call (of a NumPy function with `numpy`); a `ShapeError`
+    becomes a mypy error naming the callee, and the result is then shape-unknown."""
+    call = Call(ctx, stub, numpy=numpy)
     try:
         return RULES[stub.rule](call)
     except ShapeError as error:
@@ -98,7 +98,10 @@ def signature(call: Call) -> Type:
 
 
 def checks_axis(call: Call) -> Type:
-    """The signature, after checking that a literal `axis` is an axis of the array."""
+    """The signature, after checking that a literal `axis` is an axis of the array; with
+    `axis=None` (`cumsum` flattens the array first) the result is unknown."""
+    if call.value("axis") is None:
+        return call.unknown()
     first = call.operand()
     axes = call.axes() if call.expr("axis") is not None else None
     if first is not None and isinstance(axes, tuple):

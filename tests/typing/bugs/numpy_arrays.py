@@ -40,3 +40,16 @@ def pair(
     y: Float[Array, " embed"],
 ) -> None:
     f(x, y)  # E: [shape] f: argument 2 has dims (embed,) where (seq,) is expected ("n" is seq
+
+
+# NumPy's functions and ufuncs follow jax.numpy's function of the same name.
+def numpy_functions(
+    x: Float[np.ndarray, "seq embed"], b: Float[np.ndarray, " seq"], w: Float[np.ndarray, "vocab embed"]
+) -> Float[np.ndarray, " seq"]:
+    np.exp(x) + b  # E: [shape] "+" broadcasts (seq, embed) and (seq,): dim -1 is embed in one, seq
+    np.maximum(x, b)  # E: [shape] "maximum" broadcasts (seq, embed) and (seq,): dim -1 is embed
+    np.matmul(x, w)  # G: [shape] "@" contracts embed (the last dim of (seq, embed)) with vocab
+    np.einsum("se,ev->sv", x, w)  # E: [shape] einsum "se,ev->sv": e is embed in operand 1 but
+    np.concatenate([x, w], axis=1)  # E: [shape] concatenate along axis 1: dim 0 is seq in one
+    np.mean(x, axis=2)  # E: [shape] mean: axis 2 is out of range for (seq, embed), which has 2
+    return np.sum(x, axis=0)  # E: [return-value] got "ndarray[tuple[Literal['embed']], Any]"

@@ -90,3 +90,37 @@ def sampled(
 ) -> tuple[Float[np.ndarray, "seq embed"], Float[np.ndarray, "a b"]]:
     rng = np.random.default_rng(seed)
     return np.asarray(x), rng.normal(size=(3, 4))
+
+
+# NumPy's functions and ufuncs have the dims of jax.numpy's function of the same name; others,
+# and calls on values without dims, are NumPy's own.
+def softmax(x: Float[np.ndarray, "seq vocab"]) -> Float[np.ndarray, "seq vocab"]:
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / np.sum(exp, axis=-1, keepdims=True)
+
+
+def attention(
+    q: Float[np.ndarray, "seq dim"], k: Float[np.ndarray, "kv_seq dim"]
+) -> Float[np.ndarray, "seq kv_seq"]:
+    scores = np.einsum("sd,td->st", q, k) * 0.125
+    return np.where(scores > 0, scores, np.tanh(scores))
+
+
+def pooled(
+    x: Float[np.ndarray, "seq embed"], y: Float[np.ndarray, "seq embed"]
+) -> tuple[
+    Float[np.ndarray, "2 seq embed"], Float[np.ndarray, " embed"], Float[np.ndarray, "embed seq"]
+]:
+    return np.stack([x, y]), np.mean(np.maximum(x, 0.0), axis=0), np.transpose(np.add(x, y))
+
+
+def numpy_own(x: Float[np.ndarray, "seq embed"]) -> tuple[float, Float[np.ndarray, "a b"]]:
+    return float(np.sum(x)), np.exp(np.ones((2, 3))) + np.linalg.norm(x)
+
+
+# Without `axis`, cumsum flattens the array first: its result is of unknown dims.
+def running(
+    x: Float[np.ndarray, "seq embed"], y: Float[Array, "seq embed"]
+) -> tuple[Float[np.ndarray, " n"], Float[np.ndarray, "seq embed"], Float[Array, " n"]]:
+    return np.cumsum(x), np.cumsum(x, axis=0), jnp.cumsum(y)
