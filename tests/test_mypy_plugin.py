@@ -34,11 +34,11 @@ from typedgpt.mypy_plugin import (
 )
 from typedgpt.mypy_plugin._binder import Binder
 from typedgpt.mypy_plugin._dims import ANY_DIM, GRADUAL, Dim, DimSpecError, parse_dims
+from typedgpt.mypy_plugin._einsum import einsum
 from typedgpt.mypy_plugin._rules import check as check_rules
 from typedgpt.mypy_plugin._shapes import (
     ShapeError,
     broadcast,
-    einsum,
     matmul,
     moveaxis,
     reshape,
