@@ -1,16 +1,24 @@
 """Resuming a training run: what a checkpoint records of the run (its settings, the position
-of its data sampler, a fingerprint of its training data), and the checks that a resumed run
-continues that run, or that a folder holds a model and no run to resume."""
+of its data sampler, a fingerprint of its training data), the checks that a resumed run
+continues that run, or that a folder holds a model and no run to resume, and `restore`,
+which reads the run back."""
 
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
+from jaxtyping import Array
 
 from ._checkpoint import COMMITTED_DIR, STATE_FILE, CheckpointError
+from ._checkpoint_load import load_checkpoint
+from ._config import GPTConfig
 from ._data import TextDataset
+from ._tokenizer import Tokenizer
 from ._train_config import TrainConfig
 
 # Settings a resumed run may change: they decide when to stop, evaluate and save, and how steps
@@ -114,3 +122,46 @@ def jsonable(config: TrainConfig) -> dict[str, Any]:
     from dataclasses import asdict
 
     return asdict(config)
+
+
+def restore(
+    out_dir: Path,
+    model_config: GPTConfig,
+    tokenizer: Tokenizer,
+    config: TrainConfig,
+    optimizer: optax.GradientTransformation,
+    data_fingerprint: dict[str, Any],
+) -> tuple[int, list[Array], Any, Any, dict[str, Any]]:
+    """The run in `out_dir` that `train(resume=True)` continues, checked against the
+    arguments: its step, the model's leaves and their treedef, AdamW's state and the data
+    sampler's state. Nothing is kept but what is returned: the checkpoint's NumPy copies of
+    the optimizer state are dropped.
+    """
+    checkpoint = load_checkpoint(out_dir, expect_config=model_config)
+    state = checkpoint.train_state
+    if state is None or checkpoint.optimizer_arrays is None:
+        raise ValueError(f"{out_dir} {MODEL_ONLY}")
+    if checkpoint.tokenizer_json != tokenizer.to_json():
+        raise CheckpointError(
+            f"{out_dir} was trained with another tokenizer: resume with the tokenizer "
+            "saved in its tokenizer.json"
+        )
+    start, saved_rng = resume_position(out_dir / STATE_FILE, state)
+    # Before the settings: fewer steps can change a warmup capped at them.
+    if start >= config.steps:
+        raise ValueError(
+            f"{out_dir} is already at step {start}, so steps={config.steps} leaves nothing "
+            f"to train: set steps above {start} to resume"
+        )
+    check_same_settings(out_dir, state, config, data_fingerprint)
+    leaves, treedef = jax.tree.flatten(checkpoint.model)
+    shapes = jax.eval_shape(optimizer.init, leaves)  # the state's structure, unallocated
+    saved = [jnp.asarray(a) for a in checkpoint.optimizer_arrays]
+    needed = len(jax.tree.leaves(shapes))
+    if len(saved) != needed:
+        raise ValueError(
+            f"{out_dir}: the optimizer state has {len(saved)} arrays, this optimizer "
+            f"needs {needed}: resume with the same training settings"
+        )
+    opt_state = jax.tree.unflatten(jax.tree.structure(shapes), saved)
+    return start, leaves, treedef, opt_state, saved_rng

@@ -20,13 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from ._checkpoint import (
-    STATE_FILE,
-    CheckpointError,
-    holds_checkpoint,
-    save_checkpoint,
-)
-from ._checkpoint_load import load_checkpoint
+from ._checkpoint import holds_checkpoint, save_checkpoint
 from ._config import GPTConfig
 from ._data import Batch, TextDataset
 from ._gpt import GPT
@@ -42,14 +36,13 @@ from ._metrics import (
 )
 from ._resume import (
     MODEL_ONLY,
-    check_same_settings,
     fingerprint,
     holds_only_a_model,
     jsonable,
-    resume_position,
+    restore,
 )
 from ._tokenizer import Tokenizer
-from ._train_checks import check_batch_rows, check_dataset, check_init
+from ._train_checks import check_arguments, check_init
 from ._train_config import TrainConfig, TrainingDiverged, TrainResult
 from ._train_step import make_train_step
 
@@ -115,64 +108,18 @@ def train(
     is not a `GPT`; `NotADirectoryError` when `out_dir` is a file.
     """
     check_init(init, model_config)
-    out_dir = Path(out_dir)
-    existing = next(path for path in (out_dir, *out_dir.parents) if path.exists())
-    if not existing.is_dir():
-        where = "is a file" if existing == out_dir else f"lies inside {existing}, which is a file"
-        raise NotADirectoryError(
-            f"out_dir {out_dir} {where}, not a folder: name a folder for the checkpoint"
-        )
-    seq_len = config.seq_len or model_config.max_seq_len
-    if seq_len > model_config.max_seq_len:
-        raise ValueError(
-            f"seq_len={seq_len} is longer than max_seq_len={model_config.max_seq_len}: "
-            "lower seq_len or raise max_seq_len"
-        )
-    if tokenizer.vocab_size > model_config.vocab_size:
-        raise ValueError(
-            f"the tokenizer has {tokenizer.vocab_size} ids but vocab_size is "
-            f"{model_config.vocab_size}: set vocab_size to at least {tokenizer.vocab_size}"
-        )
-    seq_len_source = "TrainConfig.seq_len" if config.seq_len else "the model's max_seq_len"
-    check_dataset("train_data", train_data, tokenizer, model_config.vocab_size)
-    check_batch_rows("train_data", train_data, seq_len, seq_len_source)
-    if val_data is not None:
-        check_dataset("val_data", val_data, tokenizer, model_config.vocab_size)
-        check_batch_rows("val_data", val_data, seq_len, seq_len_source)
+    out_dir, seq_len = check_arguments(
+        model_config, train_data, val_data, tokenizer, out_dir, config
+    )
     check_memory(model_config, config, init=init)
     data_fingerprint = fingerprint(train_data)
     optimizer = config.optimizer()
     rng = np.random.default_rng(config.seed)
     start = 0
     if resume:
-        checkpoint = load_checkpoint(out_dir, expect_config=model_config)
-        state = checkpoint.train_state
-        if state is None or checkpoint.optimizer_arrays is None:
-            raise ValueError(f"{out_dir} {MODEL_ONLY}")
-        if checkpoint.tokenizer_json != tokenizer.to_json():
-            raise CheckpointError(
-                f"{out_dir} was trained with another tokenizer: resume with the tokenizer "
-                "saved in its tokenizer.json"
-            )
-        start, saved_rng = resume_position(out_dir / STATE_FILE, state)
-        # Before the settings: fewer steps can change a warmup capped at them.
-        if start >= config.steps:
-            raise ValueError(
-                f"{out_dir} is already at step {start}, so steps={config.steps} leaves nothing "
-                f"to train: set steps above {start} to resume"
-            )
-        check_same_settings(out_dir, state, config, data_fingerprint)
-        leaves, treedef = jax.tree.flatten(checkpoint.model)
-        shapes = jax.eval_shape(optimizer.init, leaves)  # the state's structure, unallocated
-        saved = [jnp.asarray(a) for a in checkpoint.optimizer_arrays]
-        needed = len(jax.tree.leaves(shapes))
-        if len(saved) != needed:
-            raise ValueError(
-                f"{out_dir}: the optimizer state has {len(saved)} arrays, this optimizer "
-                f"needs {needed}: resume with the same training settings"
-            )
-        opt_state = jax.tree.unflatten(jax.tree.structure(shapes), saved)
-        del checkpoint, saved  # the loaded optimizer state, held by opt_state until step 1
+        start, leaves, treedef, opt_state, saved_rng = restore(
+            out_dir, model_config, tokenizer, config, optimizer, data_fingerprint
+        )
         rng.bit_generator.state = saved_rng
         truncate_metrics(out_dir / METRICS_FILE, start)
     elif holds_checkpoint(out_dir):

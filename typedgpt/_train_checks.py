@@ -1,7 +1,8 @@
 """The checks `train` runs on its arguments before anything is allocated: the `init` model
-against the model config, and each dataset against the tokenizer, the vocabulary and the
-length of a batch row."""
+against the model config, the output folder and the row length, and each dataset against
+the tokenizer, the vocabulary and the length of a batch row."""
 
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -11,6 +12,7 @@ from ._config import GPTConfig
 from ._data import TextDataset
 from ._gpt import GPT
 from ._tokenizer import Tokenizer
+from ._train_config import TrainConfig
 
 
 def check_init(init: GPT | None, model_config: GPTConfig) -> None:
@@ -74,3 +76,44 @@ def check_dataset(name: str, data: Any, tokenizer: Tokenizer, vocab_size: int) -
             f"(vocab_size={vocab_size}): encode the text with the tokenizer, or raise "
             "vocab_size"
         )
+
+
+def check_arguments(
+    model_config: GPTConfig,
+    train_data: Any,
+    val_data: Any,
+    tokenizer: Tokenizer,
+    out_dir: str | Path,
+    config: TrainConfig,
+) -> tuple[Path, int]:
+    """Refuse what `train` cannot run: an `out_dir` that is a file or inside one, a
+    `seq_len` over the model's context, a tokenizer larger than the vocabulary, and data
+    that does not fit (`check_dataset`, `check_batch_rows`).
+
+    **Returns:** `out_dir` as a `Path`, and the length of a batch row.
+    """
+    out_dir = Path(out_dir)
+    existing = next(path for path in (out_dir, *out_dir.parents) if path.exists())
+    if not existing.is_dir():
+        where = "is a file" if existing == out_dir else f"lies inside {existing}, which is a file"
+        raise NotADirectoryError(
+            f"out_dir {out_dir} {where}, not a folder: name a folder for the checkpoint"
+        )
+    seq_len = config.seq_len or model_config.max_seq_len
+    if seq_len > model_config.max_seq_len:
+        raise ValueError(
+            f"seq_len={seq_len} is longer than max_seq_len={model_config.max_seq_len}: "
+            "lower seq_len or raise max_seq_len"
+        )
+    if tokenizer.vocab_size > model_config.vocab_size:
+        raise ValueError(
+            f"the tokenizer has {tokenizer.vocab_size} ids but vocab_size is "
+            f"{model_config.vocab_size}: set vocab_size to at least {tokenizer.vocab_size}"
+        )
+    seq_len_source = "TrainConfig.seq_len" if config.seq_len else "the model's max_seq_len"
+    check_dataset("train_data", train_data, tokenizer, model_config.vocab_size)
+    check_batch_rows("train_data", train_data, seq_len, seq_len_source)
+    if val_data is not None:
+        check_dataset("val_data", val_data, tokenizer, model_config.vocab_size)
+        check_batch_rows("val_data", val_data, seq_len, seq_len_source)
+    return out_dir, seq_len
