@@ -35,10 +35,10 @@ from mypy.types import (
 
 from ._dims import GRADUAL, Shape
 from ._stubs import NO_DEFAULT, SELF, VAR_POSITIONAL, Stub
+from ._translators import ForgetNumpyShapes
 from ._types import (
     NDARRAY,
     Builder,
-    ForgetNumpyShapes,
     dims_of,
     is_ndarray,
     shaped_instance,

@@ -5,9 +5,10 @@ Hooks, in the order mypy meets them:
 1. Semantic analysis (`_semanal`). `jax.Array` is made generic over its dims, a plain
    `jax.Array` has unknown dims, and a jaxtyping annotation has the dims of its string.
 2. Type checking. A call of a function or method with shaped parameters is checked by the
-   plugin's own unifier (`_calls`); jax's functions and `jax.Array`'s methods, operators and
-   properties follow their shape stubs (`_stubs`, `_rules`); `jax.vmap`, `eqx.filter_vmap`
-   and `jax.lax.scan` are modelled in `_transforms`. Anything else is shape-unknown.
+   plugin's own unifier (`_calls`, `_unify`); jax's functions and `jax.Array`'s methods,
+   operators and properties follow their shape stubs (`_stubs`, `_rules`); `jax.vmap`,
+   `eqx.filter_vmap` and `jax.lax.scan` are modelled in `_vmap` and `_scan`. Anything else is
+   shape-unknown.
 
 mypy asks its plugins for a hook in the order they are configured and takes the first one
 given, so this plugin claims only what it checks: calls whose callee has jaxtyping dims in
@@ -40,8 +41,10 @@ from . import _rules as rules
 from . import _semanal as semanal
 from . import _stubs
 from ._calls import Calls, SigContext, might_have_dims, relax_callable_args
-from ._transforms import SCAN, VMAPS, Scans, Vmaps
-from ._types import JAX_ARRAY, ForgetNumpyShapes, array_instance, dims_of, shape_ints
+from ._scan import SCAN, Scans
+from ._translators import ForgetNumpyShapes
+from ._types import JAX_ARRAY, array_instance, dims_of, shape_ints
+from ._vmap import VMAPS, Vmaps
 
 ARRAY_MEMBER = JAX_ARRAY + "."
 NUMPY = "numpy."

@@ -16,7 +16,6 @@ shapes (`tuple[int, int]`) is one dim of unknown size.
 from collections.abc import Callable
 
 from mypy.nodes import TypeInfo
-from mypy.type_visitor import TypeTranslator
 from mypy.types import (
     AnyType,
     Instance,
@@ -24,7 +23,6 @@ from mypy.types import (
     ProperType,
     TupleType,
     Type,
-    TypeAliasType,
     TypeOfAny,
     TypeVarTupleType,
     TypeVarType,
@@ -112,7 +110,7 @@ def _shape_tuple(args: list[Type], fallback: Instance) -> Type:
     return TupleType(args, fallback)
 
 
-def _dim_of(arg: Type, own: frozenset[str] | None) -> Dim:
+def dim_of(arg: Type, own: frozenset[str] | None) -> Dim:
     p = get_proper_type(arg)
     if isinstance(p, LiteralType):
         if isinstance(p.value, bool):
@@ -147,16 +145,7 @@ def dims_of(t: Type | None, own: frozenset[str] | None = None) -> Shape | None:
     args = dim_args(inst)
     if args is None:
         return (ANY_DIMS,)
-    return tuple(_dim_of(a, own) for a in args)
-
-
-def literal_names(types: list[Type]) -> frozenset[str]:
-    """Every named dim (and `*variadic` marker) in the arrays of `types`."""
-    found: set[str] = set()
-    collector = _Collect(found)
-    for t in types:
-        t.accept(collector)
-    return frozenset(found)
+    return tuple(dim_of(a, own) for a in args)
 
 
 def has_dims(types: list[Type]) -> bool:
@@ -172,7 +161,7 @@ def _has_dims(t: Type, depth: int) -> bool:
     p = get_proper_type(t)
     if isinstance(p, Instance):
         if p.type.fullname == JAX_ARRAY:
-            return not (len(p.args) == 1 and _is_any_unpack(p.args[0]))
+            return not (len(p.args) == 1 and is_any_unpack(p.args[0]))
         if shaped_instance(p) is not None:
             # NumPy's own shapes (`tuple[int]`) are not dims: only literals and markers are.
             dims = dims_of(p)
@@ -187,7 +176,7 @@ def _has_dims(t: Type, depth: int) -> bool:
     return False
 
 
-def _is_any_unpack(t: Type) -> bool:
+def is_any_unpack(t: Type) -> bool:
     p = get_proper_type(t)
     if not isinstance(p, UnpackType):
         return False
@@ -244,76 +233,6 @@ class Builder:
         return AnyType(TypeOfAny.special_form)
 
 
-class _Translator(TypeTranslator):
-    """A type translator that looks through type aliases (mypyc needs this method)."""
-
-    def visit_type_alias_type(self, t: TypeAliasType, /) -> Type:
-        if t.is_recursive:
-            return t
-        return get_proper_type(t).accept(self)
-
-
-class _Collect(_Translator):
-    def __init__(self, found: set[str]) -> None:
-        super().__init__()
-        self.found = found
-
-    def visit_instance(self, t: Instance, /) -> Type:
-        if shaped_instance(t) is not None:
-            for a in dim_args(t) or []:
-                d = _dim_of(a, None)
-                if d.kind == NAME:
-                    self.found.add(str(d.value))
-                elif d.kind == VAR:
-                    self.found.add(VARIADIC_MARK + str(d.value))
-            return t
-        return super().visit_instance(t)
-
-
-class Relax(_Translator):
-    """Arrays with dims become gradual; used on the parameters the plugin checks itself."""
-
-    def __init__(self, builder: Builder) -> None:
-        super().__init__()
-        self.builder = builder
-
-    def visit_instance(self, t: Instance, /) -> Type:
-        if shaped_instance(t) is not None:
-            return self.builder.gradual(t)
-        return super().visit_instance(t)
-
-
-class ForgetOwn(_Translator):
-    """A callee's own dims become unknown (`Any`): they mean nothing outside its call."""
-
-    def __init__(self, own: frozenset[str]) -> None:
-        super().__init__()
-        self.own = own
-
-    def visit_instance(self, t: Instance, /) -> Type:
-        given = dim_args(t) if shaped_instance(t) is not None else None
-        if given is not None:
-            if not any(_dim_of(a, self.own).kind in (OWN, OWNVAR) for a in given):
-                return t
-            args: list[Type] = []
-            for a in given:
-                kind = _dim_of(a, self.own).kind
-                if kind == OWN:
-                    args.append(AnyType(TypeOfAny.special_form))
-                elif kind == OWNVAR:
-                    p = get_proper_type(a)
-                    assert isinstance(p, UnpackType)
-                    inner = get_proper_type(p.type)
-                    assert isinstance(inner, Instance)
-                    args.append(
-                        UnpackType(inner.copy_modified(args=[AnyType(TypeOfAny.special_form)]))
-                    )
-                else:
-                    args.append(a)
-            return with_dim_args(t, args)
-        return super().visit_instance(t)
-
-
 def show_type(t: Type) -> str:
     """A type as the user wrote it, with dims as names: `Linear[embed, mlp]`."""
     p = get_proper_type(t)
@@ -348,24 +267,6 @@ def is_variadic_tvar(t: Type) -> bool:
     return isinstance(get_proper_type(t), TypeVarTupleType)
 
 
-class ForgetNumpyShapes(_Translator):
-    """NumPy arrays of unknown dims: what a NumPy function or method gives, unless a shape
-    stub says what it does. NumPy's own shapes pass a `tuple[int, int]` where the dims are of
-    unknown size, and its `Self` where `transpose` permutes them."""
-
-    def visit_instance(self, t: Instance, /) -> Type:
-        inst = shaped_instance(t)
-        if inst is not None and is_ndarray(inst):
-            args = dim_args(inst)
-            if args is not None and len(args) == 1 and _is_any_unpack(args[0]):
-                return t
-            bound = get_proper_type(inst.type.defn.type_vars[0].upper_bound)
-            assert isinstance(bound, Instance)
-            unknown = UnpackType(bound.copy_modified(args=[AnyType(TypeOfAny.special_form)]))
-            return with_dim_args(inst, [unknown])
-        return super().visit_instance(t)
-
-
 def shape_ints(t: Type, int_type: Instance) -> Type:
     """`x.shape` of a NumPy array with dims: a name is an `int`, a fixed size its literal."""
     p = get_proper_type(t)
@@ -373,7 +274,7 @@ def shape_ints(t: Type, int_type: Instance) -> Type:
         return t
     items: list[Type] = []
     for item in p.items:
-        d = _dim_of(item, None)
+        d = dim_of(item, None)
         if d.kind == SIZE:
             items.append(item)
         elif d.kind in (VAR, ANYVAR):

@@ -1,0 +1,147 @@
+"""`jax.vmap` (and `eqx.filter_vmap`): a function mapped over a new leading axis.
+
+`jax.vmap(f)` maps `f` over a new leading axis of each mapped argument and of the result:
+the callable it returns is remembered, with the leading axis as one more own dim, and
+checked when it is called on the spot.
+"""
+
+from mypy.nodes import Context, IntExpr, ListExpr, NameExpr, TupleExpr
+from mypy.plugin import FunctionContext
+from mypy.subtypes import find_member
+from mypy.types import (
+    CallableType,
+    Instance,
+    ProperType,
+    TupleType,
+    Type,
+    UnionType,
+    get_proper_type,
+)
+
+from ._calls import Calls, own_names
+from ._dims import OWN, Dim
+from ._messages import expr_name
+from ._translators import Relax
+from ._types import JAX_ARRAY, Builder, dims_of
+from ._unify import builder_from
+
+VMAPS = frozenset({"jax._src.api.vmap", "equinox._vmap_pmap.filter_vmap"})
+VMAP_AXIS = "vmapped axis"
+
+# A vmapped callable: its signature with the leading axis, its own dims, its display name.
+Vmapped = tuple[CallableType, frozenset[str], str]
+
+
+class Vmaps:
+    """Callables made by `jax.vmap`: by the vmap call, and by their name."""
+
+    def __init__(self, calls: Calls) -> None:
+        self._calls = calls
+        self._by_node: dict[tuple[int, str], tuple[Context, CallableType, frozenset[str], str]] = {}
+        self._by_name: dict[str, Vmapped | None] = {}
+
+    def by_name(self, name: str | None) -> Vmapped | None:
+        """The vmapped callable of this name, unless two different ones share it."""
+        return self._by_name.get(name) if name else None
+
+    def vmap(self, ctx: FunctionContext) -> Type:
+        """`jax.vmap(f, in_axes, out_axes)`: `f` with a leading axis."""
+        if not ctx.arg_types or not ctx.arg_types[0]:
+            return ctx.default_return_type
+        fn_type = get_proper_type(ctx.arg_types[0][0])
+        if isinstance(fn_type, UnionType):
+            return UnionType.make_union(
+                [self._vmap_one(ctx, get_proper_type(item)) for item in fn_type.items]
+            )
+        return self._vmap_one(ctx, fn_type)
+
+    def _vmap_one(self, ctx: FunctionContext, fn_type: ProperType) -> Type:
+        display = expr_name(ctx.args[0][0])
+        if isinstance(fn_type, Instance):
+            call = find_member("__call__", fn_type, fn_type, is_operator=True)
+            display = fn_type.type.name
+            fn_type = get_proper_type(call) if call is not None else fn_type
+        if not isinstance(fn_type, CallableType):
+            return ctx.default_return_type
+        known = self.by_name(fn_type.name)
+        if known is not None:
+            base, own, display = known
+        else:
+            base, own = fn_type, own_names(fn_type)
+        builder = builder_from([*base.arg_types, base.ret_type], ctx.api)
+        if builder is None:
+            return ctx.default_return_type
+        relaxed = base.copy_modified(
+            arg_types=[t.accept(Relax(builder)) for t in base.arg_types],
+            ret_type=base.ret_type.accept(Relax(builder)),
+            name=f"vmap({display})",
+            variables=[],
+        )
+        mapped = _vmap_axes(ctx, len(base.arg_types))
+        if mapped is None:
+            return relaxed
+        axis = VMAP_AXIS
+        while axis in own:
+            axis += "'"
+        lead = Dim(OWN, axis)
+        pattern = base.copy_modified(
+            arg_types=[
+                _prepend(t, lead, builder, own) if m else t
+                for t, m in zip(base.arg_types, mapped, strict=True)
+            ],
+            ret_type=_prepend(base.ret_type, lead, builder, own),
+        )
+        own = own | {axis}
+        name = f"vmap({display})"
+        self._by_node[(id(ctx.context), name)] = (ctx.context, pattern, own, name)
+        previous = self._by_name.get(name, ...)
+        entry = (pattern, own, name)
+        if previous is ... or (previous is not None and str(previous[0]) == str(pattern)):
+            self._by_name[name] = entry
+        else:
+            self._by_name[name] = None  # two different callables: do not guess
+        return relaxed.copy_modified(name=name)
+
+    def call(self, ctx: FunctionContext, name: str) -> Type:
+        """A call of what `jax.vmap(f)` returned, made on the spot: `jax.vmap(f)(x)`."""
+        callee = getattr(ctx.context, "callee", None)
+        found = self._by_node.get((id(callee), name))
+        if found is None or found[0] is not callee:
+            return self._calls.result(ctx)
+        _, pattern, own, display = found
+        self._calls.expect(ctx.context, display, pattern, own)
+        return self._calls.result(ctx)
+
+
+def _vmap_axes(ctx: FunctionContext, count: int) -> list[bool] | None:
+    """Which parameters `jax.vmap` maps over their leading axis; None when not modelled."""
+    mapped = [True] * count
+    for name, args in zip(ctx.callee_arg_names, ctx.args, strict=False):
+        if not args:
+            continue
+        expr = args[0]
+        if name == "in_axes":
+            if isinstance(expr, IntExpr) and expr.value == 0:
+                continue
+            if isinstance(expr, (TupleExpr, ListExpr)) and len(expr.items) == count:
+                for k, item in enumerate(expr.items):
+                    if isinstance(item, NameExpr) and item.fullname == "builtins.None":
+                        mapped[k] = False
+                    elif not (isinstance(item, IntExpr) and item.value == 0):
+                        return None
+                continue
+            return None
+        if name == "out_axes" and not (isinstance(expr, IntExpr) and expr.value == 0):
+            return None
+    return mapped
+
+
+def _prepend(t: Type, lead: Dim, builder: Builder, own: frozenset[str]) -> Type:
+    p = get_proper_type(t)
+    if isinstance(p, Instance) and p.type.fullname == JAX_ARRAY:
+        dims = dims_of(p, own)
+        assert dims is not None
+        return builder.array((lead, *dims))
+    if isinstance(p, TupleType):
+        return p.copy_modified(items=[_prepend(i, lead, builder, own) for i in p.items])
+    return t
