@@ -978,3 +978,40 @@ def test_ctrl_c_mid_sample_exits_quietly(gpt2_folder: Path) -> None:
     )
     assert (result.returncode, result.stderr) == (130, "typedgpt sample: interrupted\n")
     assert result.stdout.startswith("the cat")
+
+
+def test_ctrl_c_while_training_saves_and_exits_130(tmp_path: Path) -> None:
+    """A real SIGINT in the middle of `typedgpt train`: the last finished step is saved, with
+    its records, and the command says how to continue."""
+    import signal
+    import time
+
+    import typedgpt as tg
+
+    data, out = tmp_path / "names.txt", tmp_path / "run"
+    data.write_text(NAMES)
+    options = ["--layers=1", "--embed=8", "--heads=2", "--seq-len=8", "--no-progress"]
+    argv = [*options, "--steps=1000000", "--steps-per-call=1", "--checkpoint-every=1000000"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "typedgpt.cli", "train", f"--data={data}", f"--out={out}", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    metrics = out / "metrics.jsonl"
+    deadline = time.monotonic() + 240
+    while not (metrics.exists() and metrics.read_text().count("\n") >= 3):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    state = tg.load_checkpoint(out).train_state
+    assert state is not None
+    step = state["step"]
+    assert 3 <= step < 1000000
+    assert stdout.splitlines()[-1] == (
+        f"Interrupted: saved a checkpoint at step {step} in {out}; continue with --resume."
+    )
+    records = [line for line in metrics.read_text().splitlines() if line]
+    assert len(records) == step

@@ -1632,3 +1632,30 @@ def test_training_holds_one_copy_of_its_state(tmp_path: Path) -> None:
     fresh, resumed = run_to(2, resume=False), run_to(4, resume=True)
     assert 3 * parameter_bytes <= fresh < 3.5 * parameter_bytes
     assert 3 * parameter_bytes <= resumed < 3.5 * parameter_bytes
+
+
+def test_interrupt_between_records_and_state_keeps_the_records_of_the_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C after a call's records are written but before its last step becomes the state:
+    the checkpoint is of the step before the call, and `metrics.jsonl` ends there too (it
+    kept the cut call's records)."""
+    import typedgpt._train as train_module
+    from typedgpt._metrics import write_records as write
+
+    calls = 0
+
+    def write_then_interrupt(metrics: Any, records: list[dict[str, Any]]) -> None:
+        nonlocal calls
+        write(metrics, records)
+        calls += 1
+        if calls == 3:  # the records of steps 11-15
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "write_records", write_then_interrupt)
+    out = tmp_path / "run"
+    config = dataclasses.replace(TRAIN_CONFIG, checkpoint_every=1000, steps_per_call=5)
+    result = train(MODEL_CONFIG, TRAIN_DATA, VAL_DATA, tokenizer=TOKENIZER, out_dir=out,
+                   config=config, progress=False)  # fmt: skip
+    assert (result.interrupted, result.step, saved_step(out)) == (True, 10, 10)
+    assert [record["step"] for record in read_metrics(out)] == list(range(1, 11))

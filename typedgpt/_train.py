@@ -72,7 +72,8 @@ def train(
     the checkpoint records, except `steps`, `eval_every`, `eval_batches`,
     `checkpoint_every` and `steps_per_call` (and `warmup_steps`,
     when the recorded run warmed up over all its steps, may grow with `steps`). Ctrl-C saves a
-    checkpoint of the last completed step and returns with `interrupted=True`; a NaN or
+    checkpoint of the last completed step, where `metrics.jsonl` then ends too, and returns
+    with `interrupted=True`; a NaN or
     infinite loss raises `TrainingDiverged` and leaves the last checkpoint as it is.
 
     `init` starts the run from that model's parameters instead of fresh ones drawn with
@@ -279,6 +280,9 @@ def train(
                         on_step(record["step"], record["loss"])
     except KeyboardInterrupt:
         save(step, leaves, opt_state, data_rng)
+        # Records are written before the step they end becomes the state: a call cut off in
+        # between leaves records past the checkpoint.
+        truncate_metrics(out_dir / METRICS_FILE, step)
         interrupted = True
     finally:
         if bar is not None:
