@@ -68,10 +68,10 @@ def _gate_and_project(
 ) -> Float[Array, "seq embed"]:
     """`down_proj(silu(gate) * up)`; `SwiGLU` runs it under `jax.checkpoint` when traced.
 
-    Autodiff would keep four `seq mlp` arrays for the backward pass besides `gate` and `up`:
-    the sigmoid, `silu(gate)`, and the product (the input of `down_proj`, for that layer's
-    weight gradient); under `jax.checkpoint` it keeps `gate` and `up` alone and makes the
-    rest again from them, which costs one more pass of the gating. Inside the scan over
+    Autodiff would keep more `seq mlp` arrays for the backward pass besides `gate` and `up`,
+    the sigmoid, `silu(gate)` and the product (the input of `down_proj`, for that layer's
+    weight gradient) among them; under `jax.checkpoint` it keeps `gate` and `up` alone and
+    makes the rest again from them, which costs one more pass of the gating. Inside the scan over
     layers each kept array is a `layers batch seq mlp` array of fresh memory every step.
     """
     return jax.vmap(down_proj)(jax.nn.silu(gate) * up)
