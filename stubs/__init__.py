@@ -11,7 +11,7 @@ How a stub reads:
   each call, as a call of a user's function does; the return annotation is the result. The
   names are the function's own, bound afresh at each call. Dtypes are not read.
 - A dim named like an `int` parameter (`num_classes`) is that argument, when it is an int
-  literal, and of unknown size otherwise.
+  literal, dim `i` of `x` when it is `x.shape[i]`, and of unknown size otherwise.
 - A parameter annotated `Literal[...]` limits the signature to calls where the argument has
   one of those values, or is left out (its default): with another value the result is
   shape-unknown.

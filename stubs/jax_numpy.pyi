@@ -103,6 +103,29 @@ def empty_like(
     device: Any = None,
 ) -> Shaped[Array, "*shape"]: ...
 
+# New arrays of a shape given as sizes: `x.shape[i]` is dim `i` of `x`, `x.shape` (also
+# `*x.shape` in a tuple) the dims of `x`, and any other int, a literal too, a dim of unknown
+# size (so that `jnp.zeros((4, 8))` may be returned as `seq embed`).
+
+@rule("new_array")
+def zeros(shape: Any, dtype: DTypeLike | None = None, **options: Any) -> Array: ...
+@rule("new_array")
+def ones(shape: Any, dtype: DTypeLike | None = None, **options: Any) -> Array: ...
+@rule("new_array")
+def empty(shape: Any, dtype: DTypeLike | None = None, **options: Any) -> Array: ...
+@rule("new_array")
+def full(
+    shape: Any, fill_value: ArrayLike, dtype: DTypeLike | None = None, **options: Any
+) -> Array: ...
+@rule("arange")
+def arange(
+    start: Any, stop: Any = None, step: Any = None, dtype: DTypeLike | None = None, **options: Any
+) -> Array: ...
+@rule("eye")
+def eye(
+    N: Any, M: Any = None, k: int = 0, dtype: DTypeLike | None = None, **options: Any
+) -> Array: ...
+
 # Cumulative sums and products along `axis`. (Without `axis`, jnp flattens the array first:
 # the result is of unknown dims.)
 

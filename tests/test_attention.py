@@ -561,7 +561,7 @@ BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
     ),
     (
         "one position, not a sequence",
-        lambda: _attn()(jnp.ones(EMBED)),
+        lambda: _attn()(jnp.ones(EMBED)),  # type: ignore[shape]
         ['argument "x": expected (seq, embed), got float32[15] (1 axis, not 2)'],
     ),
     (

@@ -253,7 +253,7 @@ BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
     ),
     (
         "one position, not a sequence",
-        lambda: _block()(jnp.ones(EMBED)),
+        lambda: _block()(jnp.ones(EMBED)),  # type: ignore[shape]
         ['Block.__call__:\n  argument "x": expected (seq, embed), got float32[15] (1 axis, not 2)'],
     ),
     (

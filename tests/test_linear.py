@@ -95,7 +95,7 @@ BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
     ),
     (
         "wrong rank",
-        lambda: _layer()(jnp.ones((SEQ, IN))),
+        lambda: _layer()(jnp.ones((SEQ, IN))),  # type: ignore[shape]
         ['argument "x": expected (in,) = (5,), got float32[11, 5] (2 axes, not 1)'],
     ),
     (

@@ -228,7 +228,7 @@ BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
     ),
     (
         "one position, not a sequence",
-        lambda: _mlp()(jnp.ones(EMBED)),
+        lambda: _mlp()(jnp.ones(EMBED)),  # type: ignore[shape]
         ['MLP.__call__:\n  argument "x": expected (seq, embed), got float32[5] (1 axis, not 2)'],
     ),
     (

@@ -250,7 +250,7 @@ BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
     ),
     (
         "rmsnorm wrong rank",
-        lambda: tg.RMSNorm(EMBED)(jnp.ones((11, EMBED))),
+        lambda: tg.RMSNorm(EMBED)(jnp.ones((11, EMBED))),  # type: ignore[shape]
         ['argument "x": expected (embed,) = (13,), got float32[11, 13] (2 axes, not 1)'],
     ),
     (

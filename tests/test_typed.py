@@ -229,7 +229,7 @@ def test_same_axis_twice_in_one_value() -> None:
 
 
 def test_wrong_rank_shows_the_expected_dims() -> None:
-    assert message_of(lambda: Scale(weight=jnp.ones(5))(jnp.ones(5))) == (
+    assert message_of(lambda: Scale(weight=jnp.ones(5))(jnp.ones(5))) == (  # type: ignore[shape]
         "Scale.__call__:\n"
         '  argument "x": expected (seq, embed) = (?, 5), got float32[5] (1 axis, not 2)'
     )
@@ -273,7 +273,7 @@ def test_error_is_a_type_check_error_with_facts(key: jax.Array) -> None:
 
 
 def test_error_without_one_axis_has_no_axis() -> None:
-    error = error_of(lambda: Scale(weight=jnp.ones(5))(jnp.ones(5)))
+    error = error_of(lambda: Scale(weight=jnp.ones(5))(jnp.ones(5)))  # type: ignore[shape]
     assert (error.axis, error.expected, error.received) == (None, None, None)
 
 
@@ -830,7 +830,7 @@ def test_items_of_var_positional_arguments_share_the_call_scope() -> None:
 def test_each_item_of_var_keyword_arguments_is_checked_by_its_keyword() -> None:
     mix = Mix(weight=jnp.ones(4))
     assert mix.named(jnp.ones((2, 4)), a=jnp.ones((2, 4)), scale=2.0).shape == (4,)
-    assert message_of(lambda: mix.named(jnp.ones((2, 4)), a=jnp.ones((2, 4)), b=jnp.ones(4))) == (
+    assert message_of(lambda: mix.named(jnp.ones((2, 4)), a=jnp.ones((2, 4)), b=jnp.ones(4))) == (  # type: ignore[shape]
         'Mix.named:\n  argument "b": expected (seq, embed) = (2, 4), got float32[4] (1 axis, not 2)'
     )
     # `x` is positional-only, so `x=` is an item of `**xs`, checked as one.
@@ -1019,7 +1019,7 @@ def test_checks_off_a_wrong_call_fails_later_without_a_type_check_error() -> Non
     "call",
     [
         lambda: Mix(weight=jnp.ones(4))(jnp.ones((2, 4)), jnp.ones((2, 3))),
-        lambda: Mix(weight=jnp.ones(4)).named(jnp.ones((2, 4)), b=jnp.ones(4)),
+        lambda: Mix(weight=jnp.ones(4)).named(jnp.ones((2, 4)), b=jnp.ones(4)),  # type: ignore[shape]
         lambda: Layer.drop_last(jnp.ones(4)),
         lambda: Layer.drop_first(jnp.ones(4)),
         lambda: Layer(weight=jnp.ones((3, 5))).first_row,

@@ -12,13 +12,11 @@ from mypy.nodes import (
     ARG_POS,
     ARG_STAR,
     Expression,
-    IntExpr,
     ListExpr,
     NameExpr,
     StarExpr,
     StrExpr,
     TupleExpr,
-    UnaryExpr,
 )
 from mypy.plugin import FunctionContext, MethodContext
 from mypy.types import (
@@ -33,7 +31,8 @@ from mypy.types import (
     get_proper_type,
 )
 
-from ._dims import GRADUAL, Shape
+from ._dims import ANY_DIM, GRADUAL, SIZE, Dim, Shape
+from ._shape_args import int_literal, shape_of, size_of
 from ._stubs import NO_DEFAULT, SELF, VAR_POSITIONAL, Stub
 from ._translators import ForgetNumpyShapes
 from ._types import (
@@ -136,6 +135,30 @@ class Call:
         value = int_literal(expr)
         return [value] if value is not None else _ints_of_type(typ)
 
+    def size(self, name: str) -> Dim | None:
+        """The dim an int argument stands for (see `_shape_args`); where it is left out, its
+        default's size when that is an int, else None."""
+        expr = self.expr(name)
+        if expr is not None:
+            return size_of(expr, self.ctx.api)
+        value = self.value(name)
+        return Dim(SIZE, value) if type(value) is int else None
+
+    def shape(self, name: str) -> Shape | None:
+        """The dims a shape argument stands for (see `_shape_args`), else those its type
+        gives (`tuple[int, int]`: two of unknown size); None where not known."""
+        found = self.find(name)
+        if found is None:
+            return None
+        expr, typ = found
+        dims = shape_of(expr, self.ctx.api)
+        if dims is not None:
+            return dims
+        ints = _ints_of_type(typ)
+        if ints is None:
+            return None
+        return tuple(ANY_DIM if v is None else Dim(SIZE, v) for v in ints)
+
     def value(self, name: str) -> object:
         """The literal value of an argument, the default when it is left out, or
         `NOT_LITERAL`."""
@@ -205,14 +228,6 @@ def literal(expr: Expression) -> object:
         items = [literal(i) for i in expr.items]
         return NOT_LITERAL if NOT_LITERAL in items else tuple(items)
     return NOT_LITERAL
-
-
-def int_literal(expr: Expression | None) -> int | None:
-    if isinstance(expr, IntExpr):
-        return expr.value
-    if isinstance(expr, UnaryExpr) and expr.op == "-" and isinstance(expr.expr, IntExpr):
-        return -expr.expr.value
-    return None
 
 
 def _ints_of_type(t: Type) -> list[int | None] | None:

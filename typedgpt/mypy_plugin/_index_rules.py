@@ -9,9 +9,10 @@ from mypy.nodes import EllipsisExpr, Expression, NameExpr, SliceExpr, TupleExpr
 from mypy.types import Instance, LiteralType, TupleType, Type, get_proper_type
 
 from . import _indexing
-from ._arguments import Call, int_literal
+from ._arguments import Call
 from ._dims import GRADUAL
 from ._indexing import Index
+from ._shape_args import int_literal
 from ._types import dims_of
 
 # ---------------------------------------------------------------------- indexing

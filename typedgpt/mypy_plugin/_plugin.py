@@ -40,6 +40,7 @@ from mypy.types import CallableType, Instance, LiteralType, Type, get_proper_typ
 from . import _rules as rules
 from . import _semanal as semanal
 from . import _stubs
+from ._arguments import CallContext
 from ._calls import Calls, SigContext, might_have_dims, relax_callable_args
 from ._scan import SCAN, Scans
 from ._translators import ForgetNumpyShapes
@@ -54,16 +55,19 @@ NDARRAY_MEMBER = ("numpy.ndarray.", "numpy._ArrayOrScalarCommon.")
 # NumPy's ufuncs (`np.exp`, `np.add`) are objects; a call is their class's `__call__`, and the
 # ufunc's name is the first argument of its type (`_UFunc_Nin1_Nout1[Literal['exp'], ...]`).
 UFUNC = "numpy._typing._ufunc."
+# `np.zeros`, `np.ones` and `np.empty` are objects of one class; a call is its `__call__`.
+NUMPY_CONSTRUCTOR = "numpy._core.multiarray._ConstructorEmpty.__call__"
 # The NumPy functions whose dims follow jax.numpy's function of the same name, read through
 # its stub. NumPy defines its functions in `numpy._core` and `numpy.lib`; others of the same
 # name (`numpy.ma`, `numpy.char`) keep their arrays of unknown dims.
 NUMPY_MODULES = ("numpy._core.", "numpy.lib.")
 NUMPY_FUNCTIONS = frozenset(
     {
-        "all", "amax", "amin", "any", "argmax", "argmin", "clip", "concatenate", "cumprod",
-        "cumsum", "einsum", "expand_dims", "max", "mean", "median", "min", "moveaxis",
-        "nanmax", "nanmean", "nanmin", "nansum", "prod", "reshape", "round", "stack", "std",
-        "sum", "swapaxes", "transpose", "tril", "triu", "var", "where",
+        "all", "amax", "amin", "any", "arange", "argmax", "argmin", "clip", "concatenate",
+        "cumprod", "cumsum", "einsum", "empty", "expand_dims", "eye", "full", "max", "mean",
+        "median", "min", "moveaxis", "nanmax", "nanmean", "nanmin", "nansum", "ones", "prod",
+        "reshape", "round", "stack", "std", "sum", "swapaxes", "transpose", "tril", "triu",
+        "var", "where", "zeros",
     }
 )  # fmt: skip
 
@@ -193,6 +197,8 @@ class ShapePlugin(Plugin):
             return lambda ctx: rules.apply(stub, ctx)
         if fullname.startswith(UFUNC) and fullname.endswith(".__call__"):
             return self._ufunc_call
+        if fullname == NUMPY_CONSTRUCTOR:
+            return self._numpy_function("numpy._core.multiarray.zeros")
         if fullname.startswith(NUMPY):
             # `jax.Array`'s stubs hold for `np.ndarray`'s operators and methods of one name.
             method = self._stubs.methods.get(fullname.rpartition(".")[2])
@@ -216,7 +222,7 @@ class ShapePlugin(Plugin):
             )
         return None
 
-    def _numpy_function(self, fullname: str) -> Callable[[FunctionContext], Type]:
+    def _numpy_function(self, fullname: str) -> Callable[[CallContext], Type]:
         """The hook of a NumPy function: the rule of jax.numpy's function of its name where
         `NUMPY_FUNCTIONS` has it, else NumPy's own result, of unknown dims."""
         module, _, name = fullname.rpartition(".")
@@ -264,6 +270,6 @@ class ShapePlugin(Plugin):
         return self._calls.signature(ctx, fullname)
 
 
-def _forget_numpy_shapes(ctx: FunctionContext | MethodContext) -> Type:
+def _forget_numpy_shapes(ctx: CallContext) -> Type:
     """A NumPy function or method that no stub describes: its arrays are of unknown dims."""
     return ctx.default_return_type.accept(ForgetNumpyShapes())

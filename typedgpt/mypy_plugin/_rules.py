@@ -16,13 +16,16 @@ from ._arguments import Call, CallContext
 from ._dims import Shape
 from ._index_rules import index
 from ._jnp_rules import (
+    arange,
     broadcast,
     checks_axis,
     concatenate,
     einsum,
     expand_dims,
+    eye,
     matmul,
     moveaxis,
+    new_array,
     operator,
     reduction,
     reshape,
@@ -94,6 +97,9 @@ RULES: Mapping[str, Rule] = {
     "matmul": matmul,
     "einsum": einsum,
     "reshape": reshape,
+    "new_array": new_array,
+    "arange": arange,
+    "eye": eye,
     "transpose": transpose,
     "swapaxes": swapaxes,
     "moveaxis": moveaxis,

@@ -1,0 +1,26 @@
+"""Seeded bugs: sizes written as arguments, `x.shape[i]` and `x.shape`, that name the wrong dims."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+
+def bias_of_the_other_dim(x: Float[Array, "seq embed"]) -> None:
+    y = x + jnp.zeros(x.shape[0])  # G: [shape] "+" broadcasts (seq, embed) and (seq,): dim -1 is embed in one, seq in the other
+    del y
+
+
+def positions_of_embed(x: Float[Array, "seq embed"], table: Float[Array, "positions embed"]) -> None:
+    y = x + table[jnp.arange(x.shape[1])]  # E: [shape] "+" broadcasts (seq, embed) and (embed, embed): dim -2 is seq in one, embed in the other
+    del y
+
+
+def one_hot_of_seq(logits: Float[Array, "seq vocab"], targets: Int[Array, " seq"]) -> None:
+    y = logits * jax.nn.one_hot(targets, logits.shape[0])  # E: [shape] "*" broadcasts (seq, vocab) and (seq, seq): dim -1 is vocab in one, seq in the other
+    del y
+
+
+def numpy_zeros_transposed(x: Float[np.ndarray, "rows cols"]) -> None:
+    y = x + np.zeros((x.shape[1], x.shape[0]))  # E: [shape] "+" broadcasts (rows, cols) and (cols, rows)
+    del y

@@ -1,0 +1,60 @@
+"""Correct code: sizes written as arguments. `x.shape[i]` is dim `i` of `x` and `x.shape` the
+dims of `x`; any other int, a literal too, is a dim of unknown size."""
+
+from typing import assert_type
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+
+class Embedding:
+    table: Float[Array, "vocab embed"]
+
+
+def cross_entropy(
+    logits: Float[Array, "seq vocab"], targets: Int[Array, " seq"]
+) -> Float[Array, "seq vocab"]:
+    return jax.nn.log_softmax(logits, axis=-1) * jax.nn.one_hot(targets, logits.shape[-1])
+
+
+def made(x: Float[Array, "seq embed"], n: int, embedding: Embedding) -> None:
+    assert_type(jnp.zeros(x.shape), Float[Array, "seq embed"])
+    assert_type(jnp.ones((x.shape[0], 4)), Float[Array, "seq _"])
+    assert_type(jnp.full((n, x.shape[-1]), 0.5), Float[Array, "_ embed"])
+    assert_type(jnp.empty((*x.shape, 2)), Float[Array, "seq embed _"])
+    assert_type(jnp.zeros(embedding.table.shape), Float[Array, "vocab embed"])
+    assert_type(jnp.zeros(n), Float[Array, " _"])
+    assert_type(jnp.arange(x.shape[0]), Int[Array, " seq"])
+    assert_type(jnp.eye(x.shape[1]), Float[Array, "embed embed"])
+    assert_type(jnp.arange(0, n), Array)
+
+
+def causal_mask(x: Float[Array, "seq embed"]) -> Float[Array, "seq seq"]:
+    positions = jnp.arange(x.shape[0])
+    return jnp.where(positions[:, None] >= positions[None, :], 0.0, -jnp.inf)
+
+
+# A literal size is a dim of unknown size, so an array made of literal sizes may be returned,
+# assigned or passed as dims by name (a fixed size would be a different type from a name).
+def initial(embed: int) -> tuple[Float[Array, "embed mlp"], Float[Array, " mlp"]]:
+    weight: Float[Array, "embed mlp"] = jnp.zeros((4, 16))
+    return weight, jnp.arange(16.0)
+
+
+def columns(x: Float[np.ndarray, "rows cols"]) -> Int[np.ndarray, " cols"]:
+    return np.arange(x.shape[1])
+
+
+def made_by_numpy(x: Float[np.ndarray, "rows cols"]) -> Float[np.ndarray, "rows cols"]:
+    return x + np.zeros(x.shape) + np.ones((x.shape[0], 1)) + np.full(x.shape, 2.0)
+
+
+# Around a variadic dim, only the places before it and the places after it are known.
+def batched(x: Float[Array, "*batch seq embed"]) -> None:
+    assert_type(jnp.zeros(x.shape[-1]), Float[Array, " embed"])
+    assert_type(jnp.zeros((x.shape[-2], x.shape[-1])), Float[Array, "seq embed"])
+    assert_type(jnp.zeros(x.shape[0]), Float[Array, " _"])
+    assert_type(jnp.zeros(x.shape[-3]), Float[Array, " _"])
+    assert_type(jnp.zeros(x.shape), Float[Array, "*batch seq embed"])

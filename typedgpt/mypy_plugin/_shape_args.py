@@ -1,0 +1,91 @@
+"""Sizes written as arguments: the dims that an int or a shape argument stands for.
+
+`jax.nn.one_hot(t, logits.shape[-1])` has `logits`'s last dim (`vocab`), `jnp.zeros((seq, 4))`
+a dim of unknown size and a 4, and `jnp.zeros(x.shape)` the dims of `x`. Only an array named
+by a variable or an attribute (`x`, `self.w`) is looked at, so no other expression is
+checked twice.
+"""
+
+from mypy.nodes import (
+    Expression,
+    IndexExpr,
+    IntExpr,
+    ListExpr,
+    MemberExpr,
+    NameExpr,
+    StarExpr,
+    TupleExpr,
+    UnaryExpr,
+)
+from mypy.plugin import CheckerPluginInterface
+
+from ._dims import ANY_DIM, SIZE, Dim, Shape, variadic_index
+from ._types import dims_of
+
+
+def int_literal(expr: Expression | None) -> int | None:
+    if isinstance(expr, IntExpr):
+        return expr.value
+    if isinstance(expr, UnaryExpr) and expr.op == "-" and isinstance(expr.expr, IntExpr):
+        return -expr.expr.value
+    return None
+
+
+def size_of(expr: Expression, api: CheckerPluginInterface) -> Dim:
+    """The dim an int argument stands for: its size when it is a literal, dim `i` of `x` for
+    `x.shape[i]` with a literal `i`, else a dim of unknown size."""
+    value = int_literal(expr)
+    if value is not None:
+        return Dim(SIZE, value)
+    if isinstance(expr, IndexExpr):
+        dims = _shape_of_array(expr.base, api)
+        index = int_literal(expr.index)
+        if dims is not None and index is not None:
+            return _entry(dims, index)
+    return ANY_DIM
+
+
+def shape_of(expr: Expression, api: CheckerPluginInterface) -> Shape | None:
+    """The dims a shape argument stands for, as written: `x.shape`, an int literal or
+    `x.shape[i]`, or a tuple or list of ints and `*x.shape`; None for anything else."""
+    dims = _shape_of_array(expr, api)
+    if dims is not None:
+        return dims
+    if not isinstance(expr, (TupleExpr, ListExpr)):
+        size = size_of(expr, api)
+        return (size,) if size != ANY_DIM else None
+    result: list[Dim] = []
+    for item in expr.items:
+        if isinstance(item, StarExpr):
+            spread = _shape_of_array(item.expr, api)
+            if spread is None:
+                return None
+            result.extend(spread)
+        else:
+            result.append(size_of(item, api))
+    return tuple(result)
+
+
+def _shape_of_array(expr: Expression, api: CheckerPluginInterface) -> Shape | None:
+    """The dims of `x` where `expr` is `x.shape`, `x` a name or attribute with dims."""
+    if not (isinstance(expr, MemberExpr) and expr.name == "shape" and _is_ref(expr.expr)):
+        return None
+    return dims_of(api.get_expression_type(expr.expr))
+
+
+def _entry(dims: Shape, index: int) -> Dim:
+    """Dim `index` of `dims`, where a variadic dim leaves its place known."""
+    variadic = variadic_index(dims)
+    rank = len(dims)
+    if variadic is None:
+        return dims[index] if -rank <= index < rank else ANY_DIM
+    if 0 <= index < variadic or -(rank - variadic) < index < 0:
+        return dims[index]
+    return ANY_DIM
+
+
+def _is_ref(expr: Expression) -> bool:
+    """A variable or a chain of attributes of one: `x`, `self.w`."""
+    while isinstance(expr, MemberExpr):
+        expr = expr.expr
+    return isinstance(expr, NameExpr)
