@@ -1625,6 +1625,7 @@ def test_training_holds_one_copy_of_its_state(tmp_path: Path) -> None:
             TRAIN_CONFIG, steps=steps, warmup_steps=1, checkpoint_every=2
         )
         before = live()
+        jax.clear_caches()  # type: ignore[no-untyped-call]  # each run traces the model anew
         train(config, TRAIN_DATA, VAL_DATA, tokenizer=TOKENIZER, out_dir=tmp_path / "run",
               config=train_config, resume=resume, progress=False,
               on_step=lambda step, loss: held.append(len(live() - before)))  # fmt: skip
