@@ -28,7 +28,7 @@ from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2Tokeniz
 
 import typedgpt as tg
 from tests.hf_models import randomize_gpt2
-from typedgpt._hf import config_to_hf
+from typedgpt._hf_config import config_to_hf
 from typedgpt._train_step import batch_loss
 
 RTOL = 1e-5  # float32 logits, as tests/test_gpt.py

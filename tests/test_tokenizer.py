@@ -14,13 +14,8 @@ from hypothesis import strategies as st
 
 import typedgpt as tg
 from typedgpt._text import split_lines
-from typedgpt._tokenizer import (
-    ByteTokenizer,
-    CharTokenizer,
-    Tokenizer,
-    load_tokenizer,
-    tokenizer_from_json,
-)
+from typedgpt._tokenizer import ByteTokenizer, CharTokenizer, Tokenizer
+from typedgpt._tokenizer_load import load_tokenizer, tokenizer_from_json
 
 
 def test_char_tokenizer_hand_checked() -> None:

@@ -46,8 +46,8 @@ from ._swiglu import SwiGLU as SwiGLU
 from ._tokenizer import ByteTokenizer as ByteTokenizer
 from ._tokenizer import CharTokenizer as CharTokenizer
 from ._tokenizer import Tokenizer as Tokenizer
-from ._tokenizer import load_tokenizer as load_tokenizer
-from ._tokenizer import tokenizer_from_json as tokenizer_from_json
+from ._tokenizer_load import load_tokenizer as load_tokenizer
+from ._tokenizer_load import tokenizer_from_json as tokenizer_from_json
 from ._train import train as train
 from ._train_config import TrainConfig as TrainConfig
 from ._train_config import TrainingDiverged as TrainingDiverged

@@ -8,7 +8,6 @@ explained in seconds without a byte of its weights.
 """
 
 import dataclasses
-import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +16,8 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from . import _hints, _typed
+from . import _typed
 from ._gpt import GPT
-from ._mismatch import describe, dtype_name, is_array_hint
 from ._typed import TypedModule
 
 # Methods that compile themselves with a jit whose traces are cached (a second trace would
@@ -87,10 +85,13 @@ class Explanation:
             yield from call.walk()
 
     def __str__(self) -> str:
+        # Imported here, not at the top: _explain_draw imports LayerCall from this module.
+        from ._explain_draw import draw, pieces, wrap
+
         lines: list[str] = []
         for call in self.calls:
-            lines.extend(_wrap(_pieces(call, None), "", "", call))
-            _draw(call, "", lines)
+            lines.extend(wrap(pieces(call, None), "", "", call))
+            draw(call, "", lines)
         return "\n".join(lines)
 
 
@@ -128,7 +129,7 @@ def explain(
     name = _UNJITTED.get((type(model), method), method)
     if not callable(getattr(model, name, None)):
         raise ValueError(f"{type(model).__name__} has no method {method!r} to explain")
-    dynamic, static = eqx.partition((model, inputs, kwargs), _is_array)
+    dynamic, static = eqx.partition((model, inputs, kwargs), is_array)
 
     def run(dynamic: Any) -> Any:
         module, args, keywords = eqx.combine(dynamic, static)
@@ -139,7 +140,7 @@ def explain(
     return Explanation(calls=tuple(_call(frame) for frame in frames), result=result)
 
 
-def _is_array(value: Any) -> bool:
+def is_array(value: Any) -> bool:
     return isinstance(value, jax.Array | np.ndarray | jax.ShapeDtypeStruct)
 
 
@@ -155,153 +156,3 @@ def _call(frame: Any) -> LayerCall:
         scan_length=frame.scan_length,
         calls=tuple(_call(child) for child in frame.calls or ()),
     )
-
-
-# Drawing the tree.
-
-_WIDTH = 100  # a line longer than this wraps between arguments
-
-
-def _draw(call: LayerCall, indent: str, lines: list[str]) -> None:
-    for index, child in enumerate(call.calls):
-        last = index == len(call.calls) - 1
-        connector, below = ("└─ ", "   ") if last else ("├─ ", "│  ")
-        lines.extend(_wrap(_pieces(child, call), indent + connector, indent + below, child))
-        _draw(child, indent + below, lines)
-
-
-def _wrap(pieces: list[str], first: str, below: str, call: LayerCall) -> list[str]:
-    """Join `pieces` into lines of at most `_WIDTH` columns where they allow it; continued
-    lines keep the tree's bars and indent past the connector."""
-    prefix = below + ("│  " if call.calls else "   ") + "  "
-    lines = [first + pieces[0]]
-    for piece in pieces[1:]:
-        if len(lines[-1]) + 1 + len(piece) <= _WIDTH:
-            lines[-1] += " " + piece
-        else:
-            lines.append(prefix + piece.lstrip())
-    return lines
-
-
-def _label(call: LayerCall, parent: LayerCall | None) -> str:
-    method = "" if call.method == "__call__" else f".{call.method}"
-    if parent is None:
-        return f"{call.path}{method}"
-    if call.path == parent.path:
-        return call.method  # another method of the caller's own module
-    prefix = parent.path + "."
-    if call.path.startswith(parent.path + "["):
-        prefix = parent.path
-    relative = call.path[len(prefix) :] if call.path.startswith(prefix) else call.path
-    return f"{relative}: {call.module}{method}"
-
-
-def _pieces(call: LayerCall, parent: LayerCall | None) -> list[str]:
-    """The line of one call, in the pieces it may wrap between."""
-    seen: set[str] = set()
-    groups: list[tuple[list[str], Any, Any]] = []
-    for name, value in call.arguments.items():
-        hint = call.hints.get(name)
-        if groups and _same(groups[-1][1], value) and groups[-1][2] == hint:
-            groups[-1][0].append(name)
-        else:
-            groups.append(([name], value, hint))
-    arguments = [
-        f"{', '.join(names)}: {_shape(value, hint, seen)}," for names, value, hint in groups
-    ]
-    if arguments:
-        arguments[0] = f"{_label(call, parent)}({arguments[0]}"
-        arguments[-1] = f"{arguments[-1][:-1]})"
-    else:
-        arguments = [f"{_label(call, parent)}()"]
-    items = _items(call.result, call.hints.get("return"), seen)
-    if len(items) == 1:
-        arguments.append(f"-> {items[0]}")
-    else:
-        arguments += [f"-> ({items[0]},", *(f"{item}," for item in items[1:-1]), f"{items[-1]})"]
-    rest = [f"{name}={_size(size)}" for name, size in call.dims.items() if name not in seen]
-    if rest:
-        arguments.append(f" [{', '.join(rest)}]")
-    if call.scan_length is not None:
-        count = call.scan_length
-        arguments.append(f" × {count} layer{'' if count == 1 else 's'} (lax.scan)")
-    return arguments
-
-
-def _same(a: Any, b: Any) -> bool:
-    structure: Any = jax.tree.structure(a)
-    same: bool = structure == jax.tree.structure(b) and all(
-        x == y for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
-    )
-    return same
-
-
-def _size(size: Any) -> str:
-    return str(size) if not isinstance(size, tuple) else str(tuple(int(s) for s in size))
-
-
-def _array_hint(hint: Any) -> Any:
-    """The array annotation in `hint` (a member of a union), or None."""
-    if is_array_hint(hint):
-        return hint
-    for member in typing.get_args(hint):
-        if is_array_hint(member):
-            return member
-    return None
-
-
-def _items(value: Any, hint: Any, seen: set[str]) -> list[str]:
-    """The items of a tuple, each as `_shape` writes it; `[_shape(value)]` for a non-tuple.
-    A tuple of like items is one item, `float32[seq=5, embed=16] × 3`."""
-    if not isinstance(value, tuple) or not value:
-        return [_shape(value, hint, seen)]
-    hints = typing.get_args(hint) if typing.get_origin(hint) is tuple else ()
-    hints = hints if len(hints) == len(value) else (None,) * len(value)
-    if len(value) > 1 and all(_same(v, value[0]) for v in value) and len(set(hints)) == 1:
-        return [f"{_shape(value[0], hints[0], seen)} × {len(value)}"]
-    return [_shape(item, item_hint, seen) for item, item_hint in zip(value, hints, strict=True)]
-
-
-def _shape(value: Any, hint: Any, seen: set[str]) -> str:
-    """`float32[seq=5, embed=16]`: each dim sized where a line first names it."""
-    if isinstance(value, jax.ShapeDtypeStruct):
-        return _named(value, _array_hint(hint), seen)
-    if isinstance(value, tuple):
-        return "(" + ", ".join(_items(value, hint, seen)) + ")"
-    if isinstance(value, eqx.Module) and any(_is_array(x) for x in jax.tree.leaves(value)):
-        fields = dict(_hints.field_hints(type(value)))
-        parts = [
-            f"{f.name}: {_shape(getattr(value, f.name), fields.get(f.name), seen)}"
-            for f in dataclasses.fields(value)
-            if _is_array(getattr(value, f.name, None))
-        ]
-        return f"{type(value).__name__}({', '.join(parts)})"
-    return describe(value)
-
-
-def _named(value: jax.ShapeDtypeStruct, hint: Any, seen: set[str]) -> str:
-    dtype = dtype_name(value.dtype)
-    shape = tuple(value.shape)
-    names: list[str | None] = [None] * len(shape)
-    if hint is not None:
-        dims = hint.dims
-        index = hint.index_variadic
-        if index is None and len(dims) == len(shape):
-            names = [getattr(dim, "name", None) for dim in dims]
-        elif index is not None and len(shape) >= len(dims) - 1:
-            after = len(dims) - index - 1
-            middle = len(shape) - index - after
-            names = [getattr(dim, "name", None) for dim in dims[:index]]
-            names += [None] * middle
-            names += [getattr(dim, "name", None) for dim in dims[index + 1 :]]
-            seen.add(f"*{getattr(dims[index], 'name', '')}")
-    parts = []
-    for name, size in zip(names, shape, strict=True):
-        if name is None:
-            parts.append(str(size))
-        elif name in seen:
-            parts.append(name)
-        else:
-            seen.add(name)
-            parts.append(f"{name}={size}")
-    return f"{dtype}[{', '.join(parts)}]"

@@ -12,6 +12,7 @@ from jaxtyping import Array, DTypeLike, Float, Int, PRNGKeyArray
 from ._block import Block, make_norm
 from ._config import GPTConfig
 from ._frames import submodule
+from ._gpt_checks import check_cache_layers, check_tokens
 from ._kv_cache import KVCache
 from ._norm import LayerNorm, RMSNorm
 from ._state_dict import from_state_dict, state_dict
@@ -76,7 +77,7 @@ class GPT(TypedModule):
         vocabulary raises at run time instead (`equinox.EquinoxRuntimeError`, or JAX's
         runtime error under a plain `jax.jit`).
         """
-        _check_tokens(self.config, tokens, start=0)
+        check_tokens(self.config, tokens, start=0)
         leaves, treedef = jax.tree.flatten(self)
         logits: Float[Array, "seq vocab"] = _run(treedef, "forward", leaves, tokens)
         return logits
@@ -99,8 +100,8 @@ class GPT(TypedModule):
         `jax.jit`, where ids and the position are not known, a bad id, a negative position
         or an overfull cache raises at run time instead, as in `__call__`.
         """
-        _check_cache_layers(self.config, cache)
-        _check_tokens(self.config, tokens, start=cache.position, capacity=cache.keys.shape[-3])
+        check_cache_layers(self.config, cache)
+        check_tokens(self.config, tokens, start=cache.position, capacity=cache.keys.shape[-3])
         leaves, treedef = jax.tree.flatten(self)
         out: tuple[Float[Array, "seq vocab"], KVCache] = _run(
             treedef, "forward_cached", leaves, tokens, cache
@@ -189,7 +190,7 @@ class GPT(TypedModule):
         self, tokens: Int[Array, " seq"], cache: KVCache
     ) -> tuple[Float[Array, "seq vocab"], KVCache]:
         """The cached forward pass itself, not jit-compiled: `decode` compiles and runs it."""
-        _check_cache_layers(self.config, cache)
+        check_cache_layers(self.config, cache)
         position = cache.position
         x = self._embed(tokens, position + jnp.arange(tokens.shape[0]))
         params, static = eqx.partition(self.blocks, eqx.is_array)
@@ -272,68 +273,3 @@ def _run(treedef: Any, method: str, leaves: list[Array], *args: Any) -> Any:
     """Compile and run one of the model's methods; the model travels as its leaves."""
     model = jax.tree.unflatten(treedef, leaves)
     return getattr(model, method)(*args)
-
-
-def _check_tokens(
-    config: GPTConfig, tokens: Array, start: Array | int, capacity: int | None = None
-) -> None:
-    """Reject bad ids and lengths with their values, where they are known (not traced)."""
-    seq, limit = tokens.shape[0], config.max_seq_len
-    if seq == 0:
-        raise ValueError("tokens is empty: pass at least one token id")
-    if seq > limit:
-        raise ValueError(
-            f"tokens has {seq} positions but max_seq_len is {limit}: "
-            "shorten the sequence or raise max_seq_len"
-        )
-    if isinstance(tokens, jax.core.Tracer) or isinstance(start, jax.core.Tracer):
-        return
-    if int(start) < 0:
-        raise ValueError(
-            f"the cache's position must be >= 0, got {int(start)}: start from init_cache(), "
-            "or pass the cache that the last decode returned"
-        )
-    if capacity is not None and capacity < limit and int(start) + seq > capacity:
-        raise ValueError(
-            f"the KV cache holds {int(start)} positions; {seq} more would pass its "
-            f"{capacity} slots: start a larger cache (init_cache(size=...)) or shorten "
-            "the sequence"
-        )
-    if int(start) + seq > limit:
-        raise ValueError(
-            f"the KV cache holds {int(start)} positions; {seq} more would pass "
-            f"max_seq_len={limit}: start a new cache or shorten the sequence"
-        )
-    ids = np.asarray(tokens)
-    bad = np.flatnonzero((ids < 0) | (ids >= config.vocab_size))
-    if bad.size:
-        raise ValueError(
-            f"token id {int(ids[bad[0]])} at position {int(bad[0])} is outside the "
-            f"vocabulary [0, {config.vocab_size}): encode with a tokenizer whose "
-            f"vocabulary has at most vocab_size={config.vocab_size} ids"
-        )
-
-
-def _check_cache_layers(config: GPTConfig, cache: KVCache) -> None:
-    """Reject a cache made for a model of another depth; shapes are static, so under jit too."""
-    layers = config.num_layers
-    if cache.keys.ndim != 4 or cache.values.ndim != 4:
-        raise ValueError(
-            f"the KV cache has keys of shape {cache.keys.shape} and values of shape "
-            f"{cache.values.shape}, but the model's cache is (layers, kv_seq, kv_heads, "
-            "head_dim), with one slice per layer: make it with this model's init_cache()"
-        )
-    for found in (cache.keys.shape[0], cache.values.shape[0]):
-        if found != layers:
-            raise ValueError(
-                f"the KV cache has {found} layers but the model has {layers}: "
-                "make it with this model's init_cache()"
-            )
-    # Past max_seq_len a learned position lookup clamps to the last row: under jit, where
-    # positions are not known, only the cache's size keeps decoding within max_seq_len.
-    slots = cache.keys.shape[1]
-    if slots > config.max_seq_len:
-        raise ValueError(
-            f"the KV cache has {slots} slots but max_seq_len is {config.max_seq_len}: make it "
-            "with this model's init_cache(), which holds at most max_seq_len positions"
-        )

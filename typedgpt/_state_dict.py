@@ -7,7 +7,7 @@ linear layers as `Conv1D`, whose weight is `(in, out)`; typedgpt's `Linear.weigh
 config does not have (gain-free norms, biases) are absent.
 
 Configs beyond GPT-2 keep its names, so that `tg.save_checkpoint` stores them too (Hugging
-Face export refuses them: `_hf.config_to_hf`): with rotary embeddings there is no
+Face export refuses them: `_hf_config.config_to_hf`): with rotary embeddings there is no
 `wpe.weight`; with grouped-query attention `c_attn` is `(embed, (heads + 2 kv_heads)
 head_dim)`, still queries, keys, values; a SwiGLU MLP adds the gate `h.{i}.mlp.c_gate`
 (`embed` to `mlp`) to `c_fc` (the up projection) and `c_proj` (down).

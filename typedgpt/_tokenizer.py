@@ -22,10 +22,10 @@ atomically, and read back with `load_tokenizer`.
 import abc
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self, SupportsIndex, final
+from typing import Any, Self, SupportsIndex, final
 
 from ._text import (
     SURROGATE,
@@ -39,14 +39,10 @@ from ._text import (
     write_text_atomic,
 )
 
-if TYPE_CHECKING:
-    from ._hf_tokenizer import HFTokenizer
-
 _FIX_UNSEEN = (
     "the tokenizer was built from a corpus without it: use characters from the training "
     "text, or the byte-level tokenizer (ByteTokenizer)"
 )
-_FIX_JSON = "it may be corrupt; write it with tokenizer.save(path) or tokenizer.to_json()"
 
 
 class Tokenizer(abc.ABC):
@@ -241,65 +237,3 @@ class ByteTokenizer(Tokenizer):
     def to_json(self) -> dict[str, Any]:
         """`{"kind": "byte"}`."""
         return {"kind": "byte"}
-
-
-def tokenizer_from_json(data: Mapping[str, Any]) -> "CharTokenizer | ByteTokenizer | HFTokenizer":
-    """The tokenizer that `to_json()` described, chosen by its `"kind"` field (`"char"`,
-    `"byte"` or `"hf"`). Raises `ValueError` for data that is not such an object."""
-    if not isinstance(data, Mapping):
-        raise ValueError(
-            f"tokenizer JSON must be an object, got {type(data).__name__}: {_FIX_JSON}"
-        )
-    kind = data.get("kind")
-    if kind == "byte":
-        return ByteTokenizer()
-    if kind == "hf":
-        from ._hf_tokenizer import HFTokenizer
-
-        return HFTokenizer.from_json(data)
-    if kind == "char":
-        chars = data.get("chars")
-        if not isinstance(chars, str):
-            raise ValueError(
-                f"a char tokenizer needs a string field 'chars', got {chars!r}: {_FIX_JSON}"
-            )
-        return CharTokenizer(chars)
-    if kind is None and "model" in data:  # the keys of a `tokenizers` tokenizer.json
-        raise ValueError(
-            "this is a Hugging Face tokenizer.json (it has a 'model' and no 'kind'): load it "
-            "with tg.HFTokenizer.from_pretrained(folder), or "
-            "tg.HFTokenizer(tokenizers.Tokenizer.from_file(path))"
-        )
-    raise ValueError(
-        f"tokenizer JSON needs 'kind' to be 'char' or 'byte', got {kind!r} ('hf' is also "
-        f"accepted, for an HFTokenizer): {_FIX_JSON}"
-    )
-
-
-def load_tokenizer(path: str | os.PathLike[str]) -> "CharTokenizer | ByteTokenizer | HFTokenizer":
-    """Read a tokenizer that `Tokenizer.save` wrote.
-
-    Raises `FileNotFoundError` if `path` does not exist, `IsADirectoryError` if it is a
-    folder, and `ValueError` naming `path` if it is not a tokenizer file (corrupt,
-    truncated, or another kind of JSON, such as a Hugging Face `tokenizer.json`).
-    """
-    path = Path(path)
-    if path.is_dir():
-        inside = path / "tokenizer.json"
-        fix = f"pass {inside}" if inside.is_file() else "name the tokenizer file in it"
-        raise IsADirectoryError(f"{path} is a folder, not a tokenizer file: {fix}")
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no tokenizer file at {path}: check the path, or save one with tokenizer.save(path)"
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise ValueError(
-            f"{path} is not a valid tokenizer file ({error}): it may be corrupt or truncated; "
-            "save the tokenizer again"
-        ) from error
-    try:
-        return tokenizer_from_json(data)
-    except ValueError as error:
-        raise ValueError(f"{path} is not a valid tokenizer file: {error}") from error
