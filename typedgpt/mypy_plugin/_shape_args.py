@@ -1,9 +1,10 @@
 """Sizes written as arguments: the dims that an int or a shape argument stands for.
 
-`jax.nn.one_hot(t, logits.shape[-1])` has `logits`'s last dim (`vocab`), `jnp.zeros((seq, 4))`
-a dim of unknown size and a 4, and `jnp.zeros(x.shape)` the dims of `x`. Only an array named
-by a variable or an attribute (`x`, `self.w`) is looked at, so no other expression is
-checked twice.
+In `jax.nn.one_hot(t, logits.shape[-1])` the size is `logits`'s last dim (`vocab`); in
+`jnp.zeros((n, 4))` the shape is a dim of unknown size and a 4 (which the rules of new arrays
+then make unknown too, see `_jnp_rules.new_array`), and in `jnp.zeros(x.shape)` the dims of
+`x`. Only an array named by a variable or an attribute (`x`, `self.w`) is looked at, so no
+other expression is checked twice.
 """
 
 from mypy.nodes import (
