@@ -117,6 +117,28 @@ class Call:
         one argument that is an int or a sequence of them, `(2, -1)`. An int that is not a
         literal is None; the whole is None where their number is not known (a spread
         `*sizes`, a `Sequence[int]`), and `[]` where `name` is not given."""
+        given = self._given(name)
+        if given is None:
+            return None
+        exprs, typ = given
+        values = [int_literal(expr) for expr in exprs]
+        return _ints_of_type(typ) if typ is not None and values == [None] else values
+
+    def sizes(self, name: str) -> Shape | None:
+        """The dims the ints given for `name` stand for (as `ints` finds them, each read by
+        `_shape_args`: `x.shape[0]` is dim 0 of `x`); None where their number is not known."""
+        given = self._given(name)
+        if given is None:
+            return None
+        exprs, typ = given
+        if typ is not None:
+            return shape_of(exprs[0], self.ctx.api)
+        return tuple(size_of(expr, self.ctx.api) for expr in exprs)
+
+    def _given(self, name: str) -> tuple[list[Expression], Type | None] | None:
+        """The expressions of the ints given for `name`, and the type of the argument where
+        it is one expression that is not a tuple or list (`n`, `shape`); None where their
+        number is not known."""
         param = self.stub.param(name)
         if param is not None and param.kind == VAR_POSITIONAL:
             if self._spread or param.position is None:
@@ -126,14 +148,13 @@ class Call:
             found = self.find(name)
             given = [found] if found is not None else []
         if len(given) != 1:
-            return [int_literal(expr) for expr, _ in given]
+            return [expr for expr, _ in given], None
         expr, typ = given[0]
         if isinstance(expr, (TupleExpr, ListExpr)):
             if any(isinstance(item, StarExpr) for item in expr.items):
                 return None
-            return [int_literal(item) for item in expr.items]
-        value = int_literal(expr)
-        return [value] if value is not None else _ints_of_type(typ)
+            return list(expr.items), None
+        return [expr], typ
 
     def size(self, name: str) -> Dim | None:
         """The dim an int argument stands for (see `_shape_args`); where it is left out, its

@@ -14,7 +14,7 @@ from . import _einsum
 from . import _shapes as shapes
 from ._arguments import NOT_LITERAL, Call
 from ._binder import Binder
-from ._dims import ANY_DIM, SIZE, Shape, show
+from ._dims import ANY, ANY_DIM, SIZE, Shape, show
 from ._messages import paren
 from ._shapes import ShapeError
 from ._stubs import SELF, VAR_POSITIONAL, Stub
@@ -190,7 +190,18 @@ def reshape(call: Call) -> Type:
     sizes = call.ints("shape")
     if first is None or not sizes:
         return call.unknown()
-    return call.make(shapes.reshape(first, sizes))
+    return call.make(named_sizes(shapes.reshape(first, sizes), call.sizes("shape")))
+
+
+def named_sizes(result: Shape, given: Shape | None) -> Shape:
+    """A reshape's result with each size given as `x.shape[i]` named as dim `i` of `x`:
+    `x.reshape(x.shape[0], heads, -1)` keeps `seq`."""
+    if given is None or len(given) != len(result):
+        return result
+    return tuple(
+        g if d.kind == ANY and g.kind != SIZE and g.definite else d
+        for d, g in zip(result, given, strict=True)
+    )
 
 
 def transpose(call: Call) -> Type:

@@ -10,7 +10,7 @@ from . import _lax as lax
 from . import _shapes as shapes
 from ._arguments import Call
 from ._dims import same, show, variadic_index
-from ._jnp_rules import int_value, sequence_operands, signature
+from ._jnp_rules import int_value, named_sizes, sequence_operands, signature
 from ._shapes import ShapeError
 from ._types import dims_of, is_scalar_like
 
@@ -47,7 +47,7 @@ def lax_reshape(call: Call) -> Type:
             f"new_sizes has {negative[0]}: jax.lax infers no size (jnp.reshape does); "
             "give every size"
         )
-    return call.make(shapes.reshape(first, sizes))
+    return call.make(named_sizes(shapes.reshape(first, sizes), call.sizes("new_sizes")))
 
 
 def lax_transpose(call: Call) -> Type:

@@ -24,3 +24,9 @@ def one_hot_of_seq(logits: Float[Array, "seq vocab"], targets: Int[Array, " seq"
 def numpy_zeros_transposed(x: Float[np.ndarray, "rows cols"]) -> None:
     y = x + np.zeros((x.shape[1], x.shape[0]))  # E: [shape] "+" broadcasts (rows, cols) and (cols, rows)
     del y
+
+
+def merge_heads_wrong_axis(q: Float[Array, "seq heads head_dim"], x: Float[Array, "seq embed"]) -> None:
+    merged = q.reshape(q.shape[1], -1)
+    y = x + merged  # E: [shape] "+" broadcasts (seq, embed) and (heads, _): dim -2 is seq in one, heads in the other
+    del y

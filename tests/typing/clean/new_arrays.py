@@ -58,3 +58,10 @@ def batched(x: Float[Array, "*batch seq embed"]) -> None:
     assert_type(jnp.zeros(x.shape[0]), Float[Array, " _"])
     assert_type(jnp.zeros(x.shape[-3]), Float[Array, " _"])
     assert_type(jnp.zeros(x.shape), Float[Array, "*batch seq embed"])
+
+
+# A reshape's size given as `x.shape[i]` keeps the dim's name.
+def split_heads(x: Float[Array, "seq embed"], heads: int) -> None:
+    assert_type(x.reshape(x.shape[0], heads, -1), Float[Array, "seq _ _"])
+    assert_type(jnp.reshape(x, (x.shape[0], heads, -1)), Float[Array, "seq _ _"])
+    assert_type(jax.lax.reshape(x, (x.shape[0], x.shape[1])), Float[Array, "seq embed"])
