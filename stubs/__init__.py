@@ -12,9 +12,9 @@ How a stub reads:
   names are the function's own, bound afresh at each call. Dtypes are not read.
 - A dim named like an `int` parameter (`num_classes`) is that argument, when it is an int
   literal, dim `i` of `x` when it is `x.shape[i]`, and of unknown size otherwise.
-- A parameter annotated `Literal[...]` limits the signature to calls where the argument has
-  one of those values, or is left out (its default): with another value the result is
-  shape-unknown.
+- A parameter annotated `Literal[...]` limits the stub, signature or decorated rule, to
+  calls where the argument has one of those values, or is left out (its default): with
+  another value the result is shape-unknown.
 - Parameters are found by name, else by position, as Python binds them; a default is used
   where an argument is left out.
 - Where a signature cannot say the rule, a decorator names the plugin's own: `@broadcast`,

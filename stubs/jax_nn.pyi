@@ -65,7 +65,7 @@ def logsumexp(
     axis: Axis = None,
     b: ArrayLike | None = None,
     keepdims: bool = False,
-    return_sign: bool = False,
+    return_sign: Literal[False] = False,
     where: ArrayLike | None = None,
 ) -> Shaped[Array, "..."]: ...
 

@@ -338,7 +338,13 @@ def test_the_stubs_are_read_from_the_installed_package() -> None:
     assert stubs.location == str(installed)
     shipped = {p.name for p in (ROOT / "stubs").glob("*.pyi")}
     assert {f.name for f in _stubs.stub_files()} == shipped
-    assert {"jax_array.pyi", "jax_lax.pyi", "jax_nn.pyi", "jax_numpy.pyi"} <= shipped
+    assert {
+        "jax_array.pyi",
+        "jax_lax.pyi",
+        "jax_nn.pyi",
+        "jax_numpy.pyi",
+        "jax_random.pyi",
+    } <= shipped
     check_rules(stubs)  # every decorator names a rule the plugin has
     found = (stubs.function(f"jax.{n}") for n in ("numpy.tanh", "numpy.sum", "nn.one_hot"))
     tanh, total, one_hot = found

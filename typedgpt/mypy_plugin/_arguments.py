@@ -167,10 +167,11 @@ class Call:
 
     def shape(self, name: str) -> Shape | None:
         """The dims a shape argument stands for (see `_shape_args`), else those its type
-        gives (`tuple[int, int]`: two of unknown size); None where not known."""
+        gives (`tuple[int, int]`: two of unknown size), and `()` where it is left out and
+        defaults to `()`; None where not known."""
         found = self.find(name)
         if found is None:
-            return None
+            return () if self.value(name) == () else None
         expr, typ = found
         dims = shape_of(expr, self.ctx.api)
         if dims is not None:

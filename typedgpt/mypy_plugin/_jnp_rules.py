@@ -26,9 +26,6 @@ from ._types import dims_of, is_scalar_like
 def signature(call: Call) -> Type:
     """The stub's signature: each array argument binds the stub's dims, in order."""
     stub = call.stub
-    for param in stub.params:
-        if param.only is not None and call.value(param.name) not in param.only:
-            return call.unknown()  # a case the signature does not describe
     binder = Binder()
     for param in stub.params:
         if param.is_int:

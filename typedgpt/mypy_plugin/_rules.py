@@ -57,9 +57,13 @@ Rule = Callable[[Call], Type]
 
 
 def apply(stub: Stub, ctx: CallContext, *, numpy: bool = False) -> Type:
-    """Run the stub's rule on a call (of a NumPy function with `numpy`); a `ShapeError`
-    becomes a mypy error naming the callee, and the result is then shape-unknown."""
+    """Run the stub's rule on a call (of a NumPy function with `numpy`), unless an argument
+    of a `Literal[...]` parameter has another value; a `ShapeError` becomes a mypy error
+    naming the callee, and the result is then shape-unknown."""
     call = Call(ctx, stub, numpy=numpy)
+    for param in stub.params:
+        if param.only is not None and call.value(param.name) not in param.only:
+            return call.unknown()  # a case the stub does not describe
     try:
         return RULES[stub.rule](call)
     except ShapeError as error:

@@ -3,7 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 
 def bias_of_the_other_dim(x: Float[Array, "seq embed"]) -> None:
@@ -30,3 +30,13 @@ def merge_heads_wrong_axis(q: Float[Array, "seq heads head_dim"], x: Float[Array
     merged = q.reshape(q.shape[1], -1)
     y = x + merged  # E: [shape] "+" broadcasts (seq, embed) and (heads, _): dim -2 is seq in one, heads in the other
     del y
+
+
+def dropout_of_transposed_mask(x: Float[Array, "seq embed"], key: PRNGKeyArray) -> None:
+    keep = jax.random.bernoulli(key, 0.9, (x.shape[1], x.shape[0]))
+    y = jnp.where(keep, x, 0.0)  # E: [shape] "where" broadcasts (embed, seq) and (seq, embed) and (): dim -1 is seq in one, embed in the other
+    del y
+
+
+def sampled_over_the_batch(logits: Float[Array, "batch vocab"], key: PRNGKeyArray) -> Int[Array, " batch"]:
+    return jax.random.categorical(key, logits, axis=0)  # E: [return-value] got "Array[Literal['vocab']]", expected "Array[Literal['batch']]"

@@ -6,7 +6,7 @@ from typing import assert_type
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 
 class Embedding:
@@ -65,3 +65,17 @@ def split_heads(x: Float[Array, "seq embed"], heads: int) -> None:
     assert_type(x.reshape(x.shape[0], heads, -1), Float[Array, "seq _ _"])
     assert_type(jnp.reshape(x, (x.shape[0], heads, -1)), Float[Array, "seq _ _"])
     assert_type(jax.lax.reshape(x, (x.shape[0], x.shape[1])), Float[Array, "seq embed"])
+
+
+# jax.random's samplers: `shape` as for `jnp.zeros`, `()` when left out.
+def sampled(
+    x: Float[Array, "seq embed"], logits: Float[Array, "batch vocab"], key: PRNGKeyArray
+) -> None:
+    assert_type(jax.random.normal(key, x.shape), Float[Array, "seq embed"])
+    assert_type(jax.random.uniform(key, (x.shape[0], 3)), Float[Array, "seq _"])
+    assert_type(jax.random.normal(key), Float[Array, ""])
+    assert_type(jax.random.bernoulli(key, 0.1, x.shape), Bool[Array, "seq embed"])
+    assert_type(jax.random.categorical(key, logits), Int[Array, " batch"])
+    assert_type(jax.random.categorical(key, logits, axis=0), Int[Array, " vocab"])
+    assert_type(jax.random.categorical(key, logits, shape=(2, 3)), Array)
+    assert_type(jax.nn.logsumexp(logits, axis=-1), Float[Array, " batch"])
