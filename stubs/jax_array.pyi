@@ -10,7 +10,7 @@ from jax.typing import ArrayLike, DTypeLike
 from jaxtyping import Array as _Array
 from jaxtyping import Shaped
 
-from . import operator, reduction, rule
+from . import checks_axis, operator, reduction, rule
 
 Axis: TypeAlias = int | Sequence[int] | None
 
@@ -197,6 +197,37 @@ class Array:
     def transpose(self, *axes: int) -> _Array: ...
     @rule("swapaxes")
     def swapaxes(self, axis1: int, axis2: int) -> _Array: ...
+    @rule("squeeze")
+    def squeeze(self, axis: Axis = None) -> _Array: ...
+    @rule("take")
+    def take(
+        self,
+        indices: Any,
+        axis: int | None = None,
+        out: None = None,
+        mode: str | None = None,
+        **options: Any,
+    ) -> _Array: ...
+    @checks_axis
+    def sort(
+        self: Shaped[_Array, "*shape"],
+        axis: int | None = -1,
+        *,
+        kind: None = None,
+        order: None = None,
+        stable: bool = True,
+        descending: bool = False,
+    ) -> Shaped[_Array, "*shape"]: ...
+    @checks_axis
+    def argsort(
+        self: Shaped[_Array, "*shape"],
+        axis: int | None = -1,
+        *,
+        kind: None = None,
+        order: None = None,
+        stable: bool = True,
+        descending: bool = False,
+    ) -> Shaped[_Array, "*shape"]: ...
     @rule("index")
     def __getitem__(self, key: Any, /) -> _Array: ...
     @property

@@ -126,6 +126,57 @@ def eye(
     N: Any, M: Any = None, k: int = 0, dtype: DTypeLike | None = None, **options: Any
 ) -> Array: ...
 
+@rule("broadcast_to")
+def broadcast_to(array: Shaped[Array, "..."], shape: Any) -> Array: ...
+
+# Gathers: the result has the index array's dims, at `axis`.
+
+@rule("take")
+def take(
+    a: Shaped[Array, "..."],
+    indices: Any,
+    axis: int | None = None,
+    out: None = None,
+    mode: str | None = None,
+    **options: Any,
+) -> Array: ...
+@rule("take_along_axis")
+def take_along_axis(
+    arr: Shaped[Array, "..."],
+    indices: Shaped[Array, "..."],
+    axis: int | None,
+    mode: Any = None,
+    **options: Any,
+) -> Array: ...
+
+# Sorting, flipping and rolling keep the dims. (`sort` and `argsort` with `axis=None`
+# flatten the array first: the result is of unknown dims.)
+
+@checks_axis
+def sort(
+    a: Shaped[Array, "*shape"],
+    axis: int | None = -1,
+    *,
+    kind: None = None,
+    order: None = None,
+    stable: bool = True,
+    descending: bool = False,
+) -> Shaped[Array, "*shape"]: ...
+@checks_axis
+def argsort(
+    a: Shaped[Array, "*shape"],
+    axis: int | None = -1,
+    *,
+    kind: None = None,
+    order: None = None,
+    stable: bool = True,
+    descending: bool = False,
+) -> Shaped[Array, "*shape"]: ...
+def flip(m: Shaped[Array, "*shape"], axis: Axis = None) -> Shaped[Array, "*shape"]: ...
+def roll(
+    a: Shaped[Array, "*shape"], shift: ArrayLike | Sequence[int], axis: Axis = None
+) -> Shaped[Array, "*shape"]: ...
+
 # Cumulative sums and products along `axis`. (Without `axis`, jnp flattens the array first:
 # the result is of unknown dims.)
 
@@ -387,3 +438,9 @@ def concatenate(arrays: Sequence[ArrayLike], axis: int | None = 0, dtype: Any = 
 def stack(
     arrays: Sequence[ArrayLike], axis: int = 0, out: None = None, dtype: Any = None
 ) -> Array: ...
+
+# `squeeze` drops axes of size 1 (a named dim may be), as `lax.squeeze` does; without `axis`,
+# every axis of size 1, and the result is of unknown dims.
+
+@rule("squeeze")
+def squeeze(a: Shaped[Array, "..."], axis: int | Sequence[int] | None = None) -> Array: ...

@@ -32,13 +32,14 @@ def index(call: Call) -> Type:
             if isinstance(index_type, TupleType) and len(index_type.items) == len(expr.items)
             else [None] * len(expr.items)
         )
-        items = [_index_item(e, t) for e, t in zip(expr.items, item_types, strict=True)]
+        items = [index_item(e, t) for e, t in zip(expr.items, item_types, strict=True)]
     else:
-        items = [_index_item(expr, index_type)]
+        items = [index_item(expr, index_type)]
     return call.make(_indexing.index(mine, items))
 
 
-def _index_item(expr: Expression, typ: Type | None) -> Index:
+def index_item(expr: Expression, typ: Type | None) -> Index:
+    """One entry of an index, from its expression or else its type."""
     if int_literal(expr) is not None:
         return Index("int")
     if isinstance(expr, NameExpr) and expr.fullname == "builtins.None":

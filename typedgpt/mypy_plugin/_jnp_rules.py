@@ -14,7 +14,7 @@ from . import _einsum
 from . import _shapes as shapes
 from ._arguments import NOT_LITERAL, Call
 from ._binder import Binder
-from ._dims import ANY, ANY_DIM, SIZE, Shape, show
+from ._dims import ANY, SIZE, Shape, show
 from ._messages import paren
 from ._shapes import ShapeError
 from ._stubs import SELF, VAR_POSITIONAL, Stub
@@ -145,37 +145,6 @@ def einsum(call: Call) -> Type:
             return call.unknown()
         operands.append(dims)
     return call.make(_einsum.einsum(exprs[0].value, operands))
-
-
-# ---------------------------------------------------------------------- new arrays
-
-
-def new_array(call: Call) -> Type:
-    """`jnp.zeros(shape)` and the like: the dims `shape` stands for (`_shape_args`)."""
-    dims = call.shape("shape")
-    return call.unknown() if dims is None else call.make(_unsized(dims))
-
-
-def arange(call: Call) -> Type:
-    """`jnp.arange(n)`: one dim, `n`'s (`_shape_args`); with `stop` or `step`, unknown."""
-    size = call.size("start")
-    if size is None or call.value("stop") is not None or call.value("step") is not None:
-        return call.unknown()
-    return call.make(_unsized((size,)))
-
-
-def eye(call: Call) -> Type:
-    """`jnp.eye(n)`: two dims, `n`'s (`_shape_args`); with `M`, unknown."""
-    size = call.size("N")
-    if size is None or call.value("M") is not None:
-        return call.unknown()
-    return call.make(_unsized((size, size)))
-
-
-def _unsized(dims: Shape) -> Shape:
-    """A fixed size as a dim of unknown size: an array made as `(4, 8)` may be returned or
-    assigned as `seq embed`, where mypy's own check would take a size for a name."""
-    return tuple(ANY_DIM if d.kind == SIZE else d for d in dims)
 
 
 # ---------------------------------------------------------------------- rearranging

@@ -106,9 +106,11 @@ def broadcast_in_dim(call: Call) -> Type:
 
 
 def squeeze(call: Call) -> Type:
-    """`lax.squeeze(x, dimensions)`: drops axes of size 1."""
+    """`lax.squeeze(x, dimensions)`, `jnp.squeeze(x, axis)`: drops axes of size 1; without
+    `axis`, jnp drops every axis of size 1, and the result is unknown."""
     first = call.operand()
-    axes = _int_tuple(call.value("dimensions"))
+    value = call.value("dimensions" if call.stub.param("dimensions") is not None else "axis")
+    axes = (value,) if type(value) is int else _int_tuple(value)
     if first is None or axes is None:
         return call.unknown()
     return call.make(lax.squeeze(first, axes))

@@ -35,7 +35,7 @@ from mypy.plugin import (
     Plugin,
 )
 from mypy.plugins.default import DefaultPlugin
-from mypy.types import CallableType, Instance, LiteralType, Type, get_proper_type
+from mypy.types import CallableType, Instance, LiteralType, NoneType, Type, get_proper_type
 
 from . import _rules as rules
 from . import _semanal as semanal
@@ -63,11 +63,12 @@ NUMPY_CONSTRUCTOR = "numpy._core.multiarray._ConstructorEmpty.__call__"
 NUMPY_MODULES = ("numpy._core.", "numpy.lib.")
 NUMPY_FUNCTIONS = frozenset(
     {
-        "all", "amax", "amin", "any", "arange", "argmax", "argmin", "clip", "concatenate",
-        "cumprod", "cumsum", "einsum", "empty", "expand_dims", "eye", "full", "max", "mean",
-        "median", "min", "moveaxis", "nanmax", "nanmean", "nanmin", "nansum", "ones", "prod",
-        "reshape", "round", "stack", "std", "sum", "swapaxes", "transpose", "tril", "triu",
-        "var", "where", "zeros",
+        "all", "amax", "amin", "any", "arange", "argmax", "argmin", "argsort", "broadcast_to",
+        "clip", "concatenate", "cumprod", "cumsum", "einsum", "empty", "expand_dims", "eye",
+        "flip", "full", "max", "mean", "median", "min", "moveaxis", "nanmax", "nanmean",
+        "nanmin", "nansum", "ones", "prod", "reshape", "roll", "round", "sort", "squeeze",
+        "stack", "std", "sum", "swapaxes", "take", "take_along_axis", "transpose", "tril",
+        "triu", "var", "where", "zeros",
     }
 )  # fmt: skip
 
@@ -204,7 +205,7 @@ class ShapePlugin(Plugin):
             method = self._stubs.methods.get(fullname.rpartition(".")[2])
             if fullname.startswith(NDARRAY_MEMBER) and method is not None:
                 if not method.is_property:
-                    return lambda ctx: rules.apply(method, ctx)
+                    return functools.partial(_numpy_method, method)
             return _forget_numpy_shapes
         if self._claims(fullname):
             return self._calls.result
@@ -268,6 +269,14 @@ class ShapePlugin(Plugin):
             self._calls.expect(ctx.context, display, pattern, own)
             return sig
         return self._calls.signature(ctx, fullname)
+
+
+def _numpy_method(stub: _stubs.Stub, ctx: MethodContext) -> Type:
+    """An `np.ndarray` method that a `jax.Array` stub describes, where NumPy's returns an
+    array: `x.sort()` sorts in place and returns None."""
+    if isinstance(get_proper_type(ctx.default_return_type), NoneType):
+        return ctx.default_return_type
+    return rules.apply(stub, ctx)
 
 
 def _forget_numpy_shapes(ctx: CallContext) -> Type:

@@ -16,16 +16,13 @@ from ._arguments import Call, CallContext
 from ._dims import Shape
 from ._index_rules import index
 from ._jnp_rules import (
-    arange,
     broadcast,
     checks_axis,
     concatenate,
     einsum,
     expand_dims,
-    eye,
     matmul,
     moveaxis,
-    new_array,
     operator,
     reduction,
     reshape,
@@ -48,6 +45,7 @@ from ._lax_rules import (
     scalar_or_same,
     squeeze,
 )
+from ._made_rules import arange, broadcast_to, eye, new_array, take, take_along_axis
 from ._messages import fail
 from ._shapes import ShapeError
 from ._stubs import SIGNATURE, Stub, StubError, Stubs
@@ -104,6 +102,9 @@ RULES: Mapping[str, Rule] = {
     "new_array": new_array,
     "arange": arange,
     "eye": eye,
+    "broadcast_to": broadcast_to,
+    "take": take,
+    "take_along_axis": take_along_axis,
     "transpose": transpose,
     "swapaxes": swapaxes,
     "moveaxis": moveaxis,

@@ -40,3 +40,23 @@ def dropout_of_transposed_mask(x: Float[Array, "seq embed"], key: PRNGKeyArray) 
 
 def sampled_over_the_batch(logits: Float[Array, "batch vocab"], key: PRNGKeyArray) -> Int[Array, " batch"]:
     return jax.random.categorical(key, logits, axis=0)  # E: [return-value] got "Array[Literal['vocab']]", expected "Array[Literal['batch']]"
+
+
+def bias_of_the_wrong_width(x: Float[Array, "seq embed"], bias: Float[Array, " mlp"]) -> None:
+    y = jnp.broadcast_to(bias, x.shape)  # E: [shape] "broadcast_to" broadcasts (mlp,) and (seq, embed): dim -1 is mlp in one, embed in the other
+    del y
+
+
+def lookup_of_the_wrong_axis(table: Float[Array, "vocab embed"], tokens: Int[Array, " seq"], x: Float[Array, "seq embed"]) -> None:
+    y = x + jnp.take(table, tokens, axis=1)  # E: [shape] "+" broadcasts (seq, embed) and (vocab, seq): dim -1 is embed in one, seq in the other
+    del y
+
+
+def picked_without_the_new_axis(logp: Float[Array, "seq vocab"], targets: Int[Array, " seq"]) -> None:
+    picked = jnp.take_along_axis(logp, targets, axis=-1)  # G: [shape] take_along_axis: argument "indices" has dims (seq,) where "arr" has (seq, vocab): both must have the same number of dims
+    del picked
+
+
+def squeezed_a_named_axis(x: Float[Array, "seq 4 embed"]) -> None:
+    y = jnp.squeeze(x, axis=1)  # E: [shape] squeeze: axis 1 of (seq, 4, embed) has size 4: only a dim of size 1 is squeezed
+    del y

@@ -79,3 +79,33 @@ def sampled(
     assert_type(jax.random.categorical(key, logits, axis=0), Int[Array, " vocab"])
     assert_type(jax.random.categorical(key, logits, shape=(2, 3)), Array)
     assert_type(jax.nn.logsumexp(logits, axis=-1), Float[Array, " batch"])
+
+
+# broadcast_to, the gathers, and the functions that keep the dims.
+def gathered(
+    x: Float[Array, "seq embed"],
+    bias: Float[Array, " embed"],
+    table: Float[Array, "vocab embed"],
+    tokens: Int[Array, " seq"],
+    logp: Float[Array, "seq vocab"],
+    y: Float[Array, "seq 1 embed"],
+) -> None:
+    assert_type(jnp.broadcast_to(bias, x.shape), Float[Array, "seq embed"])
+    assert_type(jnp.take(table, tokens, axis=0), Float[Array, "seq embed"])
+    assert_type(table.take(tokens, axis=0), Float[Array, "seq embed"])
+    assert_type(jnp.take(table, tokens), Array)
+    assert_type(jnp.take_along_axis(logp, tokens[:, None], axis=-1), Float[Array, "seq _"])
+    assert_type(jnp.sort(x, axis=0), Float[Array, "seq embed"])
+    assert_type(x.argsort(), Float[Array, "seq embed"])
+    assert_type(jnp.sort(x, axis=None), Array)
+    assert_type(jnp.flip(x, axis=0), Float[Array, "seq embed"])
+    assert_type(jnp.roll(x, 1, axis=0), Float[Array, "seq embed"])
+    assert_type(jnp.squeeze(y, axis=1), Float[Array, "seq embed"])
+    assert_type(y.squeeze(1), Float[Array, "seq embed"])
+    assert_type(jnp.squeeze(y), Array)
+
+
+# NumPy's `sort` method sorts in place and returns None, unlike jax's.
+def sorted_rows(x: Float[np.ndarray, "rows cols"]) -> Float[np.ndarray, "rows cols"]:
+    assert_type(x.sort(axis=0), None)
+    return np.sort(x, axis=0) + np.take(x, np.arange(x.shape[0]), axis=0)

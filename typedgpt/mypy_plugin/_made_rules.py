@@ -1,0 +1,101 @@
+"""The shape rules of jax.numpy functions whose result has dims written as arguments (see
+`_rules`): new arrays (`jnp.zeros(shape)`, `arange`, `eye`, jax.random's samplers) and
+`broadcast_to`, and the gathers whose result has an index array's dims (`take`,
+`take_along_axis`).
+
+Sizes are read by `_shape_args`: `x.shape[i]` is dim `i` of `x`. A literal size in a new
+array is a dim of unknown size (`_unsized`).
+"""
+
+from mypy.types import Type
+
+from . import _indexing
+from . import _shapes as shapes
+from ._arguments import Call
+from ._dims import ANY_DIM, SIZE, Shape, show, variadic_index
+from ._index_rules import index_item
+from ._indexing import Index
+from ._shapes import ShapeError
+
+# ---------------------------------------------------------------------- new arrays
+
+
+def new_array(call: Call) -> Type:
+    """`jnp.zeros(shape)` and the like: the dims `shape` stands for (`_shape_args`)."""
+    dims = call.shape("shape")
+    return call.unknown() if dims is None else call.make(_unsized(dims))
+
+
+def arange(call: Call) -> Type:
+    """`jnp.arange(n)`: one dim, `n`'s (`_shape_args`); with `stop` or `step`, unknown."""
+    size = call.size("start")
+    if size is None or call.value("stop") is not None or call.value("step") is not None:
+        return call.unknown()
+    return call.make(_unsized((size,)))
+
+
+def eye(call: Call) -> Type:
+    """`jnp.eye(n)`: two dims, `n`'s (`_shape_args`); with `M`, unknown."""
+    size = call.size("N")
+    if size is None or call.value("M") is not None:
+        return call.unknown()
+    return call.make(_unsized((size, size)))
+
+
+def broadcast_to(call: Call) -> Type:
+    """`jnp.broadcast_to(x, shape)`: `x` broadcasts to the dims `shape` stands for, which the
+    result has; `x` may not have more dims than `shape`."""
+    first = call.operand()
+    target = call.shape("shape")
+    if first is None or target is None:
+        return call.unknown()
+    if variadic_index(first) is None and variadic_index(target) is None:
+        if len(first) > len(target):
+            raise ShapeError(
+                f"{show(first)} has more dims than the shape {show(target)} it is broadcast to"
+            )
+    shapes.broadcast([first, target], f'"{call.stub.name}"')
+    return call.make(_unsized(target))
+
+
+def _unsized(dims: Shape) -> Shape:
+    """A fixed size as a dim of unknown size: an array made as `(4, 8)` may be returned or
+    assigned as `seq embed`, where mypy's own check would take a size for a name."""
+    return tuple(ANY_DIM if d.kind == SIZE else d for d in dims)
+
+
+# ---------------------------------------------------------------------- gathers
+
+
+def take(call: Call) -> Type:
+    """`jnp.take(a, indices, axis)` with a literal axis is `a[:, ..., indices]`, the
+    indices at `axis`; without one `a` is flattened first, and the result unknown."""
+    first = call.operand()
+    axis = call.value("axis")
+    found = call.find("indices")
+    if first is None or type(axis) is not int or found is None or variadic_index(first) is not None:
+        return call.unknown()
+    shapes.check_axis(first, axis)
+    keep = Index("slice", keeps=True)
+    items = [keep] * (axis % len(first)) + [index_item(*found)]
+    return call.make(_indexing.index(first, items))
+
+
+def take_along_axis(call: Call) -> Type:
+    """`jnp.take_along_axis(arr, indices, axis)`: both have the same number of dims and
+    broadcast together, except at `axis`, where the result has the size of `indices`."""
+    arr, indices = call.dims("arr"), call.dims("indices")
+    axis = call.value("axis")
+    if arr is None or indices is None or type(axis) is not int:
+        return call.unknown()
+    if variadic_index(arr) is not None or variadic_index(indices) is not None:
+        return call.unknown()
+    if len(arr) != len(indices):
+        raise ShapeError(
+            f'argument "indices" has dims {show(indices)} where "arr" has {show(arr)}: both '
+            "must have the same number of dims"
+        )
+    shapes.check_axis(arr, axis)
+    at = axis % len(arr)
+    along = (*arr[:at], indices[at], *arr[at + 1 :])
+    return call.make(shapes.broadcast([along, indices], f'"{call.stub.name}"'))
