@@ -125,7 +125,6 @@ def arange(
 def eye(
     N: Any, M: Any = None, k: int = 0, dtype: DTypeLike | None = None, **options: Any
 ) -> Array: ...
-
 @rule("broadcast_to")
 def broadcast_to(array: Shaped[Array, "..."], shape: Any) -> Array: ...
 
