@@ -78,3 +78,22 @@ def one_hot(
     dtype: Any = None,
     axis: Literal[-1] = -1,
 ) -> Float[Array, "*shape num_classes"]: ...
+
+# Attention, with any leading batch dims: the result has the query's dims. Its dims are bound
+# afresh at each call, as every stub's are; `heads` need not be `kv_heads`.
+
+def dot_product_attention(
+    query: Shaped[Array, "*batch seq heads head_dim"],
+    key: Shaped[Array, "*batch kv_seq kv_heads head_dim"],
+    value: Shaped[Array, "*batch kv_seq kv_heads head_dim"],
+    bias: ArrayLike | None = None,
+    mask: ArrayLike | None = None,
+    *,
+    scale: float | None = None,
+    is_causal: bool = False,
+    query_seq_lengths: ArrayLike | None = None,
+    key_value_seq_lengths: ArrayLike | None = None,
+    local_window_size: int | tuple[int, int] | None = None,
+    implementation: Any = None,
+    return_residual: Literal[False] = False,
+) -> Float[Array, "*batch seq heads head_dim"]: ...

@@ -89,3 +89,10 @@ def causal_mask(s: Float[Array, "seq seq"]) -> Float[Array, "seq seq"]:
 
 def mask_with_wrong_rank(s: Float[Array, "seq kv_seq"], mask: Bool[Array, "heads seq kv_seq"]) -> Float[Array, "seq kv_seq"]:
     return jnp.where(mask, s, -1e9)  # E: [return-value] got "Array[Literal['heads'], Literal['seq'], Literal['kv_seq']]"
+
+
+def fused_attention_of_unsplit_heads(
+    q: Float[Array, "seq heads head_dim"], k: Float[Array, "kv_seq embed"], v: Float[Array, "kv_seq kv_heads head_dim"]
+) -> None:
+    y = jax.nn.dot_product_attention(q, k, v)  # E: [shape] dot_product_attention: argument "key" has dims (kv_seq, embed) where (kv_seq, kv_heads, head_dim) is expected
+    del y

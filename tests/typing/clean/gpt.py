@@ -148,3 +148,11 @@ def run_generic_layers(
 ) -> tuple[Float[Array, "seq embed"], Float[Array, "seq mlp"]]:
     y = block(swiglu(attn(x)))
     return y, jax.vmap(block.mlp.up_proj)(y)
+
+
+def fused_attention(
+    q: Float[Array, "seq heads head_dim"],
+    k: Float[Array, "kv_seq kv_heads head_dim"],
+    v: Float[Array, "kv_seq kv_heads head_dim"],
+) -> Float[Array, "seq heads head_dim"]:
+    return jax.nn.dot_product_attention(q, k, v, is_causal=True)
