@@ -127,6 +127,10 @@ def eye(
 ) -> Array: ...
 @rule("broadcast_to")
 def broadcast_to(array: Shaped[Array, "..."], shape: Any) -> Array: ...
+@rule("pad")
+def pad(
+    array: Shaped[Array, "..."], pad_width: Any, mode: Any = "constant", **options: Any
+) -> Array: ...
 
 # Gathers: the result has the index array's dims, at `axis`.
 

@@ -1,6 +1,6 @@
 """The shape rules of jax.numpy functions whose result has dims written as arguments (see
-`_rules`): new arrays (`jnp.zeros(shape)`, `arange`, `eye`, jax.random's samplers) and
-`broadcast_to`, and the gathers whose result has an index array's dims (`take`,
+`_rules`): new arrays (`jnp.zeros(shape)`, `arange`, `eye`, jax.random's samplers),
+`broadcast_to` and `pad`, and the gathers whose result has an index array's dims (`take`,
 `take_along_axis`).
 
 Sizes are read by `_shape_args`: `x.shape[i]` is dim `i` of `x`. A literal size in a new
@@ -12,7 +12,7 @@ from mypy.types import Type
 from . import _indexing
 from . import _shapes as shapes
 from ._arguments import Call
-from ._dims import ANY_DIM, SIZE, Shape, show, variadic_index
+from ._dims import ANY_DIM, SIZE, Dim, Shape, show, variadic_index
 from ._index_rules import index_item
 from ._indexing import Index
 from ._shapes import ShapeError
@@ -99,3 +99,56 @@ def take_along_axis(call: Call) -> Type:
     at = axis % len(arr)
     along = (*arr[:at], indices[at], *arr[at + 1 :])
     return call.make(shapes.broadcast([along, indices], f'"{call.stub.name}"'))
+
+
+# ---------------------------------------------------------------------- padding
+
+
+def pad(call: Call) -> Type:
+    """`jnp.pad(x, pad_width)`: an axis padded by `(0, 0)` keeps its dim, a fixed size grows
+    by the padding, any other dim becomes one of unknown size; the rank is kept."""
+    first = call.operand()
+    if first is None or variadic_index(first) is not None:
+        return call.unknown()
+    widths = _pad_widths(call.value("pad_width"), len(first))
+    if widths is None:
+        return call.make(tuple(ANY_DIM for _ in first))
+    if len(widths) != len(first):
+        raise ShapeError(
+            f"{show(first)} has {len(first)} dims but pad_width has {len(widths)} pairs: "
+            "give one pair per dim, or one for all"
+        )
+    out = []
+    for dim, width in zip(first, widths, strict=True):
+        if width == (0, 0):
+            out.append(dim)
+        elif dim.kind == SIZE and isinstance(dim.value, int):
+            out.append(Dim(SIZE, dim.value + sum(width)))
+        else:
+            out.append(ANY_DIM)
+    return call.make(tuple(out))
+
+
+def _pad_widths(value: object, rank: int) -> list[tuple[int, int]] | None:
+    """`pad_width` as one `(before, after)` pair per axis, as NumPy reads it: `n`, `(n,)`,
+    `(before, after)`, `((before, after),)` or one pair per axis; None where not literal."""
+    for_all = _pair(value)
+    if for_all is not None:
+        return [for_all] * rank
+    if not isinstance(value, tuple):
+        return None
+    pairs: list[tuple[int, int]] = []
+    for item in value:
+        pair = _pair(item)
+        if pair is None:
+            return None
+        pairs.append(pair)
+    return pairs * rank if len(pairs) == 1 else pairs
+
+
+def _pair(value: object) -> tuple[int, int] | None:
+    if type(value) is int:
+        return (value, value)
+    if isinstance(value, tuple) and len(value) in (1, 2) and all(type(v) is int for v in value):
+        return (value[0], value[-1])
+    return None

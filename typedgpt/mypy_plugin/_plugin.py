@@ -66,7 +66,7 @@ NUMPY_FUNCTIONS = frozenset(
         "all", "amax", "amin", "any", "arange", "argmax", "argmin", "argsort", "broadcast_to",
         "clip", "concatenate", "cumprod", "cumsum", "einsum", "empty", "expand_dims", "eye",
         "flip", "full", "max", "mean", "median", "min", "moveaxis", "nanmax", "nanmean",
-        "nanmin", "nansum", "ones", "prod", "reshape", "roll", "round", "sort", "squeeze",
+        "nanmin", "nansum", "ones", "pad", "prod", "reshape", "roll", "round", "sort", "squeeze",
         "stack", "std", "sum", "swapaxes", "take", "take_along_axis", "transpose", "tril",
         "triu", "var", "where", "zeros",
     }

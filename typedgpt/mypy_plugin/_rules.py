@@ -45,7 +45,7 @@ from ._lax_rules import (
     scalar_or_same,
     squeeze,
 )
-from ._made_rules import arange, broadcast_to, eye, new_array, take, take_along_axis
+from ._made_rules import arange, broadcast_to, eye, new_array, pad, take, take_along_axis
 from ._messages import fail
 from ._shapes import ShapeError
 from ._stubs import SIGNATURE, Stub, StubError, Stubs
@@ -105,6 +105,7 @@ RULES: Mapping[str, Rule] = {
     "broadcast_to": broadcast_to,
     "take": take,
     "take_along_axis": take_along_axis,
+    "pad": pad,
     "transpose": transpose,
     "swapaxes": swapaxes,
     "moveaxis": moveaxis,

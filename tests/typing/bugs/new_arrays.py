@@ -60,3 +60,13 @@ def picked_without_the_new_axis(logp: Float[Array, "seq vocab"], targets: Int[Ar
 def squeezed_a_named_axis(x: Float[Array, "seq 4 embed"]) -> None:
     y = jnp.squeeze(x, axis=1)  # E: [shape] squeeze: axis 1 of (seq, 4, embed) has size 4: only a dim of size 1 is squeezed
     del y
+
+
+def padded_the_kept_axis(x: Float[Array, "seq embed"], w: Float[Array, "embed mlp"]) -> None:
+    y = jnp.pad(x, ((0, 0), (0, 0))).T @ w  # E: [shape] "@" contracts seq (the last dim of (embed, seq)) with embed
+    del y
+
+
+def pad_width_of_another_rank(x: Float[Array, "seq embed"]) -> None:
+    y = jnp.pad(x, ((0, 0), (0, 0), (1, 1)))  # E: [shape] pad: (seq, embed) has 2 dims but pad_width has 3 pairs
+    del y

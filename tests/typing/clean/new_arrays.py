@@ -109,3 +109,11 @@ def gathered(
 def sorted_rows(x: Float[np.ndarray, "rows cols"]) -> Float[np.ndarray, "rows cols"]:
     assert_type(x.sort(axis=0), None)
     return np.sort(x, axis=0) + np.take(x, np.arange(x.shape[0]), axis=0)
+
+
+# An axis padded by (0, 0) keeps its dim; a fixed size grows by the padding.
+def padded(x: Float[Array, "seq embed"], y: Float[Array, "seq 4"]) -> None:
+    assert_type(jnp.pad(x, ((0, 0), (1, 1))), Float[Array, "seq _"])
+    assert_type(jnp.pad(x, ((2, 0), (0, 0))), Float[Array, "_ embed"])
+    assert_type(jnp.pad(x, 0), Float[Array, "seq embed"])
+    assert_type(jnp.pad(y, [(0, 0), (1, 3)]), Float[Array, "seq 8"])
