@@ -14,7 +14,7 @@ from . import _einsum
 from . import _shapes as shapes
 from ._arguments import NOT_LITERAL, Call
 from ._binder import Binder
-from ._dims import ANY, SIZE, Shape, show
+from ._dims import ANY, ANY_DIM, SIZE, VARIADIC, Shape, same, show, variadic_index
 from ._messages import paren
 from ._shapes import ShapeError
 from ._stubs import SELF, VAR_POSITIONAL, Stub
@@ -126,6 +126,36 @@ def matmul(call: Call) -> Type:
         return call.unknown()
     left, right = (b, a) if _reflected(call.stub) else (a, b)
     return call.make(shapes.matmul(left, right))
+
+
+def dot(call: Call) -> Type:
+    """`jnp.dot(a, b)`, `a.dot(b)`: a scalar multiplies; else the last dim of `a` contracts
+    with the only, or second-to-last, dim of `b`, and the result has the other dims of `a`,
+    then those of `b`."""
+    a, b = call.operand(), call.dims("b")
+    if a is None or b is None or variadic_index(a) is not None or variadic_index(b) is not None:
+        return call.unknown()
+    if not a or not b:
+        return call.make(shapes.broadcast([a, b], f'"{call.stub.name}"'))
+    left = a[-1]
+    right, which = (b[0], "the only") if len(b) == 1 else (b[-2], "the second-to-last")
+    if not same(left, right):
+        raise ShapeError(
+            f"{call.stub.name} contracts {left} (the last dim of {show(a)}) with {right} "
+            f"({which} dim of {show(b)})"
+        )
+    return call.make((*a[:-1], *b[:-2], *b[-1:]) if len(b) >= 2 else a[:-1])
+
+
+def outer(call: Call) -> Type:
+    """`jnp.outer(a, b)` of two vectors: their dims; arrays of more dims are flattened, so
+    the two dims of the result are then unknown."""
+    a, b = call.dims("a"), call.dims("b")
+    if a is None or b is None:
+        return call.unknown()
+    if len(a) == 1 and len(b) == 1 and a[0].kind not in VARIADIC and b[0].kind not in VARIADIC:
+        return call.make((a[0], b[0]))
+    return call.make((ANY_DIM, ANY_DIM))
 
 
 def einsum(call: Call) -> Type:

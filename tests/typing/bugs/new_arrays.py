@@ -70,3 +70,13 @@ def padded_the_kept_axis(x: Float[Array, "seq embed"], w: Float[Array, "embed ml
 def pad_width_of_another_rank(x: Float[Array, "seq embed"]) -> None:
     y = jnp.pad(x, ((0, 0), (0, 0), (1, 1)))  # E: [shape] pad: (seq, embed) has 2 dims but pad_width has 3 pairs
     del y
+
+
+def dot_of_untransposed_weight(x: Float[Array, "seq embed"], w: Float[Array, "mlp embed"]) -> None:
+    y = jnp.dot(x, w)  # E: [shape] dot contracts embed (the last dim of (seq, embed)) with mlp (the second-to-last dim of (mlp, embed))
+    del y
+
+
+def rotary_angles_swapped(positions: Float[Array, " seq"], inv_freq: Float[Array, " half"], x: Float[Array, "seq half"]) -> None:
+    y = x * jnp.outer(inv_freq, positions)  # E: [shape] "*" broadcasts (seq, half) and (half, seq): dim -1 is half in one, seq in the other
+    del y

@@ -117,3 +117,17 @@ def padded(x: Float[Array, "seq embed"], y: Float[Array, "seq 4"]) -> None:
     assert_type(jnp.pad(x, ((2, 0), (0, 0))), Float[Array, "_ embed"])
     assert_type(jnp.pad(x, 0), Float[Array, "seq embed"])
     assert_type(jnp.pad(y, [(0, 0), (1, 3)]), Float[Array, "seq 8"])
+
+
+# `dot` contracts as `@` does for vectors and matrices, and beyond them by its own rule;
+# `outer` of two vectors has their dims.
+def products(
+    x: Float[Array, "batch seq embed"],
+    w: Float[Array, "embed mlp"],
+    positions: Float[Array, " seq"],
+    inv_freq: Float[Array, " half"],
+) -> None:
+    assert_type(jnp.dot(x, w), Float[Array, "batch seq mlp"])
+    assert_type(w.dot(w.T), Float[Array, "embed embed"])
+    assert_type(jnp.outer(positions, inv_freq), Float[Array, "seq half"])
+    assert_type(jnp.outer(x, w), Float[Array, "_ _"])
