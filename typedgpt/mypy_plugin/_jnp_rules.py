@@ -14,7 +14,7 @@ from . import _einsum
 from . import _shapes as shapes
 from ._arguments import NOT_LITERAL, Call
 from ._binder import Binder
-from ._dims import ANY, ANY_DIM, SIZE, VARIADIC, Shape, same, show, variadic_index
+from ._dims import ANY, ANY_DIM, SIZE, VARIADIC, Shape, show, variadic_index
 from ._messages import paren
 from ._shapes import ShapeError
 from ._stubs import SELF, VAR_POSITIONAL, Stub
@@ -137,13 +137,7 @@ def dot(call: Call) -> Type:
         return call.unknown()
     if not a or not b:
         return call.make(shapes.broadcast([a, b], f'"{call.stub.name}"'))
-    left = a[-1]
-    right, which = (b[0], "the only") if len(b) == 1 else (b[-2], "the second-to-last")
-    if not same(left, right):
-        raise ShapeError(
-            f"{call.stub.name} contracts {left} (the last dim of {show(a)}) with {right} "
-            f"({which} dim of {show(b)})"
-        )
+    shapes.check_contraction(a, b, call.stub.name)
     return call.make((*a[:-1], *b[:-2], *b[-1:]) if len(b) >= 2 else a[:-1])
 
 

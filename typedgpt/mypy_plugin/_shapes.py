@@ -78,13 +78,7 @@ def matmul(a: Shape, b: Shape) -> Shape:
     if variadic_index(a[-1:]) is None and variadic_index(tail_b) is None:
         # The contracted dims are known even when `a` has a variadic dim before its last:
         # `x @ w.T` with `x: "*batch in"`.
-        left = a[-1]
-        right, which = (b[0], "the only") if len(b) == 1 else (b[-2], "the second-to-last")
-        if not same(left, right):
-            raise ShapeError(
-                f'"@" contracts {left} (the last dim of {show(a)}) with {right} '
-                f"({which} dim of {show(b)})"
-            )
+        check_contraction(a, b, '"@"')
     if variadic_index(tail_a) is not None or variadic_index(tail_b) is not None:
         if variadic_index(b) is not None or variadic_index(a[-1:]) is not None or len(b) > 2:
             return GRADUAL
@@ -98,6 +92,18 @@ def matmul(a: Shape, b: Shape) -> Shape:
         return (*b[:-2], b[-1])
     batch = broadcast([a[:-2], b[:-2]], '"@"') if a[:-2] or b[:-2] else ()
     return normalise([*batch, a[-2], b[-1]])
+
+
+def check_contraction(a: Shape, b: Shape, what: str) -> None:
+    """The last dim of `a` must be the only, or second-to-last, dim of `b`, as `a @ b` and
+    `jnp.dot(a, b)` contract them."""
+    left = a[-1]
+    right, which = (b[0], "the only") if len(b) == 1 else (b[-2], "the second-to-last")
+    if not same(left, right):
+        raise ShapeError(
+            f"{what} contracts {left} (the last dim of {show(a)}) with {right} "
+            f"({which} dim of {show(b)})"
+        )
 
 
 def transpose(a: Shape, axes: Sequence[int] | None = None) -> Shape:
