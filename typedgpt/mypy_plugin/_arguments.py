@@ -124,17 +124,6 @@ class Call:
         values = [int_literal(expr) for expr in exprs]
         return _ints_of_type(typ) if typ is not None and values == [None] else values
 
-    def sizes(self, name: str) -> Shape | None:
-        """The dims the ints given for `name` stand for (as `ints` finds them, each read by
-        `_shape_args`: `x.shape[0]` is dim 0 of `x`); None where their number is not known."""
-        given = self._given(name)
-        if given is None:
-            return None
-        exprs, typ = given
-        if typ is not None:
-            return shape_of(exprs[0], self.ctx.api)
-        return tuple(size_of(expr, self.ctx.api) for expr in exprs)
-
     def _given(self, name: str) -> tuple[list[Expression], Type | None] | None:
         """The expressions of the ints given for `name`, and the type of the argument where
         it is one expression that is not a tuple or list (`n`, `shape`); None where their
@@ -166,14 +155,20 @@ class Call:
         return Dim(SIZE, value) if type(value) is int else None
 
     def shape(self, name: str) -> Shape | None:
-        """The dims a shape argument stands for (see `_shape_args`), else those its type
-        gives (`tuple[int, int]`: two of unknown size), and `()` where it is left out and
-        defaults to `()`; None where not known."""
-        found = self.find(name)
-        if found is None:
+        """The dims the sizes given for `name` stand for, as `ints` finds them, each read by
+        `_shape_args` (`x.shape[0]` is dim 0 of `x`, `(*x.shape, 2)` the dims of `x` and a
+        2); else those the argument's type gives (`tuple[int, int]`: two of unknown size);
+        `()` where it is left out and defaults to `()`; None where not known."""
+        given = self._given(name)
+        if given is None:
+            found = self.find(name)
+            return shape_of(found[0], self.ctx.api) if found is not None else None
+        exprs, typ = given
+        if not exprs:
             return () if self.value(name) == () else None
-        expr, typ = found
-        dims = shape_of(expr, self.ctx.api)
+        if typ is None:
+            return tuple(size_of(expr, self.ctx.api) for expr in exprs)
+        dims = shape_of(exprs[0], self.ctx.api)
         if dims is not None:
             return dims
         ints = _ints_of_type(typ)

@@ -180,7 +180,7 @@ def reshape(call: Call) -> Type:
     sizes = call.ints("shape")
     if first is None or not sizes:
         return call.unknown()
-    return call.make(named_sizes(shapes.reshape(first, sizes), call.sizes("shape")))
+    return call.make(named_sizes(shapes.reshape(first, sizes), call.shape("shape")))
 
 
 def named_sizes(result: Shape, given: Shape | None) -> Shape:

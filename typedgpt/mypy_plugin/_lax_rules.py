@@ -47,7 +47,7 @@ def lax_reshape(call: Call) -> Type:
             f"new_sizes has {negative[0]}: jax.lax infers no size (jnp.reshape does); "
             "give every size"
         )
-    return call.make(named_sizes(shapes.reshape(first, sizes), call.sizes("new_sizes")))
+    return call.make(named_sizes(shapes.reshape(first, sizes), call.shape("new_sizes")))
 
 
 def lax_transpose(call: Call) -> Type:
