@@ -1,7 +1,7 @@
 """The shape rules of jax.numpy functions whose result has dims written as arguments (see
 `_rules`): new arrays (`jnp.zeros(shape)`, `arange`, `eye`, jax.random's samplers),
-`broadcast_to` and `pad`, and the gathers whose result has an index array's dims (`take`,
-`take_along_axis`).
+`broadcast_to`, `pad`, `repeat` and `tile`, and the gathers whose result has an index
+array's dims (`take`, `take_along_axis`).
 
 Sizes are read by `_shape_args`: `x.shape[i]` is dim `i` of `x`. A literal size in a new
 array is a dim of unknown size (`_unsized`).
@@ -152,3 +152,45 @@ def _pair(value: object) -> tuple[int, int] | None:
     if isinstance(value, tuple) and len(value) in (1, 2) and all(type(v) is int for v in value):
         return (value[0], value[-1])
     return None
+
+
+# ---------------------------------------------------------------------- repeating
+
+
+def repeat(call: Call) -> Type:
+    """`jnp.repeat(x, repeats, axis)` with a literal axis: that axis grows, a fixed size by a
+    literal `repeats`, any other dim to one of unknown size; the others keep their dims.
+    Without `axis`, `x` is flattened first, and the result is unknown."""
+    first = call.operand()
+    axis = call.value("axis")
+    if first is None or type(axis) is not int or variadic_index(first) is not None:
+        return call.unknown()
+    shapes.check_axis(first, axis)
+    at = axis % len(first)
+    dim, times = first[at], call.value("repeats")
+    grown = ANY_DIM
+    if dim.kind == SIZE and isinstance(dim.value, int) and isinstance(times, int):
+        grown = Dim(SIZE, dim.value * times)
+    return call.make((*first[:at], grown, *first[at + 1 :]))
+
+
+def tile(call: Call) -> Type:
+    """`jnp.tile(x, reps)` with literal reps: an axis tiled once keeps its dim, a fixed size
+    is multiplied, any other dim becomes one of unknown size; more reps than dims add
+    leading axes, fewer repeat the last dims."""
+    first = call.operand()
+    reps = call.ints("reps")
+    if first is None or reps is None or None in reps or variadic_index(first) is not None:
+        return call.unknown()
+    rank = max(len(first), len(reps))
+    dims = (*(Dim(SIZE, 1),) * (rank - len(first)), *first)
+    times = (*(1,) * (rank - len(reps)), *reps)
+    out: list[Dim] = []
+    for dim, n in zip(dims, times, strict=True):
+        if n == 1:
+            out.append(dim)
+        elif dim.kind == SIZE and isinstance(dim.value, int) and n is not None:
+            out.append(Dim(SIZE, dim.value * n))
+        else:
+            out.append(ANY_DIM)
+    return call.make(tuple(out))

@@ -66,9 +66,9 @@ NUMPY_FUNCTIONS = frozenset(
         "all", "amax", "amin", "any", "arange", "argmax", "argmin", "argsort", "broadcast_to",
         "clip", "concatenate", "cumprod", "cumsum", "dot", "einsum", "empty", "expand_dims",
         "eye", "flip", "full", "max", "mean", "median", "min", "moveaxis", "nanmax", "nanmean",
-        "nanmin", "nansum", "ones", "outer", "pad", "prod", "reshape", "roll", "round", "sort",
-        "squeeze", "stack", "std", "sum", "swapaxes", "take", "take_along_axis", "transpose",
-        "tril", "triu", "var", "where", "zeros",
+        "nanmin", "nansum", "ones", "outer", "pad", "prod", "repeat", "reshape", "roll",
+        "round", "sort", "squeeze", "stack", "std", "sum", "swapaxes", "take",
+        "take_along_axis", "tile", "transpose", "tril", "triu", "var", "where", "zeros",
     }
 )  # fmt: skip
 

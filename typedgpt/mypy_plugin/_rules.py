@@ -47,7 +47,17 @@ from ._lax_rules import (
     scalar_or_same,
     squeeze,
 )
-from ._made_rules import arange, broadcast_to, eye, new_array, pad, take, take_along_axis
+from ._made_rules import (
+    arange,
+    broadcast_to,
+    eye,
+    new_array,
+    pad,
+    repeat,
+    take,
+    take_along_axis,
+    tile,
+)
 from ._messages import fail
 from ._shapes import ShapeError
 from ._stubs import SIGNATURE, Stub, StubError, Stubs
@@ -110,6 +120,8 @@ RULES: Mapping[str, Rule] = {
     "take": take,
     "take_along_axis": take_along_axis,
     "pad": pad,
+    "repeat": repeat,
+    "tile": tile,
     "transpose": transpose,
     "swapaxes": swapaxes,
     "moveaxis": moveaxis,

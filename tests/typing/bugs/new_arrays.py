@@ -80,3 +80,8 @@ def dot_of_untransposed_weight(x: Float[Array, "seq embed"], w: Float[Array, "ml
 def rotary_angles_swapped(positions: Float[Array, " seq"], inv_freq: Float[Array, " half"], x: Float[Array, "seq half"]) -> None:
     y = x * jnp.outer(inv_freq, positions)  # E: [shape] "*" broadcasts (seq, half) and (half, seq): dim -1 is half in one, seq in the other
     del y
+
+
+def heads_repeated_along_positions(keys: Float[Array, "kv_seq kv_heads head_dim"], q: Float[Array, "seq heads head_dim"]) -> None:
+    scores = jnp.einsum("shd,Shd->hsS", q, jnp.repeat(keys, 2, axis=0))  # E: [shape] einsum "shd,Shd->hsS": h is heads in operand 1 but kv_heads in operand 2
+    del scores

@@ -131,3 +131,14 @@ def products(
     assert_type(w.dot(w.T), Float[Array, "embed embed"])
     assert_type(jnp.outer(positions, inv_freq), Float[Array, "seq half"])
     assert_type(jnp.outer(x, w), Float[Array, "_ _"])
+
+
+# `repeat` grows its axis and `tile` each axis tiled more than once; the others keep their dims.
+def repeated(
+    keys: Float[Array, "kv_seq kv_heads head_dim"], y: Float[Array, "seq 4"], group: int
+) -> None:
+    assert_type(jnp.repeat(keys, group, axis=1), Float[Array, "kv_seq _ head_dim"])
+    assert_type(jnp.repeat(y, 3, axis=-1), Float[Array, "seq 12"])
+    assert_type(jnp.repeat(y, 3), Array)
+    assert_type(jnp.tile(y, (2, 1, 3)), Float[Array, "2 seq 12"])
+    assert_type(jnp.tile(y, (group, 1)), Array)
