@@ -200,14 +200,14 @@ class Call:
             return value
         return NOT_LITERAL
 
-    def make(self, dims: Shape) -> Type:
-        """An array type with `dims`, the same class as the default result.
+    def make(self, dims: Shape, like: Type | None = None) -> Type:
+        """An array type with `dims`, the same class as the default result (or as `like`).
 
         A NumPy method with dims to give gives a NumPy array of any dtype (the dtypes are not
         read; mypy would otherwise take the differing dtypes of NumPy's overloads as an
         ambiguity and erase the dims), else NumPy's own result: a 0-d result is a NumPy
         scalar."""
-        default = self.ctx.default_return_type
+        default = self.ctx.default_return_type if like is None else like
         if self.numpy:
             if not dims or dims == GRADUAL:
                 return default.accept(ForgetNumpyShapes())

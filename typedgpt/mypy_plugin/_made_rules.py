@@ -1,13 +1,13 @@
 """The shape rules of jax.numpy functions whose result has dims written as arguments (see
 `_rules`): new arrays (`jnp.zeros(shape)`, `arange`, `eye`, jax.random's samplers),
-`broadcast_to`, `pad`, `repeat` and `tile`, and the gathers whose result has an index
-array's dims (`take`, `take_along_axis`).
+`broadcast_to`, `pad`, `repeat`, `tile` and `split`, and the gathers whose result has an
+index array's dims (`take`, `take_along_axis`).
 
 Sizes are read by `_shape_args`: `x.shape[i]` is dim `i` of `x`. A literal size in a new
 array is a dim of unknown size (`_unsized`).
 """
 
-from mypy.types import Type
+from mypy.types import Instance, Type, get_proper_type
 
 from . import _indexing
 from . import _shapes as shapes
@@ -194,3 +194,32 @@ def tile(call: Call) -> Type:
         else:
             out.append(ANY_DIM)
     return call.make(tuple(out))
+
+
+def split(call: Call) -> Type:
+    """`jnp.split(x, sections, axis)`: a list of arrays with the dims of `x` but at `axis`,
+    where a fixed size is divided by a literal number of sections (which must divide it),
+    and any other dim becomes one of unknown size."""
+    first = call.operand()
+    axis = call.value("axis")
+    result = get_proper_type(call.ctx.default_return_type)
+    if (
+        first is None
+        or type(axis) is not int
+        or variadic_index(first) is not None
+        or not (isinstance(result, Instance) and result.type.fullname == "builtins.list")
+    ):
+        return call.unknown()
+    shapes.check_axis(first, axis)
+    at = axis % len(first)
+    dim, sections = first[at], call.value("indices_or_sections")
+    part = ANY_DIM
+    if dim.kind == SIZE and isinstance(dim.value, int) and type(sections) is int and sections > 0:
+        if dim.value % sections:
+            raise ShapeError(
+                f"axis {axis} of {show(first)} has size {dim.value}, which {sections} sections "
+                "do not divide: give sizes that divide it, or use jnp.array_split"
+            )
+        part = Dim(SIZE, dim.value // sections)
+    element = call.make((*first[:at], part, *first[at + 1 :]), like=result.args[0])
+    return result.copy_modified(args=[element])

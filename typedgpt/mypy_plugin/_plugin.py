@@ -67,7 +67,7 @@ NUMPY_FUNCTIONS = frozenset(
         "clip", "concatenate", "cumprod", "cumsum", "dot", "einsum", "empty", "expand_dims",
         "eye", "flip", "full", "max", "mean", "median", "min", "moveaxis", "nanmax", "nanmean",
         "nanmin", "nansum", "ones", "outer", "pad", "prod", "repeat", "reshape", "roll",
-        "round", "sort", "squeeze", "stack", "std", "sum", "swapaxes", "take",
+        "round", "sort", "split", "squeeze", "stack", "std", "sum", "swapaxes", "take",
         "take_along_axis", "tile", "transpose", "tril", "triu", "var", "where", "zeros",
     }
 )  # fmt: skip

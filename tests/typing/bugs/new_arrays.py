@@ -85,3 +85,14 @@ def rotary_angles_swapped(positions: Float[Array, " seq"], inv_freq: Float[Array
 def heads_repeated_along_positions(keys: Float[Array, "kv_seq kv_heads head_dim"], q: Float[Array, "seq heads head_dim"]) -> None:
     scores = jnp.einsum("shd,Shd->hsS", q, jnp.repeat(keys, 2, axis=0))  # E: [shape] einsum "shd,Shd->hsS": h is heads in operand 1 but kv_heads in operand 2
     del scores
+
+
+def split_along_positions(qkv: Float[Array, "seq three_embed"], w: Float[Array, "embed mlp"]) -> None:
+    q, _, _ = jnp.split(qkv, 3, axis=0)
+    y = q @ w  # E: [shape] "@" contracts three_embed (the last dim of (_, three_embed)) with embed
+    del y
+
+
+def split_unevenly(x: Float[Array, "seq 10"]) -> None:
+    parts = jnp.split(x, 4, axis=1)  # E: [shape] split: axis 1 of (seq, 10) has size 10, which 4 sections do not divide
+    del parts

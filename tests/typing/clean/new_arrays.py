@@ -142,3 +142,11 @@ def repeated(
     assert_type(jnp.repeat(y, 3), Array)
     assert_type(jnp.tile(y, (2, 1, 3)), Float[Array, "2 seq 12"])
     assert_type(jnp.tile(y, (group, 1)), Array)
+
+
+# `split` gives a list of arrays with the dims of `x` but at `axis`.
+def split_qkv(qkv: Float[Array, "seq three_embed"], y: Float[Array, "seq 12"]) -> None:
+    q, k, v = jnp.split(qkv, 3, axis=-1)
+    assert_type(q + k + v, Float[Array, "seq _"])
+    assert_type(jnp.split(y, 3, axis=1), list[Float[Array, "seq 4"]])
+    assert_type(jnp.split(y, [2, 5], axis=1), list[Float[Array, "seq _"]])
