@@ -45,7 +45,7 @@ from ._calls import Calls, SigContext, might_have_dims, relax_callable_args
 from ._scan import SCAN, Scans
 from ._translators import ForgetNumpyShapes
 from ._types import JAX_ARRAY, array_instance, dims_of, shape_ints
-from ._vmap import VMAPS, Vmaps
+from ._vmap import WRAPPED, WRAPPERS, Vmaps
 
 ARRAY_MEMBER = JAX_ARRAY + "."
 NUMPY = "numpy."
@@ -173,9 +173,9 @@ class ShapePlugin(Plugin):
             return lambda ctx: partial_hook(relax_callable_args(ctx))
         if default is not None:
             return None
-        if fullname in VMAPS:
-            return self._vmaps.vmap
-        if fullname.startswith("vmap("):
+        if fullname in WRAPPERS:
+            return functools.partial(self._vmaps.vmap, WRAPPERS[fullname])
+        if fullname.startswith(WRAPPED):
             return lambda ctx: self._vmaps.call(ctx, fullname)
         if fullname == SCAN:
             return self._scans.call

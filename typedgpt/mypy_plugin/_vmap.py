@@ -1,11 +1,14 @@
-"""`jax.vmap` (and `eqx.filter_vmap`): a function mapped over a new leading axis.
+"""`jax.vmap` (and `eqx.filter_vmap`): a function mapped over a new leading axis; and
+Equinox's wrappers that keep a function's dims (`eqx.filter_jit`, `eqx.filter_checkpoint`).
 
 `jax.vmap(f)` maps `f` over a new leading axis of each mapped argument and of the result:
 the callable it returns is remembered, with the leading axis as one more own dim, and
-checked when it is called on the spot.
+checked when it is called on the spot. `eqx.filter_jit(f)` is remembered as `f` itself, so
+that `eqx.filter_jit(f)(x)` is checked as `f(x)` (mypy's own check would take `f`'s dims for
+the caller's).
 """
 
-from mypy.nodes import Context, IntExpr, ListExpr, NameExpr, TupleExpr
+from mypy.nodes import Context, IntExpr, ListExpr, MemberExpr, NameExpr, TupleExpr
 from mypy.plugin import FunctionContext
 from mypy.subtypes import find_member
 from mypy.types import (
@@ -25,7 +28,14 @@ from ._translators import Relax
 from ._types import JAX_ARRAY, Builder, dims_of
 from ._unify import builder_from
 
-VMAPS = frozenset({"jax._src.api.vmap", "equinox._vmap_pmap.filter_vmap"})
+# The wrappers by full name, and the name their callables are shown by.
+WRAPPERS = {
+    "jax._src.api.vmap": "vmap",
+    "equinox._vmap_pmap.filter_vmap": "vmap",
+    "equinox._jit.filter_jit": "filter_jit",
+    "equinox._ad.filter_checkpoint": "filter_checkpoint",
+}
+WRAPPED = tuple(f"{kind}(" for kind in sorted(set(WRAPPERS.values())))
 VMAP_AXIS = "vmapped axis"
 
 # A vmapped callable: its signature with the leading axis, its own dims, its display name.
@@ -44,18 +54,22 @@ class Vmaps:
         """The vmapped callable of this name, unless two different ones share it."""
         return self._by_name.get(name) if name else None
 
-    def vmap(self, ctx: FunctionContext) -> Type:
-        """`jax.vmap(f, in_axes, out_axes)`: `f` with a leading axis."""
+    def vmap(self, kind: str, ctx: FunctionContext) -> Type:
+        """`jax.vmap(f, in_axes, out_axes)`: `f` with a leading axis; `eqx.filter_jit(f)`
+        (another `kind`): `f` as it is."""
         if not ctx.arg_types or not ctx.arg_types[0]:
             return ctx.default_return_type
         fn_type = get_proper_type(ctx.arg_types[0][0])
         if isinstance(fn_type, UnionType):
             return UnionType.make_union(
-                [self._vmap_one(ctx, get_proper_type(item)) for item in fn_type.items]
+                [self._vmap_one(kind, ctx, get_proper_type(item)) for item in fn_type.items]
             )
-        return self._vmap_one(ctx, fn_type)
+        return self._vmap_one(kind, ctx, fn_type)
 
-    def _vmap_one(self, ctx: FunctionContext, fn_type: ProperType) -> Type:
+    def _vmap_one(self, kind: str, ctx: FunctionContext, fn_type: ProperType) -> Type:
+        if kind != "vmap" and not isinstance(ctx.args[0][0], (NameExpr, MemberExpr)):
+            # A decorator (`@eqx.filter_jit`): calls of the function go by its own name.
+            return ctx.default_return_type
         display = expr_name(ctx.args[0][0])
         if isinstance(fn_type, Instance):
             call = find_member("__call__", fn_type, fn_type, is_operator=True)
@@ -74,10 +88,11 @@ class Vmaps:
         relaxed = base.copy_modified(
             arg_types=[t.accept(Relax(builder)) for t in base.arg_types],
             ret_type=base.ret_type.accept(Relax(builder)),
-            name=f"vmap({display})",
+            name=f"{kind}({display})",
             variables=[],
         )
-        mapped = _vmap_axes(ctx, len(base.arg_types))
+        count = len(base.arg_types)
+        mapped = _vmap_axes(ctx, count) if kind == "vmap" else [False] * count
         if mapped is None:
             return relaxed
         axis = VMAP_AXIS
@@ -89,10 +104,13 @@ class Vmaps:
                 _prepend(t, lead, builder, own) if m else t
                 for t, m in zip(base.arg_types, mapped, strict=True)
             ],
-            ret_type=_prepend(base.ret_type, lead, builder, own),
+            ret_type=_prepend(base.ret_type, lead, builder, own)
+            if kind == "vmap"
+            else base.ret_type,
         )
-        own = own | {axis}
-        name = f"vmap({display})"
+        if kind == "vmap":
+            own = own | {axis}
+        name = f"{kind}({display})"
         self._by_node[(id(ctx.context), name)] = (ctx.context, pattern, own, name)
         previous = self._by_name.get(name, ...)
         entry = (pattern, own, name)

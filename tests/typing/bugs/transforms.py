@@ -1,5 +1,6 @@
-"""Seeded bugs: jax.vmap and jax.lax.scan."""
+"""Seeded bugs: jax.vmap, jax.lax.scan and eqx.filter_jit."""
 
+import equinox as eqx
 import jax
 from jaxtyping import Array, Float, Int
 
@@ -67,3 +68,11 @@ def accumulate(carry: Float[Array, " embed"], x: Float[Array, " embed"]) -> Floa
 def scan_keeps_mypys_own_checks(init: Float[Array, " embed"], xs: Float[Array, "seq embed"]) -> None:
     jax.lax.scan(count_steps, init, xs)  # E: [arg-type] Argument 1 to "scan" has incompatible type
     jax.lax.scan(accumulate, init, xs)  # E: [arg-type] Argument 1 to "scan" has incompatible type
+
+
+def jitted_with_the_weight_transposed(x: Float[Array, " embed"], w: Float[Array, "mlp embed"]) -> None:
+    def project(h: Float[Array, " in"], weight: Float[Array, "out in"]) -> Float[Array, " out"]:
+        return weight @ h
+
+    y = eqx.filter_jit(project)(x, w.T)  # E: [shape] filter_jit(project): argument "weight" has dims (embed, mlp) where (out, embed) is expected
+    del y

@@ -1,7 +1,7 @@
 """Correct GPT-style code: the plugin must report nothing here."""
 
 import math
-from typing import Any, Generic, Literal
+from typing import Any, Generic, Literal, assert_type
 
 import equinox as eqx
 import jax
@@ -156,3 +156,11 @@ def fused_attention(
     v: Float[Array, "kv_seq kv_heads head_dim"],
 ) -> Float[Array, "seq heads head_dim"]:
     return jax.nn.dot_product_attention(q, k, v, is_causal=True)
+
+
+def jitted_on_the_spot(x: Float[Array, "seq embed"], w: Float[Array, "mlp embed"]) -> None:
+    def project(h: Float[Array, " in"], weight: Float[Array, "out in"]) -> Float[Array, " out"]:
+        return weight @ h
+
+    assert_type(eqx.filter_jit(project)(x[0], w), Float[Array, " mlp"])
+    assert_type(eqx.filter_checkpoint(project)(x[0], w), Float[Array, " mlp"])
