@@ -967,17 +967,40 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
+def _run_script(script: str, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", script, *argv]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+
+
 def test_ctrl_c_mid_sample_exits_quietly(gpt2_folder: Path) -> None:
     argv = ["sample", f"--model={gpt2_folder}", "--prompt=the cat", "--max-new-tokens=8"]
-    result = subprocess.run(
-        [sys.executable, "-c", CTRL_C_MID_SAMPLE, *argv],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = _run_script(CTRL_C_MID_SAMPLE, argv)
     assert (result.returncode, result.stderr) == (130, "typedgpt sample: interrupted\n")
     assert result.stdout.startswith("the cat")
+
+
+# Runs `typedgpt ARGS` with Ctrl-C pressed while JAX is being imported, in the first second
+# of a command (the `typedgpt` package imports JAX only once a command runs).
+CTRL_C_WHILE_IMPORTING = """
+import os, signal, sys
+class PressCtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "jax":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+from typedgpt import cli
+assert "jax" not in sys.modules
+sys.meta_path.insert(0, PressCtrlC())
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("command", [["train", "--steps=1"], ["explain", "--config=microgpt"]])
+def test_ctrl_c_while_importing_jax_exits_quietly(tmp_path: Path, command: list[str]) -> None:
+    argv = [*command, f"--out={tmp_path / 'run'}"] if command[0] == "train" else command
+    result = _run_script(CTRL_C_WHILE_IMPORTING, argv)
+    assert (result.returncode, result.stderr) == (130, f"typedgpt {command[0]}: interrupted\n")
+    assert not (tmp_path / "run").exists()
 
 
 def test_ctrl_c_while_training_saves_and_exits_130(tmp_path: Path) -> None:

@@ -86,3 +86,42 @@ def test_the_installed_plugin_reads_the_installed_stubs(wheel: Path, tmp_path: P
         "jax.lax.dynamic_update_slice",
     } <= set(found["functions"])
     assert {"__add__", "__matmul__", "__getitem__", "reshape", "T"} <= set(found["methods"])
+
+
+def test_the_package_loads_jax_only_when_a_name_is_used() -> None:
+    """`typedgpt --help` and mypy's plugin start without JAX's second of importing."""
+    code = (
+        "import sys, typedgpt, typedgpt.cli, typedgpt.mypy_plugin\n"
+        "assert 'jax' not in sys.modules, 'jax imported'\n"
+        "typedgpt.GPT\n"
+        "assert 'jax' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_every_public_name_is_typed_and_importable() -> None:
+    """The names mypy reads (the `if TYPE_CHECKING:` imports) are the ones imported on use,
+    from the same modules."""
+    import ast
+
+    import typedgpt
+
+    tree = ast.parse((ROOT / "typedgpt" / "__init__.py").read_text(encoding="utf-8"))
+    block = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    )
+    typed = {
+        alias.name: f".{node.module}"
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert typed == typedgpt._EXPORTS
+    for name in typedgpt._EXPORTS:
+        assert getattr(typedgpt, name).__name__ == name
+    assert set(typedgpt.__all__) == {*typedgpt._EXPORTS, "__version__"}
+    assert set(typedgpt.__all__) <= set(dir(typedgpt))
+    with pytest.raises(AttributeError, match="module 'typedgpt' has no attribute 'GTP'"):
+        typedgpt.GTP  # type: ignore[attr-defined]  # noqa: B018
