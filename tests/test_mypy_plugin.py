@@ -451,6 +451,44 @@ def test_a_cached_run_reports_what_a_cold_run_does(tmp_path: Path) -> None:
         assert errors() == cold
 
 
+SIZES_BEFORE_A_REDEFINITION = """\
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+
+def sizes(x: Float[Array, "seq embed"], w: Float[Array, "embed mlp"]) -> None:
+    T, C = x.shape
+    shape = x.shape
+    width = x.shape[-1]
+    x = x @ w
+    reveal_type(x)
+    reveal_type(jnp.zeros((T, C)))
+    reveal_type(jnp.zeros(shape))
+    reveal_type(jnp.zeros(width))
+"""
+
+
+def test_sizes_keep_the_dims_of_the_line_that_set_them(tmp_path: Path) -> None:
+    """With mypy's allow_redefinition, `x = x @ w` gives `x` new dims; names set from
+    `x.shape` before it keep the dims `x` had there."""
+    user = tmp_path / "user.py"
+    user.write_text(SIZES_BEFORE_A_REDEFINITION, encoding="utf-8")
+    config = tmp_path / "mypy.ini"
+    config.write_text(
+        "[mypy]\nplugins = typedgpt.mypy_plugin\nallow_redefinition = True\n", encoding="utf-8"
+    )
+    options = ["--config-file", str(config), "--cache-dir", str(tmp_path / "cache")]
+    stdout, stderr, _ = api.run([*options, "--no-error-summary", str(user)])
+    assert not stderr, stderr
+    dims = [line.split("Array[")[1] for line in stdout.splitlines()]
+    assert dims == [
+        "Literal['seq'], Literal['mlp']]\"",
+        "Literal['seq'], Literal['embed']]\"",
+        "Literal['seq'], Literal['embed']]\"",
+        "Literal['embed']]\"",
+    ], stdout
+
+
 NUMPY_USER = """\
 import numpy as np
 import numpy.typing as npt

@@ -213,5 +213,5 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
         bias = jnp.where(jnp.tile(mask, (group, 1)), jnp.zeros((), scores.dtype), lowest)
         weights = self.softmax(scores + bias[None])
         out = jnp.einsum("krS,kSd->krd", weights, value.transpose(1, 0, 2))
-        out = out.reshape(kv_heads, group, seq, head_dim).transpose(2, 0, 1, 3)
-        return jax.vmap(self.out_proj)(out.reshape(seq, -1))
+        by_position = out.reshape(kv_heads, group, seq, head_dim).transpose(2, 0, 1, 3)
+        return jax.vmap(self.out_proj)(by_position.reshape(seq, -1))

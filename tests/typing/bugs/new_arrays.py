@@ -96,3 +96,19 @@ def split_along_positions(qkv: Float[Array, "seq three_embed"], w: Float[Array, 
 def split_unevenly(x: Float[Array, "seq 10"]) -> None:
     parts = jnp.split(x, 4, axis=1)  # E: [shape] split: axis 1 of (seq, 10) has size 10, which 4 sections do not divide
     del parts
+
+
+def mask_of_the_query_length(q: Float[Array, "seq head_dim"], k: Float[Array, "kv_seq head_dim"]) -> None:
+    T, _ = q.shape
+    scores = q @ k.T
+    mask = jnp.tril(jnp.ones((T, T)))
+    y = scores * mask  # E: [shape] "*" broadcasts (seq, kv_seq) and (seq, seq): dim -1 is kv_seq in one, seq in the other
+    del y
+
+
+def heads_merged_from_the_wrong_sizes(x: Float[Array, "batch seq embed"], w: Float[Array, "embed embed"]) -> None:
+    B, T, C = x.shape
+    q = x.reshape(B, T, 4, -1)
+    merged = q.reshape(B, C, T)
+    y = merged @ w  # E: [shape] "@" contracts seq (the last dim of (batch, embed, seq)) with embed
+    del y

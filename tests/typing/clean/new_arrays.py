@@ -1,5 +1,6 @@
 """Correct code: sizes written as arguments. `x.shape[i]` is dim `i` of `x` and `x.shape` the
-dims of `x`; any other int, a literal too, is a dim of unknown size."""
+dims of `x`, and so is a local name set once to one of them; any other int, a literal too, is a
+dim of unknown size."""
 
 from typing import assert_type
 
@@ -150,3 +151,37 @@ def split_qkv(qkv: Float[Array, "seq three_embed"], y: Float[Array, "seq 12"]) -
     assert_type(q + k + v, Float[Array, "seq _"])
     assert_type(jnp.split(y, 3, axis=1), list[Float[Array, "seq 4"]])
     assert_type(jnp.split(y, [2, 5], axis=1), list[Float[Array, "seq _"]])
+
+
+# nanoGPT's way: sizes unpacked from a shape once, then used as dims.
+def heads_of_unpacked_sizes(x: Float[Array, "batch seq embed"], n_head: int) -> None:
+    B, T, C = x.shape
+    q = x.reshape(B, T, n_head, C // n_head)
+    assert_type(q, Float[Array, "batch seq _ _"])
+    assert_type(jnp.tril(jnp.ones((T, T))), Float[Array, "seq seq"])
+    assert_type(jnp.arange(T), Int[Array, " seq"])
+    assert_type(q.reshape(B, T, C), Float[Array, "batch seq embed"])
+
+
+# A name set more than once, or set by a `:=` anywhere in its function, is of unknown size.
+def sizes_set_twice(x: Float[Array, "seq embed"], y: Float[Array, "rows cols"], n: int) -> None:
+    T, C = x.shape
+    T, C = y.shape
+    assert_type(jnp.zeros((T, C)), Float[Array, "_ _"])
+    width = x.shape[-1]
+    for _ in range(n):
+        width += 1
+    assert_type(jnp.zeros(width), Float[Array, " _"])
+
+
+def sizes_and_a_walrus(x: Float[Array, "seq embed"]) -> None:
+    T, C = x.shape
+    if (n := T) > 2:
+        assert_type(jnp.zeros((T, n)), Float[Array, "_ _"])
+
+
+def sizes_after_a_variadic_dim(x: Float[Array, "*batch seq embed"]) -> None:
+    T, C = x.shape
+    assert_type(jnp.zeros((T, C)), Float[Array, "seq embed"])
+    A, T2, C2 = x.shape
+    assert_type(jnp.zeros((A, T2, C2)), Float[Array, "_ seq embed"])
