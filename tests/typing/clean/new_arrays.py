@@ -177,7 +177,7 @@ def sizes_set_twice(x: Float[Array, "seq embed"], y: Float[Array, "rows cols"], 
 def sizes_and_a_walrus(x: Float[Array, "seq embed"]) -> None:
     T, C = x.shape
     if (n := T) > 2:
-        assert_type(jnp.zeros((T, n)), Float[Array, "_ _"])
+        assert_type(jnp.zeros((T, C, n)), Float[Array, "_ _ _"])
 
 
 def sizes_after_a_variadic_dim(x: Float[Array, "*batch seq embed"]) -> None:
