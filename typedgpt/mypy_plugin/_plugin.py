@@ -21,7 +21,7 @@ other name to the plugins configured after it.
 import functools
 from collections.abc import Callable
 
-from mypy.nodes import AssignmentStmt, IndexExpr, MypyFile, NameExpr, TypeInfo
+from mypy.nodes import AssignmentStmt, CallExpr, IndexExpr, MypyFile, NameExpr, RefExpr, TypeInfo
 from mypy.nodes import TypeAlias as TypeAliasNode
 from mypy.options import Options
 from mypy.plugin import (
@@ -35,7 +35,17 @@ from mypy.plugin import (
     Plugin,
 )
 from mypy.plugins.default import DefaultPlugin
-from mypy.types import CallableType, Instance, LiteralType, NoneType, Type, get_proper_type
+from mypy.types import (
+    AnyType,
+    CallableType,
+    Instance,
+    LiteralType,
+    NoneType,
+    Type,
+    TypeOfAny,
+    UnpackType,
+    get_proper_type,
+)
 
 from . import _rules as rules
 from . import _semanal as semanal
@@ -57,6 +67,9 @@ NDARRAY_MEMBER = ("numpy.ndarray.", "numpy._ArrayOrScalarCommon.")
 UFUNC = "numpy._typing._ufunc."
 # `np.zeros`, `np.ones` and `np.empty` are objects of one class; a call is its `__call__`.
 NUMPY_CONSTRUCTOR = "numpy._core.multiarray._ConstructorEmpty.__call__"
+# A jax function that jax wraps in `jax.jit` and types no further (`jnp.linalg.norm`, whose
+# module has no .pyi) is an object; a call is its class's `__call__`.
+JIT_WRAPPED_CALL = "jax._src.pjit.JitWrapped.__call__"
 # The NumPy functions whose dims follow jax.numpy's function of the same name, read through
 # its stub. NumPy defines its functions in `numpy._core` and `numpy.lib`; others of the same
 # name (`numpy.ma`, `numpy.char`) keep their arrays of unknown dims.
@@ -200,6 +213,8 @@ class ShapePlugin(Plugin):
             return self._ufunc_call
         if fullname == NUMPY_CONSTRUCTOR:
             return self._numpy_function("numpy._core.multiarray.zeros")
+        if fullname == JIT_WRAPPED_CALL:
+            return self._jit_wrapped_call
         if fullname.startswith(NUMPY):
             # `jax.Array`'s stubs hold for `np.ndarray`'s operators and methods of one name.
             method = self._stubs.methods.get(fullname.rpartition(".")[2])
@@ -243,6 +258,19 @@ class ShapePlugin(Plugin):
             if stub is not None:
                 return rules.apply(stub, ctx, numpy=True)
         return _forget_numpy_shapes(ctx)
+
+    def _jit_wrapped_call(self, ctx: MethodContext) -> Type:
+        """A call of a jit-wrapped jax function: the rule of its stub, found by the name it
+        is called by, with a `jax.Array` for jax's result (`Any` to mypy); else `Any`."""
+        callee = ctx.context.callee if isinstance(ctx.context, CallExpr) else None
+        name = callee.fullname if isinstance(callee, RefExpr) else ""
+        stub = self._stubs.function(name) if name.startswith("jax.") else None
+        found = self.lookup_fully_qualified(JAX_ARRAY)
+        if stub is None or found is None or not isinstance(found.node, TypeInfo):
+            return ctx.default_return_type
+        any_dims = ctx.api.named_generic_type("builtins.tuple", [AnyType(TypeOfAny.special_form)])
+        array = Instance(found.node, [UnpackType(any_dims)])
+        return rules.apply(stub, ctx._replace(default_return_type=array))
 
     def _claims(self, fullname: str) -> bool:
         """Whether calls of `fullname` are the plugin's: its definition has jaxtyping dims,

@@ -36,3 +36,12 @@ def logits_swapped(logits: Float[Array, "vocab seq"], targets: Int[Array, " seq"
 def reduce_missing_axis(logits: Float[Array, "seq vocab"]) -> None:
     m = jnp.max(logits, axis=2)  # E: [shape] max: axis 2 is out of range for (seq, vocab), which has 2 dims
     del m
+
+
+
+# jnp.linalg.norm is a jit-wrapped object to mypy (its module has no .pyi): a call is checked
+# through its stub all the same.
+def rows_normalized_over_positions(x: Float[Array, "seq embed"]) -> None:
+    lengths = jnp.linalg.norm(x, axis=0)
+    y = x / lengths[:, None]  # E: [shape] "/" broadcasts (seq, embed) and (embed, _): dim -2 is seq in one, embed in the other
+    del y

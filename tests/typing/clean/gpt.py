@@ -65,6 +65,14 @@ def loss(lg: Float[Array, "seq vocab"], targets: Int[Array, " seq"]) -> Float[Ar
     return -jnp.mean(picked)
 
 
+def unit_rows(x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+    return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def row_lengths(x: Float[Array, "seq embed"]) -> Float[Array, " seq"]:
+    return jnp.linalg.norm(x, axis=1)
+
+
 def step(
     carry: Float[Array, " embed"], x: Float[Array, " embed"]
 ) -> tuple[Float[Array, " embed"], Float[Array, " embed"]]:
