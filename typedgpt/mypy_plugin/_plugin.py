@@ -291,7 +291,7 @@ class ShapePlugin(Plugin):
 
     def _signature(self, ctx: SigContext, fullname: str) -> CallableType:
         sig = ctx.default_signature
-        vmapped = self._vmaps.by_name(sig.name)
+        vmapped = self._vmaps.by_name(sig.name) or self._vmaps.stored(ctx)
         if vmapped is not None:
             pattern, own, display = vmapped
             self._calls.expect(ctx.context, display, pattern, own)

@@ -8,7 +8,7 @@ that `eqx.filter_jit(f)(x)` is checked as `f(x)` (mypy's own check would take `f
 the caller's).
 """
 
-from mypy.nodes import Context, IntExpr, ListExpr, MemberExpr, NameExpr, TupleExpr
+from mypy.nodes import Context, IntExpr, ListExpr, MemberExpr, NameExpr, TupleExpr, Var
 from mypy.plugin import FunctionContext
 from mypy.subtypes import find_member
 from mypy.types import (
@@ -21,8 +21,9 @@ from mypy.types import (
     get_proper_type,
 )
 
-from ._calls import Calls, own_names
+from ._calls import Calls, SigContext, own_names
 from ._dims import OWN, Dim
+from ._locals import recorded_type, set_once
 from ._messages import expr_name
 from ._translators import Relax
 from ._types import JAX_ARRAY, Builder, dims_of
@@ -53,6 +54,19 @@ class Vmaps:
     def by_name(self, name: str | None) -> Vmapped | None:
         """The vmapped callable of this name, unless two different ones share it."""
         return self._by_name.get(name) if name else None
+
+    def stored(self, ctx: SigContext) -> Vmapped | None:
+        """The callable a local name holds, where its function sets it once, to what a
+        wrapper returned: `g = jax.vmap(f)`, then `g(x)`. (mypy keeps no name for it.)"""
+        callee = getattr(ctx.context, "callee", None)
+        if not (isinstance(callee, NameExpr) and isinstance(callee.node, Var)):
+            return None
+        value, place, _ = set_once(callee.node, ctx.api) or (None, None, None)
+        made = get_proper_type(recorded_type(value, ctx.api)) if place is None else None
+        if not isinstance(made, CallableType) or made.name is None:
+            return None
+        found = self._by_node.get((id(value), made.name))
+        return found[1:] if found is not None and found[0] is value else None
 
     def vmap(self, kind: str, ctx: FunctionContext) -> Type:
         """`jax.vmap(f, in_axes, out_axes)`: `f` with a leading axis; `eqx.filter_jit(f)`

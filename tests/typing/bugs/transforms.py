@@ -76,3 +76,9 @@ def jitted_with_the_weight_transposed(x: Float[Array, " embed"], w: Float[Array,
 
     y = eqx.filter_jit(project)(x, w.T)  # E: [shape] filter_jit(project): argument "weight" has dims (embed, mlp) where (out, embed) is expected
     del y
+
+
+def vmapped_then_called_on_one_row(x: Float[Array, " embed"], w: Float[Array, "mlp embed"]) -> None:
+    batched = jax.vmap(linear, in_axes=(0, None))
+    y = batched(x, w)  # E: [shape] vmap(linear): argument "x" has dims (embed,) where (vmapped axis, in) is expected
+    del y

@@ -172,3 +172,11 @@ def jitted_on_the_spot(x: Float[Array, "seq embed"], w: Float[Array, "mlp embed"
 
     assert_type(eqx.filter_jit(project)(x[0], w), Float[Array, " mlp"])
     assert_type(eqx.filter_checkpoint(project)(x[0], w), Float[Array, " mlp"])
+
+
+# A wrapped callable kept in a local name that its function sets once is checked as well.
+def vmapped_then_called(xs: Float[Array, "seq embed"], w: Float[Array, "mlp embed"]) -> None:
+    batched = jax.vmap(linear, in_axes=(0, None))
+    jitted = eqx.filter_jit(linear)
+    assert_type(batched(xs, w), Float[Array, "seq mlp"])
+    assert_type(jitted(xs[0], w), Float[Array, " mlp"])
