@@ -71,15 +71,20 @@ NUMPY_CONSTRUCTOR = "numpy._core.multiarray._ConstructorEmpty.__call__"
 # module has no .pyi) is an object; a call is its class's `__call__`.
 JIT_WRAPPED_CALL = "jax._src.pjit.JitWrapped.__call__"
 # The NumPy functions whose dims follow jax.numpy's function of the same name, read through
-# its stub. NumPy defines its functions in `numpy._core` and `numpy.lib`; others of the same
-# name (`numpy.ma`, `numpy.char`) keep their arrays of unknown dims.
-NUMPY_MODULES = ("numpy._core.", "numpy.lib.")
+# its stub. NumPy defines its functions in `numpy._core` and `numpy.lib` (and `numpy.linalg`,
+# jax's `jax.numpy.linalg`); others of the same name (`numpy.ma`, `numpy.char`) keep their
+# arrays of unknown dims.
+NUMPY_MODULES = {
+    "numpy._core.": "jax.numpy",
+    "numpy.lib.": "jax.numpy",
+    "numpy.linalg.": "jax.numpy.linalg",
+}
 NUMPY_FUNCTIONS = frozenset(
     {
         "all", "amax", "amin", "any", "arange", "argmax", "argmin", "argsort", "broadcast_to",
         "clip", "concatenate", "cumprod", "cumsum", "dot", "einsum", "empty", "expand_dims",
         "eye", "flip", "full", "max", "mean", "median", "min", "moveaxis", "nanmax", "nanmean",
-        "nanmin", "nansum", "ones", "outer", "pad", "prod", "repeat", "reshape", "roll",
+        "nanmin", "nansum", "norm", "ones", "outer", "pad", "prod", "repeat", "reshape", "roll",
         "round", "sort", "split", "squeeze", "stack", "std", "sum", "swapaxes", "take",
         "take_along_axis", "tile", "transpose", "tril", "triu", "var", "where", "zeros",
     }
@@ -242,8 +247,9 @@ class ShapePlugin(Plugin):
         """The hook of a NumPy function: the rule of jax.numpy's function of its name where
         `NUMPY_FUNCTIONS` has it, else NumPy's own result, of unknown dims."""
         module, _, name = fullname.rpartition(".")
-        stub = self._stubs.function(f"jax.numpy.{name}")
-        if stub is None or name not in NUMPY_FUNCTIONS or not module.startswith(NUMPY_MODULES):
+        jax_module = next((j for n, j in NUMPY_MODULES.items() if module.startswith(n)), None)
+        stub = self._stubs.function(f"{jax_module}.{name}") if jax_module else None
+        if stub is None or name not in NUMPY_FUNCTIONS:
             return _forget_numpy_shapes
         return functools.partial(rules.apply, stub, numpy=True)
 

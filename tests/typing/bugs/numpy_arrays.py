@@ -26,6 +26,10 @@ def reduced(x: Float[np.ndarray, "seq embed"]) -> Float[np.ndarray, " seq"]:
     return x.sum(axis=0)  # E: [return-value] got "ndarray[tuple[Literal['embed']], Any]"
 
 
+def row_lengths(x: Float[np.ndarray, "seq embed"]) -> Float[np.ndarray, " seq"]:
+    return np.linalg.norm(x, axis=0)  # E: [return-value] got "ndarray[tuple[Literal['embed']], Any]"
+
+
 def project(x: Float[np.ndarray, " embed"], w: Float[np.ndarray, "embed mlp"]) -> None:
     linear(x, w)  # E: [shape] linear: argument "w" has dims (embed, mlp) where (out, embed)
 

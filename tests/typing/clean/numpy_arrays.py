@@ -41,6 +41,10 @@ def column_totals(x: Float[np.ndarray, "rows cols"]) -> Float[np.ndarray, " cols
     return x.sum(axis=0)
 
 
+def unit_rows(x: Float[np.ndarray, "rows cols"]) -> Float[np.ndarray, "rows cols"]:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
 def first_row(x: Float[np.ndarray, "rows cols"]) -> Float[np.ndarray, " cols"]:
     return x[0]
 
