@@ -27,9 +27,15 @@ def new_array(call: Call) -> Type:
 
 
 def arange(call: Call) -> Type:
-    """`jnp.arange(n)`: one dim, `n`'s (`_shape_args`); with `stop` or `step`, unknown."""
-    size = call.size("start")
-    if size is None or call.value("stop") is not None or call.value("step") is not None:
+    """`jnp.arange(n)` and `jnp.arange(0, n)`: one dim, `n`'s (`_shape_args`); from another
+    start, or with a step other than 1, unknown."""
+    if call.value("stop") is None:
+        size = call.size("start")
+    elif call.value("start") == 0 and type(call.value("start")) is int:
+        size = call.size("stop")
+    else:
+        return call.unknown()
+    if size is None or call.value("step") not in (None, 1):
         return call.unknown()
     return call.make(_unsized((size,)))
 

@@ -29,7 +29,10 @@ def made(x: Float[Array, "seq embed"], n: int, embedding: Embedding) -> None:
     assert_type(jnp.zeros(n), Float[Array, " _"])
     assert_type(jnp.arange(x.shape[0]), Int[Array, " seq"])
     assert_type(jnp.eye(x.shape[1]), Float[Array, "embed embed"])
-    assert_type(jnp.arange(0, n), Array)
+    assert_type(jnp.arange(0, x.shape[0]), Int[Array, " seq"])
+    assert_type(jnp.arange(0, n), Int[Array, " _"])
+    assert_type(jnp.arange(1, n), Array)
+    assert_type(jnp.arange(0, n, 2), Array)
 
 
 def causal_mask(x: Float[Array, "seq embed"]) -> Float[Array, "seq seq"]:
