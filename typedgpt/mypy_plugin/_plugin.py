@@ -6,7 +6,8 @@ Hooks, in the order mypy meets them:
    `jax.Array` has unknown dims, and a jaxtyping annotation has the dims of its string.
 2. Type checking. A call of a function or method with shaped parameters is checked by the
    plugin's own unifier (`_calls`, `_unify`); jax's functions and `jax.Array`'s methods,
-   operators and properties follow their shape stubs (`_stubs`, `_rules`); `jax.vmap`,
+   operators and properties follow their shape stubs (`_stubs`, `_rules`), and so do NumPy's
+   of the same name (`_numpy_hooks`); `x.at[key].set(v)` is `_at_rules`'; `jax.vmap`,
    `eqx.filter_vmap` and `jax.lax.scan` are modelled in `_vmap` and `_scan`. Anything else is
    shape-unknown.
 
@@ -39,56 +40,26 @@ from mypy.types import (
     AnyType,
     CallableType,
     Instance,
-    LiteralType,
-    NoneType,
     Type,
     TypeOfAny,
     UnpackType,
-    get_proper_type,
 )
 
+from . import _at_rules as at_rules
 from . import _rules as rules
 from . import _semanal as semanal
 from . import _stubs
-from ._arguments import CallContext
+from ._at_rules import UPDATE_REF
 from ._calls import Calls, SigContext, might_have_dims, relax_callable_args
+from ._numpy_hooks import NDARRAY_MEMBER, NUMPY, NumpyHooks
 from ._scan import SCAN, Scans
-from ._translators import ForgetNumpyShapes
 from ._types import JAX_ARRAY, array_instance, dims_of, shape_ints
 from ._vmap import WRAPPED, WRAPPERS, Vmaps
 
 ARRAY_MEMBER = JAX_ARRAY + "."
-NUMPY = "numpy."
-# The classes mypy names NumPy's array members by: methods by the class of the object,
-# attributes by the class that defines them (`.T` is `_ArrayOrScalarCommon`'s).
-NDARRAY_MEMBER = ("numpy.ndarray.", "numpy._ArrayOrScalarCommon.")
-# NumPy's ufuncs (`np.exp`, `np.add`) are objects; a call is their class's `__call__`, and the
-# ufunc's name is the first argument of its type (`_UFunc_Nin1_Nout1[Literal['exp'], ...]`).
-UFUNC = "numpy._typing._ufunc."
-# `np.zeros`, `np.ones` and `np.empty` are objects of one class; a call is its `__call__`.
-NUMPY_CONSTRUCTOR = "numpy._core.multiarray._ConstructorEmpty.__call__"
 # A jax function that jax wraps in `jax.jit` and types no further (`jnp.linalg.norm`, whose
 # module has no .pyi) is an object; a call is its class's `__call__`.
 JIT_WRAPPED_CALL = "jax._src.pjit.JitWrapped.__call__"
-# The NumPy functions whose dims follow jax.numpy's function of the same name, read through
-# its stub. NumPy defines its functions in `numpy._core` and `numpy.lib` (and `numpy.linalg`,
-# jax's `jax.numpy.linalg`); others of the same name (`numpy.ma`, `numpy.char`) keep their
-# arrays of unknown dims.
-NUMPY_MODULES = {
-    "numpy._core.": "jax.numpy",
-    "numpy.lib.": "jax.numpy",
-    "numpy.linalg.": "jax.numpy.linalg",
-}
-NUMPY_FUNCTIONS = frozenset(
-    {
-        "all", "amax", "amin", "any", "arange", "argmax", "argmin", "argsort", "broadcast_to",
-        "clip", "concatenate", "cumprod", "cumsum", "dot", "einsum", "empty", "expand_dims",
-        "eye", "flip", "full", "max", "mean", "median", "min", "moveaxis", "nanmax", "nanmean",
-        "nanmin", "nansum", "norm", "ones", "outer", "pad", "prod", "repeat", "reshape", "roll",
-        "round", "sort", "split", "squeeze", "stack", "std", "sum", "swapaxes", "take",
-        "take_along_axis", "tile", "transpose", "tril", "triu", "var", "where", "zeros",
-    }
-)  # fmt: skip
 
 
 class ShapePlugin(Plugin):
@@ -102,6 +73,7 @@ class ShapePlugin(Plugin):
         self._calls = Calls()
         self._vmaps = Vmaps(self._calls)
         self._scans = Scans()
+        self._numpy = NumpyHooks(self._stubs)
         # Type aliases of jaxtyping annotations, by full name: mypy drops the dim string of
         # `Heads = Float[Array, "seq heads head_dim"]` before any hook sees it. A module parsed
         # in this run gives its aliases' strings from the source; one loaded from mypy's cache
@@ -201,7 +173,7 @@ class ShapePlugin(Plugin):
             stub = self._stubs.function(fullname)
             return (lambda ctx: rules.apply(stub, ctx)) if stub is not None else None
         if fullname.startswith(NUMPY):
-            return self._numpy_function(fullname)
+            return self._numpy.function(fullname)
         if self._claims(fullname):
             return self._calls.result
         return None
@@ -214,19 +186,12 @@ class ShapePlugin(Plugin):
             if stub is None or stub.is_property:
                 return None
             return lambda ctx: rules.apply(stub, ctx)
-        if fullname.startswith(UFUNC) and fullname.endswith(".__call__"):
-            return self._ufunc_call
-        if fullname == NUMPY_CONSTRUCTOR:
-            return self._numpy_function("numpy._core.multiarray.zeros")
         if fullname == JIT_WRAPPED_CALL:
             return self._jit_wrapped_call
+        if fullname.startswith(UPDATE_REF):
+            return functools.partial(at_rules.update, fullname[len(UPDATE_REF) :])
         if fullname.startswith(NUMPY):
-            # `jax.Array`'s stubs hold for `np.ndarray`'s operators and methods of one name.
-            method = self._stubs.methods.get(fullname.rpartition(".")[2])
-            if fullname.startswith(NDARRAY_MEMBER) and method is not None:
-                if not method.is_property:
-                    return functools.partial(_numpy_method, method)
-            return _forget_numpy_shapes
+            return self._numpy.method(fullname)
         if self._claims(fullname):
             return self._calls.result
         return None
@@ -242,28 +207,6 @@ class ShapePlugin(Plugin):
                 ctx.default_attr_type, ctx.api.named_generic_type("builtins.int", [])
             )
         return None
-
-    def _numpy_function(self, fullname: str) -> Callable[[CallContext], Type]:
-        """The hook of a NumPy function: the rule of jax.numpy's function of its name where
-        `NUMPY_FUNCTIONS` has it, else NumPy's own result, of unknown dims."""
-        module, _, name = fullname.rpartition(".")
-        jax_module = next((j for n, j in NUMPY_MODULES.items() if module.startswith(n)), None)
-        stub = self._stubs.function(f"{jax_module}.{name}") if jax_module else None
-        if stub is None or name not in NUMPY_FUNCTIONS:
-            return _forget_numpy_shapes
-        return functools.partial(rules.apply, stub, numpy=True)
-
-    def _ufunc_call(self, ctx: MethodContext) -> Type:
-        """A call of a NumPy ufunc: the rule of jax.numpy's function of its name, whose
-        elementwise functions broadcast as NumPy's ufuncs do."""
-        ufunc = get_proper_type(ctx.type)
-        name = ufunc.args[0] if isinstance(ufunc, Instance) and ufunc.args else None
-        name = get_proper_type(name)
-        if isinstance(name, LiteralType) and isinstance(name.value, str):
-            stub = self._stubs.function(f"jax.numpy.{name.value}")
-            if stub is not None:
-                return rules.apply(stub, ctx, numpy=True)
-        return _forget_numpy_shapes(ctx)
 
     def _jit_wrapped_call(self, ctx: MethodContext) -> Type:
         """A call of a jit-wrapped jax function: the rule of its stub, found by the name it
@@ -303,16 +246,3 @@ class ShapePlugin(Plugin):
             self._calls.expect(ctx.context, display, pattern, own)
             return sig
         return self._calls.signature(ctx, fullname)
-
-
-def _numpy_method(stub: _stubs.Stub, ctx: MethodContext) -> Type:
-    """An `np.ndarray` method that a `jax.Array` stub describes, where NumPy's returns an
-    array: `x.sort()` sorts in place and returns None."""
-    if isinstance(get_proper_type(ctx.default_return_type), NoneType):
-        return ctx.default_return_type
-    return rules.apply(stub, ctx)
-
-
-def _forget_numpy_shapes(ctx: CallContext) -> Type:
-    """A NumPy function or method that no stub describes: its arrays are of unknown dims."""
-    return ctx.default_return_type.accept(ForgetNumpyShapes())

@@ -36,6 +36,16 @@ def cache_of_another_layout(
     write(cache, new, position)  # E: [shape] write: argument "new" has dims (seq, heads, head_dim) where (seq, kv_seq, head_dim) is expected ("heads" is kv_seq, from argument "cache")
 
 
+def write_at_transposed(cache: Float[Array, "kv_seq heads head_dim"], k: Float[Array, "heads head_dim"], pos: int) -> None:
+    out = cache.at[pos].set(k.T)  # E: [shape] "cache.at[...].set" broadcasts (head_dim, heads) and (heads, head_dim): dim -1 is heads in one, head_dim in the other
+    del out
+
+
+def write_at_every_position(cache: Float[Array, "kv_seq heads head_dim"], new: Float[Array, "seq heads head_dim"], pos: int) -> None:
+    out = cache.at[pos].set(new)  # E: [shape] "cache.at[...].set": values of dims (seq, heads, head_dim) have more dims than (heads, head_dim)
+    del out
+
+
 def layer_slice(keys: Float[Array, "layers kv_seq heads head_dim"]) -> Float[Array, "kv_seq heads head_dim"]:
     return keys[0]
 

@@ -188,3 +188,16 @@ def sizes_after_a_variadic_dim(x: Float[Array, "*batch seq embed"]) -> None:
     assert_type(jnp.zeros((T, C)), Float[Array, "seq embed"])
     A, T2, C2 = x.shape
     assert_type(jnp.zeros((A, T2, C2)), Float[Array, "_ seq embed"])
+
+
+# `x.at[key]` updates: the result has the dims of `x`; `.get()` is `x[key]`.
+def cache_written_at(
+    cache: Float[Array, "kv_seq heads head_dim"], k: Float[Array, "heads head_dim"], pos: int
+) -> None:
+    assert_type(cache.at[pos].set(k), Float[Array, "kv_seq heads head_dim"])
+    assert_type(cache.at[pos].add(1.0), Float[Array, "kv_seq heads head_dim"])
+    assert_type(cache.at[pos, :, 0].set(k[:, 0]), Float[Array, "kv_seq heads head_dim"])
+    assert_type(cache.at[:, 0].get(), Float[Array, "kv_seq head_dim"])
+    assert_type(cache.at[pos].apply(jnp.exp), Float[Array, "kv_seq heads head_dim"])
+    ref = cache.at[pos]
+    assert_type(ref.set(k), Array)  # not written as one call: jax's own result
