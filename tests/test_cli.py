@@ -905,6 +905,19 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == f"typedgpt {version('typedgpt')}\n"
 
 
+def test_python_m_typedgpt_is_the_command() -> None:
+    from importlib.metadata import version
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "typedgpt", *argv]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    assert run("--version").stdout == f"typedgpt {version('typedgpt')}\n"
+    missing = run()
+    assert missing.returncode == 2
+    assert "typedgpt: error: the following arguments are required: COMMAND" in missing.stderr
+
+
 def test_every_command_describes_itself_and_its_defaults() -> None:
     """`typedgpt COMMAND -h` says what the command does, and states every default that is
     not None or off."""

@@ -1,0 +1,7 @@
+"""`python -m typedgpt`: the `typedgpt` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
