@@ -255,6 +255,25 @@ def where(
     fill_value: ArrayLike | None = None,
 ) -> Array: ...
 
+# Conversions: an array given keeps its dims (a list or a number gives unknown dims).
+
+def asarray(
+    a: Shaped[Array, "*shape"],
+    dtype: DTypeLike | None = None,
+    order: str | None = None,
+    *,
+    copy: bool | None = None,
+    **options: Any,
+) -> Shaped[Array, "*shape"]: ...
+def array(
+    object: Shaped[Array, "*shape"],
+    dtype: DTypeLike | None = None,
+    copy: bool = True,
+    order: str | None = None,
+    ndmin: Literal[0] = 0,
+    **options: Any,
+) -> Shaped[Array, "*shape"]: ...
+
 # Reductions over `axis`.
 
 @reduction

@@ -387,7 +387,8 @@ def test_backward_pass_keeps_no_copies_of_the_stacked_weights() -> None:
     params, static = eqx.partition(model, eqx.is_array)
     tokens = jnp.arange(7) % config.vocab_size  # 7 positions: no weight has a dim of 7
     _, linear = jax.linearize(lambda p: eqx.combine(p, static)(tokens), params)
-    weights = [
+    # Stacked: each weight is (layers, out, in), where its annotation gives one layer's dims.
+    weights: list[np.ndarray[Any, Any]] = [
         np.asarray(layer.weight)
         for layer in (
             model.blocks.attn.qkv_proj,

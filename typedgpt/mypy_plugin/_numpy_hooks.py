@@ -34,12 +34,13 @@ NUMPY_MODULES = {
 }
 NUMPY_FUNCTIONS = frozenset(
     {
-        "all", "amax", "amin", "any", "arange", "argmax", "argmin", "argsort", "broadcast_to",
-        "clip", "concatenate", "cumprod", "cumsum", "dot", "einsum", "empty", "expand_dims",
-        "eye", "flip", "full", "max", "mean", "median", "min", "moveaxis", "nanmax", "nanmean",
-        "nanmin", "nansum", "norm", "ones", "outer", "pad", "prod", "repeat", "reshape", "roll",
-        "round", "sort", "split", "squeeze", "stack", "std", "sum", "swapaxes", "take",
-        "take_along_axis", "tile", "transpose", "tril", "triu", "var", "where", "zeros",
+        "all", "amax", "amin", "any", "arange", "argmax", "argmin", "argsort", "array",
+        "asarray", "broadcast_to", "clip", "concatenate", "cumprod", "cumsum", "dot", "einsum",
+        "empty", "expand_dims", "eye", "flip", "full", "max", "mean", "median", "min",
+        "moveaxis", "nanmax", "nanmean", "nanmin", "nansum", "norm", "ones", "outer", "pad",
+        "prod", "repeat", "reshape", "roll", "round", "sort", "split", "squeeze", "stack", "std",
+        "sum", "swapaxes", "take", "take_along_axis", "tile", "transpose", "tril", "triu", "var",
+        "where", "zeros",
     }
 )  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 
+import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
@@ -24,6 +25,10 @@ def added(x: Float[np.ndarray, "seq embed"], bias: Float[np.ndarray, " seq"]) ->
 
 def reduced(x: Float[np.ndarray, "seq embed"]) -> Float[np.ndarray, " seq"]:
     return x.sum(axis=0)  # E: [return-value] got "ndarray[tuple[Literal['embed']], Any]"
+
+
+def to_jax_transposed(x: Float[np.ndarray, "seq embed"], w: Float[np.ndarray, "embed vocab"]) -> None:
+    jnp.asarray(x.T) @ w  # E: [shape] "@" contracts seq (the last dim of (embed, seq)) with embed
 
 
 def row_lengths(x: Float[np.ndarray, "seq embed"]) -> Float[np.ndarray, " seq"]:

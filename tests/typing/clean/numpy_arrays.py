@@ -2,6 +2,7 @@
 NumPy's own shapes (`np.zeros((3, 4))`, `np.arange(n)`) are of unknown size, never a name."""
 
 from collections.abc import Callable
+from typing import assert_type
 
 import jax.numpy as jnp
 import numpy as np
@@ -70,6 +71,15 @@ def to_jax(
     x: Float[np.ndarray, "seq embed"], w: Float[Array, "embed vocab"]
 ) -> Float[Array, "seq vocab"]:
     return jnp.asarray(x) @ w
+
+
+# `jnp.asarray` and `jnp.array`, and NumPy's, keep the dims of an array given.
+def converted(x: Float[np.ndarray, "seq embed"], y: Float[Array, "seq embed"]) -> None:
+    assert_type(jnp.asarray(x), Float[Array, "seq embed"])
+    assert_type(jnp.array(y, dtype=jnp.float32), Float[Array, "seq embed"])
+    assert_type(jnp.asarray(np.asarray(y)), Float[Array, "seq embed"])
+    assert_type(jnp.asarray([1.0, 2.0]), Array)
+    assert_type(jnp.array(y, ndmin=3), Array)
 
 
 def mixed(
