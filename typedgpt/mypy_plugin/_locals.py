@@ -1,9 +1,10 @@
 """Local names set once: what a name of the function being checked was set to, where the
 function sets it in one place only, and the type the checker gave that value there.
 
-`T` in `B, T, C = x.shape` was set to entry 1 of 3 of `x.shape`; `g` in `g = jax.vmap(f)` to
-the call. A name set twice, in a loop or by `+=`, or anywhere in a function with a `:=`, a
-`match` or a `global`, is not known; nor is a name set at a module's top level.
+`T` in `B, T, C = x.shape` was set to the second-to-last of 3 entries of `x.shape`; `g` in
+`g = jax.vmap(f)` to the call. A name set twice, in a loop or by `+=`, or anywhere in a
+function with a `:=`, a `match` or a `global`, is not known; nor is a name set at a module's
+top level.
 """
 
 from pathlib import Path
@@ -35,7 +36,9 @@ from mypy.plugin import CheckerPluginInterface
 from mypy.types import Type
 
 # What a name was set to: the value, and for a name among several that a value was unpacked
-# into (`B, T, C = x.shape`), its place and their number (else None, None).
+# into, its place (an index; from the end, negative, after a starred name or where there is
+# none) and, without a starred name, their number: `T` is place -2 of 3 in `B, T, C = x.shape`
+# and place -2 of None in `*b, T, C = x.shape`. A name set to the whole value has None, None.
 Setting = tuple[Expression, int | None, int | None]
 
 
@@ -129,11 +132,15 @@ class _Settings:
         if isinstance(lvalue, NameExpr):
             return self.set(lvalue, (rvalue, None, None))
         items = lvalue.items if isinstance(lvalue, TupleExpr) else []
-        if items and not any(isinstance(item, StarExpr) for item in items):
-            for i, item in enumerate(items):
-                self.set(item, (rvalue, i, len(items)))
-            return None
-        return self.set(lvalue)
+        stars = [i for i, item in enumerate(items) if isinstance(item, StarExpr)]
+        if not items or len(stars) > 1:
+            return self.set(lvalue)
+        star = stars[0] if stars else -1
+        count = None if stars else len(items)
+        for i, item in enumerate(items):
+            place = i if i < star else i - len(items)
+            self.set(item, (rvalue, place, count) if i != star else None)
+        return None
 
 
 def _has_walrus(function: FuncItem, path: str) -> bool:

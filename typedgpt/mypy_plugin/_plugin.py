@@ -51,9 +51,10 @@ from . import _semanal as semanal
 from . import _stubs
 from ._at_rules import UPDATE_REF
 from ._calls import Calls, SigContext, might_have_dims, relax_callable_args
+from ._dims import GRADUAL
 from ._numpy_hooks import NDARRAY_MEMBER, NUMPY, NumpyHooks
 from ._scan import SCAN, Scans
-from ._types import JAX_ARRAY, array_instance, dims_of, shape_ints
+from ._types import JAX_ARRAY, array_instance, array_shape, dims_of, shape_ints
 from ._vmap import WRAPPED, WRAPPERS, Vmaps
 
 ARRAY_MEMBER = JAX_ARRAY + "."
@@ -202,6 +203,8 @@ class ShapePlugin(Plugin):
             stub = self._stubs.methods.get(member)
             if stub is not None and stub.is_property:
                 return lambda ctx: rules.apply_property(stub, ctx)
+        if fullname == ARRAY_MEMBER + "shape":
+            return _jax_shape
         if fullname.startswith(NDARRAY_MEMBER) and member == "shape":
             return lambda ctx: shape_ints(
                 ctx.default_attr_type, ctx.api.named_generic_type("builtins.int", [])
@@ -246,3 +249,12 @@ class ShapePlugin(Plugin):
             self._calls.expect(ctx.context, display, pattern, own)
             return sig
         return self._calls.signature(ctx, fullname)
+
+
+def _jax_shape(ctx: AttributeContext) -> Type:
+    """`x.shape` of a jax array: a tuple of its rank, where its dims are known."""
+    dims = dims_of(ctx.type)
+    if dims is None or dims == GRADUAL:
+        return ctx.default_attr_type
+    int_type = ctx.api.named_generic_type("builtins.int", [])
+    return array_shape(dims, ctx.api.named_generic_type("builtins.tuple", [int_type]), int_type)

@@ -119,8 +119,8 @@ def _set_from_shape(var: Var, api: CheckerPluginInterface) -> tuple[Shape, int |
     if setting is None:
         return None
     value, place, count = setting
-    if place is not None and count is not None:  # unpacked: counted from the end, which a
-        index: int | None = place - count  # variadic dim leaves known
+    if place is not None:  # unpacked: from the end where it can be, which a variadic dim
+        index: int | None = place  # leaves known
     elif isinstance(value, IndexExpr):
         index, value = int_literal(value.index), value.base
         if index is None:

@@ -112,3 +112,14 @@ def heads_merged_from_the_wrong_sizes(x: Float[Array, "batch seq embed"], w: Flo
     merged = q.reshape(B, C, T)
     y = merged @ w  # E: [shape] "@" contracts seq (the last dim of (batch, embed, seq)) with embed
     del y
+
+
+# `x.shape` of a jax array of known rank is a tuple of that many ints: mypy itself checks it.
+def unpacked_into_too_many_names(x: Float[Array, "seq embed"]) -> None:
+    B, T, C = x.shape  # E: [misc] Need more than 2 values to unpack (3 expected)
+    del B, T, C
+
+
+def shape_index_out_of_range(x: Float[Array, "seq embed"]) -> None:
+    n = x.shape[2]  # E: [misc] Tuple index out of range
+    del n

@@ -2,7 +2,7 @@
 dims of `x`, and so is a local name set once to one of them; any other int, a literal too, is a
 dim of unknown size."""
 
-from typing import assert_type
+from typing import Literal, assert_type
 
 import jax
 import jax.numpy as jnp
@@ -201,3 +201,14 @@ def cache_written_at(
     assert_type(cache.at[pos].apply(jnp.exp), Float[Array, "kv_seq heads head_dim"])
     ref = cache.at[pos]
     assert_type(ref.set(k), Array)  # not written as one call: jax's own result
+
+
+# `x.shape` is a tuple of the array's rank (a fixed size is its literal); with a variadic dim,
+# of any length.
+def shapes_as_tuples(x: Float[Array, "seq 4"], y: Float[Array, "*batch seq embed"]) -> None:
+    assert_type(x.shape, tuple[int, Literal[4]])
+    assert_type(y.shape, tuple[int, ...])
+    *batch, T, C = y.shape
+    B, T2, C2 = y.shape
+    assert_type(jnp.zeros((T, C)), Float[Array, "seq embed"])
+    del batch, B, T2, C2
