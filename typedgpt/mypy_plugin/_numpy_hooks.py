@@ -38,9 +38,9 @@ NUMPY_FUNCTIONS = frozenset(
         "asarray", "broadcast_to", "clip", "concatenate", "cumprod", "cumsum", "dot", "einsum",
         "empty", "expand_dims", "eye", "flip", "full", "max", "mean", "median", "min",
         "moveaxis", "nanmax", "nanmean", "nanmin", "nansum", "norm", "ones", "outer", "pad",
-        "prod", "repeat", "reshape", "roll", "round", "sort", "split", "squeeze", "stack", "std",
-        "sum", "swapaxes", "take", "take_along_axis", "tile", "transpose", "tril", "triu", "var",
-        "where", "zeros",
+        "prod", "ravel", "repeat", "reshape", "roll", "round", "sort", "split", "squeeze",
+        "stack", "std", "sum", "swapaxes", "take", "take_along_axis", "tile", "transpose",
+        "tril", "triu", "var", "where", "zeros",
     }
 )  # fmt: skip
 

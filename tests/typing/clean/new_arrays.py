@@ -212,3 +212,10 @@ def shapes_as_tuples(x: Float[Array, "seq 4"], y: Float[Array, "*batch seq embed
     B, T2, C2 = y.shape
     assert_type(jnp.zeros((T, C)), Float[Array, "seq embed"])
     del batch, B, T2, C2
+
+
+def flattened(x: Float[Array, "seq embed"], y: Float[np.ndarray, "rows cols"]) -> None:
+    assert_type(x.ravel(), Float[Array, " _"])
+    assert_type(jnp.ravel(x), Float[Array, " _"])
+    assert_type(x.flatten() * 2.0, Float[Array, " _"])
+    assert_type(jnp.asarray(np.ravel(y)), Float[Array, " _"])
