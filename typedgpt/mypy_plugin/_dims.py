@@ -72,6 +72,11 @@ def show(dims: tuple[Dim, ...] | list[Dim]) -> str:
     return "(" + ", ".join(parts) + ")"
 
 
+def dims_count(n: int) -> str:
+    """`1 dim`, `2 dims`: how many dims, for messages."""
+    return f"{n} dim" if n == 1 else f"{n} dims"
+
+
 def variadic_index(dims: tuple[Dim, ...] | list[Dim]) -> int | None:
     """The position of the variadic dim, or None when the rank is known."""
     for index, dim in enumerate(dims):

@@ -16,6 +16,7 @@ from ._dims import (
     VAR,
     Dim,
     Shape,
+    dims_count,
     normalise,
     same,
     show,
@@ -48,7 +49,7 @@ def index(a: Shape, items: Sequence[Index]) -> Shape:
         return _index_variadic(a, items, consuming)
     if len(consuming) > len(a):
         raise ShapeError(
-            f"index with {len(consuming)} entries for {show(a)}, which has {len(a)} dims"
+            f"index with {len(consuming)} entries for {show(a)}, which has {dims_count(len(a))}"
         )
     if not any(i.kind == "ellipsis" for i in items):
         items = [*items, Index("ellipsis")]

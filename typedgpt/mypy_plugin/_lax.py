@@ -11,7 +11,7 @@ operand has `seq`, a slice of 4 is of unknown size, as `x[:4]` is.
 
 from collections.abc import Sequence
 
-from ._dims import ANY_DIM, GRADUAL, SIZE, Dim, Shape, same, show, variadic_index
+from ._dims import ANY_DIM, GRADUAL, SIZE, Dim, Shape, dims_count, same, show, variadic_index
 from ._shapes import ShapeError, check_axis, reduce
 
 # `((lhs_contracting, rhs_contracting), (lhs_batch, rhs_batch))`, as `lax.dot_general` takes.
@@ -26,7 +26,7 @@ def axis(a: Shape, ax: int, what: str = "axis") -> int:
         fix = f"; write {rank + ax}" if rank is not None and ax >= -rank else ""
         raise ShapeError(f"{what} {ax} is negative: jax.lax counts axes from 0{fix}")
     if rank is not None and ax >= rank:
-        raise ShapeError(f"{what} {ax} is out of range for {show(a)}, which has {rank} dims")
+        raise ShapeError(f"{what} {ax} is out of range for {show(a)}, which has {dims_count(rank)}")
     return ax
 
 
@@ -93,7 +93,7 @@ def broadcast_in_dim(a: Shape, sizes: Sequence[int | None], dims: Sequence[int] 
         return tuple(out)
     if len(dims) != len(a):
         raise ShapeError(
-            f"broadcast_dimensions {tuple(dims)} place {len(dims)} dims, but the operand "
+            f"broadcast_dimensions {tuple(dims)} place {dims_count(len(dims))}, but the operand "
             f"{show(a)} has {len(a)}: give the axis of the result for each"
         )
     result = tuple(out)
@@ -121,7 +121,7 @@ def dynamic_slice(a: Shape, sizes: Sequence[int | None], starts: int | None) -> 
         for what, n in (("slice_sizes", len(sizes)), ("start_indices", starts)):
             if n is not None and n != len(a):
                 raise ShapeError(
-                    f"{n} {what} for {show(a)}, which has {len(a)} dims: give one per dim"
+                    f"{n} {what} for {show(a)}, which has {dims_count(len(a))}: give one per dim"
                 )
         dims: Sequence[Dim] = a
     else:

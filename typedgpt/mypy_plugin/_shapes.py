@@ -17,6 +17,7 @@ from ._dims import (
     VAR,
     Dim,
     Shape,
+    dims_count,
     normalise,
     same,
     show,
@@ -155,7 +156,7 @@ def swap_last(a: Shape) -> Shape:
 
 def _positive(axis: int, rank: int, a: Shape) -> int:
     if not -rank <= axis < rank:
-        raise ShapeError(f"axis {axis} is out of range for {show(a)}, which has {rank} dims")
+        raise ShapeError(f"axis {axis} is out of range for {show(a)}, which has {dims_count(rank)}")
     return axis % rank
 
 

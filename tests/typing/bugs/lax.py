@@ -94,7 +94,7 @@ def broadcast_in_dim_to_another_size(scale: Float[Array, " 3"]) -> None:
 
 
 def broadcast_in_dim_missing_a_dim(x: Float[Array, "seq embed"], rows: int) -> None:
-    lax.broadcast_in_dim(x, (rows, rows, rows), (1,))  # E: [shape] broadcast_in_dim: broadcast_dimensions (1,) place 1 dims, but the operand (seq, embed) has 2
+    lax.broadcast_in_dim(x, (rows, rows, rows), (1,))  # E: [shape] broadcast_in_dim: broadcast_dimensions (1,) place 1 dim, but the operand (seq, embed) has 2
 
 
 def squeeze_result(x: Float[Array, "1 seq embed"]) -> Float[Array, "embed seq"]:

@@ -123,3 +123,9 @@ def unpacked_into_too_many_names(x: Float[Array, "seq embed"]) -> None:
 def shape_index_out_of_range(x: Float[Array, "seq embed"]) -> None:
     n = x.shape[2]  # E: [misc] Tuple index out of range
     del n
+
+
+def flattened_then_summed_over_rows(x: Float[Array, "seq embed"]) -> None:
+    flat = x.ravel()
+    total = jnp.sum(flat, axis=1)  # E: [shape] sum: axis 1 is out of range for (_,), which has 1 dim
+    del total
