@@ -183,3 +183,8 @@ def dot_general(
     *,
     out_sharding: Any = None,
 ) -> Array: ...
+
+# The k largest entries along `axis`, and their indices: `axis`'s dim becomes `k`'s.
+
+@rule("top_k")
+def top_k(operand: Shaped[Array, "..."], k: int, *, axis: int = -1) -> Any: ...

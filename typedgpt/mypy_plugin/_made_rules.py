@@ -7,7 +7,7 @@ Sizes are read by `_shape_args`: `x.shape[i]` is dim `i` of `x`. A literal size 
 array is a dim of unknown size (`_unsized`).
 """
 
-from mypy.types import Instance, Type, get_proper_type
+from mypy.types import Instance, TupleType, Type, get_proper_type
 
 from . import _indexing
 from . import _shapes as shapes
@@ -229,3 +229,27 @@ def split(call: Call) -> Type:
         part = Dim(SIZE, dim.value // sections)
     element = call.make((*first[:at], part, *first[at + 1 :]), like=result.args[0])
     return result.copy_modified(args=[element])
+
+
+def top_k(call: Call) -> Type:
+    """`jax.lax.top_k(x, k, axis=-1)`: the values and their indices, each with the dims of `x`
+    but at `axis`, whose dim is `k`'s (`_shape_args`; a literal `k` is of unknown size)."""
+    first = call.operand()
+    axis = call.value("axis")
+    k = call.size("k")
+    result = get_proper_type(call.ctx.default_return_type)
+    if (
+        first is None
+        or k is None
+        or type(axis) is not int
+        or not (isinstance(result, TupleType) and len(result.items) == 2)
+    ):
+        return call.unknown()
+    if variadic_index(first) is not None and not (
+        axis < 0 and variadic_index(first[axis:]) is None
+    ):
+        return call.unknown()  # an axis that a variadic dim leaves unplaced
+    shapes.check_axis(first, axis)
+    at = axis % len(first)
+    dims = (*first[:at], *_unsized((k,)), *first[at + 1 :])
+    return result.copy_modified(items=[call.make(dims, like=item) for item in result.items])

@@ -58,6 +58,7 @@ from ._made_rules import (
     take,
     take_along_axis,
     tile,
+    top_k,
 )
 from ._messages import fail
 from ._shapes import ShapeError
@@ -124,6 +125,7 @@ RULES: Mapping[str, Rule] = {
     "repeat": repeat,
     "tile": tile,
     "split": split,
+    "top_k": top_k,
     "transpose": transpose,
     "swapaxes": swapaxes,
     "moveaxis": moveaxis,

@@ -129,3 +129,8 @@ def flattened_then_summed_over_rows(x: Float[Array, "seq embed"]) -> None:
     flat = x.ravel()
     total = jnp.sum(flat, axis=1)  # E: [shape] sum: axis 1 is out of range for (_,), which has 1 dim
     del total
+
+
+def top_k_of_a_missing_axis(logits: Float[Array, "seq vocab"]) -> None:
+    found = jax.lax.top_k(logits, 3, axis=2)  # E: [shape] top_k: axis 2 is out of range for (seq, vocab), which has 2 dims
+    del found

@@ -219,3 +219,12 @@ def flattened(x: Float[Array, "seq embed"], y: Float[np.ndarray, "rows cols"]) -
     assert_type(jnp.ravel(x), Float[Array, " _"])
     assert_type(x.flatten() * 2.0, Float[Array, " _"])
     assert_type(jnp.asarray(np.ravel(y)), Float[Array, " _"])
+
+
+# jax.lax.top_k: values and indices with `k`'s dim at `axis` (a literal `k` is of unknown size).
+def top_k_filtered(logits: Float[Array, "seq vocab"], k: int) -> Float[Array, "seq vocab"]:
+    values, indices = jax.lax.top_k(logits, 5)
+    assert_type(values, Float[Array, "seq _"])
+    assert_type(jax.lax.top_k(logits, logits.shape[0], axis=0)[1], Float[Array, "seq vocab"])
+    del indices
+    return jnp.where(logits >= values[:, -1:], logits, -jnp.inf)
