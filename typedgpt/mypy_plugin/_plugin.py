@@ -40,6 +40,8 @@ from mypy.types import (
     AnyType,
     CallableType,
     Instance,
+    LiteralType,
+    TupleType,
     Type,
     TypeOfAny,
     UnpackType,
@@ -51,10 +53,10 @@ from . import _semanal as semanal
 from . import _stubs
 from ._at_rules import UPDATE_REF
 from ._calls import Calls, SigContext, might_have_dims, relax_callable_args
-from ._dims import GRADUAL
+from ._dims import SIZE, VARIADIC
 from ._numpy_hooks import NDARRAY_MEMBER, NUMPY, NumpyHooks
 from ._scan import SCAN, Scans
-from ._types import JAX_ARRAY, array_instance, array_shape, dims_of, shape_ints
+from ._types import JAX_ARRAY, array_instance, dims_of, shape_ints
 from ._vmap import WRAPPED, WRAPPERS, Vmaps
 
 ARRAY_MEMBER = JAX_ARRAY + "."
@@ -252,9 +254,15 @@ class ShapePlugin(Plugin):
 
 
 def _jax_shape(ctx: AttributeContext) -> Type:
-    """`x.shape` of a jax array: a tuple of its rank, where its dims are known."""
+    """`x.shape` of a jax array of known dims: a tuple of its rank, a fixed size its literal,
+    so that mypy checks the rank where `x.shape` is unpacked or indexed. With a variadic dim
+    it stays `tuple[int, ...]`: mypy would refuse `b, t, c = x.shape` there."""
     dims = dims_of(ctx.type)
-    if dims is None or dims == GRADUAL:
+    if dims is None or any(d.kind in VARIADIC for d in dims):
         return ctx.default_attr_type
     int_type = ctx.api.named_generic_type("builtins.int", [])
-    return array_shape(dims, ctx.api.named_generic_type("builtins.tuple", [int_type]), int_type)
+    items: list[Type] = [
+        LiteralType(d.value, int_type) if d.kind == SIZE and isinstance(d.value, int) else int_type
+        for d in dims
+    ]
+    return TupleType(items, ctx.api.named_generic_type("builtins.tuple", [int_type]))

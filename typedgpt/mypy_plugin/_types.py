@@ -286,17 +286,3 @@ def shape_ints(t: Type, int_type: Instance) -> Type:
 
 def _int_tuple(p: TupleType, int_type: Instance) -> Instance:
     return p.partial_fallback.copy_modified(args=[int_type])
-
-
-def array_shape(dims: Shape, tuple_type: Instance, int_type: Instance) -> Type:
-    """`x.shape` of a jax array with `dims`: a fixed size is its literal, any other dim an
-    `int`, so that mypy checks the rank where `x.shape` is unpacked or indexed. With a
-    variadic dim it stays `tuple[int, ...]`: mypy would refuse `b, t, c = x.shape` there."""
-    any_ints = tuple_type.copy_modified(args=[int_type])
-    if any(d.kind in (VAR, ANYVAR, OWNVAR) for d in dims):
-        return any_ints
-    items: list[Type] = [
-        LiteralType(d.value, int_type) if d.kind == SIZE and isinstance(d.value, int) else int_type
-        for d in dims
-    ]
-    return TupleType(items, any_ints)
