@@ -489,6 +489,31 @@ def test_sizes_keep_the_dims_of_the_line_that_set_them(tmp_path: Path) -> None:
     ], stdout
 
 
+def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
+    """Names set once are trusted only in a function without `:=`, found in the file's text:
+    a second run in the same process (as a daemon's) reads the edited file, not the first."""
+    user = tmp_path / "user.py"
+    config = tmp_path / "mypy.ini"
+    config.write_text("[mypy]\nplugins = typedgpt.mypy_plugin\n", encoding="utf-8")
+    options = ["--config-file", str(config), "--cache-dir", str(tmp_path / "cache")]
+    source = (
+        "import jax.numpy as jnp\nfrom jaxtyping import Array, Float\n\n\n"
+        'def f(x: Float[Array, "seq embed"]) -> None:\n'
+        "    T = x.shape[0]\n"
+        "    reveal_type(jnp.zeros(T)){}\n"
+    )
+    revealed = []
+    for tail in ("", "  # := in a comment"):
+        user.write_text(source.format(tail), encoding="utf-8")
+        stdout, stderr, _ = api.run([*options, "--no-error-summary", str(user)])
+        assert not stderr, stderr
+        revealed.append(stdout.split("Revealed type is ")[1].strip())
+    assert revealed == [
+        "\"jax._src.basearray.Array[Literal['seq']]\"",
+        "\"jax._src.basearray.Array[Any]\"",
+    ]
+
+
 NUMPY_USER = """\
 import numpy as np
 import numpy.typing as npt

@@ -144,18 +144,21 @@ class _Settings:
 
 
 def _has_walrus(function: FuncItem, path: str) -> bool:
-    """Whether `function`'s lines hold `:=` (whose target a statement walk would miss)."""
-    if path not in _sources:
-        try:
-            _sources.clear()
-            _sources[path] = Path(path).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            return True
+    """Whether `function`'s lines hold `:=` (whose target a statement walk would miss). The
+    file is read once per version (a daemon checks edited files again); unread, it may."""
+    global _source
+    try:
+        stat = Path(path).stat()
+        version = (path, stat.st_mtime_ns, stat.st_size)
+        if _source[0] != version:
+            _source = (version, Path(path).read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        return True
     if function.end_line is None:
         return True
-    lines = _sources[path][function.line - 1 : function.end_line]
+    lines = _source[1][function.line - 1 : function.end_line]
     return any(":=" in line for line in lines)
 
 
 _last: tuple[FuncItem | None, dict[Var, Setting]] = (None, {})
-_sources: dict[str, list[str]] = {}
+_source: tuple[tuple[str, int, int] | None, list[str]] = (None, [])
