@@ -510,7 +510,7 @@ def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
         revealed.append(stdout.split("Revealed type is ")[1].strip())
     assert revealed == [
         "\"jax._src.basearray.Array[Literal['seq']]\"",
-        "\"jax._src.basearray.Array[Any]\"",
+        '"jax._src.basearray.Array[Any]"',
     ]
 
 
