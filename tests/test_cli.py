@@ -775,6 +775,18 @@ def test_sample_checks_options_before_printing(
     assert captured.err.startswith(f"typedgpt sample: error: {message}")
 
 
+@pytest.mark.parametrize("model", ["--model=no-such-folder", "--checkpoint=no-such-folder"])
+def test_sample_checks_the_prompt_before_loading(
+    capsys: pytest.CaptureFixture[str], model: str
+) -> None:
+    """A prompt with a lone surrogate (as a shell passes bytes that are not UTF-8) is named
+    as --prompt before anything is loaded: the folder here does not exist."""
+    assert cli.main(["sample", model, "--prompt=ab\udcff"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "typedgpt sample: error: --prompt 'ab\\udcff': text has a surrogate code point "
+    )
+
+
 @pytest.mark.parametrize(
     ("option", "message"),
     [

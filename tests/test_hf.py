@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import safetensors.numpy
+import safetensors.torch
 import tokenizers
 import torch
 from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2Tokenizer
@@ -287,12 +288,17 @@ def test_untied_head_missing(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path
         tg.from_pretrained(untied)
 
 
+def _bin_folder(path: Path, source: Path, content: object) -> Path:
+    """A folder with `source`'s config.json and `content` saved as pytorch_model.bin."""
+    path.mkdir()
+    (path / "config.json").write_bytes((source / "config.json").read_bytes())
+    torch.save(content, path / "pytorch_model.bin")
+    return path
+
+
 def test_pytorch_model_bin(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
     folder, hf = small
-    bin_folder = tmp_path / "bin"
-    bin_folder.mkdir()
-    (bin_folder / "config.json").write_bytes((folder / "config.json").read_bytes())
-    torch.save(hf.state_dict(), bin_folder / "pytorch_model.bin")
+    bin_folder = _bin_folder(tmp_path / "bin", folder, hf.state_dict())
     model = tg.from_pretrained(bin_folder)
     for name, array in tg.from_pretrained(folder).state_dict().items():
         np.testing.assert_array_equal(model.state_dict()[name], array)
@@ -302,10 +308,7 @@ def test_pytorch_model_bin_without_torch(
     small: tuple[Path, GPT2LMHeadModel], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder, hf = small
-    bin_folder = tmp_path / "bin"
-    bin_folder.mkdir()
-    (bin_folder / "config.json").write_bytes((folder / "config.json").read_bytes())
-    torch.save(hf.state_dict(), bin_folder / "pytorch_model.bin")
+    bin_folder = _bin_folder(tmp_path / "bin", folder, hf.state_dict())
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
     with pytest.raises(ImportError, match=r"weights_only=True\), and torch is not installed"):
         tg.from_pretrained(bin_folder)
@@ -316,10 +319,7 @@ def test_pytorch_model_bin_of_a_whole_model(
 ) -> None:
     """A pickled module, not a state dict: refused as objects, not called corrupt."""
     folder, hf = small
-    bin_folder = tmp_path / "bin"
-    bin_folder.mkdir()
-    (bin_folder / "config.json").write_bytes((folder / "config.json").read_bytes())
-    torch.save(hf, bin_folder / "pytorch_model.bin")
+    bin_folder = _bin_folder(tmp_path / "bin", folder, hf)
     with pytest.raises(ValueError) as info:
         tg.from_pretrained(bin_folder)
     message = str(info.value)
@@ -383,6 +383,58 @@ def test_sharded_safetensors(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path
     (tmp_path / "sharded" / shards[-1]).unlink()
     with pytest.raises(FileNotFoundError, match=rf"lists the shard {shards[-1]}, which .* lacks"):
         tg.from_pretrained(tmp_path / "sharded")
+
+
+def test_sharded_pytorch_model_bin(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
+    """Shards of pytorch_model.bin listed in pytorch_model.bin.index.json, as older
+    transformers wrote them; each shard is read through torch.load(weights_only=True)."""
+    folder, hf = small
+    sharded = tmp_path / "bin-shards"
+    sharded.mkdir()
+    (sharded / "config.json").write_bytes((folder / "config.json").read_bytes())
+    state = hf.state_dict()
+    names = list(state)
+    weight_map: dict[str, str] = {}
+    for part, chunk in enumerate((names[: len(names) // 2], names[len(names) // 2 :]), 1):
+        shard = f"pytorch_model-0000{part}-of-00002.bin"
+        torch.save({name: state[name] for name in chunk}, sharded / shard)
+        weight_map |= dict.fromkeys(chunk, shard)
+    index = sharded / "pytorch_model.bin.index.json"
+    index.write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    model = tg.from_pretrained(sharded)
+    for name, array in tg.from_pretrained(folder).state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[name], array)
+    # A shard named by a path, not a file of the folder, is refused before it is read.
+    index.write_text(json.dumps({"weight_map": {names[0]: "../elsewhere.bin"}}))
+    with pytest.raises(ValueError, match=r"index\.json is not a valid index of weight shards"):
+        tg.from_pretrained(sharded)
+
+
+def test_pytorch_model_bin_nested(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
+    """A training checkpoint that holds the state dict under a key: the message says so."""
+    folder, hf = small
+    bin_folder = _bin_folder(tmp_path / "bin", folder, {"state_dict": hf.state_dict()})
+    with pytest.raises(
+        ValueError,
+        match=r"state_dict is a OrderedDict, not a tensor; typedgpt reads a flat state dict "
+        r"of tensors: save the dict under 'state_dict' itself",
+    ):
+        tg.from_pretrained(bin_folder)
+
+
+def test_float8_weights(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
+    folder, hf = small
+    f8 = tmp_path / "f8"
+    f8.mkdir()
+    (f8 / "config.json").write_bytes((folder / "config.json").read_bytes())
+    tensors = {name: t.to(torch.float8_e4m3fn) for name, t in hf.state_dict().items()}
+    safetensors.torch.save_file(tensors, f8 / "model.safetensors")
+    with pytest.raises(
+        ValueError,
+        match=r"has dtype F8_E4M3, which typedgpt cannot load: convert the weights to "
+        r"float32, bfloat16 or float16 first",
+    ):
+        tg.from_pretrained(f8)
 
 
 def test_bfloat16_weights(tmp_path: Path) -> None:
@@ -660,6 +712,29 @@ def test_config_typedgpt_cannot_build(
     assert str(info.value).startswith(f"{bad / 'config.json'}: {field} is {value!r}")
 
 
+def test_config_without_model_type(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
+    folder, hf = small
+    bad = _write_folder(tmp_path / "bad", folder, _hf_tensors(hf))
+    config = json.loads((bad / "config.json").read_text())
+    del config["model_type"]
+    (bad / "config.json").write_text(json.dumps(config))
+    with pytest.raises(
+        ValueError, match=r"config\.json has no model_type: if it describes a GPT-2, add "
+    ):
+        tg.from_pretrained(bad)
+
+
+def test_from_pretrained_of_a_training_checkpoint(tmp_path: Path, key: jax.Array) -> None:
+    """Its config.json is typedgpt's own: the error says which function reads it."""
+    tg.save_checkpoint(tmp_path / "run", tg.GPT(EXPECTED["small"], key=key))
+    with pytest.raises(
+        ValueError,
+        match=r"run is a checkpoint of typedgpt train, not a Hugging Face folder: load it "
+        r"with tg\.load_checkpoint\(",
+    ):
+        tg.from_pretrained(tmp_path / "run")
+
+
 def test_config_not_divisible(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
     folder, hf = small
     bad = _write_folder(tmp_path / "bad", folder, _hf_tensors(hf), config={"n_head": 5})
@@ -702,6 +777,26 @@ def test_save_overwrites_a_model_folder(tmp_path: Path, key: jax.Array) -> None:
         np.asarray(loaded.token_embedding), np.asarray(second.token_embedding)
     )
     assert not [p for p in (tmp_path / "m").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_save_refuses_a_training_checkpoint(tmp_path: Path, key: jax.Array) -> None:
+    """A checkpoint folder has a config.json too, but overwriting its model files would
+    leave its train_state.json naming hashes of files that changed: it could no longer be
+    loaded or resumed."""
+    model = tg.GPT(EXPECTED["small"], key=key)
+    tg.save_checkpoint(tmp_path / "run", model, train_state={"step": 3})
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
+    with pytest.raises(FileExistsError, match=r"run holds a typedgpt training checkpoint"):
+        tg.save_pretrained(model, tmp_path / "run", overwrite=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
+    assert tg.load_checkpoint(tmp_path / "run").model.config == model.config
+
+
+def test_save_under_a_file(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("mine")
+    with pytest.raises(NotADirectoryError, match=r"cannot make .*/afile/sub/m: .*/afile is a file"):
+        tg.save_pretrained(_shapes_only(EXPECTED["small"]), tmp_path / "afile" / "sub" / "m")
+    assert (tmp_path / "afile").read_text() == "mine"
 
 
 def test_save_refuses_what_gpt2_cannot_express(tmp_path: Path) -> None:
@@ -893,6 +988,36 @@ def test_tokenizer_json_whose_end_of_text_is_not_an_added_token(
     )
 
 
+def test_tokenizer_whose_end_token_is_not_gpt2s(tmp_path: Path) -> None:
+    """A tokenizer ending documents with `</s>`: named by `special_tokens_map.json` (as
+    transformers reads it, also when `tokenizer_config.json` sets `eos_token` to null), or
+    by the `bos_token` argument; with neither, the error names the folder and both fixes."""
+    words = ["</s>", "[UNK]", "the", "cat", "sat"]
+    word_level = tokenizers.Tokenizer(
+        tokenizers.models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]")
+    )
+    word_level.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    word_level.save(str(tmp_path / "tokenizer.json"))
+    with pytest.raises(
+        ValueError,
+        match=rf"the tokenizer of {tmp_path} has no token '<\|endoftext\|>' to open and close "
+        r"documents: pass bos_token=<a token of its vocabulary> to HFTokenizer\.from_pretrained,"
+        r" or set eos_token in its tokenizer_config\.json",
+    ):
+        tg.HFTokenizer.from_pretrained(tmp_path)
+    assert tg.HFTokenizer.from_pretrained(tmp_path, bos_token="</s>").bos_id == 0
+    (tmp_path / "special_tokens_map.json").write_text(json.dumps({"eos_token": "</s>"}))
+    settings = {"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": None}
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(settings))
+    ours = tg.HFTokenizer.from_pretrained(tmp_path)
+    theirs = AutoTokenizer.from_pretrained(tmp_path)
+    assert ours.bos_token == theirs.eos_token == "</s>"
+    assert ours.encode("the cat </s> sat") == theirs("the cat </s> sat")["input_ids"]
+    assert tg.HFTokenizer.from_pretrained(tmp_path, bos_token="sat").bos_id == 4
+    with pytest.raises(TypeError, match=r"bos_token must be the text of a token.*got int"):
+        tg.HFTokenizer.from_pretrained(tmp_path, bos_token=0)  # type: ignore[arg-type]
+
+
 def test_tokenizer_json_round_trip(trained: tokenizers.Tokenizer, tmp_path: Path) -> None:
     tokenizer = tg.HFTokenizer(trained)
     assert tg.tokenizer_from_json(tokenizer.to_json()) == tokenizer
@@ -911,6 +1036,13 @@ def test_tokenizer_errors(trained: tokenizers.Tokenizer, tmp_path: Path) -> None
     with pytest.raises(ValueError, match=r"tokenizer\.json is not a valid tokenizer file"):
         tg.HFTokenizer.from_pretrained(tmp_path)
     tokenizer = tg.HFTokenizer(trained)
+    tokenizer.save(tmp_path / "tokenizer.json")  # typedgpt's own format, as in a checkpoint
+    with pytest.raises(
+        ValueError,
+        match=r"tokenizer\.json is a typedgpt tokenizer \(kind 'hf'\), as a checkpoint holds "
+        r"it, not a Hugging Face one: read it with tg\.load_tokenizer\(",
+    ):
+        tg.HFTokenizer.from_pretrained(tmp_path)
     with pytest.raises(ValueError, match=rf"token id {tokenizer.vocab_size} at position 1 is "):
         tokenizer.decode([0, tokenizer.vocab_size])
     # The checks every tokenizer makes (without them: "TextInputSequence must be str").

@@ -1440,9 +1440,9 @@ def test_cli_sample_model_that_is_a_checkpoint(
     cli_run: CliRun, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["sample", "--model", str(cli_run.out)]) == 2
-    assert capsys.readouterr().err.endswith(
-        f"; {cli_run.out} is a checkpoint of typedgpt train: pass it as --checkpoint "
-        f"{cli_run.out}\n"
+    assert capsys.readouterr().err == (
+        f"typedgpt sample: error: --model {cli_run.out} is a checkpoint of typedgpt train, "
+        f"not a Hugging Face folder: pass it as --checkpoint {cli_run.out}\n"
     )
 
 

@@ -79,7 +79,11 @@ def read_safetensors(data: bytes) -> dict[str, np.ndarray]:
     for name, entry in entries:
         dtype = _SAFETENSORS_DTYPES.get(entry["dtype"])
         if dtype is None:
-            raise ValueError(f"{name} has dtype {entry['dtype']}, which typedgpt cannot load")
+            raise ValueError(
+                f"{name} has dtype {entry['dtype']}, which typedgpt cannot load: convert the "
+                "weights to float32, bfloat16 or float16 first (in PyTorch: "
+                "model.to(torch.float32), then save them again)"
+            )
         array = np.frombuffer(entry["data"], dtype=np.dtype(dtype).newbyteorder("<"))
         out[name] = array.reshape(entry["shape"])
     return out

@@ -66,15 +66,12 @@ def _print_pretrained_samples(path_or_name: str, args: argparse.Namespace) -> No
 
     from ._checkpoint import holds_checkpoint
 
-    try:
-        model = tg.from_pretrained(path_or_name, dtype=args.dtype)
-    except ValueError as error:
-        if Path(path_or_name).is_dir() and holds_checkpoint(path_or_name):
-            raise ValueError(
-                f"{error}; {path_or_name} is a checkpoint of typedgpt train: pass it as "
-                f"--checkpoint {path_or_name}"
-            ) from None
-        raise
+    if Path(path_or_name).is_dir() and holds_checkpoint(path_or_name):
+        raise ValueError(
+            f"--model {path_or_name} is a checkpoint of typedgpt train, not a Hugging Face "
+            f"folder: pass it as --checkpoint {path_or_name}"
+        )
+    model = tg.from_pretrained(path_or_name, dtype=args.dtype)
     tokenizer = tg.HFTokenizer.from_pretrained(path_or_name)
     # GPT-2 continues the prompt's own tokens; <|endoftext|> starts a document from nothing.
     prompt = tokenizer.encode(args.prompt) or [tokenizer.bos_id]
@@ -161,6 +158,12 @@ class _TextStream:
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from ._text import check_text
+
+    try:  # before the model loads, which takes a while
+        check_text(args.prompt)
+    except ValueError as error:
+        raise ValueError(f"--prompt {args.prompt!r}: {error}") from None
     if args.model is not None:
         _print_pretrained_samples(args.model, args)
     else:

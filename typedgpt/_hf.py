@@ -22,7 +22,7 @@ import numpy as np
 import safetensors.numpy
 from jaxtyping import DTypeLike
 
-from ._checkpoint import atomic_write
+from ._checkpoint import atomic_write, holds_checkpoint
 from ._config import GPTConfig
 from ._dtype import compute_dtype
 from ._gpt import GPT
@@ -109,6 +109,11 @@ def from_pretrained(
             "the file's dtypes",
         )
     folder = resolve_pretrained(path_or_name, revision=revision)
+    if holds_checkpoint(folder):
+        raise ValueError(
+            f"{folder} is a checkpoint of typedgpt train, not a Hugging Face folder: load it "
+            f"with tg.load_checkpoint({str(folder)!r})"
+        )
     config = config_from_hf(_read_json(folder / CONFIG_FILE), source=str(folder / CONFIG_FILE))
     tensors, source = read_weights(folder)
     tensors = gpt2_names(tensors, config, source=str(source))
@@ -148,8 +153,9 @@ def save_pretrained(
       in a standard MLP, biases, learned positions, multi-head attention, a final norm and
       no embedding norm); others raise `ValueError` naming the field.
     - `path`: the folder, created if needed. A folder that is not empty is refused unless
-      `overwrite=True` and it already holds a `config.json` (a model folder); then the files
-      above are replaced and any others are left as they are.
+      `overwrite=True` and it already holds a `config.json` (a model folder) and no typedgpt
+      training checkpoint; then the files above are replaced and any others are left as
+      they are.
     - `tokenizer`: an `HFTokenizer` to save alongside, or `None`; one with more ids than
       the model's `vocab_size` raises `ValueError`.
     - `overwrite`: replace the model files of an existing model folder.
@@ -157,7 +163,7 @@ def save_pretrained(
     **Returns:** the folder, as a `Path`.
 
     **Raises:** `TypeError` when `model` is not a `GPT` or `tokenizer` not an
-    `HFTokenizer`; `NotADirectoryError` when `path` is a file; `FileExistsError` for a
+    `HFTokenizer`; `NotADirectoryError` when `path` or a parent is a file; `FileExistsError` for a
     folder refused as above; `ValueError` as above.
     """
     if not isinstance(model, GPT):
@@ -170,11 +176,22 @@ def save_pretrained(
     folder = Path(path).expanduser()
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"{folder} is a file: pass a folder to save the model into")
+    nearest = next((parent for parent in folder.parents if parent.exists()), None)
+    if nearest is not None and not nearest.is_dir():
+        raise NotADirectoryError(
+            f"cannot make {folder}: {nearest} is a file; pass a folder whose parents are folders"
+        )
     if folder.is_dir() and any(folder.iterdir()):
         if not overwrite:
             raise FileExistsError(
                 f"{folder} is not empty: choose a new or empty folder, or pass overwrite=True "
                 "to replace the model files of a model folder"
+            )
+        if holds_checkpoint(folder):
+            raise FileExistsError(
+                f"{folder} holds a typedgpt training checkpoint, which save_pretrained would "
+                "leave half replaced (its optimizer state and tokenizer behind): save the "
+                "Hugging Face folder somewhere else"
             )
         if not (folder / CONFIG_FILE).is_file():
             raise FileExistsError(

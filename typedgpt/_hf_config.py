@@ -32,6 +32,11 @@ def config_from_hf(data: Any, *, source: str = CONFIG_FILE) -> GPTConfig:
     if not isinstance(data, Mapping):
         raise ValueError(f"{source}: expected a JSON object of GPT2Config fields")
     model_type = data.get("model_type")
+    if model_type is None:
+        raise ValueError(
+            f'{source} has no model_type: if it describes a GPT-2, add "model_type": '
+            '"gpt2" to it (typedgpt loads GPT-2 models only)'
+        )
     if model_type != "gpt2":
         raise ValueError(
             f"{source}: model_type is {model_type!r}, but typedgpt loads GPT-2 models only "

@@ -2,7 +2,8 @@
 
 A Hugging Face GPT-2 folder holds `config.json` (a `GPT2Config`), the weights
 (`model.safetensors`, shards listed in `model.safetensors.index.json`, or the older pickled
-`pytorch_model.bin`) and the tokenizer (`tokenizer.json`, or `vocab.json` plus `merges.txt`).
+`pytorch_model.bin`, or its shards listed in `pytorch_model.bin.index.json`) and the
+tokenizer (`tokenizer.json`, or `vocab.json` plus `merges.txt`).
 
 - A name such as `gpt2` is looked up in the local Hugging Face cache only; nothing here
   touches the network.
@@ -10,11 +11,12 @@ A Hugging Face GPT-2 folder holds `config.json` (a `GPT2Config`), the weights
   `torch.load(weights_only=True)`).
 """
 
+import functools
 import json
 import os
 import pickle
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ CONFIG_FILE = "config.json"
 SAFETENSORS_FILE = "model.safetensors"
 SAFETENSORS_INDEX_FILE = "model.safetensors.index.json"
 PYTORCH_FILE = "pytorch_model.bin"
+PYTORCH_INDEX_FILE = "pytorch_model.bin.index.json"
 TOKENIZER_FILE = "tokenizer.json"
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
@@ -142,7 +145,15 @@ def _read_pytorch(path: Path) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for name, tensor in loaded.items():
         if not isinstance(tensor, torch.Tensor):
-            raise ValueError(f"{path}: {name} is a {type(tensor).__name__}, not a tensor")
+            fix = (
+                f": save the dict under {name!r} itself (torch.save(checkpoint[{name!r}], ...))"
+                if isinstance(tensor, Mapping)
+                else ""
+            )
+            raise ValueError(
+                f"{path}: {name} is a {type(tensor).__name__}, not a tensor; typedgpt reads "
+                f"a flat state dict of tensors{fix}"
+            )
         out[name] = to_numpy(tensor)
     return out
 
@@ -156,40 +167,51 @@ def _check_link(path: Path) -> None:
         )
 
 
+def _read_shards(
+    index: Path, read: Callable[[Path], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """Every tensor of the shards that `index` (a `*.index.json` of Hugging Face) lists."""
+    folder = index.parent
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        shards = sorted(set(weight_map.values()))
+        if not all(isinstance(shard, str) and Path(shard).name == shard for shard in shards):
+            raise ValueError("a shard is not the name of a file in the folder")
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(
+            f"{index} is not a valid index of weight shards ({error!r}): download it again"
+        ) from None
+    tensors: dict[str, np.ndarray] = {}
+    for shard in shards:
+        _check_link(folder / shard)
+        if not (folder / shard).is_file():
+            raise FileNotFoundError(
+                f"{index} lists the shard {shard}, which {folder} lacks: download it"
+            )
+        tensors |= read(folder / shard)
+    return tensors
+
+
 def read_weights(folder: Path) -> tuple[dict[str, np.ndarray], Path]:
-    """Every tensor of a Hugging Face folder's weights, and the file they came from:
-    `model.safetensors`, else the shards of `model.safetensors.index.json`, else
-    `pytorch_model.bin`."""
-    for name in (SAFETENSORS_FILE, SAFETENSORS_INDEX_FILE, PYTORCH_FILE):
+    """Every tensor of a Hugging Face folder's weights, and the file they came from, the
+    first found of: `model.safetensors`, the shards of `model.safetensors.index.json`,
+    `pytorch_model.bin`, the shards of `pytorch_model.bin.index.json`."""
+    files = (
+        (SAFETENSORS_FILE, _read_safetensors),
+        (SAFETENSORS_INDEX_FILE, functools.partial(_read_shards, read=_read_safetensors)),
+        (PYTORCH_FILE, _read_pytorch),
+        (PYTORCH_INDEX_FILE, functools.partial(_read_shards, read=_read_pytorch)),
+    )
+    for name, _ in files:
         _check_link(folder / name)
-    single = folder / SAFETENSORS_FILE
-    if single.is_file():
-        return _read_safetensors(single), single
-    index = folder / SAFETENSORS_INDEX_FILE
-    if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-            shards = sorted(set(weight_map.values()))
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise ValueError(
-                f"{index} is not a valid index of safetensors shards ({error!r}): download it again"
-            ) from None
-        tensors: dict[str, np.ndarray] = {}
-        for shard in shards:
-            _check_link(folder / shard)
-            if not (folder / shard).is_file():
-                raise FileNotFoundError(
-                    f"{index} lists the shard {shard}, which {folder} lacks: download it"
-                )
-            tensors |= _read_safetensors(folder / shard)
-        return tensors, index
-    if (folder / PYTORCH_FILE).is_file():
-        return _read_pytorch(folder / PYTORCH_FILE), folder / PYTORCH_FILE
+    for name, read in files:
+        if (folder / name).is_file():
+            return read(folder / name), folder / name
     present = sorted(p.name for p in folder.iterdir())
     raise FileNotFoundError(
-        f"{folder} has no weights: expected {SAFETENSORS_FILE} (or {SAFETENSORS_INDEX_FILE} "
-        f"or {PYTORCH_FILE}) next to {CONFIG_FILE}, found {present or 'nothing'}: download "
-        f"{SAFETENSORS_FILE} into it"
+        f"{folder} has no weights: expected {SAFETENSORS_FILE} (or {SAFETENSORS_INDEX_FILE}, "
+        f"{PYTORCH_FILE} or {PYTORCH_INDEX_FILE}) next to {CONFIG_FILE}, found "
+        f"{present or 'nothing'}: download {SAFETENSORS_FILE} into it"
     )
 
 

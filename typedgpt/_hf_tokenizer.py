@@ -9,6 +9,7 @@ reads `tokenizer.json`, or `vocab.json` plus `merges.txt`, with the settings of
 import json
 import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Self, SupportsIndex, final
 
 import tokenizers
@@ -18,11 +19,47 @@ from ._text import check_text
 from ._tokenizer import Tokenizer
 
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+SPECIAL_TOKENS_FILE = "special_tokens_map.json"
 VOCAB_FILE, MERGES_FILE = "vocab.json", "merges.txt"
 END_OF_TEXT = "<|endoftext|>"
 # tokenizer_config.json's names of transformers' GPT-2 tokenizer, which builds its own
 # byte-level pre-tokenizer with add_prefix_space false unless the file says otherwise.
 _GPT2_TOKENIZERS = ("GPT2Tokenizer", "GPT2TokenizerFast")
+
+
+def _read_settings(path: Path) -> dict[str, Any]:
+    """The JSON object of a tokenizer settings file, or `{}` when there is none."""
+    data = _read_json(path) if path.is_file() else {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a JSON object: it may be corrupt")
+    return data
+
+
+def _eos_token(path: Path, data: dict[str, Any] | None = None) -> str | None:
+    """The `eos_token` a settings file names, or `None` when it names none (or is absent)."""
+    token = (_read_settings(path) if data is None else data).get("eos_token")
+    if isinstance(token, dict):  # an AddedToken, as older transformers saved them
+        token = token.get("content")
+    if token is not None and not isinstance(token, str):
+        raise ValueError(f"{path}: eos_token is {token!r}, not a token's text")
+    return token
+
+
+def _unreadable(path: Path, error: Exception) -> str:
+    """Why the `tokenizers` library could not read `path`, and the fix."""
+    try:
+        typedgpt_kind = json.loads(path.read_bytes()).get("kind")
+    except Exception:
+        typedgpt_kind = None
+    if isinstance(typedgpt_kind, str):
+        return (
+            f"{path} is a typedgpt tokenizer (kind {typedgpt_kind!r}), as a checkpoint "
+            f"holds it, not a Hugging Face one: read it with tg.load_tokenizer({str(path)!r})"
+        )
+    return (
+        f"{path} is not a valid tokenizer file ({error}): it may be truncated or corrupt; "
+        "download it again"
+    )
 
 
 @final
@@ -60,7 +97,11 @@ class HFTokenizer(Tokenizer):
 
     @classmethod
     def from_pretrained(
-        cls, path_or_name: str | os.PathLike[str], *, revision: str = "main"
+        cls,
+        path_or_name: str | os.PathLike[str],
+        *,
+        revision: str = "main",
+        bos_token: str | None = None,
     ) -> Self:
         """The tokenizer of a Hugging Face folder (or a name in the local cache, as
         `from_pretrained`): `tokenizer.json`, else GPT-2's `vocab.json` and `merges.txt`,
@@ -71,22 +112,29 @@ class HFTokenizer(Tokenizer):
         - `add_prefix_space` from `tokenizer_config.json` is applied to the byte-level
           pre-tokenizer; when it is absent and the class is GPT-2's (`GPT2Tokenizer`),
           it is false, as transformers' GPT-2 tokenizer makes it.
-        - The `eos_token` (`<|endoftext|>` by default) is a special token, so that it is
-          one id wherever it is in a text, and the `bos_token`.
+        - The token that opens and closes documents (`bos_token` here) is the argument
+          `bos_token` when given, else the `eos_token` of `tokenizer_config.json`, else
+          that of `special_tokens_map.json`, else `<|endoftext|>`. It is made a special
+          token, so that it is one id wherever it is in a text.
 
         `revision` is as for `from_pretrained`. Raises `FileNotFoundError` when the folder,
-        or a tokenizer in it, is missing, and `ValueError` for corrupt or unusable files.
+        or a tokenizer in it, is missing, and `ValueError` for corrupt or unusable files, or
+        a `bos_token` that is not in the vocabulary.
         """
+        if bos_token is not None and not isinstance(bos_token, str):
+            raise TypeError(
+                f"bos_token must be the text of a token, such as '<|endoftext|>', got "
+                f"{type(bos_token).__qualname__}"
+            )
         folder = resolve_pretrained(path_or_name, revision=revision)
         settings = folder / TOKENIZER_CONFIG_FILE
-        data = _read_json(settings) if settings.is_file() else {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{settings} is not a JSON object: it may be corrupt")
-        bos_token = data.get("eos_token", END_OF_TEXT)
-        if isinstance(bos_token, dict):  # an AddedToken, as older transformers saved them
-            bos_token = bos_token.get("content")
-        if not isinstance(bos_token, str):
-            raise ValueError(f"{settings}: eos_token is {bos_token!r}, not a token's text")
+        data = _read_settings(settings)
+        if bos_token is None:
+            bos_token = _eos_token(settings, data)
+        if bos_token is None:
+            bos_token = _eos_token(folder / SPECIAL_TOKENS_FILE)
+        if bos_token is None:
+            bos_token = END_OF_TEXT
         prefix_space = data.get("add_prefix_space")
         if prefix_space is None and data.get("tokenizer_class") in _GPT2_TOKENIZERS:
             prefix_space = False
@@ -96,10 +144,7 @@ class HFTokenizer(Tokenizer):
             try:
                 tokenizer = tokenizers.Tokenizer.from_file(str(folder / TOKENIZER_FILE))
             except Exception as error:
-                raise ValueError(
-                    f"{folder / TOKENIZER_FILE} is not a valid tokenizer file ({error}): it "
-                    "may be truncated or corrupt; download it again"
-                ) from None
+                raise ValueError(_unreadable(folder / TOKENIZER_FILE, error)) from None
         else:
             vocab, merges = folder / VOCAB_FILE, folder / MERGES_FILE
             if not (vocab.is_file() and merges.is_file()):
@@ -122,7 +167,13 @@ class HFTokenizer(Tokenizer):
         if prefix_space is not None and isinstance(byte_level, tokenizers.pre_tokenizers.ByteLevel):
             byte_level.add_prefix_space = prefix_space
         added = {token.content for token in tokenizer.get_added_tokens_decoder().values()}
-        if bos_token not in added and tokenizer.token_to_id(bos_token) is not None:
+        if tokenizer.token_to_id(bos_token) is None:
+            raise ValueError(
+                f"the tokenizer of {folder} has no token {bos_token!r} to open and close "
+                "documents: pass bos_token=<a token of its vocabulary> to "
+                "HFTokenizer.from_pretrained, or set eos_token in its tokenizer_config.json"
+            )
+        if bos_token not in added:
             tokenizer.add_special_tokens([tokenizers.AddedToken(bos_token, special=True)])
         return cls(tokenizer, bos_token=bos_token)
 
