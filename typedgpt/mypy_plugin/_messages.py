@@ -6,7 +6,7 @@ it is (`"in" is embed, from argument "x"`).
 """
 
 from mypy.errorcodes import ErrorCode
-from mypy.nodes import Context, Expression, MemberExpr, NameExpr
+from mypy.nodes import Context, Expression, LambdaExpr, MemberExpr, NameExpr
 from mypy.plugin import CheckerPluginInterface
 from mypy.types import CallableType
 
@@ -42,4 +42,4 @@ def expr_name(expr: Expression) -> str:
     """A function passed as a value (to `jax.vmap`, `jax.lax.scan`), by its name."""
     if isinstance(expr, (NameExpr, MemberExpr)):
         return expr.name
-    return "function"
+    return "lambda" if isinstance(expr, LambdaExpr) else "function"

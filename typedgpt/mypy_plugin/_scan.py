@@ -5,7 +5,7 @@ step's argument, and the carry the step returns, and stacks the outputs along th
 axis of `xs`.
 """
 
-from mypy.nodes import Context, Expression, TempNode
+from mypy.nodes import Context, Expression, LambdaExpr, TempNode
 from mypy.plugin import CheckerPluginInterface, FunctionContext, FunctionSigContext
 from mypy.types import (
     AnyType,
@@ -54,17 +54,30 @@ class Scans:
         """mypy's own check of the call against the declared signature, on arrays without
         dims (a tuple carry for an array `init` is still an error), then the plugin's."""
         declared = self._declared.pop(id(ctx.context), None)
+        inferred = None
         if declared is not None and declared[0] is ctx.context:
-            _check_without_dims(ctx, declared[1])
-        return scan(ctx)
+            inferred = _check_without_dims(ctx, declared[1])
+        return scan(ctx, _with_init_carry(ctx, inferred))
 
 
-def _check_without_dims(ctx: FunctionContext, declared: CallableType) -> None:
+def _with_init_carry(ctx: FunctionContext, inferred: Type | None) -> Type:
+    """The result where the plugin cannot tell the step's dims (a lambda, a
+    `functools.partial`): mypy's own, with the carry as `init` (scan requires it so)."""
+    p = get_proper_type(inferred)
+    if not isinstance(p, TupleType) or len(p.items) != 2:
+        return ctx.default_return_type
+    if len(ctx.arg_types) > 1 and ctx.arg_types[1]:
+        return p.copy_modified(items=[ctx.arg_types[1][0], p.items[1]])
+    return p
+
+
+def _check_without_dims(ctx: FunctionContext, declared: CallableType) -> Type | None:
+    """mypy's check of the call, its arrays without dims; the result type it infers."""
     types = [t for formal in ctx.arg_types for t in formal]
     builder = builder_from(types, ctx.api)
     checker = getattr(ctx.api, "expr_checker", None)
     if builder is None or checker is None:
-        return
+        return None
     relax = Relax(builder)
     args: list[Expression] = []
     for formal_exprs, formal_types in zip(ctx.args, ctx.arg_types, strict=True):
@@ -72,18 +85,19 @@ def _check_without_dims(ctx: FunctionContext, declared: CallableType) -> None:
             args.append(TempNode(t.accept(relax), context=expr))
     kinds = [k for formal in ctx.arg_kinds for k in formal]
     names = [n for formal in ctx.arg_names for n in formal]
-    checker.check_call(declared, args, kinds, ctx.context, names)
+    result: Type = checker.check_call(declared, args, kinds, ctx.context, names)[0]
+    return result
 
 
-def scan(ctx: FunctionContext) -> Type:
-    """`jax.lax.scan(f, init, xs)`: the carry and each step checked, the outputs stacked."""
-    default = ctx.default_return_type
+def scan(ctx: FunctionContext, default: Type) -> Type:
+    """`jax.lax.scan(f, init, xs)`: the carry and each step checked, the outputs stacked;
+    `default` where the step's dims are not known."""
     if len(ctx.arg_types) < 2 or not ctx.arg_types[0] or not ctx.arg_types[1]:
         return default
     body = get_proper_type(ctx.arg_types[0][0])
     if not isinstance(body, CallableType) or len(body.arg_types) < 2:
         return default
-    own = own_names(body)
+    own = frozenset[str]() if isinstance(ctx.args[0][0], LambdaExpr) else own_names(body)
     binder = Binder()
     display = f"jax.lax.scan({expr_name(ctx.args[0][0])})"
     carry_formal, x_formal = body.arg_types[0], body.arg_types[1]
@@ -141,11 +155,15 @@ def scan(ctx: FunctionContext) -> Type:
         if carry_in is not None
         else result_type(ret.items[0], ret.items[0], binder, own, ctx.api)
     )
+    if isinstance(get_proper_type(carry_type), AnyType):  # a lambda's: scan keeps init's
+        carry_type = init
     ys = _stack_type(ret.items[1], binder, own, length, builder)
     fallback = get_proper_type(default)
-    if isinstance(fallback, TupleType):
-        return fallback.copy_modified(items=[carry_type, ys])
-    return default
+    if not isinstance(fallback, TupleType):
+        return default
+    if isinstance(get_proper_type(ys), AnyType):  # as mypy infers it without dims
+        ys = fallback.items[1]
+    return fallback.copy_modified(items=[carry_type, ys])
 
 
 def _drop_lead(t: Type) -> tuple[Type | None, list[Dim]]:

@@ -8,10 +8,20 @@ that `eqx.filter_jit(f)(x)` is checked as `f(x)` (mypy's own check would take `f
 the caller's).
 """
 
-from mypy.nodes import Context, IntExpr, ListExpr, MemberExpr, NameExpr, TupleExpr, Var
+from mypy.nodes import (
+    Context,
+    IntExpr,
+    LambdaExpr,
+    ListExpr,
+    MemberExpr,
+    NameExpr,
+    TupleExpr,
+    Var,
+)
 from mypy.plugin import FunctionContext
 from mypy.subtypes import find_member
 from mypy.types import (
+    AnyType,
     CallableType,
     Instance,
     ProperType,
@@ -22,7 +32,7 @@ from mypy.types import (
 )
 
 from ._calls import Calls, SigContext, own_names
-from ._dims import OWN, Dim
+from ._dims import ANY_DIMS, OWN, Dim
 from ._locals import recorded_type, set_once
 from ._messages import expr_name
 from ._translators import Relax
@@ -94,6 +104,9 @@ class Vmaps:
         known = self.by_name(fn_type.name)
         if known is not None:
             base, own, display = known
+        elif isinstance(ctx.args[0][0], LambdaExpr):
+            # A lambda declares no dims: those of its type are the enclosing function's.
+            base, own = fn_type, frozenset[str]()
         else:
             base, own = fn_type, own_names(fn_type)
         builder = builder_from([*base.arg_types, base.ret_type], ctx.api)
@@ -104,6 +117,9 @@ class Vmaps:
             ret_type=base.ret_type.accept(Relax(builder)),
             name=f"{kind}({display})",
             variables=[],
+            # A lambda's type is "implicit" (unannotated), and mypy --strict reports calls
+            # of implicit callables; jax.vmap's own stub returns the lambda's type without it.
+            implicit=False,
         )
         count = len(base.arg_types)
         mapped = _vmap_axes(ctx, count) if kind == "vmap" else [False] * count
@@ -176,4 +192,6 @@ def _prepend(t: Type, lead: Dim, builder: Builder, own: frozenset[str]) -> Type:
         return builder.array((lead, *dims))
     if isinstance(p, TupleType):
         return p.copy_modified(items=[_prepend(i, lead, builder, own) for i in p.items])
+    if isinstance(p, AnyType):  # a lambda's parameter: the mapped axis, then any dims
+        return builder.array((lead, ANY_DIMS))
     return t

@@ -82,3 +82,16 @@ def vmapped_then_called_on_one_row(x: Float[Array, " embed"], w: Float[Array, "m
     batched = jax.vmap(linear, in_axes=(0, None))
     y = batched(x, w)  # E: [shape] vmap(linear): argument "x" has dims (embed,) where (vmapped axis, in) is expected
     del y
+
+
+def vmap_lambda_sizes_differ(xs: Float[Array, "seq embed"], ys: Float[Array, "batch embed"]) -> None:
+    jax.vmap(lambda x, y: linear(x, y))(xs, ys)  # E: [shape] vmap(lambda): argument "y" has dims (batch, embed) where (seq, ...) is expected
+
+
+def vmap_lambda_result(xs: Float[Array, "seq embed"], w: Float[Array, "mlp embed"]) -> Float[Array, "seq embed"]:
+    return jax.vmap(lambda x: linear(x, w))(xs)  # E: [return-value] got "Array[Literal['seq'], Literal['mlp']]"
+
+
+def scan_lambda_carry(xs: Float[Array, "seq embed"], h: Float[Array, " embed"]) -> Float[Array, " mlp"]:
+    carry, _ = jax.lax.scan(lambda c, x: (c + x, None), h, xs)
+    return carry  # E: [return-value] got "Array[Literal['embed']]"

@@ -4,6 +4,7 @@ jax.lax counts axes from 0 and takes shapes in full; a size, an axis or a shape 
 a literal leaves the result's dims unknown (`Array`, or `_` for one dim), never wrong.
 """
 
+import functools
 from collections.abc import Sequence
 from typing import assert_type
 
@@ -145,3 +146,33 @@ def sliced(
 def stacked_layers(xs: Float[Array, "layers seq embed"]) -> Float[Array, "seq embed"]:
     last = lax.dynamic_slice(xs, (xs.shape[0] - 1, 0, 0), (1, xs.shape[1], xs.shape[2]))
     return lax.squeeze(last, (0,)) + jax.nn.relu(xs[0])
+
+
+def vmapped_lambdas(
+    xs: Float[Array, "seq embed"], w: Float[Array, "mlp embed"]
+) -> Float[Array, "seq mlp"]:
+    # A lambda's dims are the enclosing function's: mlp here is w's, the mapped axis xs's.
+    # (mypy --strict used to report these as calls of an untyped function.)
+    hidden = jax.vmap(lambda x: _project(x, w))(xs)
+    assert_type(hidden, Float[Array, "seq mlp"])
+    return jax.vmap(lambda h: jax.nn.relu(h))(hidden)
+
+
+def _project(x: Float[Array, " in"], w: Float[Array, "out in"]) -> Float[Array, " out"]:
+    return w @ x
+
+
+def _scaled_step(
+    h: Float[Array, " embed"], x: Float[Array, " embed"], scale: float
+) -> tuple[Float[Array, " embed"], None]:
+    return h + x * scale, None
+
+
+def scanned_partial_and_lambda(
+    xs: Float[Array, "seq embed"], h: Float[Array, " embed"]
+) -> Float[Array, " embed"]:
+    # Steps whose dims the plugin cannot read keep the carry as init (scan requires it so).
+    carry, _ = lax.scan(functools.partial(_scaled_step, scale=2.0), h, xs)
+    assert_type(carry, Float[Array, " embed"])
+    total, _ = lax.scan(lambda c, x: (c + x, None), carry, xs)
+    return total
