@@ -22,21 +22,23 @@ from mypy.types import (
 )
 
 from ._binder import Binder
-from ._dims import dim_name
+from ._dims import VARIADIC, dim_name
 from ._messages import display_name
 from ._translators import ForgetOwn, Relax, literal_names
-from ._types import array_instance, has_dims, show_type
+from ._types import array_instance, dims_of, has_dims, show_type
 from ._unify import DimNote, Notes, builder_from, result_type, unify
 
 SigContext: TypeAlias = FunctionSigContext | MethodSigContext
 CallContext: TypeAlias = FunctionContext | MethodContext
+# A signature a call may bind: it, its own dims, and notes on the dims of its parameters.
+_Candidate: TypeAlias = tuple[CallableType, frozenset[str], Notes]
 
 
 class Calls:
     """Calls whose signature hook has run, waiting for their function or method hook."""
 
     def __init__(self) -> None:
-        self._pending: dict[int, tuple[Context, str, CallableType, frozenset[str], Notes]] = {}
+        self._pending: dict[int, tuple[Context, str, list[_Candidate]]] = {}
 
     def expect(
         self,
@@ -46,8 +48,14 @@ class Calls:
         own: frozenset[str],
         notes: Notes | None = None,
     ) -> None:
-        """Check the call at `context` against `sig` when its result is asked for."""
-        self._pending[id(context)] = (context, display, sig, own, notes or {})
+        """Check the call at `context` against `sig` when its result is asked for. An
+        overload's items arrive one by one, each added to the call's candidates."""
+        entry = self._pending.get(id(context))
+        candidate = (sig, own, notes or {})
+        if _is_overload(sig) and entry is not None and entry[0] is context:
+            entry[2].append(candidate)
+        else:
+            self._pending[id(context)] = (context, display, [candidate])
 
     def signature(self, ctx: SigContext, fullname: str) -> CallableType:
         """The signature mypy checks the call with: shaped parameters made gradual."""
@@ -77,9 +85,15 @@ class Calls:
         entry = self._pending.pop(id(ctx.context), None)
         if entry is None:
             return ctx.default_return_type
-        context, display, sig, own, notes = entry
+        context, display, candidates = entry
         if context is not ctx.context:
             return ctx.default_return_type
+        if len(candidates) > 1:  # an overload: its first item whose ranks fit, as mypy picks
+            fitting = [c for c in candidates if _ranks_fit(c[0], c[1], ctx.arg_types)]
+            if not fitting:
+                return ctx.default_return_type
+            candidates = fitting
+        sig, own, notes = candidates[0]
         binder = Binder()
         ok = True
         for i, actuals in enumerate(ctx.arg_types):
@@ -98,6 +112,24 @@ class Calls:
         if not ok:  # one error per mistake: the result of a bad call is shape-unknown
             return ctx.default_return_type
         return result_type(sig.ret_type, ctx.default_return_type, binder, own, ctx.api)
+
+
+def _is_overload(sig: CallableType) -> bool:
+    return bool(getattr(sig.definition, "is_overload", False))
+
+
+def _ranks_fit(sig: CallableType, own: frozenset[str], arg_types: list[list[Type]]) -> bool:
+    """Whether no argument has another number of dims than its parameter declares."""
+    for formal, actuals in zip(sig.arg_types, arg_types, strict=False):
+        pattern = dims_of(formal, own)
+        if pattern is None or any(d.kind in VARIADIC for d in pattern):
+            continue
+        for actual in actuals:
+            dims = dims_of(actual)
+            if dims is not None and len(dims) != len(pattern):
+                if not any(d.kind in VARIADIC for d in dims):
+                    return False
+    return True
 
 
 def might_have_dims(node: object) -> bool:

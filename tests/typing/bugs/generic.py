@@ -1,6 +1,6 @@
 """Seeded bugs: modules generic over their dims (typedgpt's Linear, and user modules)."""
 
-from typing import Any, Generic, Literal
+from typing import Any, Generic, Literal, overload
 
 import equinox as eqx
 import jax
@@ -97,3 +97,15 @@ def swiglu_of_hidden(mlp: tg.SwiGLU[Embed, Mlp], h: Float[Array, "seq mlp"]) -> 
 
 def block_gate_is_hidden(block: tg.Block[Embed, Mlp], x: Float[Array, " embed"]) -> Float[Array, " embed"]:
     return block.mlp.up_proj(x)  # E: [return-value] got "Array[Literal['mlp']]", expected "Array[Literal['embed']]"
+
+
+@overload
+def transposed(x: Float[Array, " n"]) -> Float[Array, " n"]: ...
+@overload
+def transposed(x: Float[Array, "n m"]) -> Float[Array, "m n"]: ...
+def transposed(x: Any) -> Any:
+    return x.T
+
+
+def overload_by_rank(m: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+    return transposed(m)  # E: [return-value] got "Array[Literal['embed'], Literal['seq']]"

@@ -2,7 +2,7 @@
 looks like a shape rule. The plugin must report nothing here."""
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar, assert_type, overload
 
 import jax
 import jax.numpy as jnp
@@ -50,3 +50,17 @@ def positives(x: Float[Array, " seq"]) -> Float[Array, " kept"]:
 
 def kept_cells(x: Float[Array, "seq embed"]) -> Float[Array, " kept"]:
     return x[x > 0]
+
+
+# An overload by rank: each call binds the item whose ranks fit (it used to bind the last).
+@overload
+def transposed(x: Float[Array, " n"]) -> Float[Array, " n"]: ...
+@overload
+def transposed(x: Float[Array, "n m"]) -> Float[Array, "m n"]: ...
+def transposed(x: Any) -> Any:
+    return x.T
+
+
+def transposed_both(v: Float[Array, " seq"], m: Float[Array, "seq embed"]) -> None:
+    assert_type(transposed(v), Float[Array, " seq"])
+    assert_type(transposed(m), Float[Array, "embed seq"])
