@@ -100,12 +100,12 @@ def block_gate_is_hidden(block: tg.Block[Embed, Mlp], x: Float[Array, " embed"])
 
 
 @overload
-def transposed(x: Float[Array, " n"]) -> Float[Array, " n"]: ...
+def summed(x: Float[Array, "n m"]) -> Float[Array, " m"]: ...
 @overload
-def transposed(x: Float[Array, "n m"]) -> Float[Array, "m n"]: ...
-def transposed(x: Any) -> Any:
-    return x.T
+def summed(x: Float[Array, "b n m"]) -> Float[Array, "b m"]: ...
+def summed(x: Any) -> Any:
+    return x.sum(-2)
 
 
-def overload_by_rank(m: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
-    return transposed(m)  # E: [return-value] got "Array[Literal['embed'], Literal['seq']]"
+def overload_by_rank(x: Float[Array, "batch seq embed"]) -> Float[Array, " embed"]:
+    return summed(x)  # E: [return-value] got "Array[Literal['batch'], Literal['embed']]"
