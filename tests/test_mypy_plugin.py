@@ -264,6 +264,45 @@ def test_operation_rules() -> None:
         reshape((Dim("size", 16), Dim("size", 32)), [16, 4, 4])
 
 
+@pytest.mark.parametrize(
+    ("spec", "shapes"),
+    [
+        ("...e,em->...m", [(2, 3, 4), (4, 5)]),
+        ("b...e,em->b...m", [(2, 3, 4), (4, 5)]),
+        ("...e,e->...", [(2, 3, 4), (4,)]),
+        ("...e,...e->...", [(2, 3, 4), (3, 4)]),  # broadcast: the shorter run is a tail
+        ("...ij", [(2, 3, 4)]),  # implicit output: ... first, then the letters in order
+        ("...e,em", [(2, 3, 4), (4, 5)]),
+        ("...e,em->m", [(2, 3, 4), (4, 5)]),  # JAX sums what ... stands for
+        ("i...,i...->i", [(2, 3), (2, 3)]),
+        ("...e,em->...m", [(4,), (4, 5)]),  # ... stands for no dims
+    ],
+)
+def test_einsum_with_an_ellipsis_has_jaxs_shape(spec: str, shapes: list[tuple[int, ...]]) -> None:
+    """Each dim its own name, sizes as names: the rule's result has JAX's shape."""
+    import jax
+    import jax.numpy as jnp
+
+    def named(shape: tuple[int, ...]) -> tuple[Dim, ...]:
+        return tuple(Dim("name", f"n{size}") for size in shape)
+
+    expected = jax.eval_shape(
+        lambda *xs: jnp.einsum(spec, *xs), *[jnp.zeros(shape) for shape in shapes]
+    ).shape
+    assert einsum(spec, [named(shape) for shape in shapes]) == named(expected)
+
+
+def test_einsum_with_an_ellipsis_it_does_not_follow() -> None:
+    """Runs that broadcast otherwise, two ellipses, or a stray dot: unknown, never wrong."""
+    a, b, c = Dim("name", "a"), Dim("name", "b"), Dim("name", "c")
+    assert einsum("...i,...i->...", [(a, b, c), (b, c)]) == (a, b)
+    assert einsum("...i,...i->...", [(a, b, c), (a, c)]) == GRADUAL
+    assert einsum("...i...", [(a, b, c)]) == GRADUAL
+    assert einsum("i.j", [(a, b)]) == GRADUAL
+    with pytest.raises(ShapeError, match=r'"\.\.\.ijkl" names 4 and \.\.\.'):
+        einsum("...ijkl,i->...", [(a, b, c), (a,)])
+
+
 def test_axis_moves_and_matmul_under_a_variadic_dim() -> None:
     """`moveaxis` follows NumPy's order; `@` checks the contracted dims even when a variadic
     dim comes before them, and keeps it against a matrix."""

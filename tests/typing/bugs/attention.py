@@ -96,3 +96,9 @@ def fused_attention_of_unsplit_heads(
 ) -> None:
     y = jax.nn.dot_product_attention(q, k, v)  # E: [shape] dot_product_attention: argument "key" has dims (kv_seq, embed) where (kv_seq, kv_heads, head_dim) is expected
     del y
+
+
+def einsum_ellipsis_contracts_the_wrong_dim(
+    x: Float[Array, "batch seq embed"], w: Float[Array, "mlp embed"]
+) -> None:
+    jnp.einsum("...e,em->...m", x, w)  # E: [shape] einsum "...e,em->...m": e is embed in operand 1 but mlp in operand 2

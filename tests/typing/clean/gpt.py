@@ -180,3 +180,12 @@ def vmapped_then_called(xs: Float[Array, "seq embed"], w: Float[Array, "mlp embe
     jitted = eqx.filter_jit(linear)
     assert_type(batched(xs, w), Float[Array, "seq mlp"])
     assert_type(jitted(xs[0], w), Float[Array, " mlp"])
+
+
+def batched_projection(
+    x: Float[Array, "batch seq embed"], w: Float[Array, "embed mlp"], v: Float[Array, " embed"]
+) -> Float[Array, "batch seq"]:
+    # `...` stands for the leading dims, whatever their number.
+    hidden = jnp.einsum("...e,em->...m", x, w)
+    assert_type(hidden, Float[Array, "batch seq mlp"])
+    return jnp.einsum("...e,e->...", x, v)
