@@ -1028,6 +1028,22 @@ def test_ctrl_c_while_importing_jax_exits_quietly(tmp_path: Path, command: list[
     assert not (tmp_path / "run").exists()
 
 
+def _train_endlessly(tmp_path: Path, steps_per_call: int) -> tuple[Any, Path]:
+    """Starts `typedgpt train` of a tiny model for a million steps; returns it and its --out."""
+    data, out = tmp_path / "names.txt", tmp_path / "run"
+    data.write_text(NAMES)
+    options = ["--layers=1", "--embed=8", "--heads=2", "--seq-len=8", "--no-progress"]
+    argv = [*options, "--steps=1000000", f"--steps-per-call={steps_per_call}"]
+    argv.append("--checkpoint-every=1000000")  # the only checkpoint is the one Ctrl-C saves
+    process = subprocess.Popen(
+        [sys.executable, "-m", "typedgpt.cli", "train", f"--data={data}", f"--out={out}", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return process, out
+
+
 def test_ctrl_c_while_training_saves_and_exits_130(tmp_path: Path) -> None:
     """A real SIGINT in the middle of `typedgpt train`: the last finished step is saved, with
     its records, and the command says how to continue."""
@@ -1036,16 +1052,7 @@ def test_ctrl_c_while_training_saves_and_exits_130(tmp_path: Path) -> None:
 
     import typedgpt as tg
 
-    data, out = tmp_path / "names.txt", tmp_path / "run"
-    data.write_text(NAMES)
-    options = ["--layers=1", "--embed=8", "--heads=2", "--seq-len=8", "--no-progress"]
-    argv = [*options, "--steps=1000000", "--steps-per-call=1", "--checkpoint-every=1000000"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "typedgpt.cli", "train", f"--data={data}", f"--out={out}", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process, out = _train_endlessly(tmp_path, steps_per_call=1)
     metrics = out / "metrics.jsonl"
     deadline = time.monotonic() + 240
     while not (metrics.exists() and metrics.read_text().count("\n") >= 3):
@@ -1063,3 +1070,30 @@ def test_ctrl_c_while_training_saves_and_exits_130(tmp_path: Path) -> None:
     )
     records = [line for line in metrics.read_text().splitlines() if line]
     assert len(records) == step
+
+
+def test_ctrl_c_while_the_first_call_compiles_stops_after_it(tmp_path: Path) -> None:
+    """Ctrl-C pressed while JAX compiles the first call (the folder is made, no step is
+    done): training stops once that call's steps are done, saves them and exits with 130."""
+    import signal
+    import time
+
+    import typedgpt as tg
+
+    process, out = _train_endlessly(tmp_path, steps_per_call=5)
+    metrics = out / "metrics.jsonl"
+    deadline = time.monotonic() + 240
+    while not metrics.exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Ctrl-C: training stops once the steps under way are done" in stderr
+    state = tg.load_checkpoint(out).train_state
+    assert state is not None
+    records = [line for line in metrics.read_text().splitlines() if line]
+    assert state["step"] == len(records) and state["step"] % 5 == 0
+    assert stdout.splitlines()[-1] == (
+        f"Interrupted: saved a checkpoint at step {state['step']} in {out}; continue with --resume."
+    )

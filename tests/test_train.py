@@ -390,6 +390,30 @@ def test_training_into_an_existing_run_needs_resume(run: Run) -> None:
     assert snapshot(run.out) == before
 
 
+def test_training_into_a_folder_of_other_files_refuses_to_overwrite_them(
+    tmp_path: Path,
+) -> None:
+    # A Hugging Face folder holds config.json and model.safetensors, a checkpoint's names.
+    (tmp_path / "config.json").write_text('{"model_type": "gpt2"}')
+    (tmp_path / "model.safetensors").write_bytes(b"weights of another model")
+    before = snapshot(tmp_path)
+    with pytest.raises(
+        FileExistsError,
+        match=rf"{re.escape(str(tmp_path))} holds config.json, model.safetensors but no "
+        "training run: training would overwrite them; choose another folder",
+    ):
+        train(
+            MODEL_CONFIG,
+            TRAIN_DATA,
+            None,
+            tokenizer=TOKENIZER,
+            out_dir=tmp_path,
+            config=TRAIN_CONFIG,
+            progress=False,
+        )
+    assert snapshot(tmp_path) == before
+
+
 def test_resume_with_another_model_config(run: Run) -> None:
     before = snapshot(run.out)
     with pytest.raises(CheckpointError, match=r"num_heads: checkpoint 4, requested 2"):

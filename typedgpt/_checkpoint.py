@@ -46,6 +46,8 @@ STATE_FILE = "train_state.json"
 STAGING_DIR = ".checkpoint.tmp"
 COMMITTED_DIR = ".checkpoint.new"
 _OPTIONAL_FILES = (TOKENIZER_FILE, OPTIMIZER_FILE)
+# Every file of a checkpoint, `train_state.json` (written last) at the end.
+CHECKPOINT_FILES = (CONFIG_FILE, MODEL_FILE, *_OPTIONAL_FILES, STATE_FILE)
 
 # safetensors' own parser (it has no annotations): bytes to [(name, {dtype, shape, data})].
 _deserialize: Callable[[bytes], list[tuple[str, dict[str, Any]]]] = safetensors.deserialize
@@ -219,7 +221,7 @@ def _finish_commit(folder: Path) -> None:
         return
     if (committed / STATE_FILE).exists():
         names = _recorded_files(committed / STATE_FILE)
-        for name in (CONFIG_FILE, MODEL_FILE, *_OPTIONAL_FILES):
+        for name in CHECKPOINT_FILES[:-1]:
             if (committed / name).exists():
                 os.replace(committed / name, folder / name)
             elif name in _OPTIONAL_FILES and names is not None and name not in names:

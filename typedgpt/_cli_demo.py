@@ -5,7 +5,7 @@ import shutil
 import time
 from pathlib import Path
 
-from ._cli_sample import _max_new_tokens, _print_samples, _prompt_ids, _stop_on_interrupt
+from ._cli_sample import _max_new_tokens, _print_samples, _prompt_ids
 from ._cli_train import _check_out, _model_config, _train, _train_config
 
 DEMO_DIR = Path("runs/demo")
@@ -35,11 +35,10 @@ def _show_shape_error() -> None:
 
 def _demo_files() -> set[str]:
     """The names of every file a demo writes into its folder."""
-    from ._checkpoint import CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, TOKENIZER_FILE
+    from ._checkpoint import CHECKPOINT_FILES
     from ._metrics import METRICS_FILE, PLOT_FILE
 
-    checkpoint = {CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, TOKENIZER_FILE}
-    return {*checkpoint, METRICS_FILE, PLOT_FILE, DEMO_MARKER}
+    return {*CHECKPOINT_FILES, METRICS_FILE, PLOT_FILE, DEMO_MARKER}
 
 
 def _prepare_demo_folder(out: Path) -> None:
@@ -114,7 +113,6 @@ def _demo(args: argparse.Namespace) -> int:
     code = _train(args)
     if code != 0:
         return code
-    _stop_on_interrupt("demo")
     print(
         f"Trained in {time.perf_counter() - started:.0f} s. Samples at temperature "
         f"{args.temperature}:"

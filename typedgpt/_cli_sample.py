@@ -177,7 +177,8 @@ def _stop_on_interrupt(command: str) -> None:
     Once JAX runs, a KeyboardInterrupt cannot be relied on: raised in the callback that
     streams a sample's tokens it reaches the caller as an XlaRuntimeError, raised in JAX's
     garbage-collection callback it is ignored, and an interpreter that exits while a
-    computation runs can crash. Training keeps it: `train` catches it to save a checkpoint.
+    computation runs can crash. While `train` runs, its own handler replaces this one: it
+    stops training between calls and saves a checkpoint.
     """
     if threading.current_thread() is not threading.main_thread():
         return  # only the main thread may set a signal handler

@@ -8,10 +8,15 @@ settings and a hash of the training data that a resumed run must match, so a res
 continues exactly as an uninterrupted one would.
 """
 
+import contextlib
+import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import jax
@@ -19,7 +24,7 @@ import numpy as np
 import optax
 from jaxtyping import Array
 
-from ._checkpoint import holds_checkpoint
+from ._checkpoint import CHECKPOINT_FILES, holds_checkpoint
 from ._config import GPTConfig
 from ._data import TextDataset
 from ._gpt import GPT
@@ -59,7 +64,8 @@ def train(
     total: the model config, tokenizer, training data and training settings must be the ones
     the checkpoint records, except `steps`, `eval_every`, `eval_batches`,
     `checkpoint_every` and `steps_per_call` (and `warmup_steps`,
-    when the recorded run warmed up over all its steps, may grow with `steps`). Ctrl-C saves a
+    when the recorded run warmed up over all its steps, may grow with `steps`). Ctrl-C stops
+    training once the call under way is done (a second Ctrl-C stops it at once), saves a
     checkpoint of the last completed step, where `metrics.jsonl` then ends too, and returns
     with `interrupted=True`; a NaN or
     infinite loss raises `TrainingDiverged` and leaves the last checkpoint as it is.
@@ -97,93 +103,100 @@ def train(
     is not a `GPT`; `NotADirectoryError` when `out_dir` is a file.
     """
     check_init(init, model_config)
-    out_dir, seq_len = check_arguments(
-        model_config, train_data, val_data, tokenizer, out_dir, config
-    )
-    check_memory(model_config, config, init=init)
-    data_fingerprint = fingerprint(train_data)
-    optimizer = config.optimizer()
-    rng = np.random.default_rng(config.seed)
-    start, leaves, treedef, opt_state = _start_state(
-        model_config, tokenizer, out_dir, config, optimizer, data_fingerprint, rng, resume, init
-    )
-    run = make_run(
-        config,
-        out_dir,
-        treedef,
-        optimizer,
-        tokenizer,
-        train_data,
-        val_data,
-        seq_len,
-        data_fingerprint,
-    )
-    saved_step = start if resume else None
-    all_losses: list[float] = []
-    val_losses: list[tuple[int, float]] = []
-    interrupted = False
-    bar = progress_bar(progress, start, config.steps)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # `leaves`, `opt_state`, `step` and `data_rng` change together, once a call's steps are
-    # done and recorded: Ctrl-C at any moment saves a consistent step, whose data position is
-    # the one before the batches of a call that never finished.
-    step = start
-    data_rng: Mapping[str, Any] = rng.bit_generator.state
-    run_started = time.perf_counter()
-    try:
-        with (out_dir / METRICS_FILE).open("a") as metrics:
-            while step < config.steps:
-                started = time.perf_counter()
-                stop = run.call_end(step)
-                active, batches = run.draw(rng, stop - step)
-                new_leaves, new_opt_state, loss_array = run.call(leaves, opt_state, active, batches)
-                losses = [float(loss) for loss in np.asarray(loss_array)[: stop - step]]
-                records = run.records(step, losses, time.perf_counter() - started)
-                if len(records) < len(losses):
-                    write_records(metrics, records)
-                    raise TrainingDiverged(
-                        run.divergence_message(
-                            losses[len(records)], step + len(records) + 1, saved_step
-                        )
+    with _ctrl_c_between_calls() as asked:
+        out_dir, seq_len = check_arguments(
+            model_config, train_data, val_data, tokenizer, out_dir, config
+        )
+        check_memory(model_config, config, init=init)
+        data_fingerprint = fingerprint(train_data)
+        optimizer = config.optimizer()
+        rng = np.random.default_rng(config.seed)
+        start, leaves, treedef, opt_state = _start_state(
+            model_config, tokenizer, out_dir, config, optimizer, data_fingerprint, rng, resume, init
+        )
+        run = make_run(
+            config,
+            out_dir,
+            treedef,
+            optimizer,
+            tokenizer,
+            train_data,
+            val_data,
+            seq_len,
+            data_fingerprint,
+        )
+        saved_step = start if resume else None
+        all_losses: list[float] = []
+        val_losses: list[tuple[int, float]] = []
+        interrupted = False
+        if asked():  # before anything is written: stop as if Ctrl-C had raised
+            raise KeyboardInterrupt
+        bar = progress_bar(progress, start, config.steps)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # `leaves`, `opt_state`, `step` and `data_rng` change together, once a call's steps are
+        # done and recorded: Ctrl-C at any moment saves a consistent step, whose data position is
+        # the one before the batches of a call that never finished.
+        step = start
+        data_rng: Mapping[str, Any] = rng.bit_generator.state
+        run_started = time.perf_counter()
+        try:
+            with (out_dir / METRICS_FILE).open("a") as metrics:
+                while step < config.steps:
+                    if asked():
+                        raise KeyboardInterrupt
+                    started = time.perf_counter()
+                    stop = run.call_end(step)
+                    active, batches = run.draw(rng, stop - step)
+                    new_leaves, new_opt_state, loss_array = run.call(
+                        leaves, opt_state, active, batches
                     )
-                if run.evaluates_at(stop):
-                    records[-1]["val_loss"] = run.evaluate(new_leaves)
-                write_records(metrics, records)
-                leaves, opt_state, step = new_leaves, new_opt_state, stop
-                _refresh_locals_snapshot()
-                data_rng = rng.bit_generator.state
-                all_losses.extend(losses)
-                if "val_loss" in records[-1]:
-                    val_losses.append((step, records[-1]["val_loss"]))
-                if bar is not None:
-                    _show_progress(bar, records)
-                if run.saves_at(step):
-                    run.save(step, leaves, opt_state, data_rng)
-                    saved_step = step
-                if on_step is not None:
-                    for record in records:
-                        on_step(record["step"], record["loss"])
-    except KeyboardInterrupt:
-        run.save(step, leaves, opt_state, data_rng)
-        # Records are written before the step they end becomes the state: a call cut off in
-        # between leaves records past the checkpoint.
-        truncate_metrics(out_dir / METRICS_FILE, step)
-        interrupted = True
-    finally:
-        if bar is not None:
-            bar.close()
-    total = time.perf_counter() - run_started
-    tokens = (step - start) * config.batch_size * seq_len
-    result = TrainResult(
-        model=jax.tree.unflatten(treedef, leaves),
-        losses=all_losses,
-        val_losses=val_losses,
-        step=step,
-        tokens_per_second=tokens / total if total > 0 else 0.0,
-        interrupted=interrupted,
-    )
-    plot_losses(out_dir / METRICS_FILE, out_dir / PLOT_FILE)
-    return result
+                    losses = [float(loss) for loss in np.asarray(loss_array)[: stop - step]]
+                    records = run.records(step, losses, time.perf_counter() - started)
+                    if len(records) < len(losses):
+                        write_records(metrics, records)
+                        raise TrainingDiverged(
+                            run.divergence_message(
+                                losses[len(records)], step + len(records) + 1, saved_step
+                            )
+                        )
+                    if run.evaluates_at(stop):
+                        records[-1]["val_loss"] = run.evaluate(new_leaves)
+                    write_records(metrics, records)
+                    leaves, opt_state, step = new_leaves, new_opt_state, stop
+                    _refresh_locals_snapshot()
+                    data_rng = rng.bit_generator.state
+                    all_losses.extend(losses)
+                    if "val_loss" in records[-1]:
+                        val_losses.append((step, records[-1]["val_loss"]))
+                    if bar is not None:
+                        _show_progress(bar, records)
+                    if run.saves_at(step):
+                        run.save(step, leaves, opt_state, data_rng)
+                        saved_step = step
+                    if on_step is not None:
+                        for record in records:
+                            on_step(record["step"], record["loss"])
+        except KeyboardInterrupt:
+            run.save(step, leaves, opt_state, data_rng)
+            # Records are written before the step they end becomes the state: a call cut off in
+            # between leaves records past the checkpoint.
+            truncate_metrics(out_dir / METRICS_FILE, step)
+            interrupted = True
+        finally:
+            if bar is not None:
+                bar.close()
+        total = time.perf_counter() - run_started
+        tokens = (step - start) * config.batch_size * seq_len
+        result = TrainResult(
+            model=jax.tree.unflatten(treedef, leaves),
+            losses=all_losses,
+            val_losses=val_losses,
+            step=step,
+            tokens_per_second=tokens / total if total > 0 else 0.0,
+            interrupted=interrupted,
+        )
+        plot_losses(out_dir / METRICS_FILE, out_dir / PLOT_FILE)
+        return result
 
 
 def _start_state(
@@ -213,12 +226,48 @@ def _start_state(
             f"{out_dir} already holds a training run: pass resume=True (--resume) to continue "
             "it, or choose another folder"
         )
+    theirs = [name for name in CHECKPOINT_FILES if (out_dir / name).exists()]
+    if theirs:  # a Hugging Face folder, say: a run would overwrite its files
+        raise FileExistsError(
+            f"{out_dir} holds {', '.join(theirs)} but no training run: training would "
+            "overwrite them; choose another folder"
+        )
     (out_dir / METRICS_FILE).unlink(missing_ok=True)  # from a run that never checkpointed
     # The model is not kept under a name of its own: it would stay alive all run.
     leaves, treedef = jax.tree.flatten(
         GPT(model_config, key=jax.random.key(config.seed)) if init is None else init
     )
     return 0, leaves, treedef, optimizer.init(leaves)
+
+
+@contextlib.contextmanager
+def _ctrl_c_between_calls() -> Iterator[Callable[[], bool]]:
+    """While training, the first Ctrl-C is a request that the loop reads between calls: a
+    `KeyboardInterrupt` raised inside JAX can be swallowed (by its garbage-collection
+    callback) or leave a computation running as the interpreter exits, which can crash it.
+    A second Ctrl-C raises `KeyboardInterrupt` at once. Off the main thread, Python has no
+    signal handler to set, and Ctrl-C stays as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    asked = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if asked.is_set():
+            raise KeyboardInterrupt
+        asked.set()
+        with contextlib.suppress(OSError):  # no stderr to write to: stop all the same
+            os.write(
+                2,
+                b"\nCtrl-C: training stops once the steps under way are done, then saves a "
+                b"checkpoint (Ctrl-C again to stop at once)\n",
+            )
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield asked.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
 def _show_progress(bar: Any, records: list[dict[str, Any]]) -> None:
