@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -367,6 +368,20 @@ def test_config_from_dict_errors() -> None:
 
 
 # atomic_write
+
+
+def test_atomic_write_gives_the_mode_open_would(tmp_path: Path) -> None:
+    # mkstemp makes its files readable by their owner only; a checkpoint is shared as a
+    # file written with open() would be, under the process's umask.
+    umask = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "shared", b"data")
+        os.umask(0o077)
+        atomic_write(tmp_path / "private", b"data")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "shared").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "private").stat().st_mode) == 0o600
 
 
 def test_atomic_write_creates_and_replaces(tmp_path: Path) -> None:

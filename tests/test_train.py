@@ -662,6 +662,10 @@ def test_resume_drops_a_record_cut_short_by_a_crash(tmp_path: Path) -> None:
     write_metrics(path, [1, 2], tail='{"step": 3, "lo')
     truncate_metrics(path, 2)
     assert path.read_text() == "".join(line + "\n" for line in lines[:2])
+    # A crash can cut a line after the write of its newline began: "{"step": 3, "lo\n".
+    write_metrics(path, [1, 2], tail='{"step": 3, "lo\n')
+    truncate_metrics(path, 2)
+    assert path.read_text() == "".join(line + "\n" for line in lines[:2])
 
 
 def test_plot_losses_drops_a_record_cut_short_by_a_crash(tmp_path: Path) -> None:

@@ -17,12 +17,13 @@ def write_records(metrics: Any, records: list[dict[str, Any]]) -> None:
 def truncate_metrics(path: Path, step: int) -> None:
     """Drop records past the checkpoint's step: a resumed run writes them again."""
     if path.exists():
-        lines = _read_metrics(path)
-        kept = [line for line, record in lines if record["step"] <= step]
-        if len(kept) != len(lines) or not path.read_bytes().endswith(b"\n"):
+        kept = "".join(
+            line + "\n" for line, record in _read_metrics(path) if record["step"] <= step
+        )
+        if kept.encode() != path.read_bytes():  # records past `step`, or a cut-off last line
             from ._checkpoint import atomic_write
 
-            atomic_write(path, "".join(line + "\n" for line in kept).encode())
+            atomic_write(path, kept.encode())
 
 
 def _read_metrics(path: Path) -> list[tuple[str, dict[str, Any]]]:
