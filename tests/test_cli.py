@@ -728,6 +728,30 @@ def test_sample_dtype(
     capsys.readouterr()
 
 
+@pytest.mark.parametrize("model_vocab", [3, 5])
+def test_sample_refuses_a_tokenizer_of_another_vocabulary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], model_vocab: int
+) -> None:
+    """A checkpoint whose tokenizer has more ids than the model (a prompt id would index
+    past the embedding) or fewer (a sampled id could not be decoded) is refused up front."""
+    import jax
+
+    import typedgpt as tg
+
+    tokenizer = tg.CharTokenizer.from_text("abc")  # a, b, c and BOS
+    config = tg.GPTConfig.microgpt(vocab_size=model_vocab)
+    tg.save_checkpoint(
+        tmp_path, tg.GPT(config, key=jax.random.key(0)), tokenizer_json=tokenizer.to_json()
+    )
+    assert cli.main(["sample", f"--checkpoint={tmp_path}", "--prompt=ab"]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == (
+        "",
+        f"typedgpt sample: error: the tokenizer has 4 token ids but the model's vocabulary "
+        f"is {model_vocab}: sample a model with the tokenizer it was trained with\n",
+    )
+
+
 def test_sample_caps_new_tokens_at_the_context(
     gpt2_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

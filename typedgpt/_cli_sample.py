@@ -93,6 +93,12 @@ def _stream_samples(
 
     from ._generate_checks import check_options
 
+    vocab = model.config.vocab_size
+    if tokenizer.vocab_size != vocab:  # ids one has that the other cannot read
+        raise ValueError(
+            f"the tokenizer has {tokenizer.vocab_size} token ids but the model's vocabulary "
+            f"is {vocab}: sample a model with the tokenizer it was trained with"
+        )
     key = jax.random.key(args.seed)
     requested = _max_new_tokens(args)
     # Every option is checked before the first sample starts printing.
@@ -104,7 +110,7 @@ def _stream_samples(
         tokenizer.bos_id,
         key,
         None,
-        model.config.vocab_size,
+        vocab,
     )
     limit = model.config.max_seq_len
     _check_prompt_length(prompt, limit)
