@@ -474,6 +474,17 @@ def test_missing_file(folder: Path, name: str, with_state: bool) -> None:
         load_checkpoint(folder)
 
 
+@pytest.mark.parametrize("name", [TOKENIZER_FILE, OPTIMIZER_FILE])
+def test_missing_file_the_state_records(folder: Path, name: str) -> None:
+    (folder / name).unlink()
+    with pytest.raises(
+        CheckpointError,
+        match=rf"has no {name}: it is incomplete; restore {name} from a copy of the folder, "
+        "or use an earlier checkpoint",
+    ):
+        load_checkpoint(folder)
+
+
 # Errors: truncated and corrupt files
 
 

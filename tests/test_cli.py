@@ -166,7 +166,8 @@ def test_demo_clears_only_its_own_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("prompt", "message"),
     [
-        ("é", "--prompt 'é': character 'é' at position 0 is not one of the tokenizer's "),
+        ("é", "error: --prompt 'é': character 'é' at position 0 is not one of the tokenizer's "),
+        ("é", ": use characters from the built-in corpus the demo trains on\n"),
         (
             "The quick brown fox",  # BOS and 19 characters; TINY_DEMO's context is 16
             "the prompt is 20 tokens but the model's context is 16: shorten the prompt",
@@ -180,7 +181,8 @@ def test_demo_checks_the_prompt_before_training(
     assert cli.main([*TINY_DEMO, f"--out={out_dir}", f"--prompt={prompt}"]) == 2
     captured = capsys.readouterr()
     assert "Training" not in captured.out
-    assert captured.err.startswith(f"typedgpt demo: error: {message}")
+    assert captured.err.startswith("typedgpt demo: error: ") and message in captured.err
+    assert "--tokenizer" not in captured.err  # the demo has no such option to suggest
     assert not out_dir.exists()
 
 
@@ -295,7 +297,8 @@ TINY_TRAIN = ["--layers=1", "--embed=8", "--heads=2", "--seq-len=8", "--steps=2"
         (
             ["--val-fraction=0.001"],
             "--val-fraction 0.001 of 60 documents leaves no validation documents: both parts "
-            "need at least one; use more text or another --val-fraction",
+            "need at least one; use more text or another --val-fraction, or --val-fraction 0 "
+            "to train without validation",
         ),
         (["--layers=0"], "--layers must be a positive int, got 0"),
         (["--seq-len=-5"], "--seq-len must be a positive int, got -5"),
@@ -332,6 +335,23 @@ def test_train_errors_name_the_options(
     assert cli.main(argv) == 2
     assert capsys.readouterr().err == f"typedgpt train: error: {message}\n"
     assert not (tmp_path / "run").exists()
+
+
+def test_train_without_validation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--val-fraction 0 holds nothing out: a text of one line can be trained on, and no
+    validation loss is recorded; resuming keeps it so."""
+    import json
+
+    data, out = tmp_path / "one.txt", tmp_path / "run"
+    data.write_text("kari mosen luta\n", encoding="utf-8")
+    argv = ["train", f"--data={data}", f"--out={out}", *TINY_TRAIN, "--eval-every=1"]
+    assert cli.main(argv) == 2
+    assert "or --val-fraction 0 to train without validation" in capsys.readouterr().err
+    assert cli.main([*argv, "--val-fraction=0"]) == 0
+    assert cli.main([*argv, "--val-fraction=0", "--steps=3", "--resume"]) == 0
+    assert "validation loss" not in capsys.readouterr().out
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["step"], "val_loss" in r) for r in records] == [(1, False), (2, False), (3, False)]
 
 
 @pytest.mark.parametrize(
@@ -378,6 +398,9 @@ def test_training_settings_of_errors_are_options() -> None:
     )
     assert cli._reworded("only steps, eval_every, eval_batches may change", options) == (
         "only --steps, --eval-every, --eval-batches may change"
+    )
+    assert cli._reworded("other settings (seed: recorded 0, given 3)", options) == (
+        "other settings (--seed: recorded 0, given 3)"
     )
 
 
@@ -726,6 +749,24 @@ def test_sample_dtype(
     assert cli.main(["sample", f"--checkpoint={tmp_path / 'run'}", *options]) == 0
     assert seen == [dtype, dtype]
     capsys.readouterr()
+
+
+def test_sample_names_the_option_that_keeps_newlines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import jax
+
+    import typedgpt as tg
+
+    tokenizer = tg.CharTokenizer.from_text("ab\nc", mode="lines")  # newlines end documents
+    config = tg.GPTConfig.microgpt(vocab_size=tokenizer.vocab_size)
+    tg.save_checkpoint(
+        tmp_path, tg.GPT(config, key=jax.random.key(0)), tokenizer_json=tokenizer.to_json()
+    )
+    assert cli.main(["sample", f"--checkpoint={tmp_path}", "--prompt=a\nb"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("typedgpt sample: error: --prompt 'a\\nb': character '\\n' at ")
+    assert err.endswith(" (train with --mode stream to keep newlines)\n")
 
 
 @pytest.mark.parametrize("model_vocab", [3, 5])

@@ -501,8 +501,8 @@ def test_resume_with_other_training_data(run: Run) -> None:
     fewer = tg.TextDataset(TOKENIZER, "lines", TRAIN_DATA.documents[:-1])
     with pytest.raises(
         ValueError,
-        match=rf"train_data: recorded {len(TRAIN_DATA)} lines documents of "
-        rf"{TRAIN_DATA.num_tokens} tokens, sha256 [0-9a-f]{{12}}, given {len(fewer)} lines",
+        match=rf"train_data: recorded {len(TRAIN_DATA)} documents \(lines mode\) of "
+        rf"{TRAIN_DATA.num_tokens} tokens, sha256 [0-9a-f]{{12}}, given {len(fewer)} documents",
     ):
         train(
             MODEL_CONFIG,

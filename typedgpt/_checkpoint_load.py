@@ -45,9 +45,12 @@ def _read(folder: Path, name: str, path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
+        if name in (CONFIG_FILE, MODEL_FILE):
+            fix = "use a complete checkpoint folder (one with config.json and model.safetensors)"
+        else:  # a file train_state.json records
+            fix = f"restore {name} from a copy of the folder, or use an earlier checkpoint"
         raise CheckpointError(
-            f"checkpoint {folder} has no {name}: it is incomplete; use a complete checkpoint "
-            "folder (one with config.json and model.safetensors)"
+            f"checkpoint {folder} has no {name}: it is incomplete; {fix}"
         ) from None
 
 

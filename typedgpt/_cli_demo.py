@@ -104,7 +104,13 @@ def _demo(args: argparse.Namespace) -> int:
     # before the folder is cleared and training starts, not minutes later.
     tokenizer = tg.CharTokenizer.from_text(tg.builtin_corpus(), mode=args.mode)
     config = _model_config(args, tokenizer.vocab_size)
-    _prompt_ids(tokenizer, args.prompt, config.max_seq_len)
+    try:
+        _prompt_ids(tokenizer, args.prompt, config.max_seq_len)
+    except ValueError as error:  # the demo has no --tokenizer to choose the byte-level one
+        fix = "the training text, or the byte-level tokenizer (ByteTokenizer)"
+        raise ValueError(
+            str(error).replace(fix, "the built-in corpus the demo trains on")
+        ) from None
     options = (_max_new_tokens(args), args.temperature, args.top_k, args.top_p)
     check_options(*options, None, jax.random.key(args.seed), None, tokenizer.vocab_size)
     check_memory(config, _train_config(args))

@@ -42,6 +42,7 @@ TRAIN_OPTIONS = {
     "steps_per_call": "--steps-per-call",
     "grad_clip": "--grad-clip",
     "eval_batches": "--eval-batches",
+    "seed": "--seed",
 }
 SAMPLE_OPTIONS = {
     "max_new_tokens": "--max-new-tokens",
@@ -68,6 +69,7 @@ COMMAND_FIXES = {
     "pass resume=True (--resume)": "pass --resume",
     "(ByteTokenizer)": "(train with --tokenizer byte)",
     " (--seq-len is the model's --seq-len)": "",
+    "build the tokenizer with mode='stream'": "train with --mode stream",
 }
 # Sizes that no option sets, by name: in words on the command line.
 COMMAND_WORDS = {
@@ -195,7 +197,7 @@ def _add_train_options(command: argparse.ArgumentParser, *, steps: int) -> None:
         "--eval-batches",
         type=_positive_int,
         default=8,
-        help="validation batches per val loss; may change on --resume (default %(default)s)",
+        help="validation batches per val loss (default %(default)s)",
     )
 
     parser.add_argument(

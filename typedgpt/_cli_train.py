@@ -103,8 +103,21 @@ def _dataset(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         else tg.CharTokenizer.from_text(text, mode=args.mode)
     )
     dataset = tg.TextDataset.from_text(text, tokenizer, mode=args.mode)
-    train, val = dataset.split(args.val_fraction, seed=args.seed)
-    return tokenizer, train, val
+    return (tokenizer, *_split(dataset, args))
+
+
+def _split(dataset: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+    """The training and validation parts of `dataset`; `--val-fraction 0` keeps no
+    validation part."""
+    if args.val_fraction == 0:
+        return dataset, None
+    try:
+        train, val = dataset.split(args.val_fraction, seed=args.seed)
+    except ValueError as error:
+        if "leaves no" not in str(error):
+            raise
+        raise ValueError(f"{error}, or --val-fraction 0 to train without validation") from None
+    return train, val
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -187,8 +200,7 @@ def _resumed(args: argparse.Namespace, out: Path) -> tuple[Any, Any, Any, Any]:
     _check_run_options(args, checkpoint.model.config, tokenizer, out)
     text = _text(args)
     dataset = tg.TextDataset.from_text(text, tokenizer, mode=args.mode)
-    train, val = dataset.split(args.val_fraction, seed=args.seed)
-    return tokenizer, train, val, checkpoint.model.config
+    return (tokenizer, *_split(dataset, args), checkpoint.model.config)
 
 
 def _about_folder(folder: Path, error: Exception, subject: str) -> str:

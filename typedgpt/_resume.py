@@ -94,7 +94,7 @@ def check_same_settings(
 
         def sizes(data: dict[str, Any]) -> str:
             return (
-                f"{data.get('documents')} {data.get('mode')} documents of "
+                f"{data.get('documents')} documents ({data.get('mode')} mode) of "
                 f"{data.get('tokens')} tokens, sha256 {str(data.get('sha256'))[:12]}"
             )
 

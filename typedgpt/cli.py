@@ -64,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--val-fraction",
         type=float,
         default=0.1,
-        help="share of the lines (--mode lines) or tokens (stream) held out for validation "
-        "(default %(default)s)",
+        help="share of the lines (--mode lines) or tokens (stream) held out for validation; "
+        "0 holds out none (default %(default)s)",
     )
     _add_model_options(train)
     _add_train_options(train, steps=1000)
