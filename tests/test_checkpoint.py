@@ -32,6 +32,7 @@ from typedgpt._checkpoint import (
     save_checkpoint,
 )
 from typedgpt._checkpoint_load import load_checkpoint
+from typedgpt._text import write_text_atomic
 
 TEXT = "kari\nmolu\nsenta\nvino\n"
 TOKENIZER = tg.CharTokenizer.from_text(TEXT)
@@ -43,11 +44,12 @@ GPT2_CONFIG = tg.GPTConfig.gpt2(
 
 
 def optimizer_arrays() -> list[np.ndarray]:
-    """Twelve arrays of several dtypes and ranks, so that order '00010' after '00009' and a
-    0-d int32 step counter (as optax keeps one) are both exercised."""
+    """Thirteen arrays of several dtypes and ranks, so that order '00010' after '00009', a
+    0-d int32 step counter (as optax keeps one) and a uint32 PRNG key's data are exercised."""
     arrays: list[np.ndarray] = [np.array(7, dtype=np.int32)]
     for i in range(1, 12):
         arrays.append(np.arange(i * 3, dtype=np.float32).reshape(i, 3) * np.float32(i + 0.5))
+    arrays.append(np.array([0, 2**32 - 1], dtype=np.uint32))
     return arrays
 
 
@@ -376,10 +378,14 @@ def test_atomic_write_gives_the_mode_open_would(tmp_path: Path) -> None:
     umask = os.umask(0o022)
     try:
         atomic_write(tmp_path / "shared", b"data")
+        write_text_atomic(tmp_path / "shared.txt", "data")  # a tokenizer's save
         os.umask(0o077)
         atomic_write(tmp_path / "private", b"data")
+        write_text_atomic(tmp_path / "private.txt", "data")
     finally:
         os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "shared.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "private.txt").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "shared").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "private").stat().st_mode) == 0o600
 

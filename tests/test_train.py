@@ -390,6 +390,37 @@ def test_training_into_an_existing_run_needs_resume(run: Run) -> None:
     assert snapshot(run.out) == before
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"model_config": {"num_layers": 1}}, "model_config must be a tg.GPTConfig, got dict"),
+        ({"tokenizer": None}, "tokenizer must be a tg.Tokenizer (CharTokenizer, ByteTokenizer"),
+        ({"out_dir": 3}, "out_dir must be a folder path (str or pathlib.Path), got int"),
+        ({"config": {"steps": 3}}, "config must be a tg.TrainConfig, got dict"),
+        ({"resume": "no"}, "resume must be True or False, got str"),
+        ({"progress": None}, "progress must be True or False, got NoneType"),
+        ({"on_step": "print"}, "on_step must be None or a function called as on_step(step, "),
+    ],
+)
+def test_arguments_of_the_wrong_kind_are_refused_before_any_work(
+    tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
+    # `on_step="print"` failed only after the first call had written a checkpoint, so that
+    # the corrected call then found a run in the folder.
+    arguments: dict[str, Any] = {
+        "model_config": MODEL_CONFIG,
+        "train_data": TRAIN_DATA,
+        "val_data": None,
+        "tokenizer": TOKENIZER,
+        "out_dir": tmp_path / "run",
+        "config": TRAIN_CONFIG,
+        **change,
+    }
+    with pytest.raises(TypeError, match=re.escape(message)):
+        train(**arguments)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_training_into_a_folder_of_other_files_refuses_to_overwrite_them(
     tmp_path: Path,
 ) -> None:

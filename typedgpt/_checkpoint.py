@@ -37,6 +37,7 @@ import safetensors.numpy
 
 from ._config import GPTConfig
 from ._gpt import GPT
+from ._text import share_as_open_would
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.safetensors"
@@ -60,6 +61,9 @@ _SAFETENSORS_DTYPES: dict[str, Any] = {
     "I32": np.int32,
     "I16": np.int16,
     "I8": np.int8,
+    "U64": np.uint64,
+    "U32": np.uint32,
+    "U16": np.uint16,
     "U8": np.uint8,
     "BOOL": np.bool_,
 }
@@ -103,9 +107,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        umask = os.umask(0)  # read it: mkstemp makes the file private, open() would not
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
+        share_as_open_would(fd)
         with os.fdopen(fd, "wb") as file:
             file.write(data)
             file.flush()

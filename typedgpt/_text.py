@@ -141,6 +141,14 @@ def _as_index(value: object) -> int | None:
         return None
 
 
+def share_as_open_would(fd: int) -> None:
+    """Give the file of `fd`, made by `tempfile`, the mode `open()` gives a new file under
+    the process's umask (0644 under umask 022): `tempfile` makes its files private."""
+    umask = os.umask(0)  # reading the umask means setting it
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` so that readers see the old file or the new one, never a part."""
     folder = path.parent
@@ -156,6 +164,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     ) as handle:
         temp = Path(handle.name)
         try:
+            share_as_open_would(handle.fileno())
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

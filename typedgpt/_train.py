@@ -39,7 +39,7 @@ from ._metrics import (
 )
 from ._resume import MODEL_ONLY, fingerprint, holds_only_a_model, restore
 from ._tokenizer import Tokenizer
-from ._train_checks import check_arguments, check_init
+from ._train_checks import check_arguments, check_init, check_types
 from ._train_config import TrainConfig, TrainingDiverged, TrainResult
 from ._train_run import make_run
 
@@ -99,9 +99,13 @@ def train(
     `vocab_size`, data encoded by another tokenizer, a stream shorter than a row, settings
     that differ from the resumed run's, a run already at `steps`, a float16 or
     mismatched `init`, or a model and batch that need more memory than is available, see
-    `check_memory`); `TypeError` for data that is not a `TextDataset` or an `init` that
-    is not a `GPT`; `NotADirectoryError` when `out_dir` is a file.
+    `check_memory`); `TypeError` for an argument of the wrong kind (data that is not a
+    `TextDataset`, a `config` that is not a `TrainConfig`, an `on_step` that cannot be
+    called, a `resume` that is not a bool, ...), before any work; `NotADirectoryError`
+    when `out_dir` is a file.
     """
+    flags = {"resume": resume, "progress": progress, "on_step": on_step}
+    check_types(model_config, tokenizer, out_dir, config, flags)
     check_init(init, model_config)
     with _ctrl_c_between_calls() as asked:
         out_dir, seq_len = check_arguments(

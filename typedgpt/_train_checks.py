@@ -2,6 +2,7 @@
 against the model config, the output folder and the row length, and each dataset against
 the tokenizer, the vocabulary and the length of a batch row."""
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,31 @@ from ._data import TextDataset
 from ._gpt import GPT
 from ._tokenizer import Tokenizer
 from ._train_config import TrainConfig
+
+
+def check_types(
+    model_config: Any, tokenizer: Any, out_dir: Any, config: Any, flags: dict[str, Any]
+) -> None:
+    """Refuse arguments of `train` of the wrong kind before any work, which would otherwise
+    fail after a first call, its checkpoint written. `flags`: `resume`, `progress` and
+    `on_step` by name."""
+    expected = [
+        ("model_config", model_config, GPTConfig, "a tg.GPTConfig"),
+        ("tokenizer", tokenizer, Tokenizer, "a tg.Tokenizer (CharTokenizer, ByteTokenizer, ...)"),
+        ("out_dir", out_dir, str | os.PathLike, "a folder path (str or pathlib.Path)"),
+        ("config", config, TrainConfig, "a tg.TrainConfig"),
+        ("resume", flags["resume"], bool, "True or False"),
+        ("progress", flags["progress"], bool, "True or False"),
+    ]
+    for name, value, kind, words in expected:
+        if not isinstance(value, kind):
+            raise TypeError(f"{name} must be {words}, got {type(value).__qualname__}")
+    on_step = flags["on_step"]
+    if on_step is not None and not callable(on_step):
+        raise TypeError(
+            f"on_step must be None or a function called as on_step(step, loss), got "
+            f"{type(on_step).__qualname__}"
+        )
 
 
 def check_init(init: GPT | None, model_config: GPTConfig) -> None:
