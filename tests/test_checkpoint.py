@@ -465,6 +465,16 @@ def test_a_file_instead_of_a_folder(folder: Path) -> None:
         load_checkpoint(folder / MODEL_FILE)
 
 
+def test_arguments_of_the_wrong_kind(tmp_path: Path, model: tg.GPT) -> None:
+    with pytest.raises(TypeError, match=r"^model must be a tg\.GPT, got str$"):
+        save_checkpoint(tmp_path / "ckpt", "model")  # type: ignore[arg-type]
+    assert not (tmp_path / "ckpt").exists()
+    save_checkpoint(tmp_path / "ckpt", model)
+    message = r"^expect_config must be a tg\.GPTConfig or None, got dict$"
+    with pytest.raises(TypeError, match=message):
+        load_checkpoint(tmp_path / "ckpt", expect_config={"num_layers": 2})  # type: ignore[arg-type]
+
+
 def test_empty_folder(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"has no config\.json: it is incomplete"):
         load_checkpoint(tmp_path)

@@ -174,14 +174,16 @@ def save_checkpoint(
 
     `train_state.json` records every other file's SHA-256. Files of an earlier checkpoint
     that this one lacks (`tokenizer.json`, `optimizer.safetensors`) are removed. Raises
-    `NotADirectoryError` when `folder` is a file, and `TypeError` when `tokenizer_json` is
-    not a dict.
+    `NotADirectoryError` when `folder` is a file, and `TypeError` when `model` is not a
+    `GPT` or `tokenizer_json` is not a dict.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(
             f"{folder} is a file, not a folder: name a folder for the checkpoint"
         )
+    if not isinstance(model, GPT):
+        raise TypeError(f"model must be a tg.GPT, got {type(model).__qualname__}")
     if tokenizer_json is not None and not isinstance(tokenizer_json, dict):
         raise TypeError(
             "tokenizer_json must be the dict that tokenizer.to_json() returns, got "

@@ -67,8 +67,13 @@ def load_checkpoint(folder: str | Path, *, expect_config: GPTConfig | None = Non
 
     **Raises:** `CheckpointError` when the folder is missing or a file, a file is missing,
     corrupt or does not match its recorded hash, the config differs from `expect_config`,
-    or a tensor does not fit the config.
+    or a tensor does not fit the config; `TypeError` when `expect_config` is not a
+    `GPTConfig`.
     """
+    if expect_config is not None and not isinstance(expect_config, GPTConfig):
+        raise TypeError(
+            f"expect_config must be a tg.GPTConfig or None, got {type(expect_config).__qualname__}"
+        )
     folder = Path(folder)
     if folder.is_file():
         hint = f" ({folder.parent})" if folder.name in (CONFIG_FILE, MODEL_FILE, STATE_FILE) else ""
