@@ -8,7 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import pytest
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 import typedgpt as tg
 
@@ -136,6 +136,31 @@ def test_explain_twice_and_after_a_call(gpt: tg.GPT) -> None:
     assert str(tg.explain(gpt, tokens)) == first
     gpt(tokens)  # compiles GPT.__call__'s jit: explain must not hit its cached trace
     assert str(tg.explain(gpt, tokens)) == first
+
+
+class MyGPT(tg.GPT):
+    """A subclass that keeps GPT's methods, their cached jits among them."""
+
+
+class GreetingGPT(tg.GPT):
+    """A subclass with a `__call__` of its own, which explain runs as it is."""
+
+    def __call__(self, tokens: Int[Array, " seq"]) -> Float[Array, "seq vocab"]:
+        return self.forward(tokens)
+
+
+def test_explain_a_subclass_twice(gpt: tg.GPT) -> None:
+    # A subclass of GPT inherits its cached __call__: explain must run forward as for GPT,
+    # else the second explain records nothing below the root.
+    # mypy takes a subclass's __init__ from its fields, as a dataclass's; Equinox runs GPT's.
+    mine = MyGPT(gpt.config, key=jax.random.key(0))  # type: ignore[call-arg, arg-type]
+    first = str(tg.explain(mine, jnp.arange(5)))
+    assert "down_proj" in first
+    assert str(tg.explain(mine, jnp.arange(5))) == first
+    greeting = GreetingGPT(gpt.config, key=jax.random.key(0))  # type: ignore[call-arg, arg-type]
+    own = tg.explain(greeting, jnp.arange(5))
+    assert own.calls[0].method == "__call__"
+    assert "down_proj" in str(own)
 
 
 def test_explain_decode(gpt: tg.GPT) -> None:

@@ -126,7 +126,9 @@ def explain(
         raise TypeError(
             f"explain expects a TypedModule such as tg.GPT, got {type(model).__qualname__}"
         )
-    name = _UNJITTED.get((type(model), method), method)
+    # The class whose `method` runs: a subclass of GPT inherits its cached jit.
+    owner = next((cls for cls in type(model).__mro__ if method in vars(cls)), type(model))
+    name = _UNJITTED.get((owner, method), method)
     if not callable(getattr(model, name, None)):
         raise ValueError(f"{type(model).__name__} has no method {method!r} to explain")
     dynamic, static = eqx.partition((model, inputs, kwargs), is_array)
