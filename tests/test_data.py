@@ -1,5 +1,6 @@
 """Tests for `load_text`, `builtin_corpus`, `TextDataset` and its batches."""
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -172,6 +173,23 @@ def test_split_stream_mode_takes_the_end() -> None:
 def test_split_rejects_fractions_outside_zero_one(fraction: float) -> None:
     with pytest.raises(ValueError, match="val_fraction must be between 0 and 1"):
         lines_dataset().split(val_fraction=fraction)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "0", None])
+def test_split_rejects_a_seed_that_is_not_a_non_negative_int(seed: object) -> None:
+    """Named here: -1 used to give NumPy's "expected non-negative integer", and 1.5 a
+    SeedSequence TypeError, neither naming seed."""
+    with pytest.raises(
+        ValueError, match=rf"^seed must be a non-negative int, got {re.escape(repr(seed))}: pass"
+    ):
+        lines_dataset().split(val_fraction=0.25, seed=seed)  # type: ignore[arg-type]
+
+
+def test_split_takes_a_numpy_seed() -> None:
+    data = lines_dataset()
+    numpy_val = data.split(val_fraction=0.25, seed=np.int64(1))[1]  # type: ignore[arg-type]
+    val = data.split(val_fraction=0.25, seed=1)[1]
+    assert [d.tolist() for d in numpy_val.documents] == [d.tolist() for d in val.documents]
 
 
 def test_split_rejects_an_empty_part() -> None:

@@ -296,15 +296,18 @@ def test_batch_equals_each_alone_and_streams(model: tg.GPT) -> None:
         assert column.tolist() == out + [-1] * (steps - len(out))
 
 
-def test_on_token_error_is_raised_after_the_loop(model: tg.GPT) -> None:
+@pytest.mark.parametrize("error", [KeyError, KeyboardInterrupt, SystemExit])
+def test_on_token_error_is_raised_after_the_loop(model: tg.GPT, error: type[BaseException]) -> None:
+    """Ctrl-C in `on_token` (or `sys.exit`) reaches the caller as itself too: it used to
+    escape the callback and come back as JAX's "INTERNAL: CpuCallback error"."""
     seen: list[int] = []
 
     def on_token(tokens: Int[np.ndarray, " batch"]) -> None:
         seen.append(int(tokens[0]))
         if len(seen) == 2:
-            raise KeyError("stop")
+            raise error("stop")
 
-    with pytest.raises(KeyError, match="stop"):
+    with pytest.raises(error, match="stop"):
         generate(
             model,
             [[1, 2, 3], [4, 5, 6, 7, 8, 9, 10, 11], [7]],
@@ -403,3 +406,64 @@ def test_bad_types(model: tg.GPT) -> None:
         call(model, on_token=3)
     with pytest.raises(TypeError, match="generate expects a GPT model, got str"):
         generate("gpt", [1], max_new_tokens=1, key=jax.random.key(0))  # type: ignore[call-overload]
+
+
+# Under jax.jit and jax.vmap ---------------------------------------------------------------
+
+TRACED = "it runs its own compiled loop and returns Python lists, so call it outside jax.jit"
+
+
+def _jit_option(name: str, value: Any) -> Callable[[tg.GPT], object]:
+    """`generate` under `jax.jit` with the option `name` traced."""
+    return lambda model: jax.jit(lambda traced: call(model, **{name: traced}))(value)
+
+
+@pytest.mark.parametrize(
+    ("run", "got"),
+    [
+        (_jit_option("key", jax.random.key(0)), r"key \(key<fry>\[\]\)"),
+        (_jit_option("key", jax.random.PRNGKey(0)), r"key \(uint32\[2\]\)"),
+        (_jit_option("temperature", 0.5), r"temperature \(float32\[\]\)"),
+        (_jit_option("max_new_tokens", 3), r"max_new_tokens \(int32\[\]\)"),
+        (_jit_option("top_k", 2), r"top_k \(int32\[\]\)"),
+        (_jit_option("top_p", 0.9), r"top_p \(float32\[\]\)"),
+        (_jit_option("eos_id", 1), r"eos_id \(int32\[\]\)"),
+        (
+            lambda model: jax.jit(lambda m, k: call(m, key=k))(model, jax.random.key(0)),
+            r"model \(model\.token_embedding, float32\[13, 16\]\)",
+        ),
+        (
+            lambda model: jax.jit(lambda p: call(model, p))(jnp.array([1, 2])),
+            r"prompt \(int32\[2\]\)",
+        ),
+        (
+            lambda model: jax.jit(lambda p: call(model, [[1], p]))(jnp.array([1, 2])),
+            r"prompt \(prompt\[1\], int32\[2\]\)",
+        ),
+        (
+            lambda model: jax.vmap(lambda k: jnp.array(call(model, key=k)))(
+                jax.random.split(jax.random.key(0), 2)
+            ),
+            r"key \(key<fry>\[\]\)",
+        ),
+    ],
+    ids=[
+        "jit-key",
+        "jit-legacy-key",
+        "jit-temperature",
+        "jit-max_new_tokens",
+        "jit-top_k",
+        "jit-top_p",
+        "jit-eos_id",
+        "jit-model",
+        "jit-prompt",
+        "jit-batch-prompt",
+        "vmap-key",
+    ],
+)
+def test_traced_argument(model: tg.GPT, run: Callable[[tg.GPT], object], got: str) -> None:
+    """Under jax.jit or jax.vmap any traced argument, not only the prompt, gets the
+    documented TypeError: a traced key or model used to fail deep in JAX, with a
+    TracerArrayConversionError, and a traced temperature was "not a finite number"."""
+    with pytest.raises(TypeError, match=rf"^generate got a traced {got}: {TRACED}"):
+        run(model)

@@ -1050,3 +1050,58 @@ def test_tokenizer_errors(trained: tokenizers.Tokenizer, tmp_path: Path) -> None
         tokenizer.encode(b"the cat")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"surrogate code point '\\udcff' at position 2"):
         tokenizer.encode("ab\udcff")
+
+
+def test_tokenizer_bos_token_that_is_not_text(
+    trained: tokenizers.Tokenizer, tmp_path: Path
+) -> None:
+    """A `bos_token` that is not a `str` is named, as `from_pretrained` names it: it used to
+    reach the `tokenizers` library, whose TypeError ("'int' object is not an instance of
+    'str'") named no argument, also from JSON, whose errors are `ValueError`s."""
+    with pytest.raises(
+        TypeError,
+        match=r"^bos_token must be the text of a token, such as '<\|endoftext\|>', got 0 "
+        r"\(int\): pass the token, not its id$",
+    ):
+        tg.HFTokenizer(trained, bos_token=0)  # type: ignore[arg-type]
+    data = tg.HFTokenizer(trained).to_json() | {"bos_token": 0}
+    message = (
+        r"an 'hf' tokenizer's 'bos_token' must be the text of a token, such as "
+        r"'<\|endoftext\|>', got 0 \(int\): it may be corrupt; write it with tokenizer\.save"
+    )
+    with pytest.raises(ValueError, match=rf"^{message}"):
+        tg.tokenizer_from_json(data)
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(
+        ValueError, match=rf"^{re.escape(str(path))} is not a valid tokenizer file: {message}"
+    ):
+        tg.load_tokenizer(path)
+
+
+def test_tokenizer_whose_ids_skip_some() -> None:
+    """Ids 0, 1, 2 and 5: `vocab_size` is one more than the largest id, not the count of 4,
+    so that `bos_id` is an id of the vocabulary (decoding it, and a dataset of it, used to
+    fail); the ids skipped decode to nothing, as the `tokenizers` library decodes them."""
+    vocab = {"a": 0, "b": 1, "[UNK]": 2, "<|endoftext|>": 5}
+    word_level = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
+    word_level.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    tokenizer = tg.HFTokenizer(word_level)
+    assert (tokenizer.vocab_size, tokenizer.bos_id) == (6, 5)
+    assert tokenizer.encode("a b x") == [0, 1, 2]
+    assert tokenizer.decode([tokenizer.bos_id]) == ""
+    assert tokenizer.decode([0, 3, 4, 1]) == "a b"
+    with pytest.raises(ValueError, match="token id 6 at position 0 is outside"):
+        tokenizer.decode([6])
+    dataset = tg.TextDataset.from_text("a b\nb", tokenizer)
+    assert [doc.tolist() for doc in dataset.documents] == [[5, 0, 1, 5], [5, 1, 5]]
+
+
+def test_tokenizer_vocab_size_follows_added_tokens() -> None:
+    """`vocab_size` is read from the vocabulary once, and again once tokens are added to the
+    wrapped tokenizer."""
+    tokenizer = tg.HFTokenizer(_word_level())
+    assert tokenizer.vocab_size == 7
+    tokenizer.tokenizer.add_tokens(["dog", "ran"])
+    assert tokenizer.vocab_size == 9
+    assert tokenizer.decode(tokenizer.encode("the dog ran")) == "the dog ran"

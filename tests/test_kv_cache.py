@@ -170,3 +170,49 @@ def test_one_layer_slice_is_not_a_model_cache() -> None:
     layer = tg.KVCache(keys=cache.keys[0], values=cache.values[0], position=cache.position)
     with pytest.raises(ValueError, match=r"keys of shape \(11, 4, 4\)(.|\n)*init_cache\(\)"):
         _model().decode(jnp.array([1, 2]), layer)
+
+
+def test_sizes_may_be_numpy_ints() -> None:
+    """A NumPy integer is an int, for `init_cache(size=)` as for `generate` and
+    `KVCache.empty`: `init_cache` used to refuse `np.int64(3)`."""
+    model = tg.GPT(
+        tg.GPTConfig.microgpt(vocab_size=7, max_seq_len=5, num_layers=1, num_heads=1, embed_dim=4),
+        key=jax.random.key(0),
+    )
+    assert model.init_cache(size=np.int64(3)).keys.shape == (1, 3, 1, 4)  # type: ignore[arg-type]
+    empty = tg.KVCache.empty(
+        num_layers=np.int64(LAYERS),  # type: ignore[arg-type]
+        max_seq_len=np.int32(KV_SEQ),  # type: ignore[arg-type]
+        num_kv_heads=HEADS,
+        head_dim=HEAD_DIM,
+    )
+    assert empty.keys.shape == (LAYERS, KV_SEQ, HEADS, HEAD_DIM)
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        ("max_seq_len", -1),
+        ("max_seq_len", 0),
+        ("max_seq_len", 2.0),
+        ("num_layers", True),
+        ("num_kv_heads", 0),
+        ("head_dim", -5),
+    ],
+)
+def test_empty_refuses_a_size_that_is_not_a_positive_int(name: str, size: object) -> None:
+    """Named where the cache is made: -1 slots used to fail in JAX's broadcast_in_dim, and 0
+    slots made a cache that no position fits."""
+    sizes: dict[str, object] = {
+        "num_layers": LAYERS,
+        "max_seq_len": KV_SEQ,
+        "num_kv_heads": HEADS,
+        "head_dim": HEAD_DIM,
+        name: size,
+    }
+    with pytest.raises(
+        ValueError,
+        match=rf"^{name} must be a positive int, got {size!r}: pass a size of at least 1, or "
+        r"make the cache with GPT\.init_cache\(\)",
+    ):
+        tg.KVCache.empty(**sizes)  # type: ignore[arg-type]

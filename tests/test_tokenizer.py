@@ -298,6 +298,7 @@ def test_decode_reads_arrays_in_one_transfer() -> None:
         ),
         ([np.True_], TypeError, "at position 0 is a bool, not an int"),
         ("ab", TypeError, "decode takes token ids, got a str: turn text into ids with encode"),
+        (b"ab", TypeError, "decode takes token ids, got a bytes: turn text into ids with "),
         (97, TypeError, r"must be an iterable of int token ids, got int 97: .* \[97\]"),
     ],
     ids=[
@@ -310,6 +311,7 @@ def test_decode_reads_arrays_in_one_transfer() -> None:
         "float",
         "np-bool",
         "str",
+        "bytes",
         "int",
     ],
 )

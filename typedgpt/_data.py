@@ -158,8 +158,8 @@ class TextDataset:
         `round(val_fraction * len(self))` taken for validation; in `"stream"` mode the last
         `round(val_fraction * num_tokens)` ids of the stream (`seed` is unused).
 
-        `val_fraction` must be strictly between 0 and 1, and both parts non-empty, else
-        `ValueError`.
+        `val_fraction` must be strictly between 0 and 1, both parts non-empty, and `seed` a
+        non-negative int (as `numpy.random.default_rng` takes), else `ValueError`.
         """
         if (
             not isinstance(val_fraction, numbers.Real)
@@ -167,6 +167,11 @@ class TextDataset:
             or not 0 < val_fraction < 1
         ):
             raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction!r}")
+        if not _is_int(seed) or seed < 0:
+            raise ValueError(
+                f"seed must be a non-negative int, got {seed!r}: pass a seed such as 0 "
+                "(numpy.random.default_rng takes no other)"
+            )
         if self.mode == "lines":
             total, what = len(self.documents), "documents"
         else:
@@ -182,7 +187,7 @@ class TextDataset:
             stream = self.documents[0]
             cut = total - num_val
             return self._with((stream[:cut],)), self._with((stream[cut:],))
-        order = np.random.default_rng(seed).permutation(total)
+        order = np.random.default_rng(int(seed)).permutation(total)
         val = tuple(self.documents[i] for i in order[:num_val])
         train = tuple(self.documents[i] for i in order[num_val:])
         return self._with(train), self._with(val)

@@ -25,7 +25,14 @@ import jax
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from ._generate_checks import FLOAT32_TINY, check_options, check_prompts, is_greedy, scalar
+from ._generate_checks import (
+    FLOAT32_TINY,
+    check_options,
+    check_prompts,
+    check_untraced,
+    is_greedy,
+    scalar,
+)
 from ._generate_compiled import compiled
 from ._gpt import GPT
 from ._streaming import OnToken, Stream, stream_ids, streams
@@ -110,7 +117,8 @@ def generate(
     - `key`: a `jax.random.key`; each sequence of a batch draws from its own split of it.
     - `on_token`: called after each step, in order, with that step's new token ids, an int32
       NumPy array of shape `(batch,)` (`(1,)` for a single prompt); a sequence that has
-      already stopped reports `-1`. An exception it raises is re-raised once the loop ends.
+      already stopped reports `-1`. An exception it raises (`KeyboardInterrupt` and
+      `SystemExit` included) is re-raised once the loop ends.
 
     **Returns:** the new tokens only, up to and including `eos_id`: a `list[int]` for one
     prompt, a `list[list[int]]` for a batch.
@@ -119,7 +127,8 @@ def generate(
     holds an id outside the vocabulary; for a prompt too long for `max_new_tokens` (the rule
     above); and for an option outside the ranges above. `TypeError` when `model` is not a
     `GPT`, `key` is not one PRNG key, `on_token` is not callable, or `generate` is called
-    under `jax.jit` or `jax.vmap`.
+    under `jax.jit` or `jax.vmap` (the model's arrays, `prompt`, `key` or an option is a
+    tracer).
     """
     tokens, single, _ = _generate(
         model,
@@ -153,6 +162,18 @@ def _generate(
     `with_logits`, the raw logits each step sampled from (one array per prompt)."""
     if not isinstance(model, GPT):
         raise TypeError(f"generate expects a GPT model, got {type(model).__qualname__}")
+    check_untraced(
+        {
+            "model": model,
+            "prompt": prompt,
+            "max_new_tokens": max_new_tokens,
+            "temperature": temperature,
+            "top_k": top_k,
+            "top_p": top_p,
+            "eos_id": eos_id,
+            "key": key,
+        }
+    )
     config = model.config
     vocab, limit = config.vocab_size, config.max_seq_len
     prompts, single = check_prompts(prompt, vocab)

@@ -24,7 +24,8 @@ def is_greedy(temperature: float) -> bool:
     return bool(temperature < FLOAT32_TINY)
 
 
-def _is_int(value: object) -> bool:
+def is_int(value: object) -> bool:
+    """An int or a NumPy integer, not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
 
 
@@ -52,17 +53,36 @@ def scalar(value: Any) -> Any:
     return value
 
 
+def check_untraced(arguments: dict[str, Any]) -> None:
+    """Reject an argument holding a tracer: under `jax.jit` or `jax.vmap` the arguments of
+    `generate` (the model's arrays, the key, the prompt, an option) are tracers, which
+    neither its own compiled loop nor its Python lists can take. Checked before anything
+    else, which would misreport a tracer (a traced temperature is not "a finite number")."""
+    for name, value in arguments.items():
+        if not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(value)):
+            continue
+        path, leaf = next(
+            (path, leaf)
+            for path, leaf in jax.tree_util.tree_leaves_with_path(value)
+            if isinstance(leaf, jax.core.Tracer)
+        )
+        # describe() reads dtypes with NumPy, which has no name for a key dtype.
+        got = f"{leaf.dtype}[{', '.join(map(str, leaf.shape))}]"
+        if path:  # the leaf of a model or a batch of prompts that is traced
+            got = f"{name}{jax.tree_util.keystr(path)}, {got}"
+        raise TypeError(
+            f"generate got a traced {name} ({got}): it runs its own "
+            "compiled loop and returns Python lists, so call it outside jax.jit and jax.vmap, "
+            "with concrete arrays and numbers"
+        )
+
+
 def check_prompts(prompt: Any, vocab: int) -> tuple[list[Int[np.ndarray, " seq"]], bool]:
     """The prompts as int32 arrays, and whether `prompt` was a single prompt.
 
     A batch is a non-empty sequence whose items are all sequences or arrays; anything else
     is read as one prompt.
     """
-    if isinstance(prompt, jax.core.Tracer):
-        raise TypeError(
-            "generate got a traced prompt: it runs its own compiled loop and returns Python "
-            "lists, so call it outside jax.jit and jax.vmap"
-        )
     if isinstance(prompt, str | bytes):
         raise ValueError("prompt is a string: encode it into token ids with a tokenizer first")
     if isinstance(prompt, jax.Array | np.ndarray):
@@ -95,7 +115,7 @@ def _ids(prompt: Any, vocab: int, name: str) -> Int[np.ndarray, " seq"]:
     elif _is_prompt_like(prompt):
         prompt = [scalar(item) for item in prompt]
         for position, item in enumerate(prompt):
-            if not _is_int(item):
+            if not is_int(item):
                 raise ValueError(
                     f"{name} is not integers: position {position} holds {item!r} "
                     f"({type(item).__qualname__}); pass token ids as ints"
@@ -143,7 +163,7 @@ def check_options(
     vocab: int,
 ) -> None:
     """Reject each bad option with its value and the fix."""
-    if not _is_int(max_new_tokens) or int(max_new_tokens) < 1:
+    if not is_int(max_new_tokens) or int(max_new_tokens) < 1:
         raise ValueError(
             f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}: ask for at least "
             "one new token"
@@ -159,7 +179,7 @@ def check_options(
             "and sampling runs in float32: pass a smaller temperature (a very high one "
             "already samples every token almost equally)"
         )
-    if top_k is not None and (not _is_int(top_k) or not 1 <= int(top_k) <= vocab):
+    if top_k is not None and (not is_int(top_k) or not 1 <= int(top_k) <= vocab):
         raise ValueError(
             f"top_k must be an int from 1 to vocab_size={vocab}, got {top_k!r}: pass None to "
             "keep every token, or a k in that range"
@@ -169,7 +189,7 @@ def check_options(
             f"top_p must be a number in (0, 1], got {top_p!r}: pass None to keep every token, "
             "or a probability mass such as 0.9"
         )
-    if eos_id is not None and not _is_int(eos_id):
+    if eos_id is not None and not is_int(eos_id):
         raise ValueError(
             f"eos_id must be one int token id or None, got {eos_id!r}: pass a single id in "
             f"[0, {vocab}) (generate stops at one id; to stop at several, map them to one)"

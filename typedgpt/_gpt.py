@@ -12,6 +12,7 @@ from jaxtyping import Array, DTypeLike, Float, Int, PRNGKeyArray
 from ._block import Block, make_norm
 from ._config import GPTConfig
 from ._frames import submodule
+from ._generate_checks import is_int
 from ._gpt_checks import check_cache_layers, check_tokens
 from ._kv_cache import KVCache
 from ._norm import LayerNorm, RMSNorm
@@ -138,24 +139,21 @@ class GPT(TypedModule):
         half the memory and rounds each key and value it stores.
 
         Attention reads every slot of the cache at each step, so a cache sized to what a
-        generation needs decodes faster than one of `max_seq_len` slots. A `size` outside
-        `1 .. max_seq_len`, or a `dtype` typedgpt does not compute in, raises `ValueError`.
+        generation needs decodes faster than one of `max_seq_len` slots. A `size` that is
+        not an int (a NumPy integer is one) from 1 to `max_seq_len`, or a `dtype` typedgpt
+        does not compute in, raises `ValueError`.
         """
         config = self.config
         if size is None:
             size = config.max_seq_len
-        if (
-            not isinstance(size, int)
-            or isinstance(size, bool)
-            or not 1 <= size <= config.max_seq_len
-        ):
+        if not is_int(size) or not 1 <= size <= config.max_seq_len:
             raise ValueError(
                 f"size must be an int from 1 to max_seq_len={config.max_seq_len}, got {size!r}: "
                 "pass the number of positions the cache must hold"
             )
         return KVCache.empty(
             num_layers=config.num_layers,
-            max_seq_len=size,
+            max_seq_len=int(size),
             num_kv_heads=config.kv_heads,
             head_dim=config.head_dim,
             dtype=self.token_embedding.dtype if dtype is None else dtype,

@@ -77,13 +77,21 @@ class HFTokenizer(Tokenizer):
     - `bos_token`: the token that separates documents, `<|endoftext|>` by default; it must
       be in the vocabulary, else `ValueError`.
 
-    A `tokenizer` that is not a `tokenizers.Tokenizer` raises `TypeError`.
+    Ids run from 0 to the largest id of the vocabulary (`vocab_size` is one more): an id
+    that a vocabulary skips decodes as the `tokenizers` library decodes it, usually to `''`.
+    A `tokenizer` that is not a `tokenizers.Tokenizer`, or a `bos_token` that is not a
+    `str`, raises `TypeError`.
     """
 
     def __init__(self, tokenizer: tokenizers.Tokenizer, *, bos_token: str = END_OF_TEXT) -> None:
         if not isinstance(tokenizer, tokenizers.Tokenizer):
             raise TypeError(
                 f"HFTokenizer wraps a tokenizers.Tokenizer, got {type(tokenizer).__qualname__}"
+            )
+        if not isinstance(bos_token, str):
+            raise TypeError(
+                f"bos_token must be the text of a token, such as '<|endoftext|>', got "
+                f"{bos_token!r} ({type(bos_token).__qualname__}): pass the token, not its id"
             )
         bos_id = tokenizer.token_to_id(bos_token)
         if bos_id is None:
@@ -94,6 +102,9 @@ class HFTokenizer(Tokenizer):
         self._tokenizer = tokenizer
         self._bos_token = bos_token
         self._bos_id: int = bos_id
+        # vocab_size, and the count of tokens it was found for: reading the vocabulary takes
+        # tens of milliseconds, so it is read again only once tokens have been added.
+        self._size = (-1, 0)
 
     @classmethod
     def from_pretrained(
@@ -194,8 +205,14 @@ class HFTokenizer(Tokenizer):
 
     @property
     def vocab_size(self) -> int:
-        """How many ids there are, added tokens (such as `<|endoftext|>`) included."""
-        return self._tokenizer.get_vocab_size(with_added_tokens=True)
+        """One more than the largest id, added tokens (such as `<|endoftext|>`) included:
+        how many ids there are, unless the vocabulary skips some (a model for it needs a
+        row for every id up to its largest)."""
+        count = self._tokenizer.get_vocab_size(with_added_tokens=True)
+        if self._size[0] != count:
+            ids = self._tokenizer.get_vocab(with_added_tokens=True).values()
+            self._size = (count, max(ids, default=-1) + 1)
+        return self._size[1]
 
     def encode(self, text: str) -> list[int]:
         """The ids of `text`, without special tokens added (GPT-2 adds none).
@@ -224,7 +241,7 @@ class HFTokenizer(Tokenizer):
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         """The tokenizer `to_json()` described; `ValueError` when a field is missing or
-        invalid."""
+        invalid (a `bos_token` that is not a `str` included)."""
         try:
             tokenizer = tokenizers.Tokenizer.from_str(json.dumps(data["tokenizer"]))
             bos_token = data["bos_token"]
@@ -232,6 +249,12 @@ class HFTokenizer(Tokenizer):
             raise ValueError(
                 f"an 'hf' tokenizer needs fields 'tokenizer' and 'bos_token' ({error!r})"
             ) from None
+        if not isinstance(bos_token, str):
+            raise ValueError(
+                f"an 'hf' tokenizer's 'bos_token' must be the text of a token, such as "
+                f"'<|endoftext|>', got {bos_token!r} ({type(bos_token).__qualname__}): "
+                "it may be corrupt; write it with tokenizer.save(path) or tokenizer.to_json()"
+            )
         return cls(tokenizer, bos_token=bos_token)
 
     def files(self, *, model_max_length: int) -> dict[str, bytes]:

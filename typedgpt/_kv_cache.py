@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, DTypeLike, Float, Int
 
 from ._dtype import compute_dtype
+from ._generate_checks import is_int
 from ._typed import TypedModule
 
 
@@ -64,15 +65,28 @@ class KVCache(TypedModule):
         `(num_layers, max_seq_len, num_kv_heads, head_dim)`: `max_seq_len` is the number of
         slots (`kv_seq`). `GPT.init_cache` fills these in from a model's config.
 
-        `dtype` is float32, bfloat16 or float16 (float64 with JAX's 64-bit mode); any other
-        raises `ValueError`.
+        Each size must be a positive int (a NumPy integer is one), and `dtype` float32,
+        bfloat16 or float16 (float64 with JAX's 64-bit mode); anything else raises
+        `ValueError`.
         """
+        sizes = {
+            "num_layers": num_layers,
+            "max_seq_len": max_seq_len,
+            "num_kv_heads": num_kv_heads,
+            "head_dim": head_dim,
+        }
+        for name, size in sizes.items():
+            if not is_int(size) or size < 1:
+                raise ValueError(
+                    f"{name} must be a positive int, got {size!r}: pass a size of at least 1, or "
+                    "make the cache with GPT.init_cache(), which takes them from the model"
+                )
         dtype = compute_dtype(
             dtype,
             argument="dtype",
             fix="pass the model's dtype, such as jnp.float32 (the default) or jnp.bfloat16",
         )
-        shape = (num_layers, max_seq_len, num_kv_heads, head_dim)
+        shape = tuple(int(size) for size in sizes.values())
         return cls(
             keys=jnp.zeros(shape, dtype),
             values=jnp.zeros(shape, dtype),

@@ -4,7 +4,8 @@ One compiled program serves every callback: `generate` registers the caller's `o
 an id that travels into the program as an int32, and each step's `jax.debug.callback` looks
 it up by that id, so passing a new callable does not compile again. The first exception
 `on_token` raises is kept, no later token is reported, and `generate` re-raises it once the
-loop ends.
+loop ends: any `BaseException`, as `KeyboardInterrupt` and `SystemExit` are, since one that
+escaped the callback would reach the caller as JAX's `CpuCallback error`, not as itself.
 """
 
 import itertools
@@ -22,7 +23,7 @@ class Stream:
     """A caller's `on_token`, and the first exception it raised."""
 
     on_token: OnToken
-    error: Exception | None = None
+    error: BaseException | None = None
 
 
 streams: dict[int, Stream] = {}
@@ -37,5 +38,5 @@ def call_on_token(stream_id: Array, tokens: Array) -> None:
         return
     try:
         stream.on_token(np.array(tokens, np.int32))
-    except Exception as error:
+    except BaseException as error:  # Ctrl-C in on_token must reach the caller as itself
         stream.error = error

@@ -82,8 +82,10 @@ def surrogate_error(text: str, position: int) -> ValueError:
 def check_token_ids(ids: Iterable[SupportsIndex], vocab_size: int) -> list[int]:
     """`ids` as a list of ints in `0 .. vocab_size - 1`, or the error `Tokenizer.decode`
     documents."""
-    if isinstance(ids, str):
-        raise TypeError("decode takes token ids, got a str: turn text into ids with encode")
+    if isinstance(ids, str | bytes | bytearray):
+        raise TypeError(
+            f"decode takes token ids, got a {type(ids).__name__}: turn text into ids with encode"
+        )
     if hasattr(ids, "__array__"):  # NumPy, JAX: one transfer, not a device read per id
         array = np.asarray(ids)
         if array.ndim != 1:
