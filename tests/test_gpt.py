@@ -428,19 +428,23 @@ def test_token_outside_vocabulary_jit(bad_id: int) -> None:
     assert "vocab_size=27" in str(info.value)
 
 
-def test_too_long_eager_and_jit() -> None:
+@pytest.mark.parametrize(
+    ("length", "message"),
+    [(17, "tokens has 17 positions but max_seq_len is 16"), (0, "tokens is empty")],
+)
+def test_too_long_or_empty_by_every_entry(length: int, message: str) -> None:
+    """`__call__`, and the methods it compiles (`forward`, `hidden`, and `tg.explain`, which
+    runs them), eagerly and under jit: `forward` returned 17 rows, the position lookup
+    clamped, and empty tokens divided by zero."""
     model = _microgpt_model()
-    tokens = jnp.zeros((17,), dtype=jnp.int32)
-    message = "tokens has 17 positions but max_seq_len is 16"
-    with pytest.raises(ValueError, match=message):
-        model(tokens)
+    tokens = jnp.zeros((length,), dtype=jnp.int32)
+    for call in (model, model.forward, model.hidden, lambda t: tg.explain(model, t)):
+        with pytest.raises(ValueError, match=message):
+            call(tokens)
     with pytest.raises(ValueError, match=message):
         jax.jit(lambda t: model(t))(tokens)
-
-
-def test_empty_tokens() -> None:
-    with pytest.raises(ValueError, match="tokens is empty"):
-        _microgpt_model()(jnp.zeros((0,), dtype=jnp.int32))
+    with pytest.raises(ValueError, match=message):
+        jax.jit(lambda t: model.forward(t))(tokens)
 
 
 @pytest.mark.parametrize(

@@ -128,6 +128,19 @@ def _model(num_layers: int = 1) -> tg.GPT:
     return tg.GPT(config.replace(num_layers=num_layers), key=jax.random.key(0))
 
 
+def test_a_python_int_position_becomes_an_int32_scalar() -> None:
+    # The attention layer's checks expect an array: a plain 0 was refused by a private
+    # method's check ("CausalSelfAttention._write: argument "position": expected an array").
+    attention = tg.CausalSelfAttention(embed_dim=16, num_heads=4, key=jax.random.key(0))
+    zeros = jnp.zeros((8, 4, 4))
+    cache = tg.KVCache(keys=zeros, values=zeros, position=3)  # type: ignore[arg-type]
+    assert (cache.position.shape, cache.position.dtype, int(cache.position)) == ((), jnp.int32, 3)
+    _, written = attention.decode(jnp.ones((1, 16)), cache)
+    assert int(written.position) == 4
+    with pytest.raises(TypeError, match="the KVCache's position must be an integer, got bool"):
+        tg.KVCache(keys=zeros, values=zeros, position=True)  # type: ignore[arg-type]
+
+
 def test_float_position_is_refused_where_the_cache_is_made() -> None:
     cache = _empty()
     with pytest.raises(TypeError, match="the KVCache's position must be an integer, got float32"):

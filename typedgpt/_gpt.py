@@ -13,7 +13,7 @@ from ._block import Block, make_norm
 from ._config import GPTConfig
 from ._frames import submodule
 from ._generate_checks import is_int
-from ._gpt_checks import check_cache_layers, check_tokens
+from ._gpt_checks import check_cache_layers, check_length, check_tokens
 from ._kv_cache import KVCache
 from ._norm import LayerNorm, RMSNorm
 from ._state_dict import from_state_dict, state_dict
@@ -168,6 +168,7 @@ class GPT(TypedModule):
 
         `forward(tokens)` is `hidden(tokens) @ head_weight.T`. `train` feeds them to the
         head and the loss together, in chunks, so the `seq vocab` logits are never whole.
+        Empty `tokens`, or more than `max_seq_len`, raise `ValueError`, under `jax.jit` too.
         """
         x = self._embed(tokens, jnp.arange(tokens.shape[0]))
         params, static = eqx.partition(self.blocks, eqx.is_array)
@@ -240,6 +241,7 @@ class GPT(TypedModule):
     def _embed(
         self, tokens: Int[Array, " seq"], positions: Int[Array, " seq"]
     ) -> Float[Array, "seq embed"]:
+        check_length(self.config, tokens)
         vocab = self.config.vocab_size
         tokens = eqx.error_if(
             tokens,

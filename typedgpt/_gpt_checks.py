@@ -14,14 +14,8 @@ def check_tokens(
     config: GPTConfig, tokens: Array, start: Array | int, capacity: int | None = None
 ) -> None:
     """Reject bad ids and lengths with their values, where they are known (not traced)."""
+    check_length(config, tokens)
     seq, limit = tokens.shape[0], config.max_seq_len
-    if seq == 0:
-        raise ValueError("tokens is empty: pass at least one token id")
-    if seq > limit:
-        raise ValueError(
-            f"tokens has {seq} positions but max_seq_len is {limit}: "
-            "shorten the sequence or raise max_seq_len"
-        )
     if isinstance(tokens, jax.core.Tracer) or isinstance(start, jax.core.Tracer):
         return
     if int(start) < 0:
@@ -47,6 +41,19 @@ def check_tokens(
             f"token id {int(ids[bad[0]])} at position {int(bad[0])} is outside the "
             f"vocabulary [0, {config.vocab_size}): encode with a tokenizer whose "
             f"vocabulary has at most vocab_size={config.vocab_size} ids"
+        )
+
+
+def check_length(config: GPTConfig, tokens: Array) -> None:
+    """Reject empty or too long `tokens`: their length is static, so under `jax.jit` too (a
+    learned position lookup past `max_seq_len` would clamp to its last row, silently)."""
+    seq, limit = tokens.shape[0], config.max_seq_len
+    if seq == 0:
+        raise ValueError("tokens is empty: pass at least one token id")
+    if seq > limit:
+        raise ValueError(
+            f"tokens has {seq} positions but max_seq_len is {limit}: "
+            "shorten the sequence or raise max_seq_len"
         )
 
 

@@ -7,12 +7,20 @@ Shapes never change while decoding, so nothing recompiles per token. Modules are
 writing returns a new cache.
 """
 
+from typing import Any
+
+import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, DTypeLike, Float, Int
 
 from ._dtype import compute_dtype
 from ._generate_checks import is_int
 from ._typed import TypedModule
+
+
+def _int32_if_python_int(position: Any) -> Any:
+    plain = isinstance(position, int) and not isinstance(position, bool)
+    return jnp.asarray(position, jnp.int32) if plain else position
 
 
 class KVCache(TypedModule):
@@ -26,13 +34,14 @@ class KVCache(TypedModule):
       heads, and the cache holds only those.
     - `position`: a scalar int32, how many positions hold keys and values.
 
-    Build one with `GPT.init_cache` (or `KVCache.empty`). A `position` that is not an
-    integer raises `TypeError`.
+    Build one with `GPT.init_cache` (or `KVCache.empty`). A Python int `position` is made
+    an int32 scalar; one that is not an integer raises `TypeError`.
     """
 
     keys: Float[Array, "*layers kv_seq kv_heads head_dim"]
     values: Float[Array, "*layers kv_seq kv_heads head_dim"]
-    position: Int[Array, ""]
+    # A Python int becomes the int32 scalar that the attention layers' checks expect.
+    position: Int[Array, ""] = eqx.field(converter=_int32_if_python_int)
 
     def __check_init__(self) -> None:
         # Checked here, where the cache is made: a float position would fail only later, in
