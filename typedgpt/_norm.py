@@ -27,6 +27,8 @@ class RMSNorm(TypedModule, Generic[Embed]):
 
     **Arguments:** `embed_dim`, the size of `x`; `eps`, added to the mean square; `use_weight`,
     whether there is a learned gain `g` (initialised to ones; `weight` is `None` without).
+    Without a gain nothing holds `embed_dim`, so `x` of any size is normalised: its size is
+    checked against the layers around it, as in a `Block`.
     """
 
     weight: Float[Array, " embed"] | None
@@ -52,7 +54,8 @@ class LayerNorm(TypedModule, Generic[Embed]):
 
     **Arguments:** `embed_dim`, the size of `x`; `eps`, added to the variance; `use_weight`
     and `use_bias`, whether there is a learned gain `g` (initialised to ones) and shift `b`
-    (zeros); without one, `weight` or `bias` is `None` and that term is left out.
+    (zeros); without one, `weight` or `bias` is `None` and that term is left out. Without
+    both, nothing holds `embed_dim`, and `x` of any size is normalised.
     """
 
     weight: Float[Array, " embed"] | None
