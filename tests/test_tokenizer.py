@@ -362,3 +362,10 @@ def test_load_a_hugging_face_tokenizer_json(tmp_path: Path) -> None:
         ValueError, match=r"Hugging Face tokenizer\.json .*HFTokenizer\.from_pretrained"
     ):
         load_tokenizer(tmp_path / "tokenizer.json")
+    # The folder itself: not "pass FOLDER/tokenizer.json", which is refused as above.
+    with pytest.raises(IsADirectoryError) as info:
+        load_tokenizer(tmp_path)
+    assert str(info.value).endswith(
+        f"holds a Hugging Face tokenizer: load it with tg.HFTokenizer.from_pretrained("
+        f"{str(tmp_path)!r})"
+    )

@@ -60,6 +60,11 @@ def load_tokenizer(path: str | os.PathLike[str]) -> "CharTokenizer | ByteTokeniz
     if path.is_dir():
         inside = path / "tokenizer.json"
         fix = f"pass {inside}" if inside.is_file() else "name the tokenizer file in it"
+        if inside.is_file() and _is_hugging_face(inside):
+            fix = (
+                "it holds a Hugging Face tokenizer: load it with "
+                f"tg.HFTokenizer.from_pretrained({str(path)!r})"
+            )
         raise IsADirectoryError(f"{path} is a folder, not a tokenizer file: {fix}")
     if not path.is_file():
         raise FileNotFoundError(
@@ -76,3 +81,12 @@ def load_tokenizer(path: str | os.PathLike[str]) -> "CharTokenizer | ByteTokeniz
         return tokenizer_from_json(data)
     except ValueError as error:
         raise ValueError(f"{path} is not a valid tokenizer file: {error}") from error
+
+
+def _is_hugging_face(path: Path) -> bool:
+    """Whether `path` holds a `tokenizers` tokenizer.json, not one `Tokenizer.save` wrote."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "kind" not in data and "model" in data
