@@ -404,8 +404,47 @@ def test_path_indexes_lists_and_tuples() -> None:
 
 
 def test_path_of_a_copy_and_of_a_module_made_on_the_fly() -> None:
-    assert error_of(lambda: Rebuilt(inner=_linear(3, 5))(jnp.ones(3))).path == "Rebuilt > Linear"
+    made = error_of(lambda: Rebuilt(inner=_linear(3, 5))(jnp.ones(3)))
+    assert made.path == "Linear"  # no path is better than a wrong one
+    assert str(made).startswith("Linear.__call__:\n")
+    assert str(made).endswith(
+        "\n  (Linear: called from Rebuilt.__call__, not found among its fields)"
+    )
     assert error_of(lambda: Rebuilt(inner=_linear(5, 3))(jnp.ones(3))).path == "Rebuilt.inner"
+
+
+class Gate(tg.TypedModule):
+    weight: Float[Array, " embed"]
+
+    def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        return x * self.weight[None, :]
+
+
+class Gates(tg.TypedModule):
+    """Stacked gates run by lax.scan or eqx.filter_vmap, then a final gate."""
+
+    blocks: Gate  # weight (layers, embed)
+    final: Gate
+
+    def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        params, static = eqx.partition(self.blocks, eqx.is_array)
+        x = jax.lax.scan(lambda h, p: (eqx.combine(p, static)(h), None), x, params)[0]
+        return self.final(x)
+
+    def mapped(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        return self.final(eqx.filter_vmap(lambda gate: gate(x))(self.blocks).sum(0))
+
+
+def test_a_sliced_layer_is_not_named_by_a_field_that_looks_like_it() -> None:
+    # A layer of `blocks`, sliced by the scan or vmap, has the shapes of `final`.
+    gates = Gates(blocks=Gate(jnp.ones((3, 7))), final=Gate(jnp.ones(7)))  # type: ignore[shape]
+    for method in ("__call__", "mapped"):
+        error = error_of(lambda: getattr(gates, method)(jnp.ones((5, 11))))  # noqa: B023
+        assert error.path == "Gate"
+        assert str(error).startswith("Gate.__call__:\n")
+        assert str(error).endswith(
+            f"(Gate: called from Gates.{method}, not found among its fields)"
+        )
 
 
 # Paths inside a GPT: the scan over stacked layers, and generation's unstacked layers
@@ -673,6 +712,57 @@ def test_symbolic_axis_of_a_dim_bound_later_names_the_fix() -> None:
         "bound before it: a symbolic axis may use only dims of the fields, of earlier "
         "arguments or of its own annotation"
     )
+
+
+class Heads(tg.TypedModule):
+    """Symbolic axes that read the call's arguments: a field through `self`, and ints."""
+
+    num_heads: int = eqx.field(static=True)
+
+    def __call__(
+        self, x: Float[Array, "seq {self.num_heads} head"]
+    ) -> Float[Array, "seq {self.num_heads} head"]:
+        return x
+
+    def split(self, x: Float[Array, "seq {n}"], n: int) -> Float[Array, "seq {n}"]:
+        return x
+
+    def drop(
+        self, x: Float[Array, "seq head"], k: int, rest: Float[Array, "seq-k head"]
+    ) -> Float[Array, "seq-k head"]:
+        return x[k:] + rest
+
+
+def test_symbolic_axis_may_use_the_arguments_of_the_call() -> None:
+    heads = Heads(num_heads=3)
+    assert heads(jnp.ones((5, 3, 7))).shape == (5, 3, 7)
+    assert heads.split(jnp.ones((5, 11)), 11).shape == (5, 11)
+    assert heads.drop(jnp.ones((5, 7)), 2, jnp.ones((3, 7))).shape == (3, 7)
+    error = error_of(lambda: heads(jnp.ones((5, 2, 7))))
+    assert str(error) == (
+        "Heads.__call__:\n"
+        '  axis "{self.num_heads}" should be 3 but is 2 in argument "x" (float32[5, 2, 7])\n'
+        '  argument "x": expected (seq, {self.num_heads}, head) = (5, 3, 7), '
+        "got float32[5, 2, 7]"
+    )
+    assert (error.axis, error.expected, error.received) == ("{self.num_heads}", 3, 2)
+    assert error_of(lambda: heads.split(jnp.ones((5, 11)), 13)).axis == "{n}"
+    error = error_of(lambda: heads.drop(jnp.ones((5, 7)), 2, jnp.ones((4, 7))))
+    assert (error.axis, error.expected, error.received) == ("seq-k", 3, 4)
+
+
+class Either(tg.TypedModule):
+    def __call__(
+        self, x: Float[Array, "n 2*n"] | Float[Array, "a b"], y: Float[Array, " n"]
+    ) -> Float[Array, " n"]:
+        return y
+
+
+def test_a_union_member_that_fails_binds_no_dims() -> None:
+    # x is (a, b): the first member, which would bind n = 5, fails and binds nothing.
+    assert Either()(jnp.ones((5, 7)), jnp.ones(11)).shape == (11,)
+    assert Either()(jnp.ones((5, 10)), jnp.ones(5)).shape == (5,)
+    assert error_of(lambda: Either()(jnp.ones((5, 10)), jnp.ones(11))).axis == "n"
 
 
 class Parent(tg.TypedModule):
@@ -961,6 +1051,46 @@ def test_static_class_and_property_wrappers_keep_their_kind() -> None:
     assert getattr(attributes["first_row"].fget, "__typedgpt_checked__", False)
     result: Any = Layer.plain("3")  # type: ignore[arg-type]
     assert result == "3"  # no array annotation: not checked
+
+
+# Methods wrapped by a transform
+
+
+class Jitted(tg.TypedModule):
+    weight: Float[Array, " embed"]
+    inner: Scale
+
+    @eqx.filter_jit
+    def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        return self.inner(x * self.weight[None, :])
+
+
+def test_a_filter_jit_method_is_checked_outside_the_jit() -> None:
+    jitted = Jitted(weight=jnp.ones(7), inner=Scale(weight=jnp.ones(7)))
+    assert jitted(jnp.ones((5, 7))).shape == (5, 7)
+    error = error_of(lambda: jitted(jnp.ones((5, 11))))
+    assert (error.path, error.what, error.axis) == ("Jitted", 'argument "x"', "embed")
+    # Inside the jit the module is rebuilt; its field is found by its shapes.
+    broken = Jitted(weight=jnp.ones(7), inner=Scale(weight=jnp.ones(11)))
+    assert error_of(lambda: broken(jnp.ones((5, 7)))).path == "Jitted.inner"
+
+
+def test_other_wrappers_that_hide_array_annotations_are_refused() -> None:
+    with pytest.raises(TypeError) as excinfo:
+
+        class Mapped(tg.TypedModule):
+            weight: Float[Array, " embed"]
+
+            @eqx.filter_vmap
+            def __call__(self, x: Float[Array, " embed"]) -> Float[Array, " embed"]:
+                return x * self.weight
+
+    assert not isinstance(excinfo.value, TypeCheckError)
+    assert str(excinfo.value) == (
+        "Mapped.__call__ cannot be checked: it is wrapped by _VmapWrapper, which may change "
+        "the shapes it is called with: apply the transform where the method is called, or "
+        "inside it; a jit may also be @eqx.filter_jit, which is checked outside the jit"
+    )
 
 
 # Methods without array annotations are untouched

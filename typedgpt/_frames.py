@@ -2,8 +2,9 @@
 
 Each checked method call pushes a frame naming its module by its attribute path from the
 outermost checked call (`GPT.blocks[*].attn.qkv_proj`), as `ShapeError` messages show it:
-found among the caller's fields by identity, else as the one module of its type and shapes,
-or named by `submodule()` for a module rebuilt on the fly. While `recording()` (for
+found among the caller's fields by identity, else as the one module of its type and shapes
+(unless a stacked field could hold it), or named by `submodule()` for a module rebuilt on
+the fly. One not found is named by its class alone, never guessed. While `recording()` (for
 `explain`), each frame also keeps the calls it made, the dims it bound, and its arguments
 and result as shapes and dtypes.
 """
@@ -53,6 +54,7 @@ class _Frame:
         self.name = name  # given by `submodule()`: the attribute path below the parent
         self.scan_length = scan_length
         self._path: str | None = None if owner is None else self.owner
+        self.lost: str | None = None  # the caller's `Class.method`, when not found in it
         # Filled only while recording for `explain`.
         self.calls: list[_Frame] | None = None
         self.dims: dict[str, Any] = {}
@@ -85,9 +87,13 @@ def _path_of(frame: _Frame) -> str:
     found = _find(parent.module, frame.module)
     if found is not None:
         return base + found
-    if type(frame.module) is type(parent.module):
+    if type(frame.module) is type(parent.module) and _shapes(frame.module) == _shapes(
+        parent.module
+    ):
         return base  # the same module rebuilt, as when a method runs itself under jax.jit
-    return f"{base} > {type(frame.module).__name__}"
+    # Not found: no path rather than a guess. The class names it, and a note says where.
+    frame.lost = parent.where
+    return type(frame.module).__name__
 
 
 def _submodules(node: Any, prefix: str, depth: int) -> Iterator[tuple[str, Any]]:
@@ -113,18 +119,36 @@ def _submodules(node: Any, prefix: str, depth: int) -> Iterator[tuple[str, Any]]
 
 def _find(parent: Any, module: Any) -> str | None:
     """Where `module` lies inside `parent`: by identity, else the one module of its type and
-    shapes (a copy, as `eqx.filter_vmap` makes); `None` when neither finds it."""
+    shapes (a copy, as `eqx.filter_jit` makes), unless another of its type could hold it
+    stacked (`lax.scan` and `eqx.filter_vmap` slice layers, which then may look like another
+    field); `None` when neither finds it."""
     candidates = list(_submodules(parent, "", depth=8))
     for suffix, child in candidates:
         if child is module:
             return suffix
     signature = _shapes(module)
-    alike = [
-        suffix
-        for suffix, child in candidates
-        if type(child) is type(module) and _shapes(child) == signature
-    ]
-    return alike[0] if len(alike) == 1 else None
+    alike = [c for c in candidates if type(c[1]) is type(module)]
+    same = [suffix for suffix, child in alike if _shapes(child) == signature]
+    if len(same) != 1 or any(_stacks(_shapes(child), signature) for _, child in alike):
+        return None
+    return same[0]
+
+
+def _stacks(outer: tuple[Any, ...], inner: tuple[Any, ...]) -> bool:
+    """Whether `outer` is `inner` with axes in front of each array: a stack of it."""
+    if outer[0] != inner[0] or len(outer) != len(inner):
+        return False
+    stacked = False
+    for (outer_shape, outer_dtype), (shape, dtype) in zip(outer[1:], inner[1:], strict=True):
+        if outer_shape is None or shape is None:
+            if (outer_shape, outer_dtype) != (shape, dtype):
+                return False
+            continue
+        extra = len(outer_shape) - len(shape)
+        if extra < 1 or outer_dtype != dtype or tuple(outer_shape[extra:]) != tuple(shape):
+            return False
+        stacked = True
+    return stacked
 
 
 def _shapes(module: Any) -> tuple[Any, ...]:

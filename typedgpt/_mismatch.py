@@ -2,16 +2,18 @@
 
 `mismatch` checks a value against its hint by jaxtyping's rules, with beartype for what is
 not an array, and returns a `Failure` (the item that failed, its hint, and why) or `None`.
-Lists, `tuple[X, ...]`, dicts and `PyTree`s of arrays are checked item by item, and a
-symbolic axis (`2*embed`) may use a dim named later in its own annotation.
+Lists, `tuple[X, ...]`, dicts and `PyTree`s of arrays are checked item by item; a member of a
+union that fails binds no dims; a symbolic axis (`2*embed`) may use a dim named later in its
+own annotation, and the call's arguments by name (`{self.num_heads}`, `seq-k`).
 """
 
 import collections.abc
+import contextlib
 import dataclasses
 import re
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,7 @@ from beartype.door import is_bearable
 from jaxtyping._array_types import _MetaAbstractArray, _NamedDim, _SymbolicDim
 from jaxtyping._pytree_type import _MetaPyTree
 from jaxtyping._storage import get_shape_memo as _untyped_get_shape_memo
+from jaxtyping._storage import set_shape_memo
 
 # jaxtyping's dim memo for the current call: (single dims, variadic dims, pytree dims, args).
 get_shape_memo: Callable[[], tuple[dict[str, int], dict[str, tuple[bool, Any]], Any, Any]] = (
@@ -104,11 +107,19 @@ class UnboundSymbolicDim(TypeError):
     """An annotation's symbolic axis (`2*embed`) uses a dim that nothing has bound yet."""
 
 
+def symbolic_size(elem: str, dims: Mapping[str, Any]) -> Any:
+    """The size symbolic axis `elem` asks for, as jaxtyping computes it: `{...}` parts are
+    formatted with the call's arguments (`{self.num_heads}`), then the expression is evaluated
+    with `dims` and, for names that are no dim, the arguments (`seq-k` with an int `k`)."""
+    arguments = get_shape_memo()[3]
+    return eval(eval(f"f'{elem}'", dict(arguments)), {**arguments, **dims})
+
+
 def _bind_for_symbolic(hint: Any, shape: tuple[int, ...]) -> None:
     """Bind the named dims of `hint` from `shape` before jaxtyping reads it, so that a
     symbolic axis may use a dim named after it in the same annotation (`"2*embed embed"`,
     which jaxtyping alone cannot evaluate); raise `UnboundSymbolicDim` for one that uses a
-    dim bound nowhere yet."""
+    name bound nowhere yet, or that is no size."""
     symbolic = [dim for dim in hint.dims if isinstance(dim, _SymbolicDim)]
     if not symbolic:
         return
@@ -119,13 +130,34 @@ def _bind_for_symbolic(hint: Any, shape: tuple[int, ...]) -> None:
             memo.setdefault(dim.name, size)
     for dim in symbolic:
         try:
-            eval(dim.elem, dict(memo))
+            size = symbolic_size(dim.elem, memo)
         except NameError as error:
             raise UnboundSymbolicDim(
                 f'axis "{dim.elem}" uses {error.name}, which is not bound before it: '
                 f"a symbolic axis may use only dims of the fields, of earlier arguments or "
                 "of its own annotation"
             ) from None
+        if not isinstance(size, int | np.integer) or isinstance(size, bool):
+            raise UnboundSymbolicDim(
+                f'axis "{dim.elem}" is {describe(size)}, not a size: a symbolic axis must '
+                "compute an int (under jax.jit, make the arguments it uses static)"
+            )
+
+
+@contextlib.contextmanager
+def _arguments_as_dims(hint: Any) -> Iterator[None]:
+    """While jaxtyping checks `hint`, let its symbolic axes read the call's arguments by name,
+    as `symbolic_size` does: each argument that no dim is named after stands in the memo."""
+    single, _, _, arguments = get_shape_memo()
+    symbolic = any(isinstance(dim, _SymbolicDim) for dim in hint.dims)
+    added = [name for name in arguments if name not in single] if symbolic else []
+    single.update((name, arguments[name]) for name in added)
+    try:
+        yield
+    finally:
+        single = get_shape_memo()[0]  # jaxtyping puts a copy back when a check fails
+        for name in added:
+            single.pop(name, None)
 
 
 def _pairs(hint: Any, shape: tuple[int, ...]) -> list[tuple[Any, int]]:
@@ -160,7 +192,8 @@ def _array_mismatch(value: Any, hint: Any) -> Failure | None:
     shaped = hasattr(value, "shape") and hasattr(value, "dtype")
     if shaped:
         _bind_for_symbolic(hint, tuple(value.shape))
-    reason = hint.__instancecheck_str__(value)
+    with _arguments_as_dims(hint):
+        reason = hint.__instancecheck_str__(value)
     if not reason:
         return None
     return Failure(value, hint, reason, of_array=shaped)
@@ -221,17 +254,22 @@ def mismatch(value: Any, hint: Any) -> Failure | None:
         return _array_mismatch(value, hint)
     origin = typing.get_origin(hint)
     if origin is typing.Union or origin is types.UnionType:
-        failures = []
+        # Each member binds on a copy of the memo: only the one that matches keeps its dims.
+        before = tuple(dict(memo) for memo in get_shape_memo())
+        failures: list[tuple[Failure, tuple[Any, ...]]] = []
         for member in typing.get_args(hint):
             failure = mismatch(value, member)
             if failure is None:
                 return None
-            failures.append(failure)
+            failures.append((failure, get_shape_memo()))
+            set_shape_memo(*(dict(memo) for memo in before))
         # The member whose kind of array the value is says most, then any array member.
-        arrays = [f for f in failures if f.of_array] or [
-            f for f in failures if mentions_array(f.hint)
+        arrays = [f for f in failures if f[0].of_array] or [
+            f for f in failures if mentions_array(f[0].hint)
         ]
-        return (arrays or failures)[0]
+        chosen, memos = (arrays or failures)[0]
+        set_shape_memo(*memos)  # the dims it bound, for the message only
+        return chosen
     if origin is tuple:
         args = typing.get_args(hint)
         if args and args[-1] is not Ellipsis:

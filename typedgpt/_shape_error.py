@@ -25,7 +25,7 @@ from jaxtyping._array_types import (
     _SymbolicDim,
 )
 
-from ._mismatch import Failure, _pairs, describe, get_shape_memo
+from ._mismatch import Failure, _pairs, describe, get_shape_memo, symbolic_size
 
 
 class ShapeError(TypeCheckError):
@@ -97,7 +97,7 @@ def _conflict(hint: Any, shape: tuple[int, ...], memo: dict[str, int], variadic:
                 return _Conflict(str(dim.size), dim.size, size, "fixed")
         elif isinstance(dim, _SymbolicDim):
             try:
-                want = eval(dim.elem, dict(local))
+                want = symbolic_size(dim.elem, local)
             except Exception:
                 continue
             if want != size:
@@ -131,7 +131,7 @@ def _expected(hint: Any, memo: dict[str, int], variadic: Any) -> str:
         elif isinstance(dim, _SymbolicDim):
             names.append(dim.elem)
             try:
-                sizes.append(str(eval(dim.elem, dict(memo))))
+                sizes.append(str(symbolic_size(dim.elem, memo)))
             except Exception:
                 sizes.append("?")
         elif isinstance(dim, _NamedDim):

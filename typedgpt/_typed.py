@@ -24,6 +24,7 @@ switches them off.
 
 import contextlib
 import functools
+import inspect
 import os
 import types
 import typing
@@ -32,10 +33,11 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import equinox as eqx
+from equinox._jit import _JitWrapper
 from jaxtyping._storage import pop_shape_memo, push_shape_memo
 
 from ._frames import _Frame, _local, _open, _record, _stack
-from ._hints import _arguments, _Kind, _make_plan, _Plan
+from ._hints import _arguments, _Kind, _make_plan, _names_an_array_type, _Plan
 from ._mismatch import Failure, UnboundSymbolicDim, get_shape_memo, mismatch
 from ._shape_error import ShapeError, shape_error
 
@@ -132,6 +134,8 @@ def _error(
     notes = []
     outer: _Frame | None = frame
     while outer is not None:
+        if outer.path and outer.lost is not None:
+            notes.append(f"{outer.path}: called from {outer.lost}, not found among its fields")
         if outer.scan_length is not None:
             count = outer.scan_length
             layers = f"{count} stacked layer{'' if count == 1 else 's'}"
@@ -145,16 +149,17 @@ def _error(
 # Wrapping the methods.
 
 
-def _checked(fn: _F, owner: type, kind: _Kind) -> _F:
+def _checked(fn: _F, run: Callable[..., Any], owner: type, kind: _Kind) -> _F:
     """Wrap `fn`, a `kind` of function defined in `owner`, so each call checks fields,
-    arguments and return in one dim scope."""
+    arguments and return in one dim scope; the call runs `run` (`fn`, or its jit)."""
     plans: dict[type, _Plan | None] = {}
     bound = kind != "staticmethod"  # takes the module or class first
+    signature = inspect.signature(fn)
 
     @functools.wraps(fn)
     def checked(*args: Any, **kwargs: Any) -> Any:
         if not _enabled or (bound and not args):
-            return fn(*args, **kwargs)  # unchecked, or a call that Python refuses
+            return run(*args, **kwargs)  # unchecked, or a call that Python refuses
         first: Any = args[0] if bound else None  # the module, its class, or nothing
         if kind == "staticmethod":
             cls = owner
@@ -165,11 +170,11 @@ def _checked(fn: _F, owner: type, kind: _Kind) -> _F:
         except KeyError:
             plan = plans[cls] = _make_plan(cls, fn, kind)
         if plan is None:
-            return fn(*args, **kwargs)
+            return run(*args, **kwargs)
         # Not the method `cls` has under this name: a base class's, run through super().
         overridden = kind == "method" and getattr(cls, fn.__name__, None) is not checked
         frame = _open(first, cls, fn.__name__, kind, owner if overridden else None)
-        push_shape_memo({})
+        push_shape_memo(_by_name(signature, args, kwargs))
         try:
             sources: dict[str, tuple[str, Any]] = {}
             for name, hint in plan.fields:
@@ -177,7 +182,7 @@ def _checked(fn: _F, owner: type, kind: _Kind) -> _F:
             arguments = _arguments(plan, args[1:] if bound else args, kwargs)
             for _, value, hint, what in arguments:
                 _check(value, hint, what, frame, sources)
-            out = fn(*args, **kwargs)
+            out = run(*args, **kwargs)
             if plan.returns is not None:
                 _check(out, plan.returns, "the return value", frame, sources)
             if frame.calls is not None:
@@ -192,6 +197,17 @@ def _checked(fn: _F, owner: type, kind: _Kind) -> _F:
     return typing.cast(_F, checked)
 
 
+def _by_name(signature: inspect.Signature, args: Any, kwargs: Any) -> dict[str, Any]:
+    """The call's arguments by parameter name (`self` too), defaults included, for symbolic
+    axes such as `{self.num_heads}` or `seq-k`; none for a call Python will refuse."""
+    try:
+        call = signature.bind(*args, **kwargs)
+    except TypeError:
+        return {}
+    call.apply_defaults()
+    return call.arguments
+
+
 def _wrappable(fn: Any) -> typing.TypeGuard[types.FunctionType]:
     """Whether `fn` is a function with annotations, not wrapped yet."""
     return (
@@ -201,17 +217,41 @@ def _wrappable(fn: Any) -> typing.TypeGuard[types.FunctionType]:
     )
 
 
-def _wrap(value: Any, owner: type) -> Any:
-    """`value`, an attribute of `owner`, with its function checked; `None` if it has none."""
-    if isinstance(value, property) and _wrappable(value.fget):
-        return value.getter(_checked(value.fget, owner, "property"))
-    if isinstance(value, staticmethod) and _wrappable(value.__func__):
-        return staticmethod(_checked(value.__func__, owner, "staticmethod"))
-    if isinstance(value, classmethod) and _wrappable(value.__func__):
-        return classmethod(_checked(value.__func__, owner, "classmethod"))
+def _target(value: Any, owner: type, name: str) -> tuple[Any, Callable[..., Any]] | None:
+    """The function to read annotations from and what to run: `value` itself, or the
+    function `eqx.filter_jit` wraps, checked outside the jit (the jit keeps every shape, so
+    the checks read the same shapes the function gets). Any other wrapper that hides array
+    annotations may change the shapes it is called with: it raises `TypeError`."""
+    if isinstance(value, _JitWrapper):
+        return (value.__wrapped__, value) if _wrappable(value.__wrapped__) else None
     if _wrappable(value):
-        return _checked(value, owner, "method")
+        return value, value
+    if isinstance(value, types.FunctionType) or not hasattr(value, "__wrapped__"):
+        return None
+    inner = inspect.unwrap(value)
+    annotations = getattr(inner, "__annotations__", None) or {}
+    if any(_names_an_array_type(hint) for hint in annotations.values()):
+        raise TypeError(
+            f"{owner.__name__}.{name} cannot be checked: it is wrapped by "
+            f"{type(value).__name__}, which may change the shapes it is called with: apply "
+            "the transform where the method is called, or inside it; a jit may also be "
+            "@eqx.filter_jit, which is checked outside the jit"
+        )
     return None
+
+
+def _wrap(value: Any, owner: type, name: str) -> Any:
+    """`value`, an attribute `name` of `owner`, with its function checked; `None` if it has
+    none."""
+    if isinstance(value, property):
+        target = _target(value.fget, owner, name)
+        return None if target is None else value.getter(_checked(*target, owner, "property"))
+    if isinstance(value, staticmethod | classmethod):
+        kind: _Kind = "staticmethod" if isinstance(value, staticmethod) else "classmethod"
+        target = _target(value.__func__, owner, name)
+        return None if target is None else type(value)(_checked(*target, owner, kind))
+    target = _target(value, owner, name)
+    return None if target is None else _checked(*target, owner, "method")
 
 
 class TypedModule(eqx.Module):
@@ -237,9 +277,10 @@ class TypedModule(eqx.Module):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        fields = inspect.get_annotations(cls)  # a field's default is no method
         for name, value in list(vars(cls).items()):
-            if name.startswith("__") and name != "__call__":
+            if (name.startswith("__") and name != "__call__") or name in fields:
                 continue
-            checked = _wrap(value, cls)
+            checked = _wrap(value, cls, name)
             if checked is not None:
                 setattr(cls, name, checked)
