@@ -450,8 +450,18 @@ def test_too_long_or_empty_by_every_entry(length: int, message: str) -> None:
 @pytest.mark.parametrize(
     ("shape", "dtype", "reason"),
     [
-        ((4,), "float32", r"expected an Int array, got float32\[4\]"),
-        ((2, 4), "int32", r"got int32\[2, 4\] \(2 axes, not 1\)"),
+        (
+            (4,),
+            "float32",
+            r"expected an Int array, got float32\[4\]: cast it with "
+            r"\.astype\(jnp\.int32\)(\n|$)",
+        ),
+        (
+            (2, 4),
+            "int32",
+            r"got int32\[2, 4\] \(2 axes, not 1\): for a batch, map the call "
+            r"over its first axis with jax\.vmap(\n|$)",
+        ),
     ],
 )
 def test_tokens_of_wrong_type(shape: tuple[int, ...], dtype: str, reason: str) -> None:

@@ -101,7 +101,7 @@ BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
     (
         "int into Float",
         lambda: _layer()(jnp.ones(IN, jnp.int32)),
-        ['argument "x": expected a Float array, got int32[5]'],
+        ['argument "x": expected a Float array, got int32[5]: cast it with .astype(jnp.float32)'],
     ),
     (
         "numpy array",

@@ -234,7 +234,10 @@ BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
     (
         "int input",
         lambda: _mlp()(jnp.ones((SEQ, EMBED), jnp.int32)),
-        ['MLP.__call__:\n  argument "x": expected a Float array, got int32[11, 5]'],
+        [
+            'MLP.__call__:\n  argument "x": expected a Float array, got int32[11, 5]'
+            ": cast it with .astype(jnp.float32)"
+        ],
     ),
 ]
 

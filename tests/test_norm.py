@@ -256,7 +256,10 @@ BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
     (
         "layernorm int input",
         lambda: tg.LayerNorm(EMBED)(jnp.ones(EMBED, jnp.int32)),
-        ['LayerNorm.__call__:\n  argument "x": expected a Float array, got int32[13]'],
+        [
+            'LayerNorm.__call__:\n  argument "x": expected a Float array, got int32[13]'
+            ": cast it with .astype(jnp.float32)"
+        ],
     ),
 ]
 

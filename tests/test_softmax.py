@@ -110,7 +110,10 @@ def test_int_input_is_rejected() -> None:
     with pytest.raises(TypeCheckError) as excinfo:
         tg.Softmax()(jnp.arange(5))
     message = str(excinfo.value)
-    assert message == 'Softmax.__call__:\n  argument "x": expected a Float array, got int32[5]'
+    assert (
+        message == 'Softmax.__call__:\n  argument "x": expected a Float array, got int32[5]'
+        ": cast it with .astype(jnp.float32)"
+    )
 
 
 def test_numpy_input_is_rejected() -> None:

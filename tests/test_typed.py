@@ -238,6 +238,7 @@ def test_wrong_rank_shows_the_expected_dims() -> None:
 def test_wrong_dtype() -> None:
     assert message_of(lambda: Scale(weight=jnp.ones(5))(jnp.ones((3, 5), jnp.int32))) == (
         'Scale.__call__:\n  argument "x": expected a Float array, got int32[3, 5]'
+        ": cast it with .astype(jnp.float32)"
     )
 
 
@@ -550,6 +551,7 @@ def test_tuple_return_names_the_item() -> None:
 def test_union_reports_its_array_member() -> None:
     assert message_of(lambda: Gain(gain=jnp.arange(3))(jnp.ones(3))) == (
         'Gain.__call__:\n  field "gain": expected a Float array, got int32[3]'
+        ": cast it with .astype(jnp.float32)"
     )
 
 
@@ -1102,7 +1104,10 @@ def test_methods_without_array_annotations_are_not_checked() -> None:
     assert plain.count("abcd") == 4  # type: ignore[arg-type]
     assert plain.helper("anything") == "anything"  # type: ignore[no-untyped-call]
     message = message_of(lambda: plain(jnp.ones(3)))
-    assert message == 'Plain.__call__:\n  field "weight": expected a Float array, got int32[3]'
+    assert (
+        message == 'Plain.__call__:\n  field "weight": expected a Float array, got int32[3]'
+        ": cast it with .astype(jnp.float32)"
+    )
 
 
 def test_unannotated_methods_are_not_wrapped() -> None:

@@ -157,10 +157,17 @@ def _tuple(items: list[str]) -> str:
     return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
+# The dtype to cast to, for an array of another kind than an annotation's.
+_CASTS = {"Int": "jnp.int32", "Integer": "jnp.int32", "Float": "jnp.float32", "Bool": "bool"}
+
+
 def _rank_note(hint: Any, shape: tuple[int, ...]) -> str:
     want = len(hint.dims)
     if hint.index_variadic is None and len(shape) != want:
-        return f" ({len(shape)} {'axis' if len(shape) == 1 else 'axes'}, not {want})"
+        # One axis more is most often a batch: the layers take one example, as Equinox's do.
+        batch = ": for a batch, map the call over its first axis with jax.vmap"
+        fix = batch if want and len(shape) == want + 1 else ""
+        return f" ({len(shape)} {'axis' if len(shape) == 1 else 'axes'}, not {want}){fix}"
     if hint.index_variadic is not None and len(shape) < want - 1:
         return f" ({len(shape)} {'axis' if len(shape) == 1 else 'axes'}, not {want - 1} or more)"
     return ""
@@ -188,7 +195,9 @@ def shape_error(
     elif failure.reason.startswith("this array has dtype"):
         kind = hint.dtype.__name__
         article = "an" if kind[0] in "AEIOU" else "a"
-        lines.append(f"  {what}: expected {article} {kind} array, got {describe(value)}")
+        cast = _CASTS.get(kind)
+        fix = f": cast it with .astype({cast})" if cast else ""
+        lines.append(f"  {what}: expected {article} {kind} array, got {describe(value)}{fix}")
     else:
         conflict = _conflict(hint, value.shape, memo, variadic)
         if conflict is not None:
