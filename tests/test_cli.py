@@ -769,18 +769,16 @@ def test_sample_names_the_option_that_keeps_newlines(
     assert err.endswith(" (train with --mode stream to keep newlines)\n")
 
 
-@pytest.mark.parametrize("model_vocab", [3, 5])
-def test_sample_refuses_a_tokenizer_of_another_vocabulary(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], model_vocab: int
+def test_sample_refuses_a_tokenizer_larger_than_the_vocabulary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A checkpoint whose tokenizer has more ids than the model (a prompt id would index
-    past the embedding) or fewer (a sampled id could not be decoded) is refused up front."""
+    """A prompt id would index past the embedding: refused before any output."""
     import jax
 
     import typedgpt as tg
 
     tokenizer = tg.CharTokenizer.from_text("abc")  # a, b, c and BOS
-    config = tg.GPTConfig.microgpt(vocab_size=model_vocab)
+    config = tg.GPTConfig.microgpt(vocab_size=3)
     tg.save_checkpoint(
         tmp_path, tg.GPT(config, key=jax.random.key(0)), tokenizer_json=tokenizer.to_json()
     )
@@ -788,8 +786,40 @@ def test_sample_refuses_a_tokenizer_of_another_vocabulary(
     captured = capsys.readouterr()
     assert (captured.out, captured.err) == (
         "",
-        f"typedgpt sample: error: the tokenizer has 4 token ids but the model's vocabulary "
-        f"is {model_vocab}: sample a model with the tokenizer it was trained with\n",
+        "typedgpt sample: error: the tokenizer has 4 token ids but the model's vocabulary "
+        "is 3: sample a model with the tokenizer it was trained with\n",
+    )
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_sample_a_vocabulary_padded_past_the_tokenizer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tied: bool
+) -> None:
+    """Rows past the tokenizer's ids (as GPT-2's 50257 ids padded to 50304) are never
+    sampled: greedy sampling picks the likeliest of the tokenizer's ids only."""
+    import jax
+    import jax.numpy as jnp
+
+    import typedgpt as tg
+
+    tokenizer = tg.CharTokenizer.from_text("abc")  # a, b, c and BOS (3)
+    config = tg.GPTConfig.gpt2(
+        vocab_size=9, num_layers=1, embed_dim=8, num_heads=2, max_seq_len=16
+    ).replace(tie_embeddings=tied)
+    model = tg.GPT(config, key=jax.random.key(1))
+    tg.save_checkpoint(tmp_path, model, tokenizer_json=tokenizer.to_json())
+    ids = [tokenizer.bos_id, *tokenizer.encode("ab")]
+    for _ in range(6):  # greedy over the first four logits, to BOS or 6 tokens
+        ids.append(int(jnp.argmax(model(jnp.asarray(ids))[-1, :4])))
+        if ids[-1] == tokenizer.bos_id:
+            break
+    options = ["--prompt=ab", "--temperature=0", "--max-new-tokens=6", "--num-samples=1"]
+    assert cli.main(["sample", f"--checkpoint={tmp_path}", *options]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "ab" + tokenizer.decode(ids[3:]) + "\n"
+    assert captured.err == (
+        "typedgpt sample: note: the model has 9 token ids and its tokenizer 4: sampling only "
+        "the tokenizer's\n"
     )
 
 

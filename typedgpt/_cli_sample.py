@@ -93,12 +93,8 @@ def _stream_samples(
 
     from ._generate_checks import check_options
 
+    model = _fit_vocabulary(model, tokenizer, args.command)
     vocab = model.config.vocab_size
-    if tokenizer.vocab_size != vocab:  # ids one has that the other cannot read
-        raise ValueError(
-            f"the tokenizer has {tokenizer.vocab_size} token ids but the model's vocabulary "
-            f"is {vocab}: sample a model with the tokenizer it was trained with"
-        )
     key = jax.random.key(args.seed)
     requested = _max_new_tokens(args)
     # Every option is checked before the first sample starts printing.
@@ -141,6 +137,34 @@ def _stream_samples(
         stream.finish(tokens)
         if index + 1 < args.num_samples:
             print("---")
+
+
+def _fit_vocabulary(model: Any, tokenizer: Any, command: str) -> Any:
+    """`model`, or, when its vocabulary is padded past the tokenizer's ids (GPT-2's 50257
+    ids in 50304 rows, say), the model without the padded rows: their ids could be sampled
+    but not decoded. A tokenizer with more ids than the model is refused."""
+    import dataclasses
+
+    import typedgpt as tg
+
+    ids, rows = tokenizer.vocab_size, model.config.vocab_size
+    if ids > rows:
+        raise ValueError(
+            f"the tokenizer has {ids} token ids but the model's vocabulary is {rows}: sample "
+            "a model with the tokenizer it was trained with"
+        )
+    if ids == rows:
+        return model
+    print(
+        f"typedgpt {command}: note: the model has {rows} token ids and its tokenizer {ids}: "
+        f"sampling only the tokenizer's",
+        file=sys.stderr,
+    )
+    tensors = model.state_dict()
+    for name in ("wte.weight", "lm_head.weight"):
+        if name in tensors:
+            tensors[name] = tensors[name][:ids]
+    return tg.GPT.from_state_dict(dataclasses.replace(model.config, vocab_size=ids), tensors)
 
 
 class _TextStream:
