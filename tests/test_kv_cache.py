@@ -137,6 +137,8 @@ def test_a_python_int_position_becomes_an_int32_scalar() -> None:
     assert (cache.position.shape, cache.position.dtype, int(cache.position)) == ((), jnp.int32, 3)
     _, written = attention.decode(jnp.ones((1, 16)), cache)
     assert int(written.position) == 4
+    numpy_int = tg.KVCache(keys=zeros, values=zeros, position=np.int64(3))  # type: ignore[arg-type]
+    assert (numpy_int.position.shape, numpy_int.position.dtype) == ((), jnp.int32)
     with pytest.raises(TypeError, match="the KVCache's position must be an integer, got bool"):
         tg.KVCache(keys=zeros, values=zeros, position=True)  # type: ignore[arg-type]
 

@@ -20,7 +20,7 @@ from typing import NamedTuple, Self, final
 import numpy as np
 import numpy.typing as npt
 
-from ._text import TextMode, check_mode, check_text, numbered_lines
+from ._text import TextMode, check_mode, check_text, is_int, numbered_lines
 from ._tokenizer import Tokenizer
 
 
@@ -145,7 +145,7 @@ class TextDataset:
         mode a window can start anywhere, so nothing is cut and this is 0. A `seq_len` that
         is not a positive int raises `ValueError`.
         """
-        if not _is_int(seq_len) or seq_len < 1:
+        if not is_int(seq_len) or seq_len < 1:
             raise ValueError(f"seq_len must be a positive int, got {seq_len!r}")
         seq_len = int(seq_len)
         if self.mode == "stream" or self.num_targets == 0:
@@ -167,7 +167,7 @@ class TextDataset:
             or not 0 < val_fraction < 1
         ):
             raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction!r}")
-        if not _is_int(seed) or seed < 0:
+        if not is_int(seed) or seed < 0:
             raise ValueError(
                 f"seed must be a non-negative int, got {seed!r}: pass a seed such as 0 "
                 "(numpy.random.default_rng takes no other)"
@@ -210,7 +210,7 @@ class TextDataset:
                 f"got {type(rng).__name__}"
             )
         for name, value in (("batch_size", batch_size), ("seq_len", seq_len)):
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         batch_size, seq_len = int(batch_size), int(seq_len)
         width = seq_len + 1
@@ -271,8 +271,3 @@ def _check_vocabulary(documents: tuple[npt.NDArray[np.int32], ...], vocab_size: 
         f"{vocab_size}): encode the text with this tokenizer (TextDataset.from_text(text, "
         "tokenizer))"
     )
-
-
-def _is_int(value: object) -> bool:
-    """An int or a NumPy integer, not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)

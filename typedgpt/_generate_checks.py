@@ -13,6 +13,7 @@ import numpy as np
 from jaxtyping import Int
 
 from ._mismatch import describe
+from ._text import is_int
 
 # Python floats: compared with a NumPy float32, 1e300 would be cast to it, and overflow.
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # the smallest normal number
@@ -22,11 +23,6 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 def is_greedy(temperature: float) -> bool:
     """Whether `temperature` (checked) samples greedily: 0, or too small for float32."""
     return bool(temperature < FLOAT32_TINY)
-
-
-def is_int(value: object) -> bool:
-    """An int or a NumPy integer, not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
 
 
 def _is_real(value: object) -> bool:

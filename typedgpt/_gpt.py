@@ -12,11 +12,11 @@ from jaxtyping import Array, DTypeLike, Float, Int, PRNGKeyArray
 from ._block import Block, make_norm
 from ._config import GPTConfig
 from ._frames import submodule
-from ._generate_checks import is_int
 from ._gpt_checks import check_cache_layers, check_length, check_tokens
 from ._kv_cache import KVCache
 from ._norm import LayerNorm, RMSNorm
 from ._state_dict import from_state_dict, state_dict
+from ._text import is_int
 from ._typed import TypedModule
 
 

@@ -14,13 +14,12 @@ import jax.numpy as jnp
 from jaxtyping import Array, DTypeLike, Float, Int
 
 from ._dtype import compute_dtype
-from ._generate_checks import is_int
+from ._text import is_int
 from ._typed import TypedModule
 
 
-def _int32_if_python_int(position: Any) -> Any:
-    plain = isinstance(position, int) and not isinstance(position, bool)
-    return jnp.asarray(position, jnp.int32) if plain else position
+def _int32_if_int(position: Any) -> Any:
+    return jnp.asarray(position, jnp.int32) if is_int(position) else position
 
 
 class KVCache(TypedModule):
@@ -34,26 +33,21 @@ class KVCache(TypedModule):
       heads, and the cache holds only those.
     - `position`: a scalar int32, how many positions hold keys and values.
 
-    Build one with `GPT.init_cache` (or `KVCache.empty`). A Python int `position` is made
-    an int32 scalar; one that is not an integer raises `TypeError`.
+    Build one with `GPT.init_cache` (or `KVCache.empty`). An int `position` (a NumPy integer
+    too) is made an int32 scalar; one that is not an integer raises `TypeError`.
     """
 
     keys: Float[Array, "*layers kv_seq kv_heads head_dim"]
     values: Float[Array, "*layers kv_seq kv_heads head_dim"]
-    # A Python int becomes the int32 scalar that the attention layers' checks expect.
-    position: Int[Array, ""] = eqx.field(converter=_int32_if_python_int)
+    # An int becomes the int32 scalar that the attention layers' checks expect.
+    position: Int[Array, ""] = eqx.field(converter=_int32_if_int)
 
     def __check_init__(self) -> None:
         # Checked here, where the cache is made: a float position would fail only later, in
         # the position lookup of a decoding step, with a message that names no cache.
         position = self.position
         dtype = getattr(position, "dtype", None)
-        is_int = (
-            jnp.issubdtype(dtype, jnp.integer)
-            if dtype is not None
-            else isinstance(position, int) and not isinstance(position, bool)
-        )
-        if not is_int:
+        if dtype is None or not jnp.issubdtype(dtype, jnp.integer):
             kind = dtype if dtype is not None else type(position).__qualname__
             raise TypeError(
                 f"the KVCache's position must be an integer, got {kind}: pass "

@@ -7,6 +7,7 @@ that names it and its position. `"lines"` mode splits a text into documents with
 `write_text_atomic` writes a file (a saved tokenizer) that is never seen half-written.
 """
 
+import numbers
 import operator
 import os
 import re
@@ -77,6 +78,11 @@ def surrogate_error(text: str, position: int) -> ValueError:
         "as UTF-8 without surrogateescape (tg.load_text(path) names the bad byte), or "
         "replace the character (text.encode('utf-8', 'replace').decode('utf-8'))"
     )
+
+
+def is_int(value: object) -> bool:
+    """An int or a NumPy integer, not a bool: a size, a seed or a token id."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
 
 
 def check_token_ids(ids: Iterable[SupportsIndex], vocab_size: int) -> list[int]:
