@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 from hypothesis import strategies as st
-from jaxtyping import Array, Float, Int, PRNGKeyArray, TypeCheckError
+from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree, TypeCheckError
 
 import typedgpt as tg
 from typedgpt.testing import check_layer
@@ -133,6 +133,111 @@ def test_same_seed_same_examples() -> None:
 
     assert sizes(1) == sizes(1)
     assert len(set(sizes(1))) > 1  # the sizes do vary
+
+
+class Square(tg.TypedModule):
+    """One argument names its dim twice: there is no other place to disagree with."""
+
+    def __call__(self, a: Float[Array, "n n"]) -> Float[Array, "n n"]:
+        return a @ a
+
+
+def test_a_dim_named_twice_in_one_argument() -> None:
+    check_layer(lambda dims, key: Square(), max_examples=3)
+
+
+class Containers(tg.TypedModule):
+    """Returns lists, tuples of any length, dicts and PyTrees of arrays."""
+
+    weight: Float[Array, " n"]
+    width: int = eqx.field(static=True, default=0)
+
+    def listed(self, x: Float[Array, " n"]) -> list[Float[Array, " n"]]:
+        return [x * self.weight, x]
+
+    def tupled(self, x: Float[Array, " n"]) -> tuple[Float[Array, " n"], ...]:
+        return (x * self.weight, x)
+
+    def keyed(self, x: Float[Array, " n"]) -> dict[str, Float[Array, " n"]]:
+        return {"a": x * self.weight}
+
+    def tree(self, x: Float[Array, " n"]) -> PyTree[Float[Array, " n"]]:
+        return {"a": [x * self.weight], "b": None}
+
+    def wrong(self, x: Float[Array, " n"]) -> list[Float[Array, " out"]]:
+        # Nothing binds `out` before the return: only check_layer knows its size.
+        return [jnp.zeros(self.width + 1)] * 2
+
+
+def test_lists_tuples_dicts_and_pytrees_of_arrays_are_returned() -> None:
+    for method in ("listed", "tupled", "keyed", "tree"):
+        check_layer(
+            lambda dims, key: Containers(jnp.ones(dims["n"])), method=method, max_examples=3
+        )
+    with pytest.raises(AssertionError, match=r"returned list, .*: item 0: out should be"):
+        check_layer(
+            lambda dims, key: Containers(jnp.ones(dims["n"]), width=dims["out"]), method="wrong"
+        )
+
+
+class Heads(tg.TypedModule):
+    """Symbolic axes that read a static field through `self`, and an int argument."""
+
+    num_heads: int = eqx.field(static=True)
+
+    def __call__(
+        self, x: Float[Array, "seq {self.num_heads} head"]
+    ) -> Float[Array, "seq {self.num_heads}*head"]:
+        return x.reshape(x.shape[0], -1)
+
+    def drop(
+        self, x: Float[Array, "seq head"], rest: Float[Array, "seq-k head"], k: int = 1
+    ) -> Float[Array, "seq-k head"]:
+        return x[k:] + rest
+
+
+def test_symbolic_axes_that_read_the_module_and_the_arguments() -> None:
+    check_layer(lambda dims, key: Heads(3), max_examples=3)
+    for inputs in ({}, {"k": lambda dims, key: 2}):
+        check_layer(
+            lambda dims, key: Heads(3),
+            method="drop",
+            dims={"seq": st.integers(2, 6)},
+            inputs=inputs,
+            max_examples=3,
+        )
+
+
+class Mean(tg.TypedModule):
+    """The mean of any number of sequences (at least one), and a property."""
+
+    weight: Float[Array, " embed"]
+
+    def __call__(self, *xs: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        return jnp.stack(xs).mean(axis=0) * self.weight[None, :]
+
+    @property
+    def gate(self) -> Float[Array, " embed"]:
+        return jax.nn.sigmoid(self.weight)
+
+
+def test_var_positional_arguments_and_properties() -> None:
+    check_layer(lambda dims, key: Mean(jnp.ones(dims["embed"])), max_examples=3)
+    check_layer(lambda dims, key: Mean(jnp.ones(dims["embed"])), method="gate", max_examples=3)
+
+
+class Broadcast(tg.TypedModule):
+    """A field whose `embed` may be 1, broadcast against any width."""
+
+    weight: Float[Array, " #embed"]
+
+    def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        return x * self.weight[None, :]
+
+
+def test_a_broadcastable_dim_of_size_one() -> None:
+    check_layer(lambda dims, key: Broadcast(jnp.ones(dims["embed"])), dims={"embed": 1})
+    check_layer(lambda dims, key: Broadcast(jnp.ones(dims["embed"])), max_examples=5)
 
 
 # Layers that fail, each for its own reason

@@ -200,6 +200,37 @@ def test_inherited_method_checks_the_subclass_fields() -> None:
     )
 
 
+class Doubling:
+    """A plain mixin, no module: its methods are checked in the modules that inherit them."""
+
+    weight: Float[Array, " embed"]  # for mypy: the module that mixes it in has the field
+
+    def double(self, x: Float[Array, " embed"]) -> Float[Array, " embed"]:
+        return 2 * x * self.weight
+
+
+class Mixed(tg.TypedModule, Doubling):
+    weight: Float[Array, " embed"]
+
+
+class Undoubled(Mixed):
+    def double(self, x: Float[Array, " embed"]) -> Float[Array, " embed"]:
+        return x
+
+
+def test_methods_of_a_mixin_are_checked_with_the_module_fields() -> None:
+    module = Mixed(weight=jnp.ones(3))
+    assert module.double(jnp.ones(3)).shape == (3,)
+    assert message_of(lambda: module.double(jnp.ones(4))) == (
+        "Mixed.double:\n"
+        '  axis "embed" is 3 from field "weight" (float32[3]) but 4 in argument "x" (float32[4])\n'
+        '  argument "x": expected (embed,) = (3,), got float32[4]'
+    )
+    assert not hasattr(Doubling.double, "__typedgpt_checked__")  # the mixin itself is unchanged
+    # An override is checked by its own annotations.
+    assert error_of(lambda: Undoubled(weight=jnp.ones(3)).double(jnp.ones(4))).axis == "embed"
+
+
 def test_optional_field_may_be_none() -> None:
     assert Gain(gain=None)(jnp.ones(11)).shape == (11,)
     message = message_of(lambda: Gain(gain=jnp.ones(3))(jnp.ones(11)))
@@ -714,6 +745,32 @@ def test_symbolic_axis_of_a_dim_bound_later_names_the_fix() -> None:
         "bound before it: a symbolic axis may use only dims of the fields, of earlier "
         "arguments or of its own annotation"
     )
+
+
+class Unevaluable(tg.TypedModule):
+    """Symbolic axes that cannot be computed: a misspelt field, and a division by zero."""
+
+    num_heads: int = eqx.field(static=True)
+
+    def __call__(self, x: Float[Array, "seq {self.num_head}"]) -> Float[Array, "seq embed"]:
+        return x
+
+    def halve(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed//0"]:
+        return x
+
+
+def test_symbolic_axis_that_cannot_be_computed_names_the_method_and_annotation() -> None:
+    module = Unevaluable(num_heads=4)
+    with pytest.raises(TypeError) as excinfo:
+        module(jnp.ones((3, 4)))
+    assert not isinstance(excinfo.value, TypeCheckError)
+    assert str(excinfo.value) == (
+        'Unevaluable.__call__: argument "x" cannot be checked: its annotation '
+        "Float[Array, 'seq {self.num_head}'] raised AttributeError: 'Unevaluable' object has "
+        "no attribute 'num_head': fix the annotation"
+    )
+    with pytest.raises(TypeError, match=r"^Unevaluable.halve: the return value cannot be .*"):
+        module.halve(jnp.ones((3, 4)))
 
 
 class Heads(tg.TypedModule):

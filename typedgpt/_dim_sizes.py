@@ -37,6 +37,7 @@ class _Dim:
 
     kind: _Kind
     text: str  # the name, the size or the expression; "" when anonymous
+    broadcastable: bool = False  # `#name`: size 1 stands for any size
 
 
 def parse(dim_str: str) -> tuple[_Dim, ...]:
@@ -46,10 +47,10 @@ def parse(dim_str: str) -> tuple[_Dim, ...]:
         if elem == "...":
             dims.append(_Dim("anonymous_variadic", ""))
             continue
-        variadic = anonymous = False
+        variadic = anonymous = broadcastable = False
         while elem:
             if elem[0] in "#?":  # broadcastable, tree-path dependent: sized as usual
-                elem = elem[1:]
+                broadcastable, elem = broadcastable or elem[0] == "#", elem[1:]
             elif elem[0] == "*":
                 variadic, elem = True, elem[1:]
             elif elem[0] == "_":
@@ -61,9 +62,9 @@ def parse(dim_str: str) -> tuple[_Dim, ...]:
         if anonymous or not elem:
             dims.append(_Dim("anonymous_variadic" if variadic else "anonymous", ""))
         elif variadic:
-            dims.append(_Dim("variadic", elem))
+            dims.append(_Dim("variadic", elem, broadcastable))
         elif elem.isidentifier():
-            dims.append(_Dim("named", elem))
+            dims.append(_Dim("named", elem, broadcastable))
         elif elem.isdigit():
             dims.append(_Dim("fixed", elem))
         else:
@@ -177,6 +178,7 @@ class Bumped(Mapping[str, int]):
 
     def __init__(self, sizes: Sizes, name: str) -> None:
         self._sizes, self._name = sizes, name
+        self.unbumped = sizes
 
     def __getitem__(self, name: str) -> int:
         return self._sizes[name] + (1 if name == self._name else 0)
@@ -198,8 +200,11 @@ class Bumped(Mapping[str, int]):
         return self._sizes.anonymous_variadic()
 
 
-def shape(hint: Any, sizes: Sizes | Bumped) -> tuple[int, ...]:
-    """The shape of an array annotation at these sizes."""
+def shape(
+    hint: Any, sizes: Sizes | Bumped, context: Mapping[str, Any] | None = None
+) -> tuple[int, ...]:
+    """The shape of an array annotation at these sizes; a symbolic axis may also read the
+    call's other arguments by name (`context`: `self`, an int `k`), as jaxtyping lets it."""
     shape: list[int] = []
     for dim in parse(hint.dim_str):
         if dim.kind == "named":
@@ -213,8 +218,38 @@ def shape(hint: Any, sizes: Sizes | Bumped) -> tuple[int, ...]:
         elif dim.kind == "anonymous_variadic":
             shape.extend(sizes.anonymous_variadic())
         else:  # symbolic: a Python expression of other dims, as jaxtyping evaluates it
-            shape.append(int(eval(dim.text, {"__builtins__": builtins}, sizes)))
+            shape.append(_symbolic(dim.text, sizes, context or {}))
     return tuple(shape)
+
+
+def _symbolic(text: str, sizes: Sizes | Bumped, context: Mapping[str, Any]) -> int:
+    """A symbolic axis as jaxtyping computes it: `{...}` parts formatted with the call's
+    arguments (`{self.num_heads}`), then the expression evaluated with the dims and, for
+    names that are no dim, the arguments (`seq-k`); builtins such as `max` stay builtins."""
+    namespace = {"__builtins__": builtins, **context}
+    if "{" in text:
+        text = eval(f"f'{text}'", namespace)
+    return int(eval(text, namespace, _Scope(sizes, context)))
+
+
+class _Scope(Mapping[str, Any]):
+    """The names a symbolic axis reads: drawn dims, else the call's arguments, else a new
+    dim drawn (a builtin's name falls through to the builtin)."""
+
+    def __init__(self, sizes: Sizes | Bumped, context: Mapping[str, Any]) -> None:
+        self._sizes, self._context = sizes, context
+
+    def __getitem__(self, name: str) -> Any:
+        drawn = self._sizes.unbumped if isinstance(self._sizes, Bumped) else self._sizes
+        if name not in drawn and (name in self._context or hasattr(builtins, name)):
+            return self._context[name]  # a KeyError sends eval on to the builtins
+        return self._sizes[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sizes)
+
+    def __len__(self) -> int:
+        return len(self._sizes)
 
 
 def _dtype(hint: Any) -> Any:

@@ -7,6 +7,7 @@ show them (`Float[Array, 'seq embed']`, `float32[4, 16]`).
 """
 
 import builtins
+import collections.abc
 import dataclasses
 import re
 import types
@@ -17,6 +18,7 @@ import jax
 import jax.numpy as jnp
 from beartype.door import is_bearable
 from jaxtyping import AbstractArray
+from jaxtyping._pytree_type import _MetaPyTree
 
 from ._dim_sizes import Sizes, parse
 from ._hints import field_hints
@@ -102,6 +104,13 @@ def mismatch(value: Any, hint: Any, sizes: Sizes, bound: dict[str, Any]) -> str:
     if _is_union(hint):
         reasons = [mismatch(value, m, sizes, dict(bound)) for m in typing.get_args(hint)]
         return "" if "" in reasons else reasons[0]
+    items = _items(value, hint)
+    if items is not None:
+        for label, item, item_hint in items:
+            reason = mismatch(item, item_hint, sizes, bound)
+            if reason:
+                return f"{label}: {reason}"
+        return ""
     if isinstance(hint, type) and issubclass(hint, TypedModule):
         if not isinstance(value, hint):
             return f"expected {hint.__name__}, got {describe(value)}"
@@ -115,6 +124,26 @@ def mismatch(value: Any, hint: Any, sizes: Sizes, bound: dict[str, Any]) -> str:
                     return f"field {field.name!r}: {reason}"
         return ""
     return "" if is_bearable(value, hint) else f"expected {hint_name(hint)}, got {describe(value)}"
+
+
+def _items(value: Any, hint: Any) -> list[tuple[str, Any, Any]] | None:
+    """The items of a list, a `tuple[X, ...]`, a dict or a `PyTree` of arrays that `value`
+    should be, each with its label and annotation (their arrays are abstract, which beartype
+    would not accept); `None` for any other annotation or a value of another kind."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    leaftype = getattr(hint, "leaftype", None)
+    if isinstance(hint, _MetaPyTree) and array_hint(leaftype) is not None:
+        leaves = jax.tree_util.tree_flatten_with_path(value)[0]
+        return [(f"leaf {jax.tree_util.keystr(path)}", leaf, leaftype) for path, leaf in leaves]
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis and isinstance(value, tuple):
+        return [(f"item {index}", item, args[0]) for index, item in enumerate(value)]
+    if origin in (list, collections.abc.Sequence) and len(args) == 1:
+        if isinstance(value, list | tuple):
+            return [(f"item {index}", item, args[0]) for index, item in enumerate(value)]
+    if origin in (dict, collections.abc.Mapping) and len(args) == 2:
+        if isinstance(value, dict):
+            return [(f"item {key!r}", item, args[1]) for key, item in value.items()]
+    return None
 
 
 def _array_mismatch(value: Any, hint: Any, sizes: Sizes, bound: dict[str, Any]) -> str:

@@ -38,7 +38,7 @@ from jaxtyping._storage import pop_shape_memo, push_shape_memo
 
 from ._frames import _Frame, _local, _open, _record, _stack
 from ._hints import _arguments, _Kind, _make_plan, _names_an_array_type, _Plan
-from ._mismatch import Failure, UnboundSymbolicDim, get_shape_memo, mismatch
+from ._mismatch import Failure, UnboundSymbolicDim, get_shape_memo, hint_name, mismatch
 from ._shape_error import ShapeError, shape_error
 
 _OFF, _ON = {"0", "false", "off", "no"}, {"", "1", "true", "on", "yes"}
@@ -112,6 +112,11 @@ def _check(value: Any, hint: Any, what: str, frame: _Frame, sources: dict[str, A
         failure = mismatch(value, hint)
     except UnboundSymbolicDim as error:
         raise TypeError(f"{frame.where}: {what} cannot be checked: {error}") from None
+    except Exception as error:  # a symbolic axis that fails: `{self.typo}`, `n//0`
+        raise TypeError(
+            f"{frame.where}: {what} cannot be checked: its annotation "
+            f"{hint_name(hint)} raised {type(error).__name__}: {error}: fix the annotation"
+        ) from error
     if failure is not None and not failure.item:
         raise _error(failure, what, frame, sources)
     # An item of a list, tuple or dict may fail on a dim an earlier item of it bound.
@@ -259,8 +264,8 @@ class TypedModule(eqx.Module):
 
     Subclass it as you would `eqx.Module`. Every method whose annotations mention arrays
     (`__call__` and any other public or private method, static method, class method or
-    property; not other dunders) is checked by jaxtyping's rules with beartype, and the
-    module's own array fields bind their dims into each call:
+    property, its own or a plain mixin's; not other dunders) is checked by jaxtyping's
+    rules with beartype, and the module's own array fields bind their dims into each call:
 
     ```python
     class Scale(tg.TypedModule):
@@ -277,10 +282,14 @@ class TypedModule(eqx.Module):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        fields = inspect.get_annotations(cls)  # a field's default is no method
-        for name, value in list(vars(cls).items()):
+        # Its own methods, and those it inherits from plain classes (mixins, not modules).
+        sources = [cls, *(base for base in cls.__mro__ if not issubclass(base, eqx.Module))]
+        fields = {name for base in sources for name in inspect.get_annotations(base)}
+        for name, value in [item for base in sources for item in vars(base).items()]:
             if (name.startswith("__") and name != "__call__") or name in fields:
                 continue
+            if inspect.getattr_static(cls, name) is not value:
+                continue  # overridden, or checked already where a base module inherits it
             checked = _wrap(value, cls, name)
             if checked is not None:
                 setattr(cls, name, checked)

@@ -68,16 +68,18 @@ def check_layer(
     1. Sizes are drawn for the dims, lazily: `make_layer(dims, key)` builds the layer from
        the sizes it reads (`dims["embed"]`), and each array argument of `method` gets the
        shape and dtype its annotation names at those sizes (fixed sizes as written;
-       `*name` as zero to two axes).
+       `*name` as zero to two axes; a symbolic axis may read `self` and the other
+       arguments, as at call time). `*xs` of arrays gets two items.
     2. The method is called with checks on; it must return what its annotation says, at
        the drawn sizes (dims the layer decides by itself only need to agree with each
        other; a returned `TypedModule` has its array fields checked too).
     3. For each dim of an input that the layer is built with (one `make_layer` read) or
        that the method binds in two places (an array field and an argument, or two
        arguments): one input that has it, chosen by hypothesis, is made again with that
-       dim one larger. The call must raise `jaxtyping.TypeCheckError`; when the method
-       binds the dim itself, the message must name it. (A dim bound only inside a nested
-       layer is reported there, under that layer's own name for it.)
+       dim one larger (for `*xs`, its second item). The call must raise
+       `jaxtyping.TypeCheckError`; when the method binds the dim itself, the message must
+       name it. (A dim bound only inside a nested layer is reported there, under that
+       layer's own name for it; a `#name` drawn as 1 broadcasts, so it is not made larger.)
     4. `jax.make_jaxpr` of the call gives the same program with checks on and off.
 
     Shapes are what is tested, so everything runs abstractly, as under `jax.jit`: the
@@ -94,15 +96,15 @@ def check_layer(
     - `make_layer`: builds the layer from the drawn sizes (a mapping from dim name to size)
       and a `jax.random.key`. It should read only the dims that the layer fixes: a dim it
       reads is one that the inputs must agree with.
-    - `method`: the method to test; a static or class method has no fields, so only the
-      dims its arguments share are made inconsistent.
+    - `method`: the method or property to test; a static or class method has no fields,
+      so only the dims its arguments share are made inconsistent.
     - `dims`: how to size some dims: an `int`, a hypothesis strategy of ints, or a function
       of the other sizes (`{"embed": lambda d: d["heads"] * d["head_dim"]}`); `"*name"`
       fixes a variadic dim with a tuple or a strategy of tuples. Other dims get distinct
       sizes from 1 to 12, so that a swapped axis cannot pass.
     - `inputs`: a function `(dims, key) -> value` for each argument that is not an array
-      (a `KVCache`, say); it runs under `filter_eval_shape` too. Arguments neither listed
-      nor arrays keep their defaults.
+      (a `KVCache`, say; for `*xs` a tuple, for `**kw` a dict); it runs under
+      `filter_eval_shape` too. Arguments neither listed nor arrays keep their defaults.
     - `max_examples`: how many examples to draw.
     - `seed`: hypothesis's seed: the same seed draws the same examples.
 
