@@ -25,7 +25,14 @@ import safetensors.numpy
 import safetensors.torch
 import tokenizers
 import torch
-from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2Tokenizer
+from transformers import (
+    AutoTokenizer,
+    GPT2Config,
+    GPT2ForSequenceClassification,
+    GPT2LMHeadModel,
+    GPT2Model,
+    GPT2Tokenizer,
+)
 
 import typedgpt as tg
 from tests.hf_models import randomize_gpt2
@@ -269,6 +276,26 @@ def test_tied_head_saved_explicitly(small: tuple[Path, GPT2LMHeadModel], tmp_pat
     assert model.lm_head is None
     tokens = _tokens(model.config.vocab_size, 11)
     _assert_logits_close(np.asarray(model(jnp.asarray(tokens))), _hf_logits(hf, tokens))
+
+
+def test_tied_head_under_the_heads_name(
+    small: tuple[Path, GPT2LMHeadModel], tmp_path: Path
+) -> None:
+    """`safetensors.torch.save_model` keeps one name of a tied pair, `lm_head.weight`, and
+    no `wte.weight`: transformers loads that folder, and typedgpt used to refuse it."""
+    folder, hf = small
+    tied = tmp_path / "tied"
+    tied.mkdir()
+    (tied / "config.json").write_bytes((folder / "config.json").read_bytes())
+    safetensors.torch.save_model(hf, str(tied / "model.safetensors"))
+    stored = safetensors.numpy.load_file(tied / "model.safetensors")
+    assert "lm_head.weight" in stored and "transformer.wte.weight" not in stored
+    model = tg.from_pretrained(tied)
+    assert model.lm_head is None
+    tokens = _tokens(model.config.vocab_size, 11)
+    expected = _hf_logits(_load_hf(tied), tokens)
+    _assert_logits_close(_hf_logits(hf, tokens), expected)  # transformers reads it so too
+    _assert_logits_close(np.asarray(model(jnp.asarray(tokens))), expected)
 
 
 def test_tied_head_that_differs(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
@@ -690,6 +717,17 @@ def test_corrupt_config(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> 
         tg.from_pretrained(tmp_path)
 
 
+@pytest.mark.parametrize("activation", ["gelu_fast", "gelu_python_tanh"])
+def test_other_names_of_gelu_tanh(tmp_path: Path, activation: str) -> None:
+    """transformers' other spellings of GELU-tanh load, and give its logits: they used to be
+    refused as another activation."""
+    hf = _hf_gpt2(CONFIGS["small"] | {"activation_function": activation}, seed=5)
+    hf.save_pretrained(tmp_path)
+    model = tg.from_pretrained(tmp_path)
+    tokens = _tokens(model.config.vocab_size, 37)
+    _assert_logits_close(np.asarray(model(jnp.asarray(tokens))), _hf_logits(hf, tokens))
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -709,6 +747,23 @@ def test_config_typedgpt_cannot_build(
     with pytest.raises(ValueError) as info:
         tg.from_pretrained(bad)
     assert str(info.value).startswith(f"{bad / 'config.json'}: {field} is {value!r}")
+
+
+def test_folder_of_another_gpt2_architecture(tmp_path: Path) -> None:
+    """A GPT-2 with a classification head: the error names the architecture, not only a
+    tensor the config does not have."""
+    torch.manual_seed(0)
+    config = GPT2Config(**CONFIGS["small"], bos_token_id=None, eos_token_id=None)
+    GPT2ForSequenceClassification(config).save_pretrained(tmp_path)
+    with pytest.raises(
+        ValueError,
+        match=r"has parameters this config does not: score\.weight: check the config matches "
+        r"the checkpoint \(config\.json names the architecture GPT2ForSequenceClassification, "
+        r"whose head typedgpt does not have: it loads GPT2LMHeadModel and GPT2Model folders\)",
+    ):
+        tg.from_pretrained(tmp_path)
+    GPT2Model(config).save_pretrained(tmp_path / "body")  # a language model, tied
+    assert tg.from_pretrained(tmp_path / "body").lm_head is None
 
 
 def test_config_without_model_type(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> None:
@@ -962,6 +1017,55 @@ def test_tokenizer_config_add_prefix_space(
     assert (ours.encode("cat") == ours.encode(" cat")) == expected
 
 
+def _added_token(content: str, *, special: bool) -> dict[str, Any]:
+    """An entry of `added_tokens_decoder`, as transformers writes it."""
+    flags = {"lstrip": False, "rstrip": False, "single_word": False}
+    return {"content": content, "normalized": not special, "special": special, **flags}
+
+
+@pytest.mark.parametrize("listed_in", ["tokenizer_config.json", "added_tokens.json"])
+def test_vocab_and_merges_with_added_tokens(
+    trained: tokenizers.Tokenizer, tmp_path: Path, listed_in: str
+) -> None:
+    """Tokens added to GPT-2's vocabulary (a pad token, a separator, a word), listed next to
+    `vocab.json` and `merges.txt` as transformers' GPT-2 tokenizer saved them, are one id
+    each, at their ids, as transformers reads them: they used to be split into bytes, and
+    `vocab_size` to miss them (so that `sample` cut their rows off the model)."""
+    trained.model.save(str(tmp_path))
+    size = trained.get_vocab_size()
+    tokens = {"<pad>": size, "[SEP]": size + 1, "zebra": size + 2}
+    settings: dict[str, Any] = {"tokenizer_class": GPT2, "eos_token": "<|endoftext|>"}
+    if listed_in == "added_tokens.json":
+        (tmp_path / "added_tokens.json").write_text(json.dumps(tokens))
+    else:
+        settings["added_tokens_decoder"] = {
+            str(index): _added_token(token, special=token != "zebra")
+            for token, index in tokens.items()
+        }
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(settings))
+    ours = tg.HFTokenizer.from_pretrained(tmp_path)
+    theirs = AutoTokenizer.from_pretrained(tmp_path)
+    assert ours.vocab_size == len(theirs) == size + 3
+    for text in ["the cat<pad>sat[SEP]zebra dog", "the zebras", *SAMPLES]:
+        ids = ours.encode(text)
+        assert ids == theirs(text)["input_ids"], text
+        assert ours.decode(ids) == text.replace("<|endoftext|>", "")
+    assert ours.encode("<pad>[SEP]zebra") == [size, size + 1, size + 2]
+
+    (tmp_path / "added_tokens.json").write_text(json.dumps({"<pad>": size + 1}))
+    settings.pop("added_tokens_decoder", None)
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(settings))
+    with pytest.raises(
+        ValueError,
+        match=rf"gives the added token '<pad>' the id {size + 1}, but the vocabulary puts it "
+        rf"at {size}: the tokenizer's files do not match",
+    ):
+        tg.HFTokenizer.from_pretrained(tmp_path)
+    (tmp_path / "added_tokens.json").write_text(json.dumps({"<pad>": "300"}))
+    with pytest.raises(ValueError, match=r"added_tokens\.json does not map token ids to added"):
+        tg.HFTokenizer.from_pretrained(tmp_path)
+
+
 def test_tokenizer_json_whose_end_of_text_is_not_an_added_token(
     trained: tokenizers.Tokenizer, tmp_path: Path
 ) -> None:
@@ -985,6 +1089,28 @@ def test_tokenizer_json_whose_end_of_text_is_not_an_added_token(
     assert ours.encode("a<|endoftext|>b") == tg.HFTokenizer.from_pretrained(tmp_path).encode(
         "a<|endoftext|>b"
     )
+
+
+def test_tokenizer_whose_end_of_text_is_not_an_added_token_round_trips(
+    trained: tokenizers.Tokenizer, tmp_path: Path, key: jax.Array
+) -> None:
+    """`HFTokenizer(t)` with `<|endoftext|>` only in `t`'s vocabulary makes it special, as
+    transformers and `from_pretrained` do, on a copy of `t`: it used to split it into bytes
+    in a text, so that the tokenizer saved with a model encoded otherwise once loaded."""
+    vocab, merges = trained.model.save(str(tmp_path))
+    bare = tokenizers.Tokenizer(tokenizers.models.BPE.from_file(vocab, merges))
+    bare.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bare.decoder = tokenizers.decoders.ByteLevel()
+    tokenizer = tg.HFTokenizer(bare)
+    assert bare.get_added_tokens_decoder() == {}  # the caller's tokenizer is left as it is
+    text = "a<|endoftext|>b"
+    assert tokenizer.encode(text)[1] == tokenizer.bos_id and len(tokenizer.encode(text)) == 3
+    config = EXPECTED["small"].replace(vocab_size=tokenizer.vocab_size)
+    model = tg.GPT(config, key=key)
+    folder = tg.save_pretrained(model, tmp_path / "m", tokenizer=tokenizer)
+    assert tg.HFTokenizer.from_pretrained(folder) == tokenizer
+    assert AutoTokenizer.from_pretrained(folder)(text)["input_ids"] == tokenizer.encode(text)
+    assert tg.tokenizer_from_json(tokenizer.to_json()).encode(text) == tokenizer.encode(text)
 
 
 def test_tokenizer_whose_end_token_is_not_gpt2s(tmp_path: Path) -> None:

@@ -37,6 +37,8 @@ from ._hf_files import (
 )
 from ._hf_tokenizer import HFTokenizer
 
+# The architectures whose weights are a GPT-2 language model and nothing else.
+_LANGUAGE_MODELS = ("GPT2LMHeadModel", "GPT2Model")
 # The attention-mask buffers older GPT-2 checkpoints store next to the parameters.
 _BUFFER = re.compile(r"h\.\d+\.attn\.(bias|masked_bias)")
 
@@ -46,7 +48,8 @@ def gpt2_names(
 ) -> dict[str, np.ndarray]:
     """The tensors under typedgpt's state-dict names: without the `transformer.` prefix
     (`GPT2LMHeadModel`'s), without the attention-mask buffers, and without `lm_head.weight`
-    when the head is tied to `wte.weight` (which it must then equal)."""
+    when the head is tied to `wte.weight` (which it must then equal, or stand in for: of a
+    tied pair, `safetensors.torch.save_model` keeps the head's name alone)."""
     out: dict[str, np.ndarray] = {}
     for name, array in tensors.items():
         short = name.removeprefix("transformer.")
@@ -55,15 +58,12 @@ def gpt2_names(
         if short in out:
             raise ValueError(f"{source} holds {short} twice, with and without 'transformer.'")
         out[short] = array
-    head = out.get("lm_head.weight")
-    if config.tie_embeddings and head is not None:
-        embedding = out.get("wte.weight")
-        if embedding is not None and not np.array_equal(head, embedding):
-            raise ValueError(
-                f"{source}: config.json has tie_word_embeddings=true, but lm_head.weight differs "
-                "from wte.weight: set tie_word_embeddings to false for an untied head"
-            )
-        del out["lm_head.weight"]
+    head = out.pop("lm_head.weight", None) if config.tie_embeddings else None
+    if head is not None and not np.array_equal(head, out.setdefault("wte.weight", head)):
+        raise ValueError(
+            f"{source}: config.json has tie_word_embeddings=true, but lm_head.weight differs "
+            "from wte.weight: set tie_word_embeddings to false for an untied head"
+        )
     return out
 
 
@@ -114,7 +114,8 @@ def from_pretrained(
             f"{folder} is a checkpoint of typedgpt train, not a Hugging Face folder: load it "
             f"with tg.load_checkpoint({str(folder)!r})"
         )
-    config = config_from_hf(_read_json(folder / CONFIG_FILE), source=str(folder / CONFIG_FILE))
+    hf_config = _read_json(folder / CONFIG_FILE)
+    config = config_from_hf(hf_config, source=str(folder / CONFIG_FILE))
     tensors, source = read_weights(folder)
     tensors = gpt2_names(tensors, config, source=str(source))
     if dtype is not None:
@@ -126,6 +127,14 @@ def from_pretrained(
         return GPT.from_state_dict(config, tensors)
     except (KeyError, ValueError, TypeError) as error:
         message = error.args[0] if error.args else str(error)
+        names = hf_config.get("architectures")
+        names = names if isinstance(names, list) else []
+        other = [name for name in names if name not in _LANGUAGE_MODELS]
+        if other:  # GPT2ForSequenceClassification, whose score.weight is no GPT-2 name
+            message += (
+                f" ({CONFIG_FILE} names the architecture {other[0]}, whose head typedgpt does "
+                f"not have: it loads {' and '.join(_LANGUAGE_MODELS)} folders)"
+            )
         raise ValueError(f"{source} does not fit {CONFIG_FILE}: {message}") from None
 
 

@@ -10,8 +10,9 @@ from typing import Any
 from ._config import GPTConfig
 from ._hf_files import CONFIG_FILE
 
-# GPT-2's activations that are GELU with the tanh approximation, typedgpt's "gelu_tanh".
-_GELU_TANH = ("gelu_new", "gelu_pytorch_tanh")
+# transformers' names of GELU with the tanh approximation, typedgpt's "gelu_tanh": one
+# function, written four ways (gelu_fast rounds sqrt(2/pi) to 10 digits, below float32's).
+_GELU_TANH = ("gelu_new", "gelu_pytorch_tanh", "gelu_python_tanh", "gelu_fast")
 # GPT2Config switches that change the maths, with the value typedgpt's GPT-2 implements.
 _FIXED = {
     "scale_attn_weights": True,
@@ -46,7 +47,7 @@ def config_from_hf(data: Any, *, source: str = CONFIG_FILE) -> GPTConfig:
     if activation not in _GELU_TANH:
         raise ValueError(
             f"{source}: activation_function is {activation!r}, but typedgpt's GPT-2 has GELU "
-            f"with the tanh approximation only ({' or '.join(map(repr, _GELU_TANH))})"
+            f"with the tanh approximation only ({', '.join(map(repr, _GELU_TANH))})"
         )
     for field, supported in _FIXED.items():
         if data.get(field, supported) != supported:

@@ -9,6 +9,8 @@ tokenizer (`tokenizer.json`, or `vocab.json` plus `merges.txt`).
   touches the network.
 - The weights are read without pickle (safetensors; `pytorch_model.bin` only through
   `torch.load(weights_only=True)`).
+- The tokens added to a vocabulary are read from `tokenizer_config.json` and
+  `added_tokens.json`, as transformers reads them.
 """
 
 import functools
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tokenizers
 
 from ._checkpoint import UnreadableSafetensors, read_safetensors
 from ._state_dict import to_numpy
@@ -31,6 +34,8 @@ SAFETENSORS_INDEX_FILE = "model.safetensors.index.json"
 PYTORCH_FILE = "pytorch_model.bin"
 PYTORCH_INDEX_FILE = "pytorch_model.bin.index.json"
 TOKENIZER_FILE = "tokenizer.json"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+ADDED_TOKENS_FILE = "added_tokens.json"
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
 
@@ -229,3 +234,42 @@ def _read_json(path: Path) -> Any:
 
 def _json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+
+
+def add_listed_tokens(tokenizer: tokenizers.Tokenizer, folder: Path, settings: Any) -> None:
+    """Add to `tokenizer` the tokens transformers adds to its vocabulary, at their ids, by
+    id: those of `tokenizer_config.json`'s `added_tokens_decoder` (in `settings`, the file's
+    JSON), then those of `added_tokens.json` not in it, as transformers' GPT-2 tokenizer saves
+    them next to `vocab.json` and `merges.txt`. Tokens that `tokenizer` already holds as
+    added tokens (as `tokenizer.json` holds them) are left as they are."""
+    path = folder / TOKENIZER_CONFIG_FILE
+    listed: dict[int, tokenizers.AddedToken] = {}
+    try:
+        for key, token in (settings.get("added_tokens_decoder") or {}).items():
+            flags = ("single_word", "lstrip", "rstrip", "normalized", "special")
+            options = {flag: bool(token[flag]) for flag in flags if flag in token}
+            if not isinstance(token["content"], str):
+                raise TypeError(f"the content of token {key} is not text")
+            listed[int(key)] = tokenizers.AddedToken(token["content"], **options)
+        path = folder / ADDED_TOKENS_FILE
+        for content, index in (_read_json(path) if path.is_file() else {}).items():
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise TypeError(f"the id of {content!r} is {index!r}, not an integer")
+            listed.setdefault(index, tokenizers.AddedToken(content))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(
+            f"{path} does not map token ids to added tokens ({error!r}): it may be corrupt; "
+            "download it again"
+        ) from None
+    held = {token.content for token in tokenizer.get_added_tokens_decoder().values()}
+    for index, token in sorted(listed.items(), key=lambda item: item[0]):
+        if token.content in held:
+            continue
+        (tokenizer.add_special_tokens if token.special else tokenizer.add_tokens)([token])
+        if tokenizer.token_to_id(token.content) != index:
+            raise ValueError(
+                f"{folder}: {TOKENIZER_CONFIG_FILE} or {ADDED_TOKENS_FILE} gives the added "
+                f"token {token.content!r} the id {index}, but the vocabulary puts it at "
+                f"{tokenizer.token_to_id(token.content)}: the tokenizer's files do not "
+                "match; download them again"
+            )

@@ -14,11 +14,17 @@ from typing import Any, Self, SupportsIndex, final
 
 import tokenizers
 
-from ._hf_files import TOKENIZER_FILE, _json_bytes, _read_json, resolve_pretrained
+from ._hf_files import (
+    TOKENIZER_CONFIG_FILE,
+    TOKENIZER_FILE,
+    _json_bytes,
+    _read_json,
+    add_listed_tokens,
+    resolve_pretrained,
+)
 from ._text import check_text
 from ._tokenizer import Tokenizer
 
-TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_FILE = "special_tokens_map.json"
 VOCAB_FILE, MERGES_FILE = "vocab.json", "merges.txt"
 END_OF_TEXT = "<|endoftext|>"
@@ -75,7 +81,9 @@ class HFTokenizer(Tokenizer):
 
     - `tokenizer`: a `tokenizers.Tokenizer`.
     - `bos_token`: the token that separates documents, `<|endoftext|>` by default; it must
-      be in the vocabulary, else `ValueError`.
+      be in the vocabulary, else `ValueError`. It is made a special token, as transformers
+      makes it (of a copy of `tokenizer`, when it is not one yet): one id wherever it is in
+      a text, here and once saved.
 
     Ids run from 0 to the largest id of the vocabulary (`vocab_size` is one more): an id
     that a vocabulary skips decodes as the `tokenizers` library decodes it, usually to `''`.
@@ -99,6 +107,9 @@ class HFTokenizer(Tokenizer):
                 f"the tokenizer has no token {bos_token!r} to open and close documents: pass "
                 "bos_token=<a token of its vocabulary>"
             )
+        if bos_token not in {t.content for t in tokenizer.get_added_tokens_decoder().values()}:
+            tokenizer = tokenizers.Tokenizer.from_str(tokenizer.to_str())
+            tokenizer.add_special_tokens([tokenizers.AddedToken(bos_token, special=True)])
         self._tokenizer = tokenizer
         self._bos_token = bos_token
         self._bos_id: int = bos_id
@@ -119,7 +130,8 @@ class HFTokenizer(Tokenizer):
         with the settings of `tokenizer_config.json` that transformers applies to it.
 
         - With `vocab.json` and `merges.txt` it is built as transformers builds GPT-2's: a
-          byte-level BPE.
+          byte-level BPE, with the tokens that `added_tokens_decoder` of
+          `tokenizer_config.json`, or `added_tokens.json`, adds at their ids.
         - `add_prefix_space` from `tokenizer_config.json` is applied to the byte-level
           pre-tokenizer; when it is absent and the class is GPT-2's (`GPT2Tokenizer`),
           it is false, as transformers' GPT-2 tokenizer makes it.
@@ -177,15 +189,13 @@ class HFTokenizer(Tokenizer):
         byte_level = tokenizer.pre_tokenizer
         if prefix_space is not None and isinstance(byte_level, tokenizers.pre_tokenizers.ByteLevel):
             byte_level.add_prefix_space = prefix_space
-        added = {token.content for token in tokenizer.get_added_tokens_decoder().values()}
+        add_listed_tokens(tokenizer, folder, data)
         if tokenizer.token_to_id(bos_token) is None:
             raise ValueError(
                 f"the tokenizer of {folder} has no token {bos_token!r} to open and close "
                 "documents: pass bos_token=<a token of its vocabulary> to "
                 "HFTokenizer.from_pretrained, or set eos_token in its tokenizer_config.json"
             )
-        if bos_token not in added:
-            tokenizer.add_special_tokens([tokenizers.AddedToken(bos_token, special=True)])
         return cls(tokenizer, bos_token=bos_token)
 
     @property
