@@ -182,3 +182,24 @@ def test_gpt2_shapes_without_weights() -> None:
     assert "qkv_proj: Linear(x: float32[in=768]) -> float32[out=2304]" in text
     assert explanation.result == sds((1024, 50257), jnp.float32)
     assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_decode_without_its_cache_names_decode(gpt: tg.GPT) -> None:
+    # explain runs forward_cached for decode: a missing argument is still decode's.
+    with pytest.raises(TypeError, match=r"^GPT\.decode: missing a required argument: 'cache'$"):
+        tg.explain(gpt, jnp.arange(5), method="decode")
+
+
+def test_a_module_argument_wraps_between_its_fields(gpt: tg.GPT) -> None:
+    # A KVCache is one argument too long for a line: it wraps between its fields.
+    text = str(tg.explain(gpt, jnp.arange(5), gpt.init_cache(), method="decode"))
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert "│    cache: KVCache(keys: float32[2, kv_seq=13, kv_heads=3, head_dim=5]," in text
+    assert "│  │    values: float32[kv_seq, kv_heads, head_dim], position: int32[]))" in text
+
+
+def test_the_command_counts_one_token(capsys: pytest.CaptureFixture[str]) -> None:
+    from typedgpt import cli
+
+    assert cli.main(["explain", "--config", "microgpt", "--seq", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("never allocated); 1 token")

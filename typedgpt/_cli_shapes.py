@@ -96,7 +96,7 @@ def _explain(args: argparse.Namespace) -> int:
         f"{args.config}: {config.num_layers} layer{'' if config.num_layers == 1 else 's'}, "
         f"embed {config.embed_dim}, "
         f"{config.num_heads} heads, vocab {config.vocab_size}; {parameters:,} parameters "
-        f"(shapes only, never allocated); {seq} tokens"
+        f"(shapes only, never allocated); {seq} token{'' if seq == 1 else 's'}"
     )
     print(tg.explain(model, tokens))
     return 0

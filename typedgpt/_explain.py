@@ -8,6 +8,7 @@ explained in seconds without a byte of its weights.
 """
 
 import dataclasses
+import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -131,6 +132,7 @@ def explain(
     name = _UNJITTED.get((owner, method), method)
     if not callable(getattr(model, name, None)):
         raise ValueError(f"{type(model).__name__} has no method {method!r} to explain")
+    _bind(model, method, inputs, kwargs)
     dynamic, static = eqx.partition((model, inputs, kwargs), is_array)
 
     def run(dynamic: Any) -> Any:
@@ -140,6 +142,19 @@ def explain(
     with _typed.recording() as frames:
         result = jax.eval_shape(run, dynamic)
     return Explanation(calls=tuple(_call(frame) for frame in frames), result=result)
+
+
+def _bind(model: TypedModule, method: str, inputs: Any, kwargs: Any) -> None:
+    """Raise `TypeError` for arguments that `model.method` would refuse, naming that method:
+    the one explain runs in its place (`forward_cached` for `decode`) may take others."""
+    try:
+        signature = inspect.signature(getattr(model, method))
+    except ValueError:  # a callable without a signature to read
+        return
+    try:
+        signature.bind(*inputs, **kwargs)
+    except TypeError as error:
+        raise TypeError(f"{type(model).__name__}.{method}: {error}") from None
 
 
 def is_array(value: Any) -> bool:

@@ -1,7 +1,8 @@
 """Drawing an `Explanation` as text: one line per checked call, below its caller in a tree
 of bars, with its arguments and result as `float32[seq=5, embed=16]`, each dim sized where a
-line first names it, wrapped between arguments at `_WIDTH` columns. `Explanation.__str__`
-imports it when it draws, since this module imports `LayerCall` from `_explain`."""
+line first names it, wrapped between arguments (and a module's fields) at `_WIDTH` columns.
+`Explanation.__str__` imports it when it draws, since this module imports `LayerCall` from
+`_explain`."""
 
 import dataclasses
 import typing
@@ -29,6 +30,10 @@ def wrap(pieces: list[str], first: str, below: str, call: LayerCall) -> list[str
     """Join `pieces` into lines of at most `_WIDTH` columns where they allow it; continued
     lines keep the tree's bars and indent past the connector."""
     prefix = below + ("│  " if call.calls else "   ") + "  "
+    widths = [_WIDTH - len(first)] + [_WIDTH - len(prefix)] * (len(pieces) - 1)
+    pieces = [
+        part for piece, width in zip(pieces, widths, strict=True) for part in _split(piece, width)
+    ]
     lines = [first + pieces[0]]
     for piece in pieces[1:]:
         if len(lines[-1]) + 1 + len(piece) <= _WIDTH:
@@ -36,6 +41,26 @@ def wrap(pieces: list[str], first: str, below: str, call: LayerCall) -> list[str
         else:
             lines.append(prefix + piece.lstrip())
     return lines
+
+
+def _split(piece: str, width: int) -> list[str]:
+    """`piece`, when longer than `width`, cut after each comma at its outermost level that
+    has any: between the fields of a module it shows (`KVCache(keys: ..., values: ...)`)."""
+    if len(piece) <= width:
+        return [piece]
+    depth, cuts = 0, []
+    for index, char in enumerate(piece):
+        depth += (char in "([") - (char in ")]")
+        if piece.startswith(", ", index):
+            cuts.append((depth, index + 1))
+    if not cuts:
+        return [piece]
+    outermost = min(depth for depth, _ in cuts)
+    ends = [end for depth, end in cuts if depth == outermost]
+    starts = [0, *ends]
+    return [
+        piece[start:end].strip() for start, end in zip(starts, [*ends, len(piece)], strict=True)
+    ]
 
 
 def _label(call: LayerCall, parent: LayerCall | None) -> str:

@@ -85,9 +85,9 @@ class _Conflict:
 def _conflict(hint: Any, shape: tuple[int, ...], memo: dict[str, int], variadic: Any) -> Any:
     """The first axis of `shape` that breaks `hint` given the dims bound so far, or None."""
     dims, index = hint.dims, hint.index_variadic
+    if len(shape) < len(dims) - 1 or (index is None and len(shape) != len(dims)):
+        return None  # another rank: no one axis to blame
     pairs = _pairs(hint, shape)
-    if not pairs and dims:
-        return None
     local = dict(memo)
     for dim, size in pairs:
         if dim is _anonymous_dim or (dim.broadcastable and size == 1):
@@ -142,13 +142,13 @@ def _expected(hint: Any, memo: dict[str, int], variadic: Any) -> str:
             if bound is not None and not bound[1]:
                 continue  # bound to no axes at all
             names.append(f"*{dim.name}")
-            sizes.append(", ".join(str(s) for s in bound[1]) if bound else "...")
+            sizes += [str(s) for s in bound[1]] if bound else ["..."]
         else:
             names.append("...")
             sizes.append("...")
     text = _tuple(names)
     if names != sizes and any(s not in ("?", "...") for s in sizes):
-        text += f" = {_tuple([s for s in sizes if s])}"
+        text += f" = {_tuple(sizes)}"
     return text
 
 
@@ -161,12 +161,25 @@ def _tuple(items: list[str]) -> str:
 _CASTS = {"Int": "jnp.int32", "Integer": "jnp.int32", "Float": "jnp.float32", "Bool": "bool"}
 
 
-def _rank_note(hint: Any, shape: tuple[int, ...]) -> str:
+# The fix for a value with one axis more than its annotation, by what the value is. An
+# argument's is most often a batch: the layers take one example, as Equinox's do. A field's is
+# most often a stack of layers, as `GPT.blocks` holds them. A return value's is the method's
+# own mistake: mapping the call would not fix it.
+_EXTRA_AXIS_FIXES = {
+    "argument": ": for a batch, map the call over its first axis with jax.vmap",
+    "field": (
+        ": if the module is a stack of layers (as GPT.blocks is), call one layer "
+        "(GPT.unstacked_blocks() gives them) or map the call over the stack with eqx.filter_vmap"
+    ),
+}
+
+
+def _rank_note(hint: Any, shape: tuple[int, ...], what: str) -> str:
     want = len(hint.dims)
     if hint.index_variadic is None and len(shape) != want:
-        # One axis more is most often a batch: the layers take one example, as Equinox's do.
-        batch = ": for a batch, map the call over its first axis with jax.vmap"
-        fix = batch if want and len(shape) == want + 1 else ""
+        kind = what.rpartition(" of ")[2].partition(" ")[0]  # "argument", "field" or "the"
+        extra = want and len(shape) == want + 1
+        fix = _EXTRA_AXIS_FIXES.get(kind, "") if extra else ""
         return f" ({len(shape)} {'axis' if len(shape) == 1 else 'axes'}, not {want}){fix}"
     if hint.index_variadic is not None and len(shape) < want - 1:
         return f" ({len(shape)} {'axis' if len(shape) == 1 else 'axes'}, not {want - 1} or more)"
@@ -204,7 +217,7 @@ def shape_error(
             lines.append(f"  {_conflict_line(conflict, what, value, sources)}")
         lines.append(
             f"  {what}: expected {_expected(hint, memo, variadic)}, "
-            f"got {describe(value)}{_rank_note(hint, value.shape)}"
+            f"got {describe(value)}{_rank_note(hint, value.shape, what)}"
         )
     lines += [f"  ({note})" for note in notes]
     return ShapeError(
