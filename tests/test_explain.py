@@ -138,6 +138,41 @@ def test_explain_twice_and_after_a_call(gpt: tg.GPT) -> None:
     assert str(tg.explain(gpt, tokens)) == first
 
 
+class Jitted(tg.TypedModule):
+    """A layer whose `__call__` compiles itself, and so holds a cached trace."""
+
+    proj: tg.Linear
+
+    @eqx.filter_jit
+    def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        return jax.vmap(self.proj)(x)
+
+
+class Holder(tg.TypedModule):
+    """A module that calls a whole GPT, through its compiled `__call__`."""
+
+    gpt: tg.GPT
+
+    def __call__(self, tokens: Int[Array, " seq"]) -> Float[Array, "seq vocab"]:
+        return self.gpt(tokens)
+
+
+def test_compiled_calls_inside_are_recorded_every_time(gpt: tg.GPT) -> None:
+    """A jit's trace comes from JAX's cache the second time: while explain records, compiled
+    calls run as Python, so the second tree is the first (it used to hold the root alone)."""
+    jitted = Jitted(tg.Linear(4, 4, key=jax.random.key(1)))
+    x = jnp.ones((3, 4))
+    jitted(x)  # compiled and cached before any explain
+    for _ in range(2):
+        assert [call.path for call in tg.explain(jitted, x).walk()] == ["Jitted", "Jitted.proj"]
+    holder, tokens = Holder(gpt), jnp.arange(5)
+    holder(tokens)
+    first = str(tg.explain(holder, tokens))
+    paths = [call.path for call in tg.explain(holder, tokens).walk()]
+    assert "Holder.gpt.blocks[*].mlp.down_proj" in paths
+    assert str(tg.explain(holder, tokens)) == first
+
+
 class MyGPT(tg.GPT):
     """A subclass that keeps GPT's methods, their cached jits among them."""
 

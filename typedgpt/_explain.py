@@ -21,8 +21,8 @@ from . import _typed
 from ._gpt import GPT
 from ._typed import TypedModule
 
-# Methods that compile themselves with a jit whose traces are cached (a second trace would
-# record nothing), and the method each one compiles, which explain runs instead.
+# Methods that check their inputs and compile another, and the method each one compiles,
+# which explain runs instead: the root of the tree is the method that does the work.
 _UNJITTED: dict[tuple[type, str], str] = {
     (GPT, "__call__"): "forward",
     (GPT, "decode"): "forward_cached",

@@ -17,7 +17,7 @@ from ._kv_cache import KVCache
 from ._norm import LayerNorm, RMSNorm
 from ._state_dict import from_state_dict, state_dict
 from ._text import is_int
-from ._typed import TypedModule
+from ._typed import TypedModule, is_recording
 
 
 class GPT(TypedModule):
@@ -79,8 +79,7 @@ class GPT(TypedModule):
         runtime error under a plain `jax.jit`).
         """
         check_tokens(self.config, tokens, start=0)
-        leaves, treedef = jax.tree.flatten(self)
-        logits: Float[Array, "seq vocab"] = _run(treedef, "forward", leaves, tokens)
+        logits: Float[Array, "seq vocab"] = _compiled(self, "forward", tokens)
         return logits
 
     def decode(
@@ -103,9 +102,8 @@ class GPT(TypedModule):
         """
         check_cache_layers(self.config, cache)
         check_tokens(self.config, tokens, start=cache.position, capacity=cache.keys.shape[-3])
-        leaves, treedef = jax.tree.flatten(self)
-        out: tuple[Float[Array, "seq vocab"], KVCache] = _run(
-            treedef, "forward_cached", leaves, tokens, cache
+        out: tuple[Float[Array, "seq vocab"], KVCache] = _compiled(
+            self, "forward_cached", tokens, cache
         )
         return out
 
@@ -266,6 +264,15 @@ class GPT(TypedModule):
         if x.shape[0] == 1:  # a decoding step: a matrix-vector product
             return (head @ x[0])[None, :]
         return x @ head.T
+
+
+def _compiled(model: GPT, method: str, *args: Any) -> Any:
+    """`model.method(*args)`, compiled; while `explain` records, run as Python (see
+    `is_recording`)."""
+    if is_recording():
+        return getattr(model, method)(*args)
+    leaves, treedef = jax.tree.flatten(model)
+    return _run(treedef, method, leaves, *args)
 
 
 @jax.jit(static_argnums=(0, 1))

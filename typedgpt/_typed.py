@@ -101,6 +101,11 @@ def recording() -> Iterator[list[_Frame]]:
         _local.recording, _enabled = previous, previous_enabled
 
 
+def is_recording() -> bool:
+    """Whether `explain` records: compiled calls run as Python (a cached trace records none)."""
+    return getattr(_local, "recording", None) is not None
+
+
 # Checking values.
 
 
@@ -187,7 +192,7 @@ def _checked(fn: _F, run: Callable[..., Any], owner: type, kind: _Kind) -> _F:
             arguments = _arguments(plan, args[1:] if bound else args, kwargs)
             for _, value, hint, what in arguments:
                 _check(value, hint, what, frame, sources)
-            out = run(*args, **kwargs)
+            out = (fn if frame.calls is not None else run)(*args, **kwargs)
             if plan.returns is not None:
                 _check(out, plan.returns, "the return value", frame, sources)
             if frame.calls is not None:
