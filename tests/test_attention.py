@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import strategies as st
+from jaxtyping import TypeCheckError
 
 import typedgpt as tg
 from tests.shape_errors import assert_shape_error
@@ -500,6 +501,51 @@ def test_decode_more_positions_than_the_cache_holds(key: jax.Array) -> None:
         random_attention(key).decode(jnp.ones((12, EMBED)), empty_cache())
 
 
+def test_grouped_projection_of_the_wrong_width_names_the_rule(key: jax.Array) -> None:
+    """With 6 query heads and 2 key/value heads of 2, the fused projection is (6 + 2 * 2) * 2
+    wide, not 3 * embed."""
+    layer = tg.CausalSelfAttention(12, 6, num_kv_heads=2, key=key)
+    wide = eqx.tree_at(lambda m: m.qkv_proj, layer, tg.Linear(12, 36, key=key))
+    with pytest.raises(TypeCheckError, match=r"should be 20 but is 36 in argument \"qkv\""):
+        wide(jnp.ones((SEQ, 12)))
+
+
+def test_decode_a_model_cache_names_the_layer_slice() -> None:
+    """The model's stacked cache, given to one layer: the fix is its slice, or GPT.decode."""
+    stacked = tg.KVCache.empty(num_layers=2, max_seq_len=KV_SEQ, num_kv_heads=HEADS, head_dim=5)
+    with pytest.raises(ValueError) as excinfo:
+        _decode_with(stacked)
+    assert str(excinfo.value) == (
+        "the KV cache has keys of shape (2, 11, 3, 5), with a layers axis first, but one "
+        "attention layer's cache is (kv_seq, kv_heads, head_dim): pass this layer's slice, "
+        "KVCache(keys=cache.keys[i], values=cache.values[i], position=cache.position), or "
+        "decode the whole model with GPT.decode"
+    )
+
+
+def test_decode_a_vector_position() -> None:
+    cache = empty_cache()
+    position = jnp.zeros(2, jnp.int32)
+    cache = tg.KVCache(keys=cache.keys, values=cache.values, position=position)  # type: ignore[shape]
+    with pytest.raises(ValueError, match=r"the KV cache's position has shape \(2,\), but it is"):
+        _decode_with(cache)
+
+
+def test_decode_a_batch_of_caches_under_vmap(key: jax.Array) -> None:
+    """A cache made with a batch axis on every array, its position too, decodes mapped: the
+    position is checked where decode reads it, one scalar per sequence, not where it is made."""
+    layer = random_attention(key)
+    cache = empty_cache()
+    batched = tg.KVCache(
+        keys=jnp.stack([cache.keys] * 2),
+        values=jnp.stack([cache.values] * 2),
+        position=jnp.zeros(2, jnp.int32),  # type: ignore[shape]
+    )
+    out, written = jax.vmap(layer.decode)(jnp.ones((2, 1, EMBED)), batched)
+    assert out.shape == (2, 1, EMBED)
+    assert written.position.tolist() == [1, 1]
+
+
 # Against its own annotations: heads = kv_heads * group, embed = heads * head_dim, an even
 # head_dim for rotary, and a cache with room for the sequence.
 
@@ -598,13 +644,22 @@ BAD_CALLS: list[tuple[str, Callable[[], object], list[str]]] = [
         ],
     ),
     (
-        "decode, a whole model's cache for one layer",
-        lambda: _decode_with(
-            tg.KVCache.empty(
-                num_layers=1, max_seq_len=KV_SEQ, num_kv_heads=HEADS, head_dim=HEAD_DIM
-            )
-        ),
-        ['argument "keys": expected (kv_seq, kv_heads, head_dim), got float32[1, 11, 3, 5]'],
+        "a fused projection of the wrong width",
+        lambda: eqx.tree_at(
+            lambda m: m.qkv_proj, _attn(), tg.Linear(EMBED, 2 * EMBED, key=jax.random.key(1))
+        )(jnp.ones((SEQ, EMBED))),
+        [
+            "CausalSelfAttention._split:\n",
+            'axis "head_dim*(heads+2*kv_heads)" should be 45 but is 30 in argument "qkv" '
+            "(float32[7, 30])",
+        ],
+    ),
+    (
+        "decode, a fused projection of the wrong width",
+        lambda: eqx.tree_at(
+            lambda m: m.qkv_proj, _attn(), tg.Linear(EMBED, 2 * EMBED, key=jax.random.key(1))
+        ).decode(jnp.ones((1, EMBED)), empty_cache()),
+        ['axis "head_dim*(heads+2*kv_heads)" should be 45 but is 30 in argument "qkv"'],
     ),
     (
         "decode, not a KVCache",

@@ -529,6 +529,29 @@ def test_cache_overflow_jit() -> None:
         np.asarray(step(_tokens(model, 7), cache)[0])
 
 
+def test_a_stacked_weight_of_another_depth_is_named() -> None:
+    """One stacked array replaced by one of 3 layers in a 2-layer model: `lax.scan` would
+    report only its leading axis sizes; the error names the parameter and the rule."""
+    model = tg.GPT(_GPT2_SMALL, key=jax.random.key(0))
+    bad = eqx.tree_at(lambda m: m.blocks.mlp.up_proj.bias, model, jnp.zeros((3, 192)))
+    message = (
+        r"GPT.blocks.mlp.up_proj.bias has shape \(3, 192\), but every array in GPT.blocks is "
+        r"stacked with num_layers=2 on its first axis, one slice per layer: give it shape "
+        r"\(2, 192\)"
+    )
+    tokens = jnp.array([1, 2, 3])
+    calls = {
+        "call": lambda: bad(tokens),
+        "forward": lambda: bad.forward(tokens),
+        "decode": lambda: bad.decode(tokens, bad.init_cache()),
+        "unstacked_blocks": bad.unstacked_blocks,
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=message):
+            call()
+            pytest.fail(name)
+
+
 # --------------------------------------------------------------------------------------------
 # Checks run at trace time only: the compiled program is the same with them on or off.
 # --------------------------------------------------------------------------------------------

@@ -187,6 +187,23 @@ def test_one_layer_slice_is_not_a_model_cache() -> None:
         _model().decode(jnp.array([1, 2]), layer)
 
 
+def test_a_vector_position_is_not_a_model_cache() -> None:
+    """A position per layer (or per sequence) is refused before the model reads it, eager
+    and under jit, with the value and the fix."""
+    model = _model(2)
+    cache = model.init_cache()
+    position = jnp.zeros(2, jnp.int32)
+    bad = tg.KVCache(keys=cache.keys, values=cache.values, position=position)  # type: ignore[shape]
+    message = (
+        r"the KV cache's position has shape \(2,\), but it is one scalar, the positions every "
+        r"layer holds: pass the cache that init_cache\(\) or the last decode returned"
+    )
+    with pytest.raises(ValueError, match=message):
+        model.decode(jnp.array([1, 2]), bad)
+    with pytest.raises(ValueError, match=message):
+        jax.jit(lambda t, c: model.decode(t, c))(jnp.array([1, 2]), bad)
+
+
 def test_sizes_may_be_numpy_ints() -> None:
     """A NumPy integer is an int, for `init_cache(size=)` as for `generate` and
     `KVCache.empty`: `init_cache` used to refuse `np.int64(3)`."""

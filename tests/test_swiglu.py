@@ -90,6 +90,21 @@ def test_wrong_width_is_rejected(key: jax.Array) -> None:
         layer(jnp.ones((SEQ, EMBED + 1)))
 
 
+@pytest.mark.parametrize("traced", [False, True], ids=["eager", "jit"])
+def test_up_proj_wider_than_gate_proj_names_the_axis(key: jax.Array, traced: bool) -> None:
+    layer = tg.SwiGLU(EMBED, MLP_DIM, key=key)
+    wider = eqx.tree_at(lambda m: m.up_proj, layer, tg.Linear(EMBED, MLP_DIM + 2, key=key))
+    call = eqx.filter_jit(wider) if traced else wider
+    with pytest.raises(TypeCheckError) as excinfo:
+        call(jnp.ones((SEQ, EMBED)))
+    assert str(excinfo.value) == (
+        "SwiGLU._gate_and_project:\n"
+        '  axis "mlp" is 11 from argument "gate" (float32[7, 11]) '
+        'but 13 in argument "up" (float32[7, 13])\n'
+        '  argument "up": expected (seq, mlp) = (7, 11), got float32[7, 13]'
+    )
+
+
 @pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no_bias"])
 def test_property_against_annotations(use_bias: bool) -> None:
     check_layer(lambda dims, key: tg.SwiGLU(dims["embed"], dims["mlp"], use_bias=use_bias, key=key))

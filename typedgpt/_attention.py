@@ -125,10 +125,24 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
         **Returns:** the output, and the cache with `x`'s keys and values written at
         `cache.position` and its position advanced by `seq`.
 
-        More positions than `kv_seq` raise `ValueError`. A negative `cache.position`, or one
+        A model's cache (with its `layers` axis), a position that is not one scalar, or more
+        positions than `kv_seq` raise `ValueError`. A negative `cache.position`, or one
         that leaves too few free slots for `x`, raises `equinox.EquinoxRuntimeError` (under a
         plain `jax.jit`, JAX's runtime error with the same message).
         """
+        if cache.keys.ndim == 4:
+            raise ValueError(
+                f"the KV cache has keys of shape {tuple(cache.keys.shape)}, with a layers axis "
+                "first, but one attention layer's cache is (kv_seq, kv_heads, head_dim): pass "
+                "this layer's slice, KVCache(keys=cache.keys[i], values=cache.values[i], "
+                "position=cache.position), or decode the whole model with GPT.decode"
+            )
+        if cache.position.ndim != 0:
+            raise ValueError(
+                f"the KV cache's position has shape {tuple(cache.position.shape)}, but it is "
+                "one scalar, the positions the cache holds: pass jnp.int32(n), or the cache "
+                "the last decode returned (for a batch of caches, map decode with jax.vmap)"
+            )
         seq, capacity = x.shape[0], cache.keys.shape[-3]
         if seq > capacity:
             raise ValueError(
@@ -161,16 +175,27 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
         self, x: Float[Array, "seq embed"], positions: Int[Array, " seq"]
     ) -> tuple[_Queries, _Keys, _Keys]:
         """Queries, keys and values of `x`, rotated by `positions` when there is `rotary`."""
-        seq, embed = x.shape
-        heads, kv_heads = self.num_heads, self.num_kv_heads
-        head_dim = embed // heads
+        heads = self.num_heads
         qkv = jax.vmap(self.qkv_proj)(x)
-        query = qkv[:, : heads * head_dim].reshape(seq, heads, head_dim)
-        kv = qkv[:, heads * head_dim :].reshape(seq, 2, kv_heads, head_dim)
-        key, value = kv[:, 0], kv[:, 1]
+        query, key, value = self._split(qkv, heads, self.num_kv_heads, x.shape[1] // heads)
         if self.rotary is not None:
             query, key = self.rotary(query, positions), self.rotary(key, positions)
         return query, key, value
+
+    @staticmethod
+    def _split(
+        qkv: Float[Array, "seq head_dim*(heads+2*kv_heads)"],
+        heads: int,
+        kv_heads: int,
+        head_dim: int,
+    ) -> tuple[_Queries, _Keys, _Keys]:
+        """The fused projection's output as its `heads` query heads, then `kv_heads` key and
+        `kv_heads` value heads, each `head_dim` wide. Its annotation checks `qkv_proj`'s
+        width (a module swapped in with `eqx.tree_at` may have another) before any reshape."""
+        seq = qkv.shape[0]
+        query = qkv[:, : heads * head_dim].reshape(seq, heads, head_dim)
+        kv = qkv[:, heads * head_dim :].reshape(seq, 2, kv_heads, head_dim)
+        return query, kv[:, 0], kv[:, 1]
 
     def _write(
         self,

@@ -12,7 +12,7 @@ from jaxtyping import Array, DTypeLike, Float, Int, PRNGKeyArray
 from ._block import Block, make_norm
 from ._config import GPTConfig
 from ._frames import submodule
-from ._gpt_checks import check_cache_layers, check_length, check_tokens
+from ._gpt_checks import check_cache_layers, check_length, check_stacked, check_tokens
 from ._kv_cache import KVCache
 from ._norm import LayerNorm, RMSNorm
 from ._state_dict import from_state_dict, state_dict
@@ -95,10 +95,11 @@ class GPT(TypedModule):
         their keys and values written and its position advanced.
 
         Raises `ValueError` for empty `tokens`, an id outside the vocabulary, a cache made
-        for another model (another depth, or more slots than `max_seq_len`), a negative
-        position, or more tokens than the cache or `max_seq_len` has room for. Traced under
-        `jax.jit`, where ids and the position are not known, a bad id, a negative position
-        or an overfull cache raises at run time instead, as in `__call__`.
+        for another model (another depth, or more slots than `max_seq_len`), a position that
+        is not one scalar, a negative position, an array of `blocks` without `num_layers` on
+        its first axis, or more tokens than the cache or `max_seq_len` has room for. Traced
+        under `jax.jit`, where ids and the position are not known, a bad id, a negative
+        position or an overfull cache raises at run time instead, as in `__call__`.
         """
         check_cache_layers(self.config, cache)
         check_tokens(self.config, tokens, start=cache.position, capacity=cache.keys.shape[-3])
@@ -168,6 +169,7 @@ class GPT(TypedModule):
         head and the loss together, in chunks, so the `seq vocab` logits are never whole.
         Empty `tokens`, or more than `max_seq_len`, raise `ValueError`, under `jax.jit` too.
         """
+        check_stacked(self.config, self.blocks)
         x = self._embed(tokens, jnp.arange(tokens.shape[0]))
         params, static = eqx.partition(self.blocks, eqx.is_array)
 
@@ -188,6 +190,7 @@ class GPT(TypedModule):
     ) -> tuple[Float[Array, "seq vocab"], KVCache]:
         """The cached forward pass itself, not jit-compiled: `decode` compiles and runs it."""
         check_cache_layers(self.config, cache)
+        check_stacked(self.config, self.blocks)
         position = cache.position
         x = self._embed(tokens, position + jnp.arange(tokens.shape[0]))
         params, static = eqx.partition(self.blocks, eqx.is_array)
@@ -210,6 +213,7 @@ class GPT(TypedModule):
         stacked arrays inside the loop would copy them at every token, so `tg.generate`
         unstacks them once, before its loop, and runs `forward_cached_layers`.
         """
+        check_stacked(self.config, self.blocks)
         params, static = eqx.partition(self.blocks, eqx.is_array)
         return [
             eqx.combine(jax.tree.map(lambda a, i=i: a[i], params), static)

@@ -2,6 +2,9 @@
 their number and the cache's position, where they are known, and a cache's depth and size
 against the model's config, which are static, so checked under `jax.jit` too."""
 
+from typing import Any
+
+import equinox as eqx
 import jax
 import numpy as np
 from jaxtyping import Array
@@ -57,9 +60,30 @@ def check_length(config: GPTConfig, tokens: Array) -> None:
         )
 
 
+def check_stacked(config: GPTConfig, blocks: Any) -> None:
+    """Reject stacked blocks with an array that lacks `num_layers` on its first axis (one
+    replaced with `eqx.tree_at`), naming it: `lax.scan` would name no parameter. Shapes are
+    static, so this runs while tracing, under jit too."""
+    layers = config.num_layers
+    for path, leaf in jax.tree_util.tree_flatten_with_path(blocks)[0]:
+        if eqx.is_array(leaf) and (leaf.ndim == 0 or leaf.shape[0] != layers):
+            stacked = (layers, *leaf.shape[1:])
+            raise ValueError(
+                f"GPT.blocks{jax.tree_util.keystr(path)} has shape {tuple(leaf.shape)}, but "
+                f"every array in GPT.blocks is stacked with num_layers={layers} on its first "
+                f"axis, one slice per layer: give it shape {stacked}"
+            )
+
+
 def check_cache_layers(config: GPTConfig, cache: KVCache) -> None:
     """Reject a cache made for a model of another depth; shapes are static, so under jit too."""
     layers = config.num_layers
+    if cache.position.ndim != 0:
+        raise ValueError(
+            f"the KV cache's position has shape {tuple(cache.position.shape)}, but it is one "
+            "scalar, the positions every layer holds: pass the cache that init_cache() or the "
+            "last decode returned (for a batch of caches, map decode with jax.vmap)"
+        )
     if cache.keys.ndim != 4 or cache.values.ndim != 4:
         raise ValueError(
             f"the KV cache has keys of shape {cache.keys.shape} and values of shape "

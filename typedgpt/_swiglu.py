@@ -54,24 +54,26 @@ class SwiGLU(TypedModule, Generic[Embed, Mlp]):
         gate: Float[Array, "seq mlp"] = jax.vmap(self.gate_proj)(x)
         up: Float[Array, "seq mlp"] = jax.vmap(self.up_proj)(x)
         if not isinstance(gate, jax.core.Tracer):  # eager: nothing to differentiate
-            return _gate_and_project(gate, up, self.down_proj)
+            return self._gate_and_project(gate, up, self.down_proj)
         # A new partial per call, as in `MLP`: jax.checkpoint caches its trace by function,
         # and a cached trace would skip `down_proj`'s call-time check and its `tg.explain`
         # record.
-        remade = jax.checkpoint(functools.partial(_gate_and_project))
+        remade = jax.checkpoint(functools.partial(self._gate_and_project))
         out: Float[Array, "seq embed"] = remade(gate, up, self.down_proj)
         return out
 
+    @staticmethod
+    def _gate_and_project(
+        gate: Float[Array, "seq mlp"], up: Float[Array, "seq mlp"], down_proj: Linear
+    ) -> Float[Array, "seq embed"]:
+        """`down_proj(silu(gate) * up)`; `SwiGLU` runs it under `jax.checkpoint` when traced.
 
-def _gate_and_project(
-    gate: Float[Array, "seq mlp"], up: Float[Array, "seq mlp"], down_proj: Linear
-) -> Float[Array, "seq embed"]:
-    """`down_proj(silu(gate) * up)`; `SwiGLU` runs it under `jax.checkpoint` when traced.
-
-    Autodiff would keep more `seq mlp` arrays for the backward pass besides `gate` and `up`,
-    the sigmoid, `silu(gate)` and the product (the input of `down_proj`, for that layer's
-    weight gradient) among them; under `jax.checkpoint` it keeps `gate` and `up` alone and
-    makes the rest again from them, which costs one more pass of the gating. Inside the scan over
-    layers each kept array is a `layers batch seq mlp` array of fresh memory every step.
-    """
-    return jax.vmap(down_proj)(jax.nn.silu(gate) * up)
+        Autodiff would keep more `seq mlp` arrays for the backward pass besides `gate` and
+        `up`, the sigmoid, `silu(gate)` and the product (the input of `down_proj`, for that
+        layer's weight gradient) among them; under `jax.checkpoint` it keeps `gate` and `up`
+        alone and makes the rest again from them, which costs one more pass of the gating.
+        Inside the scan over layers each kept array is a `layers batch seq mlp` array of fresh
+        memory every step. A static method, so that its annotations check that `gate_proj` and
+        `up_proj` agree on `mlp` (one swapped in with `eqx.tree_at` may not) before the product.
+        """
+        return jax.vmap(down_proj)(jax.nn.silu(gate) * up)
