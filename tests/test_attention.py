@@ -510,6 +510,16 @@ def test_grouped_projection_of_the_wrong_width_names_the_rule(key: jax.Array) ->
         wide(jnp.ones((SEQ, 12)))
 
 
+def test_projection_of_the_wrong_width_inside_a_gpt_names_the_layer(key: jax.Array) -> None:
+    """`_split` is a static method: its error sits at the attention layer that called it."""
+    model = tg.GPT(tg.GPTConfig.microgpt(vocab_size=27, num_layers=2), key=key)
+    narrow = eqx.filter_vmap(lambda k: tg.Linear(16, 24, key=k))(jax.random.split(key, 2))
+    bad = eqx.tree_at(lambda m: m.blocks.attn.qkv_proj, model, narrow)
+    with pytest.raises(TypeCheckError) as excinfo:
+        bad(jnp.arange(5))
+    assert str(excinfo.value).startswith("CausalSelfAttention._split at GPT.blocks[*].attn:\n")
+
+
 def test_decode_a_model_cache_names_the_layer_slice() -> None:
     """The model's stacked cache, given to one layer: the fix is its slice, or GPT.decode."""
     stacked = tg.KVCache.empty(num_layers=2, max_seq_len=KV_SEQ, num_kv_heads=HEADS, head_dim=5)

@@ -53,7 +53,9 @@ class _Frame:
         self.parent = parent
         self.name = name  # given by `submodule()`: the attribute path below the parent
         self.scan_length = scan_length
-        self._path: str | None = None if owner is None else self.owner
+        # A static or class method called from a method of its class's module sits there.
+        at_caller = owner is not None and parent is not None and isinstance(parent.module, owner)
+        self._path: str | None = None if owner is None or at_caller else self.owner
         self.lost: str | None = None  # the caller's `Class.method`, when not found in it
         # Filled only while recording for `explain`.
         self.calls: list[_Frame] | None = None
@@ -82,8 +84,8 @@ def _path_of(frame: _Frame) -> str:
     base = parent.path
     if frame.name is not None:
         return base + (frame.name if frame.name.startswith("[") else f".{frame.name}")
-    if frame.module is parent.module:
-        return base  # another method of the same module
+    if frame.module is parent.module or frame.module is None:
+        return base  # another method of the same module, or of its class
     found = _find(parent.module, frame.module)
     if found is not None:
         return base + found
