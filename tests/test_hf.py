@@ -484,6 +484,19 @@ def test_bfloat16_weights(tmp_path: Path) -> None:
 EPS = {"bfloat16": 2.0**-8, "float16": 2.0**-11}
 
 
+def test_float64_folder_needs_x64_to_keep_its_dtype(tmp_path: Path) -> None:
+    """`dtype=None` keeps the file's dtype: float64 only where JAX has it, else an error
+    with the fix, not float32 in silence; the default float32 loads the same folder."""
+    hf = _hf_gpt2(CONFIGS["small"], seed=5)
+    hf.double().save_pretrained(tmp_path)
+    with pytest.raises(ValueError) as info:
+        tg.from_pretrained(tmp_path, dtype=None)
+    assert str(info.value).startswith(f"{tmp_path / 'model.safetensors'} holds float64 ")
+    assert "pass dtype=jnp.float32 to load them as float32" in str(info.value)
+    model = tg.from_pretrained(tmp_path)
+    assert {leaf.dtype for leaf in jax.tree.leaves(model)} == {jnp.dtype("float32")}
+
+
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 def test_low_precision_folder_runs_and_exports_in_its_dtype(
     tmp_path: Path, key: jax.Array, dtype: str

@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import safetensors.numpy
@@ -89,7 +90,7 @@ def from_pretrained(
       (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`, else
       `~/.cache/huggingface/hub`).
     - `dtype`: the dtype of every floating-point parameter: float32 (the default), bfloat16
-      or float16; `None` keeps the file's.
+      or float16; `None` keeps the file's (float64 only with JAX's `jax_enable_x64`).
     - `revision`: for a cached name, the branch, tag or pull request (`refs/pr/1`) that
       `refs/<revision>` records, or a commit.
 
@@ -118,6 +119,13 @@ def from_pretrained(
     config = config_from_hf(hf_config, source=str(folder / CONFIG_FILE))
     tensors, source = read_weights(folder)
     tensors = gpt2_names(tensors, config, source=str(source))
+    wide = sorted(name for name, array in tensors.items() if array.dtype == np.float64)
+    if dtype is None and wide and not jax.config.jax_enable_x64:  # type: ignore[attr-defined]
+        raise ValueError(
+            f"{source} holds float64 parameters ({wide[0]} among them), which JAX keeps only "
+            "with jax_enable_x64 (else it would make them float32): pass dtype=jnp.float32 to "
+            "load them as float32, or set jax.config.update('jax_enable_x64', True) first"
+        )
     if dtype is not None:
         tensors = {
             name: array.astype(dtype) if jnp.issubdtype(array.dtype, jnp.floating) else array
