@@ -1,6 +1,7 @@
 """`TypedModule`: automatic checks for subclasses, a dim scope per call, return values,
 switching checks off, and checks that run at trace time only (the same compiled program)."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -288,6 +289,17 @@ def test_numpy_array_for_a_jaxtyping_hint() -> None:
     assert message == (
         "Pair.__call__:\n"
         '  argument "x": expected a JAX array, got numpy float32[3]: '
+        "convert it with jax.numpy.asarray"
+    )
+
+
+def test_torch_tensor_for_a_jaxtyping_hint() -> None:
+    import torch
+
+    message = message_of(lambda: Pair()(torch.ones(3), jnp.ones(3)))  # type: ignore[arg-type]
+    assert message == (
+        "Pair.__call__:\n"
+        '  argument "x": expected a JAX array, got torch float32[3]: '
         "convert it with jax.numpy.asarray"
     )
 
@@ -845,6 +857,28 @@ def test_a_base_method_run_through_super_is_named_by_its_class() -> None:
     )
     error = error_of(lambda: Child(weight=jnp.ones(4))(jnp.ones(5)))
     assert (error.method, error.path) == ("Child.__call__", "Child")
+
+
+class Aliased(tg.TypedModule):
+    weight: Float[Array, " embed"]
+
+    def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        return x * self.weight[None, :]
+
+    forward = __call__
+
+
+class AliasedAgain(Aliased):
+    pass
+
+
+def test_a_method_alias_is_named_by_its_own_name() -> None:
+    # `forward = __call__` wraps one function twice; each name is its own method.
+    for module in (Aliased(weight=jnp.ones(3)), AliasedAgain(weight=jnp.ones(3))):
+        name = type(module).__name__
+        error = error_of(functools.partial(module.forward, jnp.ones((2, 4))))
+        assert (error.method, error.path) == (f"{name}.forward", name)
+        assert error_of(functools.partial(module, jnp.ones((2, 4)))).method == f"{name}.__call__"
 
 
 # Annotations that name what is imported only for type checkers

@@ -56,11 +56,12 @@ def hint_name(hint: Any) -> str:
 
 
 def dtype_name(dtype: Any) -> str:
-    """`float32`; `key<fry>` for a JAX PRNG key, which NumPy has no dtype for."""
+    """`float32`; `key<fry>` for a JAX PRNG key, which NumPy has no dtype for; `int64` for
+    PyTorch's `torch.int64`."""
     try:
         return str(np.dtype(dtype).name)
     except TypeError:
-        return str(dtype)
+        return str(dtype).rpartition(".")[2]
 
 
 def describe(value: Any) -> str:

@@ -159,9 +159,9 @@ def _error(
 # Wrapping the methods.
 
 
-def _checked(fn: _F, run: Callable[..., Any], owner: type, kind: _Kind) -> _F:
-    """Wrap `fn`, a `kind` of function defined in `owner`, so each call checks fields,
-    arguments and return in one dim scope; the call runs `run` (`fn`, or its jit)."""
+def _checked(fn: _F, run: Callable[..., Any], owner: type, name: str, kind: _Kind) -> _F:
+    """Wrap `fn`, a `kind` of function `owner` defines as `name` (an alias too), so each
+    call checks fields, arguments and return in one dim scope; it runs `run` (`fn`, or a jit)."""
     plans: dict[type, _Plan | None] = {}
     bound = kind != "staticmethod"  # takes the module or class first
     signature = inspect.signature(fn)
@@ -182,13 +182,13 @@ def _checked(fn: _F, run: Callable[..., Any], owner: type, kind: _Kind) -> _F:
         if plan is None:
             return run(*args, **kwargs)
         # Not the method `cls` has under this name: a base class's, run through super().
-        overridden = kind == "method" and getattr(cls, fn.__name__, None) is not checked
-        frame = _open(first, cls, fn.__name__, kind, owner if overridden else None)
+        overridden = kind == "method" and getattr(cls, name, None) is not checked
+        frame = _open(first, cls, name, kind, owner if overridden else None)
         push_shape_memo(_by_name(signature, args, kwargs))
         try:
             sources: dict[str, tuple[str, Any]] = {}
-            for name, hint in plan.fields:
-                _check(getattr(first, name), hint, f'field "{name}"', frame, sources)
+            for field, hint in plan.fields:
+                _check(getattr(first, field), hint, f'field "{field}"', frame, sources)
             arguments = _arguments(plan, args[1:] if bound else args, kwargs)
             for _, value, hint, what in arguments:
                 _check(value, hint, what, frame, sources)
@@ -255,13 +255,13 @@ def _wrap(value: Any, owner: type, name: str) -> Any:
     none."""
     if isinstance(value, property):
         target = _target(value.fget, owner, name)
-        return None if target is None else value.getter(_checked(*target, owner, "property"))
+        return None if target is None else value.getter(_checked(*target, owner, name, "property"))
     if isinstance(value, staticmethod | classmethod):
         kind: _Kind = "staticmethod" if isinstance(value, staticmethod) else "classmethod"
         target = _target(value.__func__, owner, name)
-        return None if target is None else type(value)(_checked(*target, owner, kind))
+        return None if target is None else type(value)(_checked(*target, owner, name, kind))
     target = _target(value, owner, name)
-    return None if target is None else _checked(*target, owner, "method")
+    return None if target is None else _checked(*target, owner, name, "method")
 
 
 class TypedModule(eqx.Module):
