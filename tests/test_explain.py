@@ -7,6 +7,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
@@ -64,6 +65,25 @@ def test_a_shape_error_is_raised_as_a_call_would() -> None:
     with pytest.raises(tg.ShapeError) as excinfo:
         tg.explain(_tiny(), jnp.ones((5, 2)))
     assert excinfo.value.path == "Tiny.norm"
+
+
+class Loader(tg.TypedModule):
+    weight: Float[Array, " n"]
+
+    def load(self, x: Float[np.ndarray, " n"]) -> Float[Array, " n"]:
+        return jnp.asarray(x) * self.weight
+
+
+def test_numpy_arrays_are_taken_or_refused_as_a_call_would() -> None:
+    with pytest.raises(tg.ShapeError, match="expected a JAX array, got numpy float32"):
+        _tiny()(np.ones((5, 3), np.float32))  # type: ignore[arg-type]
+    with pytest.raises(tg.ShapeError, match="expected a JAX array, got numpy float32"):
+        tg.explain(_tiny(), np.ones((5, 3), np.float32))
+    loader = Loader(jnp.ones(3))
+    assert loader.load(np.ones(3, np.float32)).shape == (3,)
+    assert str(tg.explain(loader, np.ones(3, np.float32), method="load")) == (
+        "Loader.load(x: float32[n=3]) -> float32[n]"
+    )
 
 
 def test_checks_setting_is_restored(checks_off: None) -> None:

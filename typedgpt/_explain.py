@@ -133,7 +133,8 @@ def explain(
     if not callable(getattr(model, name, None)):
         raise ValueError(f"{type(model).__name__} has no method {method!r} to explain")
     _bind(model, method, inputs, kwargs)
-    dynamic, static = eqx.partition((model, inputs, kwargs), is_array)
+    # NumPy arrays go in as they are, as in a real call: refused by a jax.Array annotation.
+    dynamic, static = eqx.partition((model, inputs, kwargs), _traced)
 
     def run(dynamic: Any) -> Any:
         module, args, keywords = eqx.combine(dynamic, static)
@@ -155,6 +156,10 @@ def _bind(model: TypedModule, method: str, inputs: Any, kwargs: Any) -> None:
         signature.bind(*inputs, **kwargs)
     except TypeError as error:
         raise TypeError(f"{type(model).__name__}.{method}: {error}") from None
+
+
+def _traced(value: Any) -> bool:
+    return isinstance(value, jax.Array | jax.ShapeDtypeStruct)
 
 
 def is_array(value: Any) -> bool:
