@@ -3,6 +3,7 @@
 import dataclasses
 from typing import Any
 
+import numpy as np
 import pytest
 
 import typedgpt as tg
@@ -142,6 +143,18 @@ def test_eps_init_std_and_rope_base_must_be_positive_finite_numbers(field: str, 
 @pytest.mark.parametrize("field", ["norm_eps", "init_std"])
 def test_positive_int_is_a_positive_number(field: str) -> None:
     assert getattr(make(**{field: 1}), field) == 1
+
+
+def test_numpy_numbers_are_taken_as_python_numbers() -> None:
+    # A vocabulary size computed with NumPy (`ids.max() + 1`) is a np.int64.
+    config = make(vocab_size=np.int64(27), norm_eps=np.float32(0.5), num_kv_heads=np.int32(1))
+    assert (config.vocab_size, config.norm_eps, config.num_kv_heads) == (27, 0.5, 1)
+    assert all(type(value) in (int, float) for value in dataclasses.astuple(config)[:6])
+    assert config == make(vocab_size=27, norm_eps=0.5, num_kv_heads=1)
+    microgpt = tg.GPTConfig.microgpt(np.int64(27))  # type: ignore[arg-type]
+    assert microgpt.vocab_size == 27
+    with pytest.raises(ValueError, match=r"num_layers must be a positive int, got 0$"):
+        make(num_layers=np.int64(0))
 
 
 def test_message_shows_the_value() -> None:

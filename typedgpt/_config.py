@@ -5,6 +5,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
+import numpy as np
+
 Norm = Literal["rmsnorm", "layernorm"]
 Activation = Literal["relu", "gelu_tanh"]
 MLPKind = Literal["standard", "swiglu"]
@@ -70,6 +72,11 @@ class GPTConfig:
     init_std: float = 0.02
 
     def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, np.generic) and not isinstance(value, np.bool_):
+                # A NumPy number (`ids.max() + 1`) is taken as the Python number it holds,
+                # which config.json can record.
+                object.__setattr__(self, name, value.item())
         for name in (
             "vocab_size",
             "max_seq_len",
