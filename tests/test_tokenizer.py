@@ -300,6 +300,12 @@ def test_decode_reads_arrays_in_one_transfer() -> None:
         ("ab", TypeError, "decode takes token ids, got a str: turn text into ids with encode"),
         (b"ab", TypeError, "decode takes token ids, got a bytes: turn text into ids with "),
         (97, TypeError, r"must be an iterable of int token ids, got int 97: .* \[97\]"),
+        (None, TypeError, r"got NoneType None: pass a list of ids$"),
+        (
+            [97, jnp.float32(98.0)],
+            TypeError,
+            r"token id .* at position 1 is a float32 array, not an int: pass the int ids",
+        ),
     ],
     ids=[
         "2d",
@@ -313,6 +319,8 @@ def test_decode_reads_arrays_in_one_transfer() -> None:
         "str",
         "bytes",
         "int",
+        "none",
+        "0d-float-item",
     ],
 )
 def test_decode_rejects_what_is_not_one_sequence_of_int_ids(

@@ -113,9 +113,10 @@ def check_token_ids(ids: Iterable[SupportsIndex], vocab_size: int) -> list[int]:
     elif isinstance(ids, Iterable):
         given = list(ids)
     else:
+        example = f", e.g. [{reprlib.repr(ids)}]" if _as_index(ids) is not None else ""
         raise TypeError(
             f"ids must be an iterable of int token ids, got {type(ids).__qualname__} "
-            f"{reprlib.repr(ids)}: pass a list of ids, e.g. [{reprlib.repr(ids)}]"
+            f"{reprlib.repr(ids)}: pass a list of ids{example}"
         )
     out = []
     for position, i in enumerate(given):
@@ -124,12 +125,13 @@ def check_token_ids(ids: Iterable[SupportsIndex], vocab_size: int) -> list[int]:
         if index is None:
             fix = (
                 "decode a batch row by row ([tokenizer.decode(row) for row in ids])"
-                if isinstance(i, Iterable) and not isinstance(i, str)
+                if isinstance(i, Iterable) and not isinstance(i, str) and getattr(i, "ndim", 1) != 0
                 else "pass the int ids a model or encode produced"
             )
+            on_device = hasattr(i, "dtype") and not isinstance(i, np.generic)  # JAX, 0-d
             raise TypeError(
                 f"token id {reprlib.repr(i)} at position {position} is a "
-                f"{type(i).__qualname__}, not an int: {fix}"
+                f"{f'{i.dtype} array' if on_device else type(i).__qualname__}, not an int: {fix}"
             )
         if not 0 <= index < vocab_size:
             raise ValueError(
