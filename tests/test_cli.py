@@ -320,8 +320,9 @@ TINY_TRAIN = ["--layers=1", "--embed=8", "--heads=2", "--seq-len=8", "--steps=2"
         ),
         (
             ["--mode=stream", "--val-fraction=0.02"],
-            "the validation part of the data (--val-fraction) is a stream of 8 tokens but a "
-            "batch row needs --seq-len + 1 = 9: set --seq-len to at most 7, or use more text",
+            "--val-fraction 0.02 keeps the last 8 tokens of the stream for validation, but a "
+            "batch row needs --seq-len + 1 = 9: raise --val-fraction to 0.024, lower "
+            "--seq-len, pass --val-fraction 0 to train without validation, or use more text",
         ),
     ],
 )

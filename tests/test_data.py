@@ -72,6 +72,26 @@ def test_load_text_binary_file(tmp_path: Path, content: bytes, detail: str) -> N
         load_text(path)
 
 
+@pytest.mark.parametrize(
+    ("encoding", "name"),
+    [("utf-16", "UTF-16"), ("utf-16-be", "UTF-16"), ("utf-32", "UTF-32")],
+    ids=["utf16-le", "utf16-be", "utf32"],
+)
+def test_load_text_utf16_or_utf32_file(tmp_path: Path, encoding: str, name: str) -> None:
+    """Text saved as UTF-16 (Notepad's "Unicode", PowerShell's `>`) is text, not binary."""
+    path = tmp_path / "names.txt"
+    # Python's utf-16 and utf-32 codecs write a byte-order mark; utf-16-be writes none.
+    mark = "\ufeff" if encoding.endswith("-be") else ""
+    path.write_bytes(f"{mark}emma\nava\n".encode(encoding))
+    expected = (
+        f"{path} is {name} text (it starts with a {name} byte-order mark), not UTF-8: convert "
+        f"it first (iconv -f {name} -t UTF-8 {path} > {tmp_path / 'names-utf8.txt'})"
+    )
+    with pytest.raises(ValueError) as excinfo:
+        load_text(path)
+    assert str(excinfo.value) == expected
+
+
 # builtin_corpus
 
 

@@ -1070,6 +1070,29 @@ def test_memory_check_counts_the_dtype_of_init(monkeypatch: pytest.MonkeyPatch) 
         memory_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG, init=init)
 
 
+def test_resuming_a_bfloat16_run_counts_its_memory_in_bfloat16(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run started from a bfloat16 `init` resumes in bfloat16: 45,312 bytes of parameters'
+    copies and 0.8 * 131,072 of activations fit in 200 kB, where float32's 247,910 would not."""
+    init = jax.tree.map(
+        lambda x: x.astype(jnp.bfloat16) if eqx.is_inexact_array(x) else x,
+        tg.GPT(MODEL_CONFIG, key=jax.random.key(0)),
+    )
+    out = tmp_path / "run"
+    config = dataclasses.replace(TRAIN_CONFIG, steps=2, warmup_steps=0, steps_per_call=2)
+    train(MODEL_CONFIG, TRAIN_DATA, None, tokenizer=TOKENIZER, out_dir=out, config=config,
+          progress=False, init=init)  # fmt: skip
+    monkeypatch.setattr(memory_module, "_available_memory", available(200_000))
+    with pytest.raises(ValueError, match=r"but 200 kB of memory is available"):
+        memory_module.check_memory(MODEL_CONFIG, config)  # float32
+    config = dataclasses.replace(config, steps=4)
+    result = train(MODEL_CONFIG, TRAIN_DATA, None, tokenizer=TOKENIZER, out_dir=out,
+                   config=config, progress=False, resume=True)  # fmt: skip
+    assert result.step == 4
+    assert result.model.token_embedding.dtype == jnp.bfloat16
+
+
 def test_memory_check_counts_swiglus_gate(monkeypatch: pytest.MonkeyPatch) -> None:
     """SwiGLU keeps its gate and up projections, one `mlp` array more than the MLP's:
     (8*16 + 3*64) * 4 + 2*4*16*4 = 1,792 bytes a position, 229,376 in all; 4,800 parameters
@@ -1342,6 +1365,16 @@ def test_cli_train(cli_run: CliRun) -> None:
     assert checkpoint.tokenizer_json == TOKENIZER.to_json()
 
 
+def test_cli_train_unigram_entropy_is_that_of_the_targets(cli_run: CliRun) -> None:
+    """The baseline to compare the loss with: the entropy of the ids the loss predicts, which
+    leave out each line's opening BOS (counting it would weigh BOS twice)."""
+    targets = np.concatenate([doc[1:] for doc in TRAIN_DATA.documents])
+    counts = np.bincount(targets)
+    probs = counts[counts > 0] / counts.sum()
+    entropy = float(-np.sum(probs * np.log(probs)))
+    assert f"Unigram entropy of the training tokens: {entropy:.3f} nats." in cli_run.stdout
+
+
 def test_cli_train_architecture_options(names_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     options = ["--mlp", "swiglu", "--position-encoding", "rope", "--kv-heads", "2"]
@@ -1471,6 +1504,79 @@ def test_cli_resume_refuses_another_grad_clip(
         "another folder\n"
     )
     assert snapshot(cli_run.out) == before
+
+
+def without_data(argv: list[str]) -> list[str]:
+    """`argv` less its `--data FILE`."""
+    index = argv.index("--data")
+    return argv[:index] + argv[index + 2 :]
+
+
+def test_cli_resume_with_a_character_the_run_never_saw(
+    cli_run: CliRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run's tokenizer fixes its characters: the fix is the run's data, not another
+    tokenizer (which the run refuses), and the error names the data given."""
+    before = snapshot(cli_run.out)
+    other = tmp_path / "other.txt"
+    other.write_text(TEXT + "Zoe\n")
+    argv = [*cli_train_args(other, cli_run.out), "--resume", "--steps", "12"]
+    assert cli.main(argv) == 2
+    fix = (
+        f"is not one of the tokenizer's {len(TOKENIZER.chars)} characters; the run's "
+        "tokenizer holds the characters of the data it was trained on: resume with that data "
+        "(its --data), or train a new run in another --out\n"
+    )
+    assert capsys.readouterr().err == (
+        f"typedgpt train: error: --data {other} does not fit the run in {cli_run.out}: line "
+        f"301 (document 300, 'Zoe'): character 'Z' at position 0 {fix}"
+    )
+    assert cli.main(without_data(argv)) == 2  # --data forgotten: the built-in corpus
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "typedgpt train: error: the built-in corpus (no --data given) does not fit the run "
+        f"in {cli_run.out}: line "
+    )
+    assert err.endswith(fix)
+    assert snapshot(cli_run.out) == before
+
+
+def test_cli_resume_with_another_val_fraction(
+    cli_run: CliRun, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another --val-fraction splits other training data off: named, before any work."""
+    before = snapshot(cli_run.out)
+    argv = [*cli_train_args(cli_run.data, cli_run.out), "--resume", "--steps", "12"]
+    assert cli.main([*argv, "--val-fraction", "0.2"]) == 2
+    other = tg.TextDataset.from_text(TEXT, TOKENIZER).split(0.2, seed=0)[0]
+    assert capsys.readouterr().err == (
+        f"typedgpt train: error: --data {cli_run.data} with --val-fraction 0.2 gives other "
+        f"training data (240 lines, {other.num_tokens} tokens with BOS) than the run in "
+        f"{cli_run.out} was trained on (270 lines, {TRAIN_DATA.num_tokens} tokens with BOS): "
+        "resume with the run's --data and --val-fraction, or train a new run in another "
+        "--out\n"
+    )
+    assert snapshot(cli_run.out) == before
+
+
+def test_cli_train_validation_stream_shorter_than_a_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--val-fraction decides the validation stream's length: the error names the one that
+    gives a batch row, and microgpt's context is changed only with --preset small."""
+    data = tmp_path / "short.txt"
+    data.write_text(TEXT[:100])
+    out = tmp_path / "run"
+    assert cli.main(cli_train_args(data, out, "--mode", "stream")) == 2
+    assert capsys.readouterr().err == (
+        "typedgpt train: error: --val-fraction 0.1 keeps the last 10 tokens of the stream for "
+        "validation, but a batch row needs --seq-len + 1 = 17: raise --val-fraction to 0.17, "
+        "use --preset small with a lower --seq-len, pass --val-fraction 0 to train without "
+        "validation, or use more text\n"
+    )
+    assert not out.exists()
+    argv = cli_train_args(data, out, "--mode", "stream", "--val-fraction", "0.17", "--steps", "2")
+    assert cli.main(argv) == 0
 
 
 def test_cli_train_grad_clip_and_eval_batches(names_file: Path, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from types import FrameType
 from typing import Any
 
 from ._cli_options import DEFAULT_NEW_TOKENS
-from ._cli_train import _about_folder
+from ._train_cli_resume import about_folder
 
 
 def _print_samples(checkpoint_dir: Path, args: argparse.Namespace, dtype: str = "float32") -> None:
@@ -21,7 +21,7 @@ def _print_samples(checkpoint_dir: Path, args: argparse.Namespace, dtype: str = 
         checkpoint = tg.load_checkpoint(checkpoint_dir)
     except (tg.CheckpointError, NotADirectoryError) as error:
         subject = f"--checkpoint {checkpoint_dir}"
-        raise type(error)(_about_folder(checkpoint_dir, error, subject)) from None
+        raise type(error)(about_folder(checkpoint_dir, error, subject)) from None
     if checkpoint.tokenizer_json is None:
         raise ValueError(
             f"--checkpoint {checkpoint_dir} has no tokenizer.json: cannot turn text into ids"

@@ -1,25 +1,12 @@
 """`typedgpt train`: a new run, or `--resume` of one, from the command line's options."""
 
 import argparse
-import os
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from ._cli_options import SIZE_OPTIONS
-
-# The options that the run's checkpoint decides on `--resume`: each field of the parsed
-# arguments and its option. One given with another value than the run's is refused.
-RUN_OPTIONS = {
-    "preset": "--preset",
-    **SIZE_OPTIONS,
-    "mlp": "--mlp",
-    "position_encoding": "--position-encoding",
-    "kv_heads": "--kv-heads",
-    "tokenizer": "--tokenizer",
-}
-# The tokenizer option's value for each kind of tokenizer that a checkpoint can hold.
-TOKENIZER_CHOICES = {"CharTokenizer": "char", "ByteTokenizer": "byte"}
+from ._train_cli_resume import check_same_data, encode_for_run, read_run
 
 
 def _check_out(out: Path) -> None:
@@ -126,6 +113,7 @@ def _train(args: argparse.Namespace) -> int:
     import typedgpt as tg
 
     from ._memory import check_memory
+    from ._resume import saved_shapes
 
     out = Path(args.out)
     _check_out(out)
@@ -134,8 +122,10 @@ def _train(args: argparse.Namespace) -> int:
     else:
         tokenizer, train, val = _dataset(args)
         config = _model_config(args, tokenizer.vocab_size)
+    _check_val_rows(train, val, config.max_seq_len, args)
     train_config = _train_config(args)
-    check_memory(config, train_config)  # before the notes on the data: `train` checks too
+    # Before the notes on the data (`train` checks too), in the dtype a resumed run has.
+    check_memory(config, train_config, init=saved_shapes(out, config) if args.resume else None)
     source = "the built-in corpus" if args.data is None else args.data
     print(f"Training on {source}: {train.num_tokens:,} tokens, vocab {tokenizer.vocab_size}.")
     if args.resume:  # the run's settings are fixed
@@ -162,7 +152,10 @@ def _train(args: argparse.Namespace) -> int:
         )
         return 130
     last = f", validation loss {result.val_losses[-1][1]:.3f}" if result.val_losses else ""
-    counts = np.bincount(np.concatenate(train.documents), minlength=tokenizer.vocab_size)
+    # The loss's baseline: the entropy of what it predicts, every id but a document's first
+    # (a lines-mode document's opening BOS is never a target).
+    targets = np.concatenate([doc[1:] for doc in train.documents])
+    counts = np.bincount(targets, minlength=tokenizer.vocab_size)
     probs = counts[counts > 0] / counts.sum()
     print(f"Unigram entropy of the training tokens: {-np.sum(probs * np.log(probs)):.3f} nats.")
     print(
@@ -173,110 +166,32 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _resumed(args: argparse.Namespace, out: Path) -> tuple[Any, Any, Any, Any]:
-    """The tokenizer, data and model config of the run in `out` that `--resume` continues.
-
-    The checkpoint is read here for its settings and dropped on return: `tg.train` reads it
-    again, and its parameters and optimizer state must not stay alive beside the run's.
-    """
-    import typedgpt as tg
-
-    try:
-        checkpoint = tg.load_checkpoint(out)
-    except tg.CheckpointError as error:
-        problem = _about_folder(out, error, "the folder")
-        fix = "" if out.exists() else ", or leave out --resume to start a new run there"
-        raise tg.CheckpointError(f"--resume found no run in --out {out}: {problem}{fix}") from None
-    if checkpoint.tokenizer_json is None:
-        raise ValueError(f"{out} has no tokenizer.json to resume with")
-    data = (checkpoint.train_state or {}).get("train_data")
-    recorded = data.get("mode") if isinstance(data, dict) else None
-    # Data of the other mode would fail to encode, or to match the run's, less clearly.
-    if recorded in ("lines", "stream") and recorded != args.mode:
-        raise ValueError(
-            f"--mode {args.mode}, but the run in {out} was trained with --mode {recorded}: "
-            f"resume with --mode {recorded}"
-        )
-    tokenizer: tg.Tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
-    _check_run_options(args, checkpoint.model.config, tokenizer, out)
-    text = _text(args)
-    dataset = tg.TextDataset.from_text(text, tokenizer, mode=args.mode)
-    return (tokenizer, *_split(dataset, args), checkpoint.model.config)
+    """The tokenizer, data and model config of the run in `out` that `--resume` continues."""
+    tokenizer, config, state = read_run(args, out)
+    dataset = encode_for_run(_text(args), tokenizer, args, out)
+    train, val = _split(dataset, args)
+    check_same_data(train, state, args, out)
+    return tokenizer, train, val, config
 
 
-def _about_folder(folder: Path, error: Exception, subject: str) -> str:
-    """The message of `error`, an error of `load_checkpoint` about `folder`, with `subject`
-    (`--checkpoint runs/x`, say) naming the folder, once: `checkpoint folder runs/x does not
-    exist` becomes `SUBJECT does not exist`, `runs/x/config.json is corrupt` becomes
-    `SUBJECT: its config.json is corrupt`."""
-    message = str(error)
-    for start in (f"checkpoint folder {folder} ", f"checkpoint {folder} ", f"{folder} "):
-        if message.startswith(start):
-            return f"{subject} {message.removeprefix(start)}"
-    inside = f"{folder}{os.sep}"
-    if message.startswith(inside):
-        message = "its " + message.removeprefix(inside)
-    return f"{subject}: {message}"
-
-
-def _preset_of(config: Any) -> str | None:
-    """The `--preset` that builds `config` with some sizes and options, or None."""
-    import typedgpt as tg
-
-    options = {
-        "vocab_size": config.vocab_size,
-        "mlp": config.mlp,
-        "position_encoding": config.position_encoding,
-        "num_kv_heads": config.num_kv_heads,
-    }
-    try:
-        if config == tg.GPTConfig.microgpt(**options):
-            return "microgpt"
-    except ValueError:  # options that microgpt's sizes do not allow
-        pass
-    small = tg.GPTConfig.gpt2(
-        num_layers=config.num_layers,
-        num_heads=config.num_heads,
-        embed_dim=config.embed_dim,
-        mlp_dim=4 * config.embed_dim,
-        max_seq_len=config.max_seq_len,
-        **options,
+def _check_val_rows(train: Any, val: Any, seq_len: int, args: argparse.Namespace) -> None:
+    """Refuse a validation stream shorter than a batch row, naming the `--val-fraction` that
+    makes one (`tg.train` would name only the context, which a resumed run cannot change)."""
+    if val is None or val.mode != "stream" or val.num_tokens > seq_len:
+        return
+    row, total = seq_len + 1, train.num_tokens + val.num_tokens
+    fixes = ["pass --val-fraction 0 to train without validation", "use more text"]
+    if not args.resume:  # the run fixes its context, and microgpt its sizes
+        small = args.preset == "microgpt"
+        fixes.insert(0, "use --preset small with a lower --seq-len" if small else "lower --seq-len")
+    fraction = math.ceil(row / total * 1000) / 1000  # keeps `row` tokens: round() of more
+    if fraction < 1 and total - round(fraction * total) >= row:  # and leaves a training row
+        fixes.insert(0, f"raise --val-fraction to {fraction}")
+    raise ValueError(
+        f"--val-fraction {args.val_fraction} keeps the last {val.num_tokens} tokens of the "
+        f"stream for validation, but a batch row needs --seq-len + 1 = {row}: "
+        f"{', '.join(fixes[:-1])}, or {fixes[-1]}"
     )
-    return "small" if config == small else None
-
-
-def _check_run_options(args: argparse.Namespace, config: Any, tokenizer: Any, out: Path) -> None:
-    """On `--resume`, refuse a model or tokenizer option that was typed with another value
-    than the run's: the checkpoint decides them, and would silently override it."""
-    run = {
-        "preset": _preset_of(config),
-        "layers": config.num_layers,
-        "embed": config.embed_dim,
-        "heads": config.num_heads,
-        "seq_len": config.max_seq_len,
-        "mlp": config.mlp,
-        "position_encoding": config.position_encoding,
-        "kv_heads": config.kv_heads,  # --kv-heads equal to --heads is the default, too
-        "tokenizer": TOKENIZER_CHOICES.get(type(tokenizer).__name__),
-    }
-    differ = []
-    for name, option in RUN_OPTIONS.items():
-        given = getattr(args, name)
-        if name not in getattr(args, "given", ()) or given == run[name]:
-            continue
-        if run[name] is not None:
-            recorded = f"{option} {run[name]}"
-        elif name == "preset":
-            recorded = "a model of no preset"
-        else:
-            recorded = f"a {type(tokenizer).__name__}"
-        differ.append(f"{option} {given} (the run has {recorded})")
-    if differ:
-        options = "these options" if len(differ) > 1 else "the option"
-        raise ValueError(
-            f"--resume continues the run in {out} with the model and tokenizer it was trained "
-            f"with, but {'; '.join(differ)}: leave out {options} or give the run's values, or "
-            "train a new run in another --out"
-        )
 
 
 def _note_cut(train: Any, seq_len: int, fix: str) -> None:

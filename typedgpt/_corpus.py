@@ -39,14 +39,22 @@ BUILTIN_CORPUS_MODULES: tuple[str, ...] = tuple(
 _DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 _STATEMENT_LISTS = ("body", "handlers", "cases", "orelse", "finalbody")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+# Byte-order marks of the encodings a "Unicode" text file is often saved in, other than
+# UTF-8 (Windows' Notepad and PowerShell's > write UTF-16): UTF-32 first, whose little-endian
+# mark begins with UTF-16's.
+_UNICODE_MARKS = (
+    ("UTF-32", (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")),
+    ("UTF-16", (b"\xff\xfe", b"\xfe\xff")),
+)
 
 
 def load_text(path: str | os.PathLike[str]) -> str:
     """Read a UTF-8 text file, with newlines normalised to `"\\n"` and a leading BOM dropped.
 
     Raises `FileNotFoundError` for a missing file, `IsADirectoryError` for a folder, and
-    `ValueError` naming the path for an empty (or all-whitespace) file and for one that looks
-    binary: it holds a NUL byte or is not valid UTF-8.
+    `ValueError` naming the path for an empty (or all-whitespace) file, for a UTF-16 or
+    UTF-32 one (it starts with their byte-order mark), and for one that looks binary: it
+    holds a NUL byte or is not valid UTF-8.
     """
     path = Path(path)
     if not path.exists():
@@ -56,6 +64,13 @@ def load_text(path: str | os.PathLike[str]) -> str:
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder, not a text file: name a file in it")
     data = path.read_bytes()
+    for encoding, marks in _UNICODE_MARKS:
+        if data.startswith(marks):
+            raise ValueError(
+                f"{path} is {encoding} text (it starts with a {encoding} byte-order mark), not "
+                f"UTF-8: convert it first (iconv -f {encoding} -t UTF-8 {path} > "
+                f"{path.with_name(path.stem + '-utf8' + path.suffix)})"
+            )
     nul = data.find(b"\x00")
     if nul >= 0:
         raise ValueError(

@@ -14,10 +14,12 @@ import numpy as np
 import optax
 from jaxtyping import Array
 
-from ._checkpoint import COMMITTED_DIR, STATE_FILE, CheckpointError
+from ._checkpoint import COMMITTED_DIR, MODEL_FILE, STATE_FILE, CheckpointError
 from ._checkpoint_load import load_checkpoint
 from ._config import GPTConfig
 from ._data import TextDataset
+from ._gpt import GPT
+from ._memory import abstract_model
 from ._tokenizer import Tokenizer
 from ._train_config import TrainConfig
 
@@ -41,6 +43,37 @@ def holds_only_a_model(out_dir: Path) -> bool:
                 return False  # a corrupt state: resuming names the problem
             return isinstance(state, dict) and "step" not in state
     return False
+
+
+# The float dtypes of a safetensors header, by its name for them.
+_FLOAT_DTYPES = {"F64": jnp.float64, "F32": jnp.float32, "BF16": jnp.bfloat16, "F16": jnp.float16}
+
+
+def saved_shapes(out_dir: Path, model_config: GPTConfig) -> GPT | None:
+    """The shapes and dtypes of the parameters that resuming the run in `out_dir` trains, as
+    a `GPT` of `jax.ShapeDtypeStruct`s read from its `model.safetensors` header alone (a
+    bfloat16 run resumes in bfloat16, in half the memory of float32), or `None` where the
+    header cannot be read: resuming then names the problem."""
+    committed = out_dir / COMMITTED_DIR
+    folder = committed if (committed / STATE_FILE).exists() else out_dir
+    try:
+        with (folder / MODEL_FILE).open("rb") as file:
+            size = int.from_bytes(file.read(8), "little")
+            header = json.loads(file.read(size))
+        names = {entry["dtype"] for key, entry in header.items() if key != "__metadata__"}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    floats = [jnp.dtype(_FLOAT_DTYPES[name]) for name in names if name in _FLOAT_DTYPES]
+    if not floats:
+        return None
+    dtype = max(floats, key=lambda d: d.itemsize)  # the widest: never under-counted
+
+    def cast(leaf: Any) -> Any:
+        inexact = jnp.issubdtype(leaf.dtype, jnp.inexact)
+        return jax.ShapeDtypeStruct(leaf.shape, dtype) if inexact else leaf  # type: ignore[no-untyped-call]
+
+    model: GPT = jax.tree.map(cast, abstract_model(model_config))
+    return model
 
 
 def fingerprint(data: TextDataset) -> dict[str, Any]:

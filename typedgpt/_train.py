@@ -37,7 +37,7 @@ from ._metrics import (
     truncate_metrics,
     write_records,
 )
-from ._resume import MODEL_ONLY, fingerprint, holds_only_a_model, restore
+from ._resume import MODEL_ONLY, fingerprint, holds_only_a_model, restore, saved_shapes
 from ._tokenizer import Tokenizer
 from ._train_checks import check_arguments, check_init, check_types
 from ._train_config import TrainConfig, TrainingDiverged, TrainResult
@@ -111,7 +111,9 @@ def train(
         out_dir, seq_len = check_arguments(
             model_config, train_data, val_data, tokenizer, out_dir, config
         )
-        check_memory(model_config, config, init=init)
+        check_memory(
+            model_config, config, init=saved_shapes(out_dir, model_config) if resume else init
+        )
         data_fingerprint = fingerprint(train_data)
         optimizer = config.optimizer()
         rng = np.random.default_rng(config.seed)
