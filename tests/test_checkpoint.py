@@ -191,6 +191,16 @@ def test_round_trip_gpt2_style(tmp_path: Path) -> None:
     assert set(checkpoint.train_state) == {"files"}
 
 
+def test_a_hugging_face_folder_is_named_with_the_loader_to_use(tmp_path: Path) -> None:
+    tg.save_pretrained(random_model(GPT2_CONFIG, seed=2), tmp_path)
+    with pytest.raises(tg.CheckpointError) as error:
+        load_checkpoint(tmp_path)
+    assert str(error.value) == (
+        f"{tmp_path} is a Hugging Face folder (its config.json has model_type 'gpt2'), not a "
+        f"typedgpt checkpoint: load it with tg.from_pretrained({str(tmp_path)!r})"
+    )
+
+
 def test_round_trip_with_every_option(tmp_path: Path) -> None:
     config = GPT2_CONFIG.replace(
         num_heads=4, mlp="swiglu", position_encoding="rope", rope_base=500.0, num_kv_heads=2

@@ -8,6 +8,7 @@ nucleus), and with per-step logits at batch 3 (bucket 16); microgpt greedy at ba
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -146,6 +147,38 @@ def test_prompt_forms_agree(model: tg.GPT) -> None:
         model, [list(jnp.array(prompt))], max_new_tokens=6, temperature=0, key=jax.random.key(0)
     )
     assert batch == [expected]
+
+
+def test_prompt_and_options_as_torch_tensors(model: tg.GPT) -> None:
+    """PyTorch CPU tensors, as a Hugging Face tokenizer returns them, are arrays: a 1-D
+    tensor used to be refused as "not a sequence of token ids ... encode text into token
+    ids with a tokenizer first", and a 0-d one as an option was "not a finite number"."""
+    torch = pytest.importorskip("torch")
+    prompt = [3, 1, 4, 1, 5]
+    expected = greedy(model, prompt, 6)
+    assert greedy(model, torch.tensor(prompt), 6) == expected
+    assert greedy(model, list(torch.tensor(prompt)), 6) == expected  # 0-d tensors
+    batch = [torch.tensor(prompt), torch.tensor(prompt, dtype=torch.int32)]
+    assert generate(model, batch, max_new_tokens=6, temperature=0, key=jax.random.key(0)) == [
+        expected,
+        expected,
+    ]
+    options = {"temperature": torch.tensor(0.0), "max_new_tokens": torch.tensor(6)}
+    assert generate(model, prompt, key=jax.random.key(0), **options) == expected
+    with pytest.raises(ValueError, match=r"prompt is a 2-D array \(numpy int64\[1, 5\]\): pass"):
+        greedy(model, torch.tensor([prompt]), 6)
+
+
+def test_legacy_key_of_the_rbg_implementation(model: tg.GPT) -> None:
+    """Under `jax_default_prng_impl="rbg"`, `jax.random.PRNGKey` makes `uint32[4]` keys,
+    which were refused as "not one PRNG key" (only threefry's `uint32[2]` passed)."""
+    with jax.default_prng_impl("rbg"):
+        legacy = jax.random.PRNGKey(0)
+        assert legacy.shape == (4,)
+        out = generate(model, [1, 2], max_new_tokens=3, temperature=0, key=legacy)
+        with pytest.raises(TypeError, match=r"key must be one PRNG key, got uint32\[2\]"):
+            generate(model, [1, 2], max_new_tokens=3, key=legacy[:2])
+    assert out == greedy(model, [1, 2], 3)
 
 
 # Sampling --------------------------------------------------------------------------------
@@ -388,6 +421,13 @@ def test_too_long(model: tg.GPT) -> None:
         ),
         ({"eos_id": 2.0}, "eos_id must be one int token id or None, got 2.0"),
         ({"eos_id": True}, "eos_id must be one int token id or None, got True"),
+        # math.isfinite(10**400) used to raise a bare OverflowError.
+        ({"temperature": 10**400}, r"temperature 10{400} is larger than float32 holds"),
+        (
+            {"prompt": {"input_ids": [1, 2], "attention_mask": [1, 1]}},
+            r"prompt is a mapping with keys \['attention_mask', 'input_ids'\], as a tokenizer's "
+            r"output is: pass its token ids \(prompt\['input_ids'\]\)",
+        ),
     ],
 )
 def test_bad_option(model: tg.GPT, changes: dict[str, Any], message: str) -> None:
@@ -467,3 +507,25 @@ def test_traced_argument(model: tg.GPT, run: Callable[[tg.GPT], object], got: st
     TracerArrayConversionError, and a traced temperature was "not a finite number"."""
     with pytest.raises(TypeError, match=rf"^generate got a traced {got}: {TRACED}"):
         run(model)
+
+
+# typedgpt sample ---------------------------------------------------------------------------
+
+
+def test_sample_checkpoint_that_is_a_hugging_face_folder(
+    model: tg.GPT, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The mirror of `--model <checkpoint>`: a Hugging Face folder passed as --checkpoint
+    used to fail on its config.json with "unknown GPTConfig fields ['activation_function',
+    ...]", the whole list of GPT-2's fields, and no word of --model."""
+    from typedgpt import cli
+
+    folder = tg.save_pretrained(model, tmp_path / "gpt2")
+    assert cli.main(["sample", f"--checkpoint={folder}"]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == (
+        "",
+        f"typedgpt sample: error: --checkpoint {folder} is a Hugging Face folder (its "
+        f"config.json has model_type 'gpt2'), not a checkpoint of typedgpt train: pass it as "
+        f"--model {folder}\n",
+    )

@@ -248,3 +248,36 @@ def test_empty_refuses_a_size_that_is_not_a_positive_int(name: str, size: object
         r"make the cache with GPT\.init_cache\(\)",
     ):
         tg.KVCache.empty(**sizes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "position",
+    [jnp.uint32(3), jnp.array(3, jnp.int16), np.array(3), np.uint64(3)],
+    ids=["uint32", "int16", "numpy-int64-0d", "numpy-uint64"],
+)
+def test_a_position_of_another_integer_dtype_decodes(position: object) -> None:
+    """An integer position of any dtype is made int32 where the cache is made: uint32 used
+    to fail in attention with JAX's TypePromotionError (strict promotion) or a ShapeError
+    asking to cast, and int16 in `dynamic_update_slice`."""
+    model = _model()
+    tokens = jnp.array([1, 2, 3, 4, 5])
+    _, prefix = model.decode(tokens[:3], model.init_cache())
+    cache = tg.KVCache(keys=prefix.keys, values=prefix.values, position=position)  # type: ignore[arg-type]
+    assert (cache.position.shape, cache.position.dtype) == ((), jnp.int32)
+    logits, written = model.decode(tokens[3:], cache)
+    np.testing.assert_allclose(logits, model(tokens)[3:], atol=1e-5, rtol=1e-5)
+    assert int(written.position) == 5
+
+
+@pytest.mark.parametrize(
+    ("position", "shown"),
+    [(2**40, 2**40), (np.int64(2**32 + 3), 2**32 + 3), (np.uint32(2**32 - 1), 2**32 - 1)],
+)
+def test_a_position_int32_cannot_hold_is_refused(position: object, shown: int) -> None:
+    """NumPy used to wrap np.int64(2**32 + 3) around to position 3 without a word, and
+    np.uint32(2**32 - 1) to -1; a Python int past int32 raised a bare OverflowError."""
+    cache = _empty()
+    with pytest.raises(
+        ValueError, match=rf"^the KVCache's position must fit in int32, got {shown}: pass"
+    ):
+        tg.KVCache(keys=cache.keys, values=cache.values, position=position)  # type: ignore[arg-type]

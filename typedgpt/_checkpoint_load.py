@@ -54,6 +54,13 @@ def _read(folder: Path, name: str, path: Path) -> bytes:
         ) from None
 
 
+def hf_model_type(config: Any) -> str | None:
+    """The `model_type` of a Hugging Face `config.json`'s contents (a typedgpt checkpoint's
+    config has none), else None."""
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    return model_type if isinstance(model_type, str) else None
+
+
 def load_checkpoint(folder: str | Path, *, expect_config: GPTConfig | None = None) -> Checkpoint:
     """Read a checkpoint folder, verifying hashes, the config and every tensor's shape.
 
@@ -66,8 +73,9 @@ def load_checkpoint(folder: str | Path, *, expect_config: GPTConfig | None = Non
     `None`) and `train_state` (the dict of `train_state.json`, or `None`).
 
     **Raises:** `CheckpointError` when the folder is missing or a file, a file is missing,
-    corrupt or does not match its recorded hash, the config differs from `expect_config`,
-    or a tensor does not fit the config; `TypeError` when `expect_config` is not a
+    corrupt or does not match its recorded hash, the folder is a Hugging Face model's (load
+    it with `tg.from_pretrained`), the config differs from `expect_config`, or a tensor does
+    not fit the config; `TypeError` when `expect_config` is not a
     `GPTConfig`.
     """
     if expect_config is not None and not isinstance(expect_config, GPTConfig):
@@ -128,6 +136,13 @@ def load_checkpoint(folder: str | Path, *, expect_config: GPTConfig | None = Non
         config_data = json.loads(read_verified(CONFIG_FILE))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{path(CONFIG_FILE)} is corrupt: {error}") from None
+    model_type = hf_model_type(config_data)
+    if model_type is not None:
+        raise CheckpointError(
+            f"{folder} is a Hugging Face folder (its config.json has model_type "
+            f"{model_type!r}), not a typedgpt checkpoint: load it with "
+            f"tg.from_pretrained({str(folder)!r})"
+        )
     config = config_from_dict(config_data, source=str(path(CONFIG_FILE)))
     if expect_config is not None and config != expect_config:
         differ = [

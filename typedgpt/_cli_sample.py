@@ -17,6 +17,15 @@ from ._train_cli_resume import about_folder
 def _print_samples(checkpoint_dir: Path, args: argparse.Namespace, dtype: str = "float32") -> None:
     import typedgpt as tg
 
+    from ._checkpoint import holds_checkpoint
+
+    model_type = _hf_model_type(checkpoint_dir)
+    if model_type is not None and not holds_checkpoint(checkpoint_dir):
+        raise ValueError(
+            f"--checkpoint {checkpoint_dir} is a Hugging Face folder (its config.json has "
+            f"model_type {model_type!r}), not a checkpoint of typedgpt train: pass it as "
+            f"--model {checkpoint_dir}"
+        )
     try:
         checkpoint = tg.load_checkpoint(checkpoint_dir)
     except (tg.CheckpointError, NotADirectoryError) as error:
@@ -29,6 +38,20 @@ def _print_samples(checkpoint_dir: Path, args: argparse.Namespace, dtype: str = 
     tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
     prompt = _prompt_ids(tokenizer, args.prompt, checkpoint.model.config.max_seq_len)
     _stream_samples(_cast(checkpoint.model, dtype), tokenizer, prompt, args)
+
+
+def _hf_model_type(folder: Path) -> str | None:
+    """The `model_type` of `folder`'s `config.json` when it is a Hugging Face config (a
+    typedgpt checkpoint's has none), else None."""
+    import json
+
+    from ._checkpoint_load import hf_model_type
+
+    try:
+        data = json.loads((folder / "config.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    return hf_model_type(data)
 
 
 def _cast(model: Any, dtype: str) -> Any:

@@ -105,8 +105,9 @@ def generate(
     **Arguments:**
 
     - `model`: the `GPT` to sample from.
-    - `prompt`: one prompt, a sequence of token ids or a 1-D integer array; or a batch, a
-      list of such prompts whose lengths may differ.
+    - `prompt`: one prompt, a sequence of token ids or a 1-D integer array (NumPy, JAX, or
+      what NumPy converts, such as a PyTorch CPU tensor); or a batch, a list of such
+      prompts whose lengths may differ.
     - `max_new_tokens`: the most tokens to generate per prompt, at least 1. A prompt of `n`
       tokens needs `n + max_new_tokens - 1 <= max_seq_len` (the last new token is not fed
       back to the model).
@@ -123,12 +124,12 @@ def generate(
     **Returns:** the new tokens only, up to and including `eos_id`: a `list[int]` for one
     prompt, a `list[list[int]]` for a batch.
 
-    **Raises:** `ValueError` for a prompt that is a string, empty, not integers, not 1-D or
-    holds an id outside the vocabulary; for a prompt too long for `max_new_tokens` (the rule
-    above); and for an option outside the ranges above. `TypeError` when `model` is not a
-    `GPT`, `key` is not one PRNG key, `on_token` is not callable, or `generate` is called
-    under `jax.jit` or `jax.vmap` (the model's arrays, `prompt`, `key` or an option is a
-    tracer).
+    **Raises:** `ValueError` for a prompt that is a string, a mapping (a tokenizer's output),
+    empty, not integers, not 1-D or holds an id outside the vocabulary; for a prompt too
+    long for `max_new_tokens` (the rule above); and for an option outside the ranges above.
+    `TypeError` when `model` is not a `GPT`, `key` is not one PRNG key, `on_token` is not
+    callable, or `generate` is called under `jax.jit` or `jax.vmap` (the model's arrays,
+    `prompt`, `key` or an option is a tracer).
     """
     tokens, single, _ = _generate(
         model,

@@ -1,10 +1,11 @@
 """The checks `generate` runs on its arguments before anything compiles: each prompt read
 as int32 token ids inside the vocabulary, and each option, with its value and the fix. A
-0-d array is read as the number it holds."""
+0-d array is read as the number it holds, and an array that NumPy converts (a PyTorch CPU
+tensor) as a NumPy array."""
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
@@ -29,6 +30,15 @@ def _is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
+def _array_like(value: Any) -> Any:
+    """`value` as a NumPy array when it is an array that is neither NumPy's nor JAX's but
+    converts to one (a PyTorch CPU tensor, as `tokenizer(text, return_tensors="pt")`
+    gives); anything else as it is."""
+    if isinstance(value, jax.Array | np.ndarray | str | bytes) or not hasattr(value, "__array__"):
+        return value
+    return np.asarray(value)
+
+
 def _is_prompt_like(value: object) -> bool:
     if isinstance(value, str | bytes):
         return False
@@ -38,7 +48,10 @@ def _is_prompt_like(value: object) -> bool:
 
 
 def scalar(value: Any) -> Any:
-    """The Python number a concrete 0-d NumPy or JAX array holds; anything else as it is."""
+    """The Python number a concrete 0-d NumPy or JAX array (or PyTorch tensor) holds;
+    anything else as it is."""
+    if not isinstance(value, jax.Array) and hasattr(value, "__array__"):
+        value = _array_like(value)
     if (
         isinstance(value, jax.Array | np.ndarray)
         and value.ndim == 0
@@ -81,6 +94,12 @@ def check_prompts(prompt: Any, vocab: int) -> tuple[list[Int[np.ndarray, " seq"]
     """
     if isinstance(prompt, str | bytes):
         raise ValueError("prompt is a string: encode it into token ids with a tokenizer first")
+    if isinstance(prompt, Mapping):
+        raise ValueError(
+            f"prompt is a mapping with keys {sorted(map(str, prompt))}, as a tokenizer's output "
+            "is: pass its token ids (prompt['input_ids'])"
+        )
+    prompt = _array_like(prompt)
     if isinstance(prompt, jax.Array | np.ndarray):
         if prompt.ndim != 1:
             raise ValueError(
@@ -88,9 +107,10 @@ def check_prompts(prompt: Any, vocab: int) -> tuple[list[Int[np.ndarray, " seq"]
                 "a 1-D array of token ids, or a batch as a list of prompts (list(prompt))"
             )
         return [_ids(prompt, vocab, "prompt")], True
-    if isinstance(prompt, Sequence) and len(prompt) and all(map(_is_prompt_like, prompt)):
-        names = (f"prompt {index} of the batch" for index in range(len(prompt)))
-        return [_ids(item, vocab, name) for item, name in zip(prompt, names, strict=True)], False
+    items = [_array_like(item) for item in prompt] if isinstance(prompt, Sequence) else []
+    if items and all(map(_is_prompt_like, items)):
+        names = (f"prompt {index} of the batch" for index in range(len(items)))
+        return [_ids(item, vocab, name) for item, name in zip(items, names, strict=True)], False
     return [_ids(prompt, vocab, "prompt")], True
 
 
@@ -140,12 +160,15 @@ def _is_key_array(value: object) -> bool:
 
 
 def _is_one_key(value: object) -> bool:
-    """Whether `value` is one key: new-style of shape `()`, or legacy `uint32[2]`."""
+    """Whether `value` is one key: new-style of shape `()`, or legacy raw `uint32` data of
+    the default implementation's width (`uint32[2]` for threefry, `uint32[4]` for rbg, as
+    `jax.random.PRNGKey` makes under `jax_default_prng_impl="rbg"`)."""
     if not isinstance(value, jax.Array):
         return False
     if _is_key_array(value):
         return value.shape == ()
-    return value.dtype == np.uint32 and value.shape == (2,)
+    legacy = jax.eval_shape(jax.random.PRNGKey, 0)
+    return value.dtype == np.uint32 and value.shape == legacy.shape
 
 
 def check_options(
@@ -164,7 +187,11 @@ def check_options(
             f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}: ask for at least "
             "one new token"
         )
-    if not _is_real(temperature) or not (math.isfinite(temperature) and temperature >= 0):
+    # An int is finite, however large: math.isfinite(10**400) would raise OverflowError.
+    if not _is_real(temperature) or not (
+        (isinstance(temperature, numbers.Integral) or math.isfinite(temperature))
+        and temperature >= 0
+    ):
         raise ValueError(
             f"temperature must be a finite number >= 0, got {temperature!r}: pass 0 for greedy "
             "decoding or a positive temperature such as 0.8"

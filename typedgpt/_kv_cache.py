@@ -10,16 +10,44 @@ writing returns a new cache.
 from typing import Any
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, DTypeLike, Float, Int
 
 from ._dtype import compute_dtype
 from ._text import is_int
 from ._typed import TypedModule
 
+_INT32 = np.iinfo(np.int32)
 
-def _int32_if_int(position: Any) -> Any:
-    return jnp.asarray(position, jnp.int32) if is_int(position) else position
+
+def _int32_position(position: Any) -> Any:
+    """An int, or an array of another integer dtype, as int32: attention adds the position
+    to int32 indices and writes at it with `dynamic_update_slice`, which take no other
+    integer dtype (uint32 or int16 would fail there, with JAX's own errors). A concrete
+    value that int32 cannot hold is refused here: NumPy would wrap it around."""
+    if is_int(position):
+        _check_int32(int(position), int(position))
+        return jnp.asarray(int(position), jnp.int32)
+    dtype = getattr(position, "dtype", None)
+    if dtype is None or not jnp.issubdtype(dtype, jnp.integer) or dtype == jnp.int32:
+        return position  # not an integer: refused by __check_init__, which names it
+    if not isinstance(position, jax.core.Tracer):
+        values = np.asarray(position)
+        if values.size:
+            shown = values.item() if values.ndim == 0 else values.tolist()
+            _check_int32(int(values.min()), shown)
+            _check_int32(int(values.max()), shown)
+    return jnp.asarray(position).astype(jnp.int32)
+
+
+def _check_int32(value: int, shown: object) -> None:
+    if not _INT32.min <= value <= _INT32.max:
+        raise ValueError(
+            f"the KVCache's position must fit in int32, got {shown}: pass the number of "
+            "positions the cache holds, at most its slots, or start from GPT.init_cache()"
+        )
 
 
 class KVCache(TypedModule):
@@ -34,13 +62,15 @@ class KVCache(TypedModule):
     - `position`: a scalar int32, how many positions hold keys and values.
 
     Build one with `GPT.init_cache` (or `KVCache.empty`). An int `position` (a NumPy integer
-    too) is made an int32 scalar; one that is not an integer raises `TypeError`.
+    too) is made an int32 scalar, and an array of another integer dtype (uint32, int64) an
+    int32 array; one that is not an integer raises `TypeError`, and one that int32 cannot
+    hold `ValueError`.
     """
 
     keys: Float[Array, "*layers kv_seq kv_heads head_dim"]
     values: Float[Array, "*layers kv_seq kv_heads head_dim"]
     # An int becomes the int32 scalar that the attention layers' checks expect.
-    position: Int[Array, ""] = eqx.field(converter=_int32_if_int)
+    position: Int[Array, ""] = eqx.field(converter=_int32_position)
 
     def __check_init__(self) -> None:
         # Checked here, where the cache is made: a float position would fail only later, in
