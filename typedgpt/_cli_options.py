@@ -174,7 +174,9 @@ def _add_model_options(command: argparse.ArgumentParser, *, layers: int = 4) -> 
     )
 
 
-def _add_train_options(command: argparse.ArgumentParser, *, steps: int) -> None:
+def _add_train_options(
+    command: argparse.ArgumentParser, *, steps: int, samples: bool = False
+) -> None:
     parser = command.add_argument_group("training")
     parser.add_argument("--steps", type=int, default=steps, help=f"total steps (default {steps})")
     parser.add_argument(
@@ -207,7 +209,10 @@ def _add_train_options(command: argparse.ArgumentParser, *, steps: int) -> None:
         help="steps between saves (default %(default)s)",
     )
     parser.add_argument(
-        "--seed", type=_seed, default=0, help="seed for init, data and sampling (default 0)"
+        "--seed",
+        type=_seed,
+        default=0,
+        help=f"seed for init{', data and sampling' if samples else ' and data'} (default 0)",
     )
     parser.add_argument(
         "--steps-per-call", type=int, default=10, help="steps per compiled call (default 10)"
@@ -269,6 +274,10 @@ def _add_sample_options(command: argparse.ArgumentParser, *, prompt: str) -> Any
     parser.add_argument(
         "--temperature", type=float, default=0.8, help="0 for greedy (default %(default)s)"
     )
-    parser.add_argument("--top-k", type=int, default=None, help="keep the k likeliest tokens")
-    parser.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass")
+    parser.add_argument(
+        "--top-k", type=int, default=None, help="keep the k likeliest tokens (default: all)"
+    )
+    parser.add_argument(
+        "--top-p", type=float, default=None, help="nucleus sampling mass (default: 1, all)"
+    )
     return parser

@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="train on the built-in corpus, sample, show a shape error"
     )
     _add_model_options(demo, layers=2)
-    _add_train_options(demo, steps=800)
+    _add_train_options(demo, steps=800, samples=True)
     _add_sample_options(demo, prompt="The ")
     demo.add_argument_group("output").add_argument(
         "--out", default=str(DEMO_DIR), help="checkpoint folder (default %(default)s)"
