@@ -324,6 +324,12 @@ TINY_TRAIN = ["--layers=1", "--embed=8", "--heads=2", "--seq-len=8", "--steps=2"
             "batch row needs --seq-len + 1 = 9: raise --val-fraction to 0.024, lower "
             "--seq-len, pass --val-fraction 0 to train without validation, or use more text",
         ),
+        (
+            ["--val-fraction=0", "--eval-every=5", "--eval-batches=2"],
+            "--eval-every 5 and --eval-batches 2 set how the validation loss is measured, but "
+            "--val-fraction 0 keeps no validation data: pass a --val-fraction above 0, or "
+            "leave out --eval-every and --eval-batches",
+        ),
     ],
 )
 def test_train_errors_name_the_options(
@@ -345,9 +351,12 @@ def test_train_without_validation(tmp_path: Path, capsys: pytest.CaptureFixture[
 
     data, out = tmp_path / "one.txt", tmp_path / "run"
     data.write_text("kari mosen luta\n", encoding="utf-8")
-    argv = ["train", f"--data={data}", f"--out={out}", *TINY_TRAIN, "--eval-every=1"]
+    argv = ["train", f"--data={data}", f"--out={out}", *TINY_TRAIN]
     assert cli.main(argv) == 2
     assert "or --val-fraction 0 to train without validation" in capsys.readouterr().err
+    assert cli.main([*argv, "--val-fraction=0", "--eval-every=1"]) == 2  # nothing to evaluate
+    assert "leave out --eval-every" in capsys.readouterr().err
+    assert not out.exists()
     assert cli.main([*argv, "--val-fraction=0"]) == 0
     assert cli.main([*argv, "--val-fraction=0", "--steps=3", "--resume"]) == 0
     assert "validation loss" not in capsys.readouterr().out

@@ -193,10 +193,15 @@ def _add_train_options(
         help="clip gradients to this global norm (default %(default)s)",
     )
     parser.add_argument(
-        "--eval-every", type=int, default=100, help="steps between val losses (default %(default)s)"
+        "--eval-every",
+        action=_Given,
+        type=int,
+        default=100,
+        help="steps between val losses (default %(default)s)",
     )
     parser.add_argument(
         "--eval-batches",
+        action=_Given,
         type=_positive_int,
         default=8,
         help="validation batches per val loss (default %(default)s)",

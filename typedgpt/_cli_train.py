@@ -123,6 +123,7 @@ def _train(args: argparse.Namespace) -> int:
         tokenizer, train, val = _dataset(args)
         config = _model_config(args, tokenizer.vocab_size)
     _check_val_rows(train, val, config.max_seq_len, args)
+    _check_eval_options(val, args)
     train_config = _train_config(args)
     # Before the notes on the data (`train` checks too), in the dtype a resumed run has.
     check_memory(config, train_config, init=saved_shapes(out, config) if args.resume else None)
@@ -192,6 +193,22 @@ def _check_val_rows(train: Any, val: Any, seq_len: int, args: argparse.Namespace
         f"stream for validation, but a batch row needs --seq-len + 1 = {row}: "
         f"{', '.join(fixes[:-1])}, or {fixes[-1]}"
     )
+
+
+def _check_eval_options(val: Any, args: argparse.Namespace) -> None:
+    """Refuse `--eval-every` or `--eval-batches` when there is no validation data to use
+    them on (`--val-fraction 0`), rather than ignore them."""
+    given = [
+        f"{option} {getattr(args, name)}"
+        for name, option in (("eval_every", "--eval-every"), ("eval_batches", "--eval-batches"))
+        if name in getattr(args, "given", ())
+    ]
+    if val is None and given:
+        raise ValueError(
+            f"{' and '.join(given)} set how the validation loss is measured, but "
+            "--val-fraction 0 keeps no validation data: pass a --val-fraction above 0, or "
+            f"leave out {' and '.join(option.split()[0] for option in given)}"
+        )
 
 
 def _note_cut(train: Any, seq_len: int, fix: str) -> None:
