@@ -528,6 +528,18 @@ def test_resume_with_other_training_settings(run: Run) -> None:
     assert snapshot(run.out) == before
 
 
+@pytest.mark.parametrize(("recorded", "given"), [(None, 16), (16, None), (None, None)])
+def test_resume_reads_seq_len_none_as_the_models_context(recorded: Any, given: Any) -> None:
+    """`seq_len=None` trains on `max_seq_len` positions: the same setting as `seq_len=16`
+    for a model of 16 positions (a resume with the number spelled out was refused)."""
+    from typedgpt._resume import check_same_settings, jsonable
+
+    state = {"train_config": jsonable(TrainConfig(seq_len=recorded))}
+    check_same_settings(Path("run"), state, TrainConfig(seq_len=given), {}, 16)
+    with pytest.raises(ValueError, match=r"\(seq_len: recorded (None|16), given 8\)"):
+        check_same_settings(Path("run"), state, TrainConfig(seq_len=8), {}, 16)
+
+
 def test_resume_with_other_training_data(run: Run) -> None:
     fewer = tg.TextDataset(TOKENIZER, "lines", TRAIN_DATA.documents[:-1])
     with pytest.raises(

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jaxtyping import Array
+from safetensors import SafetensorError, safe_open
 
 from ._checkpoint import COMMITTED_DIR, MODEL_FILE, STATE_FILE, CheckpointError
 from ._checkpoint_load import load_checkpoint
@@ -45,7 +46,7 @@ def holds_only_a_model(out_dir: Path) -> bool:
     return False
 
 
-# The float dtypes of a safetensors header, by its name for them.
+# The float dtypes of a safetensors file, by its name for them.
 _FLOAT_DTYPES = {"F64": jnp.float64, "F32": jnp.float32, "BF16": jnp.bfloat16, "F16": jnp.float16}
 
 
@@ -57,11 +58,9 @@ def saved_shapes(out_dir: Path, model_config: GPTConfig) -> GPT | None:
     committed = out_dir / COMMITTED_DIR
     folder = committed if (committed / STATE_FILE).exists() else out_dir
     try:
-        with (folder / MODEL_FILE).open("rb") as file:
-            size = int.from_bytes(file.read(8), "little")
-            header = json.loads(file.read(size))
-        names = {entry["dtype"] for key, entry in header.items() if key != "__metadata__"}
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        with safe_open(folder / MODEL_FILE, framework="numpy") as file:
+            names = {file.get_slice(key).get_dtype() for key in file.keys()}
+    except (OSError, ValueError, SafetensorError):
         return None
     floats = [jnp.dtype(_FLOAT_DTYPES[name]) for name in names if name in _FLOAT_DTYPES]
     if not floats:
@@ -110,14 +109,21 @@ def resume_position(path: Path, state: dict[str, Any]) -> tuple[int, dict[str, A
 
 
 def check_same_settings(
-    out_dir: Path, state: dict[str, Any], config: TrainConfig, data: dict[str, Any]
+    out_dir: Path,
+    state: dict[str, Any],
+    config: TrainConfig,
+    data: dict[str, Any],
+    max_seq_len: int,
 ) -> None:
-    """Resuming with other training settings or data would not continue the saved run."""
+    """Resuming with other training settings or data would not continue the saved run.
+    `seq_len=None` means `max_seq_len`, on either side."""
     differ = []
     recorded = state.get("train_config")
     if isinstance(recorded, dict):
         for name, given in jsonable(config).items():
             if name in RESUMABLE_CHANGES or name not in recorded or recorded[name] == given:
+                continue
+            if name == "seq_len" and {recorded[name], given} <= {None, max_seq_len}:
                 continue
             if name == "warmup_steps" and _warmup_was_capped(recorded, given):
                 continue
@@ -186,7 +192,7 @@ def restore(
             f"{out_dir} is already at step {start}, so steps={config.steps} leaves nothing "
             f"to train: set steps above {start} to resume"
         )
-    check_same_settings(out_dir, state, config, data_fingerprint)
+    check_same_settings(out_dir, state, config, data_fingerprint, model_config.max_seq_len)
     leaves, treedef = jax.tree.flatten(checkpoint.model)
     shapes = jax.eval_shape(optimizer.init, leaves)  # the state's structure, unallocated
     saved = [jnp.asarray(a) for a in checkpoint.optimizer_arrays]
