@@ -383,7 +383,7 @@ def test_config_from_dict_errors() -> None:
 
 
 def test_atomic_write_gives_the_mode_open_would(tmp_path: Path) -> None:
-    # mkstemp makes its files readable by their owner only; a checkpoint is shared as a
+    # tempfile would make the files readable by their owner only; a checkpoint is shared as a
     # file written with open() would be, under the process's umask.
     umask = os.umask(0o022)
     try:

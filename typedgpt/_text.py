@@ -12,7 +12,7 @@ import operator
 import os
 import re
 import reprlib
-import tempfile
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal, SupportsIndex
@@ -151,16 +151,8 @@ def _as_index(value: object) -> int | None:
         return None
 
 
-def share_as_open_would(fd: int) -> None:
-    """Give the file of `fd`, made by `tempfile`, the mode `open()` gives a new file under
-    the process's umask (0644 under umask 022): `tempfile` makes its files private."""
-    umask = os.umask(0)  # reading the umask means setting it
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)
-
-
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` so that readers see the old file or the new one, never a part."""
+    """Write `text` to `path`, UTF-8, as `write_atomic` does, into a folder that exists."""
     folder = path.parent
     if not folder.is_dir():
         raise FileNotFoundError(f"cannot write {path}: the folder {folder} does not exist")
@@ -169,27 +161,29 @@ def write_text_atomic(path: Path, text: str) -> None:
             f"cannot write {path}: it is a folder; name a file in it, such as "
             f"{path / 'tokenizer.json'}"
         )
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    ) as handle:
-        temp = Path(handle.name)
-        try:
-            share_as_open_would(handle.fileno())
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        except BaseException:
-            handle.close()
-            temp.unlink(missing_ok=True)
-            raise
+    write_atomic(path, text.encode("utf-8"))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never a part.
+
+    The data goes to a new file beside `path`, made as `open()` makes one (mode 0o666 less
+    the umask, where `tempfile` would make it private), then renamed over `path`; the
+    rename is made durable where the folder can be opened (not on Windows).
+    """
+    temp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    # Make the rename itself durable; directories cannot be opened this way on Windows.
     try:
-        dir_fd = os.open(folder, os.O_RDONLY)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
     except OSError:
         return
     try:
