@@ -660,12 +660,55 @@ def test_item_of_a_list_names_the_argument_that_bound_the_dim() -> None:
         "(float32[5])\n"
         '  item 0 of argument "xs": expected (n,) = (3,), got float32[5]'
     )
-    # No field binds n here: the first item does, and the message says where it came from.
+    # No field binds n here: the first item does, and the message names that item.
     assert message_of(lambda: Containers.first([jnp.ones(3), jnp.ones(2)])) == (
         "Containers.first:\n"
-        '  axis "n" is 3 from argument "xs" (list) but 2 in item 1 of argument "xs" (float32[2])\n'
+        '  axis "n" is 3 from item 0 of argument "xs" (float32[3]) but 2 in item 1 of argument '
+        '"xs" (float32[2])\n'
         '  item 1 of argument "xs": expected (n,) = (3,), got float32[2]'
     )
+
+
+class Items(tg.TypedModule):
+    """Nothing binds `n` but the items of the argument."""
+
+    def nested(
+        self, xs: tuple[tuple[Float[Array, " n"], Float[Array, " n"]], Float[Array, " n"]]
+    ) -> None:
+        pass
+
+    def keyed(self, xs: dict[str, Float[Array, " n"]]) -> None:
+        pass
+
+    def tree(self, xs: PyTree[Float[Array, " n"]]) -> None:
+        pass
+
+    def either(
+        self,
+        xs: tuple[Float[Array, " n"], Float[Array, "n 2"]]
+        | tuple[Float[Array, " m"], Float[Array, " n"]],
+        y: Float[Array, " n"],
+    ) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("call", "source"),
+    [
+        (lambda: Items().nested(((jnp.ones(3), jnp.ones(3)), jnp.ones(4))), "item 0 of item 0"),
+        (lambda: Items().keyed({"a": jnp.ones(3), "b": jnp.ones(4)}), "item 'a'"),
+        (lambda: Items().tree({"a": [jnp.ones(3)], "b": [jnp.ones(4)]}), "leaf ['a'][0]"),
+        # The first member bound n = 5 from item 0, then failed on item 1: the second,
+        # which matches, bound n from its item 1.
+        (lambda: Items().either((jnp.ones(5), jnp.ones(3)), jnp.ones(4)), "item 1"),
+    ],
+)
+def test_the_item_that_bound_a_dim_is_named(call: Callable[[], object], source: str) -> None:
+    """A dim bound by one item of a list, tuple, dict or PyTree is credited to that item
+    (it was credited to the whole argument, shown as `(list)`). A method whose only array
+    annotation is a `PyTree` of arrays is checked (it was not checked at all)."""
+    message = message_of(call)
+    assert f'axis "n" is 3 from {source} of argument "xs" (float32[3]) but 4 in ' in message
 
 
 def test_nested_tuple_items_are_named_inside_out() -> None:

@@ -39,9 +39,9 @@ def is_array_hint(hint: Any) -> bool:
 
 
 def mentions_array(hint: Any) -> bool:
-    if is_array_hint(hint):
-        return True
-    return any(mentions_array(arg) for arg in typing.get_args(hint))
+    if isinstance(hint, _MetaPyTree):  # `PyTree[Float[Array, " n"]]` has no typing args
+        hint = getattr(hint, "leaftype", None)
+    return is_array_hint(hint) or any(mentions_array(arg) for arg in typing.get_args(hint))
 
 
 def hint_name(hint: Any) -> str:
@@ -102,6 +102,9 @@ _MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
 def _within(failure: Failure, item: str) -> Failure:
     """`failure` of a value found at `item` ("item 1") of an outer one."""
     return dataclasses.replace(failure, item=f"{failure.item}{item} of ")
+
+
+_Found = dict[str, tuple[str, Any]]  # dims an item bound: where the item is, and the item
 
 
 class UnboundSymbolicDim(TypeError):
@@ -200,7 +203,7 @@ def _array_mismatch(value: Any, hint: Any) -> Failure | None:
     return Failure(value, hint, reason, of_array=shaped)
 
 
-def _items_mismatch(value: Any, hint: Any) -> Failure | None:
+def _items_mismatch(value: Any, hint: Any, found: _Found, at: str) -> Failure | None:
     """Why a list, a `tuple[X, ...]`, a dict or a `PyTree` of arrays does not match `hint`,
     item by item (beartype would check one item, chosen at random), or None when it does."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -210,7 +213,7 @@ def _items_mismatch(value: Any, hint: Any) -> Failure | None:
         for key, item in value.items():
             failure = mismatch(key, args[0])
             if failure is None:
-                failure = mismatch(item, args[1])
+                failure = mismatch(item, args[1], found, f"item {key!r} of {at}")
             if failure is not None:
                 return _within(failure, f"item {key!r}")
         return None
@@ -218,13 +221,13 @@ def _items_mismatch(value: Any, hint: Any) -> Failure | None:
         if not isinstance(value, origin) or isinstance(value, str | bytes):
             return Failure(value, hint, f"expected {hint_name(hint)}, got {describe(value)}")
         for index, item in enumerate(value):
-            failure = mismatch(item, args[0])
+            failure = mismatch(item, args[0], found, f"item {index} of {at}")
             if failure is not None:
                 return _within(failure, f"item {index}")
         return None
     leaves = jax.tree_util.tree_flatten_with_path(value)[0]
     for path, leaf in leaves:
-        failure = mismatch(leaf, hint.leaftype)
+        failure = mismatch(leaf, hint.leaftype, found, f"leaf {jax.tree_util.keystr(path)} of {at}")
         if failure is not None:
             return _within(failure, f"leaf {jax.tree_util.keystr(path)}")
     return None
@@ -249,21 +252,29 @@ def _has_items_of_arrays(hint: Any) -> bool:
     return origin in _MAPPINGS and len(args) == 2 and mentions_array(args[1])
 
 
-def mismatch(value: Any, hint: Any) -> Failure | None:
-    """Why `value` does not match `hint` in the current dim scope, or None when it does."""
+def mismatch(value: Any, hint: Any, found: _Found | None = None, at: str = "") -> Failure | None:
+    """Why `value` does not match `hint` in the current dim scope, or None when it does.
+    Each dim bound by an item (`at`, "item 1 of ") of `value` is noted in `found`, with it."""
+    found = {} if found is None else found
     if is_array_hint(hint):
-        return _array_mismatch(value, hint)
+        failure = _array_mismatch(value, hint)
+        single, variadic, _, _ = get_shape_memo()
+        for name in [*single, *(f"*{name}" for name in variadic)] if at else ():
+            found.setdefault(name, (at, value))
+        return failure
     origin = typing.get_origin(hint)
     if origin is typing.Union or origin is types.UnionType:
         # Each member binds on a copy of the memo: only the one that matches keeps its dims.
-        before = tuple(dict(memo) for memo in get_shape_memo())
+        before, noted = tuple(dict(memo) for memo in get_shape_memo()), dict(found)
         failures: list[tuple[Failure, tuple[Any, ...]]] = []
         for member in typing.get_args(hint):
-            failure = mismatch(value, member)
+            failure = mismatch(value, member, found, at)
             if failure is None:
                 return None
             failures.append((failure, get_shape_memo()))
             set_shape_memo(*(dict(memo) for memo in before))
+            found.clear()
+            found.update(noted)
         # The member whose kind of array the value is says most, then any array member.
         arrays = [f for f in failures if f[0].of_array] or [
             f for f in failures if mentions_array(f[0].hint)
@@ -278,12 +289,12 @@ def mismatch(value: Any, hint: Any) -> Failure | None:
                 reason = f"expected a tuple of {len(args)} values, got {describe(value)}"
                 return Failure(value, hint, reason)
             for index, (item, item_hint) in enumerate(zip(value, args, strict=True)):
-                failure = mismatch(item, item_hint)
+                failure = mismatch(item, item_hint, found, f"item {index} of {at}")
                 if failure is not None:
                     return _within(failure, f"item {index}")
             return None
     if _has_items_of_arrays(hint):
-        return _items_mismatch(value, hint)
+        return _items_mismatch(value, hint, found, at)
     if hint is Any or is_bearable(value, hint):
         return None
     return Failure(value, hint, f"expected {hint_name(hint)}, got {describe(value)}")

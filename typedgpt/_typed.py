@@ -112,9 +112,9 @@ def is_recording() -> bool:
 def _check(value: Any, hint: Any, what: str, frame: _Frame, sources: dict[str, Any]) -> None:
     """Check one value in the current dim scope; note the dims it binds in `sources`."""
     single, variadic, _, _ = get_shape_memo()
-    before = len(single) + len(variadic)
+    before, found = len(single) + len(variadic), dict[str, Any]()
     try:
-        failure = mismatch(value, hint)
+        failure = mismatch(value, hint, found)
     except UnboundSymbolicDim as error:
         raise TypeError(f"{frame.where}: {what} cannot be checked: {error}") from None
     except Exception as error:  # a symbolic axis that fails: `{self.typo}`, `n//0`
@@ -126,11 +126,10 @@ def _check(value: Any, hint: Any, what: str, frame: _Frame, sources: dict[str, A
         raise _error(failure, what, frame, sources)
     # An item of a list, tuple or dict may fail on a dim an earlier item of it bound.
     single, variadic, _, _ = get_shape_memo()
-    if len(single) + len(variadic) != before:
-        for name in single:
-            sources.setdefault(name, (what, value))
-        for name in variadic:
-            sources.setdefault(f"*{name}", (what, value))
+    if len(single) + len(variadic) != before:  # credited to the item that bound them
+        for name in [*single, *(f"*{name}" for name in variadic)]:
+            at, item = found.get(name, ("", value))
+            sources.setdefault(name, (at + what, item))
     if failure is not None:
         raise _error(failure, what, frame, sources)
 
