@@ -683,6 +683,9 @@ class Items(tg.TypedModule):
     def tree(self, xs: PyTree[Float[Array, " n"]]) -> None:
         pass
 
+    def maybe_tree(self, xs: PyTree[Float[Array, " n"]] | None) -> None:
+        pass
+
     def either(
         self,
         xs: tuple[Float[Array, " n"], Float[Array, "n 2"]]
@@ -698,6 +701,8 @@ class Items(tg.TypedModule):
         (lambda: Items().nested(((jnp.ones(3), jnp.ones(3)), jnp.ones(4))), "item 0 of item 0"),
         (lambda: Items().keyed({"a": jnp.ones(3), "b": jnp.ones(4)}), "item 'a'"),
         (lambda: Items().tree({"a": [jnp.ones(3)], "b": [jnp.ones(4)]}), "leaf ['a'][0]"),
+        # Both members of the union fail: the array one's items are named.
+        (lambda: Items().maybe_tree({"a": jnp.ones(3), "b": jnp.ones(4)}), "leaf ['a']"),
         # The first member bound n = 5 from item 0, then failed on item 1: the second,
         # which matches, bound n from its item 1.
         (lambda: Items().either((jnp.ones(5), jnp.ones(3)), jnp.ones(4)), "item 1"),

@@ -90,9 +90,7 @@ class Failure:
     hint: Any
     reason: str
     item: str = ""  # "item 1 of " for an item of a tuple
-    # The value is an array of the hint's kind, and `reason` is jaxtyping's, about its dtype
-    # or shape.
-    of_array: bool = False
+    of_array: bool = False  # an array of the hint's kind: `reason` is jaxtyping's
 
 
 _SEQUENCES = (list, tuple, collections.abc.Sequence, collections.abc.MutableSequence)
@@ -266,12 +264,12 @@ def mismatch(value: Any, hint: Any, found: _Found | None = None, at: str = "") -
     if origin is typing.Union or origin is types.UnionType:
         # Each member binds on a copy of the memo: only the one that matches keeps its dims.
         before, noted = tuple(dict(memo) for memo in get_shape_memo()), dict(found)
-        failures: list[tuple[Failure, tuple[Any, ...]]] = []
+        failures: list[tuple[Failure, tuple[Any, ...], _Found]] = []
         for member in typing.get_args(hint):
             failure = mismatch(value, member, found, at)
             if failure is None:
                 return None
-            failures.append((failure, get_shape_memo()))
+            failures.append((failure, get_shape_memo(), dict(found)))
             set_shape_memo(*(dict(memo) for memo in before))
             found.clear()
             found.update(noted)
@@ -279,8 +277,9 @@ def mismatch(value: Any, hint: Any, found: _Found | None = None, at: str = "") -
         arrays = [f for f in failures if f[0].of_array] or [
             f for f in failures if mentions_array(f[0].hint)
         ]
-        chosen, memos = (arrays or failures)[0]
-        set_shape_memo(*memos)  # the dims it bound, for the message only
+        chosen, memos, noted = (arrays or failures)[0]
+        set_shape_memo(*memos)  # the dims it bound, and where, for the message only
+        found.update(noted)
         return chosen
     if origin is tuple:
         args = typing.get_args(hint)
