@@ -347,6 +347,13 @@ def test_bad_max_examples() -> None:
         check_layer(lambda dims, key: tg.Softmax(), max_examples=0)
 
 
+def test_a_layer_passed_instead_of_the_function_that_makes_it() -> None:
+    # A layer is callable too: it was called with the sizes and the key, and the error was
+    # about an argument "x" that got a Sizes object.
+    with pytest.raises(TypeError, match=r"got a Linear itself: pass lambda dims, key: Linear"):
+        check_layer(tg.Linear(3, 4, key=jax.random.key(0)))  # type: ignore[arg-type]
+
+
 def test_missing_hypothesis_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "hypothesis", None)
     monkeypatch.delitem(sys.modules, "typedgpt.testing")

@@ -17,6 +17,7 @@ hypothesis is an optional dependency: `pip install 'typedgpt[testing]'`.
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import equinox as eqx
 import jax
 from jaxtyping import PRNGKeyArray
 
@@ -110,12 +111,20 @@ def check_layer(
 
     **Raises:** `jaxtyping.TypeCheckError` when consistent sizes are rejected (with a note
     that gives the sizes); `AssertionError` when another property fails; whatever else the
-    layer raises; `TypeError` for a method whose arguments cannot be made, or a
-    `make_layer` that does not return a `TypedModule`; `AttributeError` for a `method` the
-    layer lacks; `ValueError` when `max_examples` is not a positive int.
+    layer raises; `TypeError` for a method whose arguments cannot be made, a layer passed
+    as `make_layer`, or a `make_layer` that does not return a `TypedModule`;
+    `AttributeError` for a `method` the layer lacks; `ValueError` when `max_examples` is not
+    a positive int.
     """
     if not isinstance(max_examples, int) or max_examples < 1:
         raise ValueError(f"max_examples must be a positive int, got {max_examples!r}")
+    if isinstance(make_layer, eqx.Module):  # a layer is callable too, with arrays
+        name = type(make_layer).__name__
+        raise TypeError(
+            f"check_layer takes a function that makes the layer from the drawn dims and a "
+            f"key, got a {name} itself: pass lambda dims, key: {name}(...), its sizes read "
+            "from dims"
+        )
     specs = dict(dims or {})
     makers = dict(inputs or {})
     key = jax.random.key(seed)
