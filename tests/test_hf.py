@@ -730,7 +730,7 @@ def test_corrupt_config(small: tuple[Path, GPT2LMHeadModel], tmp_path: Path) -> 
         tg.from_pretrained(tmp_path)
 
 
-@pytest.mark.parametrize("activation", ["gelu_fast", "gelu_python_tanh"])
+@pytest.mark.parametrize("activation", ["gelu_fast", "gelu_python_tanh", "gelu_accurate"])
 def test_other_names_of_gelu_tanh(tmp_path: Path, activation: str) -> None:
     """transformers' other spellings of GELU-tanh load, and give its logits: they used to be
     refused as another activation."""
@@ -741,6 +741,21 @@ def test_other_names_of_gelu_tanh(tmp_path: Path, activation: str) -> None:
     _assert_logits_close(np.asarray(model(jnp.asarray(tokens))), _hf_logits(hf, tokens))
 
 
+def test_reorder_and_upcast_attn_changes_rounding_only(tmp_path: Path) -> None:
+    """`reorder_and_upcast_attn` computes the attention in float32, as float32 models do
+    anyway: such a folder loads and gives transformers' logits (its eager attention takes
+    the reordered path); it used to be refused as attention typedgpt does not implement.
+    Exported, the switch is off, and transformers gives the same logits."""
+    hf = _hf_gpt2(CONFIGS["small"] | {"reorder_and_upcast_attn": True}, seed=6)
+    hf.save_pretrained(tmp_path / "in")
+    model = tg.from_pretrained(tmp_path / "in")
+    tokens = _tokens(model.config.vocab_size, 37)
+    _assert_logits_close(np.asarray(model(jnp.asarray(tokens))), _hf_logits(hf, tokens))
+    out = tg.save_pretrained(model, tmp_path / "out")
+    assert json.loads((out / "config.json").read_text())["reorder_and_upcast_attn"] is False
+    _assert_logits_close(_hf_logits(_load_hf(out), tokens), _hf_logits(hf, tokens))
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -748,7 +763,6 @@ def test_other_names_of_gelu_tanh(tmp_path: Path, activation: str) -> None:
         ("activation_function", "relu"),
         ("scale_attn_weights", False),
         ("scale_attn_by_inverse_layer_idx", True),
-        ("reorder_and_upcast_attn", True),
         ("add_cross_attention", True),
     ],
 )
@@ -807,6 +821,28 @@ def test_config_not_divisible(small: tuple[Path, GPT2LMHeadModel], tmp_path: Pat
     bad = _write_folder(tmp_path / "bad", folder, _hf_tensors(hf), config={"n_head": 5})
     with pytest.raises(ValueError, match=r"cannot build: GPTConfig\.embed_dim=48 is not divisible"):
         tg.from_pretrained(bad)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "ours"),
+    [
+        ("n_inner", 192.0, "mlp_dim"),
+        ("layer_norm_epsilon", "1e-5", "norm_eps"),
+        ("tie_word_embeddings", None, "tie_embeddings"),
+        ("n_layer", "2", "num_layers"),
+    ],
+)
+def test_config_value_typedgpt_cannot_build_names_the_field_of_config_json(
+    small: tuple[Path, GPT2LMHeadModel], tmp_path: Path, field: str, value: object, ours: str
+) -> None:
+    """The error names the field of config.json to fix, not only GPTConfig's name for it."""
+    folder, hf = small
+    bad = _write_folder(tmp_path / "bad", folder, _hf_tensors(hf), config={field: value})
+    with pytest.raises(ValueError) as info:
+        tg.from_pretrained(bad)
+    message = str(info.value)
+    assert message.startswith(f"{bad / 'config.json'} describes a model typedgpt cannot build")
+    assert message.endswith(f"got {value!r} (in config.json, {ours} is {field}): fix it there")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1154,6 +1190,80 @@ def test_tokenizer_whose_end_token_is_not_gpt2s(tmp_path: Path) -> None:
     assert tg.HFTokenizer.from_pretrained(tmp_path, bos_token="sat").bos_id == 4
     with pytest.raises(TypeError, match=r"bos_token must be the text of a token.*got int"):
         tg.HFTokenizer.from_pretrained(tmp_path, bos_token=0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("settings", [None, {"model_max_length": 64}])
+def test_tokenizer_class_from_the_model_type(
+    small: tuple[Path, GPT2LMHeadModel], tmp_path: Path, settings: dict[str, Any] | None
+) -> None:
+    """No `tokenizer_class` (gpt2's own `tokenizer_config.json` is `{"model_max_length":
+    1024}`), or no `tokenizer_config.json`: transformers' `AutoTokenizer` takes GPT-2's class
+    from `config.json`'s `model_type`, so no prefix space; it used to be kept from
+    `tokenizer.json`, so that every text began with another token."""
+    folder, _ = small
+    (tmp_path / "config.json").write_bytes((folder / "config.json").read_bytes())
+    _train_tokenizer(prefix_space=True).save(str(tmp_path / "tokenizer.json"))
+    if settings is not None:
+        (tmp_path / "tokenizer_config.json").write_text(json.dumps(settings))
+    ours = tg.HFTokenizer.from_pretrained(tmp_path)
+    theirs = AutoTokenizer.from_pretrained(tmp_path)
+    for text in ["cat sat", *SAMPLES]:
+        assert ours.encode(text) == theirs(text)["input_ids"], text
+    assert ours.encode("cat") != ours.encode(" cat")
+
+
+def test_special_tokens_map_and_added_tokens_json_as_transformers_reads_them(
+    tmp_path: Path,
+) -> None:
+    """Without `added_tokens_decoder` in `tokenizer_config.json` (a file older than
+    transformers 4.34), the `eos_token` of `special_tokens_map.json` overrides its own, as
+    transformers reads them; with it, `special_tokens_map.json` and `added_tokens.json` are
+    not read. `<|endoftext|>` used to win in the first case, and `<pad>` to be added in the
+    second."""
+    trained = _train_tokenizer()
+    trained.add_special_tokens([tokenizers.AddedToken("</s>", special=True)])
+    trained.save(str(tmp_path / "tokenizer.json"))
+    size = trained.get_vocab_size()
+    (tmp_path / "special_tokens_map.json").write_text(json.dumps({"eos_token": "</s>"}))
+    (tmp_path / "added_tokens.json").write_text(json.dumps({"<pad>": size}))
+    settings: dict[str, Any] = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "eos_token": "<|endoftext|>",
+    }
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(settings))
+    ours = tg.HFTokenizer.from_pretrained(tmp_path)
+    theirs = AutoTokenizer.from_pretrained(tmp_path)
+    assert ours.bos_token == theirs.eos_token == "</s>"
+    assert ours.vocab_size == len(theirs) == size + 1
+    settings["added_tokens_decoder"] = {}
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(settings))
+    ours = tg.HFTokenizer.from_pretrained(tmp_path)
+    theirs = AutoTokenizer.from_pretrained(tmp_path)
+    assert ours.bos_token == theirs.eos_token == "<|endoftext|>"
+    assert ours.vocab_size == len(theirs) == size
+    for text in ["the cat<pad>sat</s>", *SAMPLES]:
+        assert ours.encode(text) == theirs(text)["input_ids"], text
+
+
+def test_tokenizer_saved_over_older_tokenizer_files(tmp_path: Path, key: jax.Array) -> None:
+    """`save_pretrained(..., overwrite=True)` over a folder whose tokenizer was saved the
+    older way (`special_tokens_map.json`, `added_tokens.json`) leaves those files, but lists
+    its added tokens in `tokenizer_config.json`, so that neither transformers nor typedgpt
+    reads them: the saved tokenizer used to come back with the old folder's `</s>` as its
+    end token (in transformers) and an extra `<pad>` (in both)."""
+    tokenizer = tg.HFTokenizer(_train_tokenizer())
+    config = EXPECTED["small"].replace(vocab_size=tokenizer.vocab_size + 2)
+    folder = tg.save_pretrained(tg.GPT(config, key=key), tmp_path / "m")
+    (folder / "special_tokens_map.json").write_text(json.dumps({"eos_token": "</s>"}))
+    (folder / "added_tokens.json").write_text(json.dumps({"<pad>": tokenizer.vocab_size}))
+    tg.save_pretrained(tg.from_pretrained(folder), folder, tokenizer=tokenizer, overwrite=True)
+    assert (folder / "special_tokens_map.json").is_file()
+    assert tg.HFTokenizer.from_pretrained(folder) == tokenizer
+    theirs = AutoTokenizer.from_pretrained(folder)
+    assert theirs.eos_token_id == tokenizer.bos_id
+    assert len(theirs) == tokenizer.vocab_size
+    for text in ["the cat<pad>sat", *SAMPLES]:
+        assert theirs(text)["input_ids"] == tokenizer.encode(text), text
 
 
 def test_tokenizer_json_round_trip(trained: tokenizers.Tokenizer, tmp_path: Path) -> None:

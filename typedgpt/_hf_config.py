@@ -11,14 +11,31 @@ from ._config import GPTConfig
 from ._hf_files import CONFIG_FILE
 
 # transformers' names of GELU with the tanh approximation, typedgpt's "gelu_tanh": one
-# function, written four ways (gelu_fast rounds sqrt(2/pi) to 10 digits, below float32's).
-_GELU_TANH = ("gelu_new", "gelu_pytorch_tanh", "gelu_python_tanh", "gelu_fast")
+# function, written five ways (gelu_fast rounds sqrt(2/pi) to 10 digits, below float32's;
+# gelu_accurate is MEGA's name for it).
+_GELU_TANH = ("gelu_new", "gelu_pytorch_tanh", "gelu_python_tanh", "gelu_fast", "gelu_accurate")
 # GPT2Config switches that change the maths, with the value typedgpt's GPT-2 implements.
 _FIXED = {
     "scale_attn_weights": True,
     "scale_attn_by_inverse_layer_idx": False,
-    "reorder_and_upcast_attn": False,
     "add_cross_attention": False,
+}
+# Switches that change rounding only, written with transformers' default and read as any:
+# reorder_and_upcast_attn computes the attention scores in float32, which float32 models
+# (typedgpt's default dtype) do anyway, and its softmax in float32, as typedgpt's does.
+_ROUNDING = {"reorder_and_upcast_attn": False}
+
+# GPTConfig's fields by their GPT2Config names, for errors that name the field to fix.
+_HF_NAMES = {
+    "vocab_size": "vocab_size",
+    "max_seq_len": "n_positions",
+    "num_layers": "n_layer",
+    "num_heads": "n_head",
+    "embed_dim": "n_embd",
+    "mlp_dim": "n_inner",
+    "norm_eps": "layer_norm_epsilon",
+    "tie_embeddings": "tie_word_embeddings",
+    "init_std": "initializer_range",
 }
 
 
@@ -27,8 +44,8 @@ def config_from_hf(data: Any, *, source: str = CONFIG_FILE) -> GPTConfig:
 
     Raises `ValueError` naming the field for a config typedgpt cannot build: a `model_type`
     other than `gpt2`, an activation other than GELU-tanh, or one of the switches
-    `scale_attn_weights=false`, `scale_attn_by_inverse_layer_idx`,
-    `reorder_and_upcast_attn`, `add_cross_attention`.
+    `scale_attn_weights=false`, `scale_attn_by_inverse_layer_idx`, `add_cross_attention`.
+    `reorder_and_upcast_attn`, which changes rounding only, is accepted.
     """
     if not isinstance(data, Mapping):
         raise ValueError(f"{source}: expected a JSON object of GPT2Config fields")
@@ -70,7 +87,11 @@ def config_from_hf(data: Any, *, source: str = CONFIG_FILE) -> GPTConfig:
             init_std=data.get("initializer_range", 0.02),
         )
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{source} describes a model typedgpt cannot build: {error}") from None
+        named = [f"{ours} is {theirs}" for ours, theirs in _HF_NAMES.items() if ours in str(error)]
+        where = f" (in {CONFIG_FILE}, {', '.join(named)}): fix it there" if named else ""
+        raise ValueError(
+            f"{source} describes a model typedgpt cannot build: {error}{where}"
+        ) from None
 
 
 def config_to_hf(config: GPTConfig, *, eos_id: int | None = None) -> dict[str, Any]:
@@ -112,6 +133,7 @@ def config_to_hf(config: GPTConfig, *, eos_id: int | None = None) -> dict[str, A
         "initializer_range": config.init_std,
         "tie_word_embeddings": config.tie_embeddings,
         **_FIXED,
+        **_ROUNDING,
         "bos_token_id": eos_id,
         "eos_token_id": eos_id,
         "use_cache": True,

@@ -236,10 +236,31 @@ def _json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
 
 
+def tokenizer_class(folder: Path, settings: Mapping[str, Any]) -> Any:
+    """The tokenizer class transformers' `AutoTokenizer` picks: `tokenizer_config.json`'s
+    (`settings`), else GPT-2's when `config.json`'s `model_type` is `gpt2`."""
+    if settings.get("tokenizer_class") is not None or not (folder / CONFIG_FILE).is_file():
+        return settings.get("tokenizer_class")
+    try:
+        config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    except ValueError:  # from_pretrained of the model names the file
+        return None
+    return (
+        "GPT2Tokenizer" if isinstance(config, dict) and config.get("model_type") == "gpt2" else None
+    )
+
+
+def added_tokens_decoder(tokenizer: tokenizers.Tokenizer) -> dict[str, dict[str, Any]]:
+    """The `added_tokens_decoder` of `tokenizer_config.json`, as transformers writes it."""
+    flags = ("lstrip", "rstrip", "single_word", "normalized", "special")
+    added = sorted(tokenizer.get_added_tokens_decoder().items())
+    return {str(i): {"content": t.content} | {f: getattr(t, f) for f in flags} for i, t in added}
+
+
 def add_listed_tokens(tokenizer: tokenizers.Tokenizer, folder: Path, settings: Any) -> None:
     """Add to `tokenizer` the tokens transformers adds to its vocabulary, at their ids, by
     id: those of `tokenizer_config.json`'s `added_tokens_decoder` (in `settings`, the file's
-    JSON), then those of `added_tokens.json` not in it, as transformers' GPT-2 tokenizer saves
+    JSON), or without it those of `added_tokens.json`, as transformers' GPT-2 tokenizer saved
     them next to `vocab.json` and `merges.txt`. Tokens that `tokenizer` already holds as
     added tokens (as `tokenizer.json` holds them) are left as they are."""
     path = folder / TOKENIZER_CONFIG_FILE
@@ -252,7 +273,8 @@ def add_listed_tokens(tokenizer: tokenizers.Tokenizer, folder: Path, settings: A
                 raise TypeError(f"the content of token {key} is not text")
             listed[int(key)] = tokenizers.AddedToken(token["content"], **options)
         path = folder / ADDED_TOKENS_FILE
-        for content, index in (_read_json(path) if path.is_file() else {}).items():
+        legacy = "added_tokens_decoder" not in settings and path.is_file()
+        for content, index in (_read_json(path) if legacy else {}).items():
             if isinstance(index, bool) or not isinstance(index, int):
                 raise TypeError(f"the id of {content!r} is {index!r}, not an integer")
             listed.setdefault(index, tokenizers.AddedToken(content))

@@ -20,7 +20,9 @@ from ._hf_files import (
     _json_bytes,
     _read_json,
     add_listed_tokens,
+    added_tokens_decoder,
     resolve_pretrained,
+    tokenizer_class,
 )
 from ._text import check_text
 from ._tokenizer import Tokenizer
@@ -130,20 +132,18 @@ class HFTokenizer(Tokenizer):
         with the settings of `tokenizer_config.json` that transformers applies to it.
 
         - With `vocab.json` and `merges.txt` it is built as transformers builds GPT-2's: a
-          byte-level BPE, with the tokens that `added_tokens_decoder` of
-          `tokenizer_config.json`, or `added_tokens.json`, adds at their ids.
-        - `add_prefix_space` from `tokenizer_config.json` is applied to the byte-level
-          pre-tokenizer; when it is absent and the class is GPT-2's (`GPT2Tokenizer`),
-          it is false, as transformers' GPT-2 tokenizer makes it.
+          byte-level BPE, with the tokens of `added_tokens_decoder` in
+          `tokenizer_config.json` (else of `added_tokens.json`) at their ids.
+        - `add_prefix_space` from `tokenizer_config.json` is set on the byte-level
+          pre-tokenizer; without it, false for GPT-2's class (`GPT2Tokenizer`, or no
+          `tokenizer_class` and `model_type` `gpt2` in `config.json`), as in transformers.
         - The token that opens and closes documents (`bos_token` here) is the argument
-          `bos_token` when given, else the `eos_token` of `tokenizer_config.json`, else
-          that of `special_tokens_map.json`, else `<|endoftext|>`. It is made a special
-          token, so that it is one id wherever it is in a text.
+          `bos_token`, else the `eos_token` of `special_tokens_map.json` (unless
+          `tokenizer_config.json` has `added_tokens_decoder`, as transformers reads them),
+          else that of `tokenizer_config.json`, else `<|endoftext|>`, made a special token.
 
-        `revision` is as for `from_pretrained`. Raises `FileNotFoundError` when the folder,
-        or a tokenizer in it, is missing, and `ValueError` for corrupt or unusable files, or
-        a `bos_token` that is not in the vocabulary.
-        """
+        `revision` is as for `from_pretrained`. Raises `FileNotFoundError` for a missing
+        folder or tokenizer, `ValueError` for unusable files or a `bos_token` not in it."""
         if bos_token is not None and not isinstance(bos_token, str):
             raise TypeError(
                 f"bos_token must be the text of a token, such as '<|endoftext|>', got "
@@ -152,14 +152,14 @@ class HFTokenizer(Tokenizer):
         folder = resolve_pretrained(path_or_name, revision=revision)
         settings = folder / TOKENIZER_CONFIG_FILE
         data = _read_settings(settings)
+        if bos_token is None and "added_tokens_decoder" not in data:
+            bos_token = _eos_token(folder / SPECIAL_TOKENS_FILE)
         if bos_token is None:
             bos_token = _eos_token(settings, data)
         if bos_token is None:
-            bos_token = _eos_token(folder / SPECIAL_TOKENS_FILE)
-        if bos_token is None:
             bos_token = END_OF_TEXT
         prefix_space = data.get("add_prefix_space")
-        if prefix_space is None and data.get("tokenizer_class") in _GPT2_TOKENIZERS:
+        if prefix_space is None and tokenizer_class(folder, data) in _GPT2_TOKENIZERS:
             prefix_space = False
         if prefix_space is not None and not isinstance(prefix_space, bool):
             raise ValueError(f"{settings}: add_prefix_space is {prefix_space!r}, not true or false")
@@ -272,13 +272,16 @@ class HFTokenizer(Tokenizer):
         class is `PreTrainedTokenizerFast`, which takes `tokenizer.json` as it is (GPT-2's
         own class would rebuild it as a byte-level BPE and drop any other setting).
         `model_max_length` is the longest input transformers should allow (the model's
-        `max_seq_len`). **Returns:** the bytes of each file, by file name."""
+        `max_seq_len`). The added tokens are listed, so that transformers, as typedgpt, reads
+        no `special_tokens_map.json` or `added_tokens.json` left in the folder.
+        **Returns:** the bytes of each file, by file name."""
         settings = {
             "tokenizer_class": "PreTrainedTokenizerFast",
             "bos_token": self._bos_token,
             "eos_token": self._bos_token,
             "unk_token": self._bos_token,
             "model_max_length": model_max_length,
+            "added_tokens_decoder": added_tokens_decoder(self._tokenizer),
         }
         return {
             TOKENIZER_FILE: self._tokenizer.to_str(pretty=True).encode(),
