@@ -27,6 +27,7 @@ import tokenizers
 import torch
 from transformers import (
     AutoTokenizer,
+    GenerationConfig,
     GPT2Config,
     GPT2ForSequenceClassification,
     GPT2LMHeadModel,
@@ -1032,6 +1033,28 @@ def test_tokenizer_saved_with_the_model(
         assert theirs(text)["input_ids"] == tokenizer.encode(text), text
     hf_config = json.loads((folder / "config.json").read_text())
     assert hf_config["eos_token_id"] == hf_config["bos_token_id"] == tokenizer.bos_id
+
+
+def test_generate_in_transformers_stops_at_the_saved_end_token(
+    tmp_path: Path, key: jax.Array
+) -> None:
+    """`save_pretrained` writes `generation_config.json`, which transformers' `generate`
+    reads before `config.json`: one left in the folder by an overwritten model made it
+    stop at that model's end token."""
+    tokenizer = tg.HFTokenizer(_train_tokenizer())
+    config = EXPECTED["small"].replace(vocab_size=tokenizer.vocab_size)
+    folder = tmp_path / "m"
+    tg.save_pretrained(tg.GPT(config, key=key), folder)
+    stale = tokenizer.bos_id + 1
+    (folder / "generation_config.json").write_text(json.dumps({"eos_token_id": stale}))
+    tg.save_pretrained(tg.GPT(config, key=key), folder, tokenizer=tokenizer, overwrite=True)
+    generation = GenerationConfig.from_pretrained(folder)
+    assert generation.eos_token_id == generation.bos_token_id == tokenizer.bos_id
+    other = EXPECTED["small"].replace(vocab_size=11)  # no tokenizer, not GPT-2's vocabulary
+    folder = tg.save_pretrained(tg.GPT(other, key=key), tmp_path / "plain")
+    assert json.loads((folder / "generation_config.json").read_text()) == {
+        "_from_model_config": True
+    }
 
 
 GPT2 = "GPT2Tokenizer"

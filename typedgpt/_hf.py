@@ -30,6 +30,7 @@ from ._gpt import GPT
 from ._hf_config import config_from_hf, config_to_hf
 from ._hf_files import (
     CONFIG_FILE,
+    GENERATION_CONFIG_FILE,
     SAFETENSORS_FILE,
     _json_bytes,
     _read_json,
@@ -157,9 +158,11 @@ def save_pretrained(
 
     Writes `config.json` (`model_type` `gpt2`, `architectures` `["GPT2LMHeadModel"]`) and
     `model.safetensors` under `GPT2LMHeadModel`'s names (`transformer.*`, plus
-    `lm_head.weight` when the head is untied), and, with a tokenizer, `tokenizer.json` and
-    `tokenizer_config.json`. transformers' `GPT2LMHeadModel.from_pretrained(path)` and
-    `AutoTokenizer.from_pretrained(path)` load the folder. Every file is written atomically.
+    `lm_head.weight` when the head is untied), `generation_config.json` (the end token for
+    transformers' `generate`, as its own `save_pretrained` writes it), and, with a
+    tokenizer, `tokenizer.json` and `tokenizer_config.json`. transformers'
+    `GPT2LMHeadModel.from_pretrained(path)` and `AutoTokenizer.from_pretrained(path)` load
+    the folder. Every file is written atomically.
 
     `bos_token_id` and `eos_token_id` are the tokenizer's `bos_id`; without a tokenizer,
     GPT-2's `<|endoftext|>` (50256) when `vocab_size` is GPT-2's 50257, else unset.
@@ -231,9 +234,13 @@ def save_pretrained(
         name if name == "lm_head.weight" else f"transformer.{name}": array
         for name, array in model.state_dict().items()
     }
+    # transformers' `generate` reads its end token here before config.json: one left by an
+    # overwritten model would stop generation at that model's end token.
+    generation = {"_from_model_config": True, "bos_token_id": eos_id, "eos_token_id": eos_id}
     files = {
         SAFETENSORS_FILE: safetensors.numpy.save(tensors, metadata={"format": "pt"}),
         CONFIG_FILE: _json_bytes(hf_config),
+        GENERATION_CONFIG_FILE: _json_bytes({k: v for k, v in generation.items() if v is not None}),
     }
     if tokenizer is not None:
         files |= tokenizer.files(model_max_length=config.max_seq_len)

@@ -29,6 +29,7 @@ from ._checkpoint import UnreadableSafetensors, read_safetensors
 from ._state_dict import to_numpy
 
 CONFIG_FILE = "config.json"
+GENERATION_CONFIG_FILE = "generation_config.json"
 SAFETENSORS_FILE = "model.safetensors"
 SAFETENSORS_INDEX_FILE = "model.safetensors.index.json"
 PYTORCH_FILE = "pytorch_model.bin"
