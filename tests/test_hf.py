@@ -1029,6 +1029,8 @@ def test_tokenizer_saved_with_the_model(
     assert tg.HFTokenizer.from_pretrained(folder) == tokenizer
     theirs = AutoTokenizer.from_pretrained(folder)
     assert theirs.eos_token_id == tokenizer.bos_id
+    # The model's own unknown token where it has one (it was always the end token).
+    assert theirs.unk_token == (make().model.unk_token or "<|endoftext|>")
     for text in [*SAMPLES, "The Cat sat"]:
         assert theirs(text)["input_ids"] == tokenizer.encode(text), text
     hf_config = json.loads((folder / "config.json").read_text())

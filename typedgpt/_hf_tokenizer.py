@@ -279,7 +279,7 @@ class HFTokenizer(Tokenizer):
             "tokenizer_class": "PreTrainedTokenizerFast",
             "bos_token": self._bos_token,
             "eos_token": self._bos_token,
-            "unk_token": self._bos_token,
+            "unk_token": getattr(self._tokenizer.model, "unk_token", None) or self._bos_token,
             "model_max_length": model_max_length,
             "added_tokens_decoder": added_tokens_decoder(self._tokenizer),
         }
