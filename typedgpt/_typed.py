@@ -112,7 +112,8 @@ def is_recording() -> bool:
 def _check(value: Any, hint: Any, what: str, frame: _Frame, sources: dict[str, Any]) -> None:
     """Check one value in the current dim scope; note the dims it binds in `sources`."""
     single, variadic, _, _ = get_shape_memo()
-    before, found = len(single) + len(variadic), dict[str, Any]()
+    before = len(single) + len(variadic)
+    found: dict[str, Any] = {}  # the dims an item of `value` bound, with the item
     try:
         failure = mismatch(value, hint, found)
     except UnboundSymbolicDim as error:
