@@ -6,7 +6,7 @@ Each entry of the key becomes an `Index`, read from its expression (a literal in
 """
 
 from mypy.nodes import EllipsisExpr, Expression, NameExpr, SliceExpr, TupleExpr
-from mypy.types import Instance, LiteralType, TupleType, Type, get_proper_type
+from mypy.types import Instance, LiteralType, NoneType, TupleType, Type, get_proper_type
 
 from . import _indexing
 from ._arguments import Call
@@ -64,6 +64,8 @@ def index_item(expr: Expression, typ: Type | None) -> Index:
     p = get_proper_type(typ) if typ is not None else None
     if p is None:
         return Index("unknown")
+    if isinstance(p, NoneType):  # `jnp.newaxis`, `np.newaxis`: None by another name
+        return Index("none")
     if isinstance(p, LiteralType):
         p = p.fallback
     if isinstance(p, Instance):

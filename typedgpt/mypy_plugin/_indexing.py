@@ -48,9 +48,8 @@ def index(a: Shape, items: Sequence[Index]) -> Shape:
     if variadic_index(a) is not None:
         return _index_variadic(a, items, consuming)
     if len(consuming) > len(a):
-        raise ShapeError(
-            f"index with {len(consuming)} entries for {show(a)}, which has {dims_count(len(a))}"
-        )
+        entries = f"{len(consuming)} entr{'y' if len(consuming) == 1 else 'ies'}"
+        raise ShapeError(f"index with {entries} for {show(a)}, which has {dims_count(len(a))}")
     if not any(i.kind == "ellipsis" for i in items):
         items = [*items, Index("ellipsis")]
     out: list[Dim] = []

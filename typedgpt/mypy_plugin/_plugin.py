@@ -53,6 +53,7 @@ from . import _semanal as semanal
 from . import _stubs
 from ._at_rules import UPDATE_REF
 from ._calls import Calls, SigContext, might_have_dims, relax_callable_args
+from ._decorated import CACHED, DECORATED_CALLS, cached_signature, decorated_function
 from ._dims import SIZE, VARIADIC
 from ._numpy_hooks import NDARRAY_MEMBER, NUMPY, NumpyHooks
 from ._scan import SCAN, Scans
@@ -155,6 +156,8 @@ class ShapePlugin(Plugin):
             return None
         if fullname.startswith(NUMPY):
             return None  # NumPy's own signatures: no jaxtyping dims to bind
+        if fullname in DECORATED_CALLS:
+            return cached_signature if fullname == CACHED else self._custom_derivative
         if self._claims(fullname):
             return lambda ctx: self._signature(ctx, fullname)
         return None
@@ -195,7 +198,7 @@ class ShapePlugin(Plugin):
             return functools.partial(at_rules.update, fullname[len(UPDATE_REF) :])
         if fullname.startswith(NUMPY):
             return self._numpy.method(fullname)
-        if self._claims(fullname):
+        if fullname in DECORATED_CALLS or self._claims(fullname):
             return self._calls.result
         return None
 
@@ -212,6 +215,15 @@ class ShapePlugin(Plugin):
                 ctx.default_attr_type, ctx.api.named_generic_type("builtins.int", [])
             )
         return None
+
+    def _custom_derivative(self, ctx: MethodSigContext) -> CallableType:
+        """A call of a `@jax.custom_vjp` (or `custom_jvp`) function: checked as a call of the
+        function it wraps, where the call names it."""
+        sig = decorated_function(ctx)
+        if sig is None:
+            return ctx.default_signature
+        plain = FunctionSigContext(ctx.args, sig, ctx.context, ctx.api)
+        return self._calls.signature(plain, sig.definition.fullname if sig.definition else "")
 
     def _jit_wrapped_call(self, ctx: MethodContext) -> Type:
         """A call of a jit-wrapped jax function: the rule of its stub, found by the name it

@@ -282,8 +282,15 @@ def stack(shapes: Sequence[Shape], axis: int) -> Shape:
     """`jnp.stack(arrays, axis)`: equal shapes, and a new axis of their number."""
     if any(variadic_index(s) is not None for s in shapes):
         return GRADUAL
-    joined = concatenate([(Dim(SIZE, 1), *s) for s in shapes], 0)
-    rest = joined[1:]
+    rest = list(shapes[0])
+    for s in shapes[1:]:
+        if len(s) != len(rest) or not all(same(a, b) for a, b in zip(rest, s, strict=True)):
+            raise ShapeError(
+                "stack needs arrays of one shape, got "
+                + ", ".join(show(x) for x in shapes)
+                + ": stack arrays of equal dims, or join them along an axis with jnp.concatenate"
+            )
+        rest = [a if a.definite else b for a, b in zip(rest, s, strict=True)]
     rank = len(rest) + 1
     if not -rank <= axis < rank:
         raise ShapeError(f"stack axis {axis} is out of range for {rank} dims")

@@ -24,6 +24,7 @@ from mypy.types import (
     AnyType,
     CallableType,
     Instance,
+    Overloaded,
     ProperType,
     TupleType,
     Type,
@@ -99,6 +100,8 @@ class Vmaps:
             call = find_member("__call__", fn_type, fn_type, is_operator=True)
             display = fn_type.type.name
             fn_type = get_proper_type(call) if call is not None else fn_type
+        if isinstance(fn_type, Overloaded):
+            return _unknown_overload(fn_type, ctx)
         if not isinstance(fn_type, CallableType):
             return ctx.default_return_type
         known = self.by_name(fn_type.name)
@@ -159,6 +162,22 @@ class Vmaps:
         _, pattern, own, display = found
         self._calls.expect(ctx.context, display, pattern, own)
         return self._calls.result(ctx)
+
+
+def _unknown_overload(fn: Overloaded, ctx: FunctionContext) -> Type:
+    """An overloaded function, wrapped: not modelled, so each item takes and gives arrays of
+    unknown dims (with its own dims, mypy would take them for the caller's and report them)."""
+    items = []
+    for item in fn.items:
+        builder = builder_from([*item.arg_types, item.ret_type], ctx.api)
+        if builder is not None:
+            relax = Relax(builder)
+            item = item.copy_modified(
+                arg_types=[t.accept(relax) for t in item.arg_types],
+                ret_type=item.ret_type.accept(relax),
+            )
+        items.append(item)
+    return Overloaded(items)
 
 
 def _vmap_axes(ctx: FunctionContext, count: int) -> list[bool] | None:

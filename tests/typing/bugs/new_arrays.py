@@ -134,3 +134,4 @@ def flattened_then_summed_over_rows(x: Float[Array, "seq embed"]) -> None:
 def top_k_of_a_missing_axis(logits: Float[Array, "seq vocab"]) -> None:
     found = jax.lax.top_k(logits, 3, axis=2)  # E: [shape] top_k: axis 2 is out of range for (seq, vocab), which has 2 dims
     del found
+

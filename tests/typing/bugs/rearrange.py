@@ -1,5 +1,6 @@
 # mypy: allow-redefinition
-"""Seeded bugs: a name reassigned, axes swapped or moved, `@` under a variadic dim."""
+"""Seeded bugs: a name reassigned, axes swapped or moved, arrays stacked or indexed, `@` under
+a variadic dim."""
 
 import jax
 import jax.numpy as jnp
@@ -30,3 +31,13 @@ def move_wrong_way(x: Float[Array, "seq heads head_dim"]) -> Float[Array, "heads
 def project_untransposed(x: Float[Array, "*batch in"], w: Float[Array, "out in"]) -> None:
     y = x @ w  # E: [shape] "@" contracts in (the last dim of (*batch, in)) with out (the second-to-last dim of (out, in))
     del y
+
+
+def stacked_keys_and_queries(q: Float[Array, "seq head_dim"], k: Float[Array, "kv_seq head_dim"]) -> None:
+    both = jnp.stack([q, k])  # E: [shape] stack needs arrays of one shape, got (seq, head_dim), (kv_seq, head_dim): stack arrays of equal dims, or join them along an axis with jnp.concatenate
+    del both
+
+
+def indexed_a_scalar(loss: Float[Array, ""]) -> None:
+    first = loss[0]  # E: [shape] index with 1 entry for (), which has 0 dims
+    del first

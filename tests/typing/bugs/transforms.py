@@ -95,3 +95,12 @@ def vmap_lambda_result(xs: Float[Array, "seq embed"], w: Float[Array, "mlp embed
 def scan_lambda_carry(xs: Float[Array, "seq embed"], h: Float[Array, " embed"]) -> Float[Array, " mlp"]:
     carry, _ = jax.lax.scan(lambda c, x: (c + x, None), h, xs)
     return carry  # E: [return-value] got "Array[Literal['embed']]"
+
+
+@jax.custom_vjp
+def clip_gradient(x: Float[Array, "n d"], scale: Float[Array, " d"]) -> Float[Array, "n d"]:
+    return x * scale
+
+
+def custom_vjp_checks_its_function(h: Float[Array, "seq embed"], s: Float[Array, " seq"]) -> None:
+    clip_gradient(h, s)  # E: [shape] clip_gradient: argument "scale" has dims (seq,) where (embed,) is expected ("d" is embed, from argument "x")
