@@ -458,6 +458,75 @@ def test_saving_a_tokenizer_instead_of_its_json(tmp_path: Path, model: tg.GPT) -
     assert not (tmp_path / "ckpt").exists()
 
 
+def test_save_and_load_expand_the_home_folder(
+    tmp_path: Path, model: tg.GPT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`save_checkpoint("~/run")` made a folder named "~" in the working folder."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    save_checkpoint("~/my run", model)
+    assert sorted(os.listdir(tmp_path)) == ["home"]
+    assert (tmp_path / "home" / "my run" / MODEL_FILE).is_file()
+    assert load_checkpoint("~/my run").model.config == CONFIG
+
+
+def test_saving_under_a_file(tmp_path: Path, model: tg.GPT) -> None:
+    """It raised mkdir's bare "[Errno 20] Not a directory", naming no file."""
+    (tmp_path / "notes").write_text("a file")
+    with pytest.raises(
+        NotADirectoryError, match=r"cannot make the checkpoint folder .*: .*notes is a file"
+    ):
+        save_checkpoint(tmp_path / "notes" / "run", model)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"train_state": [1]}, r"^train_state must be a dict of JSON data, got list$"),
+        (
+            {"train_state": {"loss": np.float32(1.5)}},
+            r"^train_state cannot be written as JSON to train_state\.json: Object of type "
+            r"float32 .*x\.tolist\(\) for NumPy values\)$",
+        ),
+        ({"train_state": {1: "a"}}, r"^train_state has keys that are not str, such as 1"),
+        (
+            {"tokenizer_json": {"kind": b"char"}},
+            r"^tokenizer_json cannot be written as JSON to tokenizer\.json: Object of type bytes",
+        ),
+        (
+            {"optimizer_arrays": np.zeros(3)},
+            r"^optimizer_arrays must be a list of arrays, got a ndarray",
+        ),
+        (
+            {"optimizer_arrays": [np.zeros(2), np.zeros(2, np.complex64)]},
+            r"^optimizer_arrays\[1\] has dtype complex64, which a checkpoint cannot hold",
+        ),
+        (
+            {"optimizer_arrays": [jax.random.key(0)]},
+            r"^optimizer_arrays\[0\] is not an array .*jax\.random\.key_data",
+        ),
+    ],
+    ids=[
+        "state-list",
+        "state-numpy",
+        "state-int-key",
+        "tokenizer-bytes",
+        "one-array",
+        "complex",
+        "key",
+    ],
+)
+def test_data_a_checkpoint_cannot_hold(
+    tmp_path: Path, model: tg.GPT, changes: dict[str, Any], message: str
+) -> None:
+    """Each was a bare error from json or safetensors (a list of train_state: "cannot convert
+    dictionary update sequence element"), or worse: one array was saved as its rows, and a
+    complex64 one was saved and then refused as corrupt by load_checkpoint."""
+    with pytest.raises(TypeError, match=message):
+        save_checkpoint(tmp_path / "ckpt", model, **changes)
+    assert not (tmp_path / "ckpt").exists()
+
+
 # Errors: missing and incomplete folders
 
 
@@ -507,6 +576,60 @@ def test_missing_file_the_state_records(folder: Path, name: str) -> None:
         CheckpointError,
         match=rf"has no {name}: it is incomplete; restore {name} from a copy of the folder, "
         "or use an earlier checkpoint",
+    ):
+        load_checkpoint(folder)
+
+
+@pytest.mark.parametrize("name", [STATE_FILE, TOKENIZER_FILE])
+def test_a_folder_where_a_file_should_be(folder: Path, name: str) -> None:
+    """A bare IsADirectoryError."""
+    (folder / name).unlink()
+    (folder / name).mkdir()
+    with pytest.raises(CheckpointError, match=rf"^cannot read .*{name}: Is a directory$"):
+        load_checkpoint(folder)
+
+
+def test_deeply_nested_train_state(folder: Path) -> None:
+    """A bare RecursionError from json."""
+    (folder / STATE_FILE).write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(CheckpointError, match=r"train_state\.json is corrupt: maximum recursion"):
+        load_checkpoint(folder)
+
+
+def test_a_save_while_loading_is_read_again(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process saves (training, while `typedgpt sample` reads the folder): the read
+    saw the old train_state.json and the new optimizer file, and called it corrupt."""
+    newer = random_model(CONFIG, seed=9)
+    newer_arrays = [a + 1 for a in optimizer_arrays()]
+    saves: list[int] = []
+
+    def read_then_save(data: bytes) -> dict[str, np.ndarray]:
+        if not saves:  # the first file read: the model; the save lands before the next
+            saves.append(1)
+            save_checkpoint(
+                folder,
+                newer,
+                tokenizer_json=TOKENIZER.to_json(),
+                optimizer_arrays=newer_arrays,
+                train_state={"step": 8},
+            )
+        return checkpoint_module.read_safetensors(data)
+
+    monkeypatch.setattr("typedgpt._checkpoint_load.read_safetensors", read_then_save)
+    loaded = load_checkpoint(folder)
+    assert loaded.train_state is not None and loaded.train_state["step"] == 8
+    assert loaded.optimizer_arrays is not None
+    for got, want in zip(loaded.optimizer_arrays, newer_arrays, strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(loaded.model.lm_head, newer.lm_head)
+
+
+def test_saves_that_never_pause_are_named(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (folder / OPTIMIZER_FILE).write_bytes(b"changed")
+    counter = iter(range(1_000))
+    monkeypatch.setattr("typedgpt._checkpoint_load._snapshot", lambda folder: [next(counter)])
+    with pytest.raises(
+        CheckpointError, match=r"does not match the hash .*another process saved into .* 5 times"
     ):
         load_checkpoint(folder)
 

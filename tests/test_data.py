@@ -2,6 +2,7 @@
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,13 @@ def test_load_text_reads_utf8_and_normalises_newlines(tmp_path: Path) -> None:
     path.write_bytes("\ufeffemma\r\nzoë\rava\n".encode())
     assert load_text(path) == "emma\nzoë\nava\n"
     assert load_text(str(path)) == "emma\nzoë\nava\n"
+
+
+def test_load_text_expands_the_home_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`~/names.txt` was "no text file at ~/names.txt", though from_pretrained expands `~`."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "my names.txt").write_text("ab\n")
+    assert load_text("~/my names.txt") == "ab\n"
 
 
 def test_load_text_missing_file(tmp_path: Path) -> None:
@@ -203,6 +211,21 @@ def test_split_rejects_a_seed_that_is_not_a_non_negative_int(seed: object) -> No
         ValueError, match=rf"^seed must be a non-negative int, got {re.escape(repr(seed))}: pass"
     ):
         lines_dataset().split(val_fraction=0.25, seed=seed)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "fraction",
+    [Decimal("0.25"), np.array(0.25), "0.25"],
+    ids=["decimal", "0-d-array", "str"],
+)
+def test_split_names_a_val_fraction_that_is_not_a_float(fraction: object) -> None:
+    """These used to get "must be between 0 and 1, got Decimal('0.25')", which it is."""
+    with pytest.raises(
+        ValueError,
+        match=rf"^val_fraction must be a float between 0 and 1, got a {type(fraction).__name__} "
+        r".*: pass float\(val_fraction\)$",
+    ):
+        lines_dataset().split(val_fraction=fraction)  # type: ignore[arg-type]
 
 
 def test_split_takes_a_numpy_seed() -> None:
@@ -387,6 +410,21 @@ def test_constructor_rejects_lines_documents_without_bos() -> None:
     ):
         TextDataset(tok, "lines", (np.array([0, 1, 2], np.int32),))
     TextDataset(tok, "lines", (np.array([2], np.int32),))  # a lone BOS: nothing to predict
+
+
+def test_constructor_takes_documents_as_a_tuple_or_a_list() -> None:
+    """A generator failed with "object of type 'generator' has no len()", and one array
+    (in place of a tuple of them) with NumPy's "truth value of an array ... is ambiguous"."""
+    tok = CharTokenizer("ab")
+    doc = np.array([2, 0, 2], np.int32)
+    listed = TextDataset(tok, "lines", [doc, doc])  # type: ignore[arg-type]
+    assert isinstance(listed.documents, tuple) and len(listed) == 2
+    with pytest.raises(TypeError, match=r"got a generator: pass tuple\(documents\)"):
+        TextDataset(tok, "lines", (d for d in [doc]))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got one array of shape \(3,\): pass \(ids,\)"):
+        TextDataset(tok, "stream", doc)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"shape \(2, 3\): pass tuple\(ids\), a row each"):
+        TextDataset(tok, "lines", np.stack([doc, doc]))  # type: ignore[arg-type]
 
 
 def test_constructor_rejects_a_non_tokenizer() -> None:

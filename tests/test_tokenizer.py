@@ -77,6 +77,19 @@ def test_unseen_character_names_it_its_position_and_the_fix() -> None:
         tok.encode("a\nb")
 
 
+def test_unseen_character_of_a_decomposed_text_gives_nfc() -> None:
+    """A text in NFD ("e" + U+0301) against an NFC corpus ("é"): the mark printed on its
+    quote ("character '\u0301'" read as an accented quote) and nothing said why."""
+    tok = CharTokenizer.from_text("café")
+    with pytest.raises(ValueError, match=r"'e' at position 3 .*normalize\('NFC', text\)$"):
+        tok.encode("cafe\u0301")
+    with pytest.raises(ValueError, match=r"\(U\+0301, a combining mark\) at position 2 .*NFC"):
+        tok.encode("ca\u0301")
+    with pytest.raises(ValueError) as info:
+        tok.encode("cx")
+    assert "NFC" not in str(info.value) and "U+" not in str(info.value)
+
+
 def test_decode_skips_bos_and_accepts_numpy_ids() -> None:
     tok = CharTokenizer.from_text("abc")
     assert tok.decode(np.array([3, 0, 3, 1, 2, 3], dtype=np.int32)) == "abc"
@@ -168,6 +181,33 @@ def test_failed_save_keeps_the_old_file_and_no_temp_file(
 def test_save_into_a_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"the folder .*absent does not exist"):
         ByteTokenizer().save(tmp_path / "absent" / "tokenizer.json")
+
+
+def test_save_and_load_expand_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`~` was taken as a folder named "~": "cannot write ~/tok.json: the folder ~ does not
+    exist", though from_pretrained expands it."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    CharTokenizer("ab").save("~/my tokenizer.json")
+    assert (tmp_path / "my tokenizer.json").is_file()
+    assert load_tokenizer("~/my tokenizer.json") == CharTokenizer("ab")
+
+
+def test_load_a_file_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """A tokenizer.json edited in Notepad starts with a UTF-8 BOM, which load_text drops;
+    load_tokenizer called it corrupt."""
+    path = tmp_path / "tokenizer.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(CharTokenizer("ab").to_json()).encode())
+    assert load_tokenizer(path) == CharTokenizer("ab")
+
+
+def test_load_deeply_nested_json_names_the_path(tmp_path: Path) -> None:
+    """It raised a bare RecursionError from inside json."""
+    path = tmp_path / "tokenizer.json"
+    path.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(ValueError, match=r"tokenizer\.json is not a valid tokenizer file"):
+        load_tokenizer(path)
 
 
 def test_load_missing_file(tmp_path: Path) -> None:

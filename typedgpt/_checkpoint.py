@@ -120,6 +120,51 @@ def _json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
 
 
+def _json_file(name: str, argument: str, data: dict[str, Any]) -> bytes:
+    """`_json_bytes(data)`, or a `TypeError` naming `argument` for data that JSON cannot
+    hold as it is (a NumPy number, bytes, a key that is not a str)."""
+    bad_keys = [key for key in data if not isinstance(key, str)]
+    if bad_keys:
+        raise TypeError(
+            f"{argument} has keys that are not str, such as {bad_keys[0]!r}: {name} keys "
+            "must be str (JSON would turn them into strings); use str keys"
+        )
+    try:
+        return _json_bytes(data)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"{argument} cannot be written as JSON to {name}: {error}; pass plain Python "
+            "data (int(x), float(x), x.tolist() for NumPy values)"
+        ) from None
+
+
+def _optimizer_tensors(optimizer_arrays: Any) -> dict[str, np.ndarray]:
+    """`optimizer_arrays` named `00000`, `00001`, ..., or a `TypeError` naming the first
+    array that a checkpoint cannot hold."""
+    if not isinstance(optimizer_arrays, list | tuple):
+        raise TypeError(
+            "optimizer_arrays must be a list of arrays, got a "
+            f"{type(optimizer_arrays).__qualname__}: pass a list, such as "
+            "jax.tree_util.tree_leaves(opt_state)"
+        )
+    loadable = {np.dtype(dtype) for dtype in _SAFETENSORS_DTYPES.values()}
+    out = {}
+    for i, item in enumerate(optimizer_arrays):
+        try:
+            array = np.asarray(item, order="C")
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"optimizer_arrays[{i}] is not an array ({type(item).__qualname__}): {error}"
+            ) from None
+        if array.dtype.newbyteorder("=") not in loadable:
+            raise TypeError(
+                f"optimizer_arrays[{i}] has dtype {array.dtype}, which a checkpoint cannot "
+                "hold: pass float, int, uint or bool arrays"
+            )
+        out[f"{i:05d}"] = array
+    return out
+
+
 def config_to_dict(config: GPTConfig) -> dict[str, Any]:
     """The config as plain JSON data."""
     return dataclasses.asdict(config)
@@ -161,14 +206,23 @@ def save_checkpoint(
       added).
 
     `train_state.json` records every other file's SHA-256. Files of an earlier checkpoint
-    that this one lacks (`tokenizer.json`, `optimizer.safetensors`) are removed. Raises
-    `NotADirectoryError` when `folder` is a file, and `TypeError` when `model` is not a
-    `GPT` or `tokenizer_json` is not a dict.
+    that this one lacks (`tokenizer.json`, `optimizer.safetensors`) are removed. A leading
+    `~` in `folder` is expanded to the home folder. Nothing is written when an argument is
+    refused: `NotADirectoryError` when `folder` or a parent of it is a file; `TypeError`
+    when `model` is not a `GPT`, `tokenizer_json` or `train_state` not a dict of JSON data
+    (str keys; lists, numbers, strings, bools, None), or `optimizer_arrays` not a list of
+    arrays of a dtype a checkpoint holds (floats, ints, uints, bool; bfloat16 included).
     """
-    folder = Path(folder)
+    folder = Path(folder).expanduser()
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(
             f"{folder} is a file, not a folder: name a folder for the checkpoint"
+        )
+    nearest = next((parent for parent in folder.parents if parent.exists()), None)
+    if nearest is not None and not nearest.is_dir():
+        raise NotADirectoryError(
+            f"cannot make the checkpoint folder {folder}: {nearest} is a file; name a folder "
+            "whose parents are folders"
         )
     if not isinstance(model, GPT):
         raise TypeError(f"model must be a tg.GPT, got {type(model).__qualname__}")
@@ -177,18 +231,21 @@ def save_checkpoint(
             "tokenizer_json must be the dict that tokenizer.to_json() returns, got "
             f"{type(tokenizer_json).__name__}: pass tokenizer_json=tokenizer.to_json()"
         )
+    if train_state is not None and not isinstance(train_state, dict):
+        raise TypeError(
+            f"train_state must be a dict of JSON data, got {type(train_state).__qualname__}"
+        )
     files: dict[str, bytes] = {
         CONFIG_FILE: _json_bytes(config_to_dict(model.config)),
         MODEL_FILE: safetensors.numpy.save(model.state_dict()),
     }
     if tokenizer_json is not None:
-        files[TOKENIZER_FILE] = _json_bytes(tokenizer_json)
+        files[TOKENIZER_FILE] = _json_file(TOKENIZER_FILE, "tokenizer_json", tokenizer_json)
     if optimizer_arrays is not None:
-        arrays = {f"{i:05d}": np.asarray(a, order="C") for i, a in enumerate(optimizer_arrays)}
-        files[OPTIMIZER_FILE] = safetensors.numpy.save(arrays)
+        files[OPTIMIZER_FILE] = safetensors.numpy.save(_optimizer_tensors(optimizer_arrays))
     state = dict(train_state or {})
     state["files"] = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-    files[STATE_FILE] = _json_bytes(state)
+    files[STATE_FILE] = _json_file(STATE_FILE, "train_state", state)
     folder.mkdir(parents=True, exist_ok=True)
     _finish_commit(folder)  # a save that died after its commit: its checkpoint is the latest
     staging = folder / STAGING_DIR

@@ -10,6 +10,7 @@ finishes moving them). Any problem is a `CheckpointError` that names the file.
 import dataclasses
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._checkpoint import (
+    CHECKPOINT_FILES,
     COMMITTED_DIR,
     CONFIG_FILE,
     MODEL_FILE,
@@ -52,6 +54,37 @@ def _read(folder: Path, name: str, path: Path) -> bytes:
         raise CheckpointError(
             f"checkpoint {folder} has no {name}: it is incomplete; {fix}"
         ) from None
+    except OSError as error:  # a folder where the file should be, no permission, ...
+        raise CheckpointError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _json(data: bytes, path: Path) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError
+        raise CheckpointError(f"{path} is corrupt: {error}") from None
+
+
+# A save that commits while the folder is read can make the read see files of two
+# checkpoints; the read is then made again, at most this many times in all.
+_ATTEMPTS = 5
+
+
+def _snapshot(folder: Path) -> list[object]:
+    """What a save that commits changes in `folder`: the files it renames into place (an
+    inode, a time or a size), and `train_state.json`, which records the hashes of a
+    checkpoint's files, in the folder and in `.checkpoint.new`."""
+    out: list[object] = []
+    for base in (folder, folder / COMMITTED_DIR):
+        for name in CHECKPOINT_FILES:
+            try:
+                stat = (base / name).stat()
+                out.append((stat.st_ino, stat.st_mtime_ns, stat.st_size))
+                if name == STATE_FILE:
+                    out.append((base / name).read_bytes())
+            except OSError:
+                out.append(None)
+    return out
 
 
 def hf_model_type(config: Any) -> str | None:
@@ -77,12 +110,37 @@ def load_checkpoint(folder: str | Path, *, expect_config: GPTConfig | None = Non
     it with `tg.from_pretrained`), the config differs from `expect_config`, or a tensor does
     not fit the config; `TypeError` when `expect_config` is not a
     `GPTConfig`.
+
+    A leading `~` in `folder` is expanded to the home folder. A checkpoint that another
+    process saves while it is read (a training run's, say) is read again once that save
+    has committed, so the result is one checkpoint, the old or the new, never a mix.
     """
     if expect_config is not None and not isinstance(expect_config, GPTConfig):
         raise TypeError(
             f"expect_config must be a tg.GPTConfig or None, got {type(expect_config).__qualname__}"
         )
-    folder = Path(folder)
+    folder = Path(folder).expanduser()
+    for attempt in range(1, _ATTEMPTS + 1):
+        before = _snapshot(folder)
+        try:
+            checkpoint = _load(folder, expect_config)
+        except CheckpointError as error:
+            if _snapshot(folder) == before:
+                raise
+            if attempt == _ATTEMPTS:
+                raise CheckpointError(
+                    f"{error} (another process saved into {folder} while it was read, "
+                    f"{_ATTEMPTS} times: load it again once those saves pause)"
+                ) from None
+        else:
+            if attempt == _ATTEMPTS or _snapshot(folder) == before:
+                return checkpoint
+        time.sleep(0.01 * attempt)  # a save moves its files within moments of its commit
+    raise AssertionError("unreachable")
+
+
+def _load(folder: Path, expect_config: GPTConfig | None) -> Checkpoint:
+    """`load_checkpoint`'s one attempt."""
     if folder.is_file():
         hint = f" ({folder.parent})" if folder.name in (CONFIG_FILE, MODEL_FILE, STATE_FILE) else ""
         raise CheckpointError(
@@ -101,11 +159,8 @@ def load_checkpoint(folder: str | Path, *, expect_config: GPTConfig | None = Non
     state: dict[str, Any] | None = None
     hashes: dict[str, str] | None = None
     state_path = path(STATE_FILE)
-    if state_path.exists():
-        try:
-            state = json.loads(_read(folder, STATE_FILE, state_path))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise CheckpointError(f"{state_path} is corrupt: {error}") from None
+    if overlay or state_path.exists():  # a committed one moved meanwhile: an error, read again
+        state = _json(_read(folder, STATE_FILE, state_path), state_path)
         if not isinstance(state, dict):
             raise CheckpointError(f"{state_path} is corrupt: expected a JSON object")
         if "files" in state:
@@ -132,10 +187,7 @@ def load_checkpoint(folder: str | Path, *, expect_config: GPTConfig | None = Non
         """Whether the checkpoint holds an optional file: its hash is recorded, if any are."""
         return name in hashes if hashes is not None else path(name).exists()
 
-    try:
-        config_data = json.loads(read_verified(CONFIG_FILE))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path(CONFIG_FILE)} is corrupt: {error}") from None
+    config_data = _json(read_verified(CONFIG_FILE), path(CONFIG_FILE))
     model_type = hf_model_type(config_data)
     if model_type is not None:
         raise CheckpointError(
@@ -167,10 +219,7 @@ def load_checkpoint(folder: str | Path, *, expect_config: GPTConfig | None = Non
         raise CheckpointError(f"{path(MODEL_FILE)} does not fit its config: {error}") from None
     tokenizer_json = None
     if has(TOKENIZER_FILE):
-        try:
-            tokenizer_json = json.loads(read_verified(TOKENIZER_FILE))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise CheckpointError(f"{path(TOKENIZER_FILE)} is corrupt: {error}") from None
+        tokenizer_json = _json(read_verified(TOKENIZER_FILE), path(TOKENIZER_FILE))
     optimizer_arrays = None
     if has(OPTIMIZER_FILE):
         try:

@@ -51,12 +51,13 @@ _UNICODE_MARKS = (
 def load_text(path: str | os.PathLike[str]) -> str:
     """Read a UTF-8 text file, with newlines normalised to `"\\n"` and a leading BOM dropped.
 
-    Raises `FileNotFoundError` for a missing file, `IsADirectoryError` for a folder, and
-    `ValueError` naming the path for an empty (or all-whitespace) file, for a UTF-16 or
-    UTF-32 one (it starts with their byte-order mark), and for one that looks binary: it
-    holds a NUL byte or is not valid UTF-8.
+    A leading `~` in `path` is expanded to the home folder. Raises `FileNotFoundError` for a
+    missing file, `IsADirectoryError` for a folder, and `ValueError` naming the path for an
+    empty (or all-whitespace) file, for a UTF-16 or UTF-32 one (it starts with their
+    byte-order mark), and for one that looks binary: it holds a NUL byte or is not valid
+    UTF-8.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(
             f"no text file at {path}: check the path, or train on builtin_corpus()"

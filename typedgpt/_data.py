@@ -51,8 +51,9 @@ class TextDataset:
     - `documents`: non-empty int32 arrays of shape `(tokens,)`. In `"lines"` mode one per
       document, each `[BOS] + ids + [BOS]` (a lone `[BOS]` is a document with nothing to
       predict); in `"stream"` mode exactly one, the whole stream. Every id is one of the
-      tokenizer's, `0 .. vocab_size - 1`. Fields that break these rules raise `ValueError`,
-      and a `tokenizer` that is not a `Tokenizer` `TypeError`.
+      tokenizer's, `0 .. vocab_size - 1`. Fields that break these rules raise `ValueError`;
+      a `tokenizer` that is not a `Tokenizer`, or `documents` that are not a tuple (or
+      list, kept as a tuple) of arrays, `TypeError`.
     """
 
     tokenizer: Tokenizer
@@ -62,6 +63,19 @@ class TextDataset:
     def __post_init__(self) -> None:
         _check_tokenizer(self.tokenizer)
         check_mode(self.mode)
+        documents: object = self.documents
+        if isinstance(documents, np.ndarray):
+            raise TypeError(
+                "TextDataset.documents must be a tuple of 1-D int32 arrays, got one array of "
+                f"shape {documents.shape}: pass "
+                + ("(ids,) for one document" if documents.ndim < 2 else "tuple(ids), a row each")
+            )
+        if not isinstance(documents, tuple | list):
+            raise TypeError(
+                "TextDataset.documents must be a tuple of 1-D int32 arrays, got a "
+                f"{type(documents).__qualname__}: pass tuple(documents)"
+            )
+        object.__setattr__(self, "documents", tuple(documents))
         if not self.documents:
             raise ValueError("a TextDataset needs at least one document, got none")
         if self.mode == "stream" and len(self.documents) != 1:
@@ -161,11 +175,12 @@ class TextDataset:
         `val_fraction` must be strictly between 0 and 1, both parts non-empty, and `seed` a
         non-negative int (as `numpy.random.default_rng` takes), else `ValueError`.
         """
-        if (
-            not isinstance(val_fraction, numbers.Real)
-            or isinstance(val_fraction, bool | np.bool_)
-            or not 0 < val_fraction < 1
-        ):
+        if not isinstance(val_fraction, numbers.Real) or isinstance(val_fraction, bool | np.bool_):
+            raise ValueError(
+                f"val_fraction must be a float between 0 and 1, got a "
+                f"{type(val_fraction).__qualname__} {val_fraction!r}: pass float(val_fraction)"
+            )
+        if not 0 < val_fraction < 1:
             raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction!r}")
         if not is_int(seed) or seed < 0:
             raise ValueError(

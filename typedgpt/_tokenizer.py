@@ -22,6 +22,7 @@ atomically, and read back with `load_tokenizer`.
 import abc
 import json
 import os
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,9 +92,9 @@ class Tokenizer(abc.ABC):
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write `to_json()` to `path` atomically: a temp file in the same folder, flushed,
         fsynced, then renamed over `path`, so a crash never leaves a half-written file.
-        Raises `FileNotFoundError` when the folder does not exist, and `IsADirectoryError`
-        when `path` is a folder."""
-        write_text_atomic(Path(path), json.dumps(self.to_json(), indent=2) + "\n")
+        A leading `~` is expanded to the home folder. Raises `FileNotFoundError` when the
+        folder does not exist, and `IsADirectoryError` when `path` is a folder."""
+        write_text_atomic(Path(path).expanduser(), json.dumps(self.to_json(), indent=2) + "\n")
 
     def _check_ids(self, ids: Iterable[SupportsIndex]) -> list[int]:
         """`ids` as a list of ints in `0 .. vocab_size - 1`, or the error `decode` documents."""
@@ -178,9 +179,15 @@ class CharTokenizer(Tokenizer):
             if SURROGATE.match(char):
                 raise surrogate_error(text, position) from None
             hint = " (build the tokenizer with mode='stream' to keep newlines)"
+            # A combining mark prints on the quote before it: name its code point. A text
+            # in NFD ("e" + U+0301) misses the composed characters of an NFC corpus ("é").
+            mark = f" (U+{ord(char):04X}, a combining mark)" if _is_mark(char) else ""
+            fix = _FIX_UNSEEN + (hint if char == "\n" else "")
+            if any(_is_mark(c) for c in text[position : position + 2]):
+                fix += "; or compose accents first: unicodedata.normalize('NFC', text)"
             raise ValueError(
-                f"character {char!r} at position {position} is not one of the tokenizer's "
-                f"{len(self.chars)} characters: {_FIX_UNSEEN}" + (hint if char == "\n" else "")
+                f"character {char!r}{mark} at position {position} is not one of the tokenizer's "
+                f"{len(self.chars)} characters: {fix}"
             ) from None
 
     def decode(self, ids: Iterable[SupportsIndex]) -> str:
@@ -237,3 +244,9 @@ class ByteTokenizer(Tokenizer):
     def to_json(self) -> dict[str, Any]:
         """`{"kind": "byte"}`."""
         return {"kind": "byte"}
+
+
+def _is_mark(char: str) -> bool:
+    """Whether `char` is a combining mark (Unicode category M), such as U+0301, the acute
+    accent of a decomposed "é" (NFD), which a text in NFC does not hold."""
+    return unicodedata.category(char).startswith("M")

@@ -52,11 +52,12 @@ def tokenizer_from_json(data: Mapping[str, Any]) -> "CharTokenizer | ByteTokeniz
 def load_tokenizer(path: str | os.PathLike[str]) -> "CharTokenizer | ByteTokenizer | HFTokenizer":
     """Read a tokenizer that `Tokenizer.save` wrote.
 
-    Raises `FileNotFoundError` if `path` does not exist, `IsADirectoryError` if it is a
-    folder, and `ValueError` naming `path` if it is not a tokenizer file (corrupt,
+    A leading `~` is expanded to the home folder, and a UTF-8 byte-order mark (an editor's)
+    is skipped. Raises `FileNotFoundError` if `path` does not exist, `IsADirectoryError` if
+    it is a folder, and `ValueError` naming `path` if it is not a tokenizer file (corrupt,
     truncated, or another kind of JSON, such as a Hugging Face `tokenizer.json`).
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.is_dir():
         inside = path / "tokenizer.json"
         fix = f"pass {inside}" if inside.is_file() else "name the tokenizer file in it"
@@ -70,9 +71,10 @@ def load_tokenizer(path: str | os.PathLike[str]) -> "CharTokenizer | ByteTokeniz
         raise FileNotFoundError(
             f"no tokenizer file at {path}: check the path, or save one with tokenizer.save(path)"
         )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    try:  # from bytes, json reads UTF-8 with or without a byte-order mark (and UTF-16/32)
+        data = json.loads(path.read_bytes())
+    # JSONDecodeError and UnicodeDecodeError are ValueErrors; RecursionError is deep nesting.
+    except (ValueError, RecursionError) as error:
         raise ValueError(
             f"{path} is not a valid tokenizer file ({error}): it may be corrupt or truncated; "
             "save the tokenizer again"
