@@ -382,6 +382,21 @@ def test_config_from_dict_errors() -> None:
 # atomic_write
 
 
+def test_atomic_write_follows_a_link_and_refuses_a_device(tmp_path: Path) -> None:
+    # The rename replaced whatever was at the path: a link with a file (the file it named
+    # kept its old contents), and, run as root, /dev/null with a plain file.
+    target, link = tmp_path / "target.json", tmp_path / "link.json"
+    target.write_text("old")
+    link.symlink_to(target)
+    write_text_atomic(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    with pytest.raises(ValueError, match=r"pipe: it is not a regular file .*; name a file"):
+        atomic_write(pipe, b"data")
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+
+
 def test_atomic_write_gives_the_mode_open_would(tmp_path: Path) -> None:
     # tempfile would make the files readable by their owner only; a checkpoint is shared as a
     # file written with open() would be, under the process's umask.

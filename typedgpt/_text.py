@@ -169,8 +169,17 @@ def write_atomic(path: Path, data: bytes) -> None:
 
     The data goes to a new file beside `path`, made as `open()` makes one (mode 0o666 less
     the umask, where `tempfile` would make it private), then renamed over `path`; the
-    rename is made durable where the folder can be opened (not on Windows).
+    rename is made durable where the folder can be opened (not on Windows). A symbolic link
+    is followed: the file it names is replaced, the link kept. A path that is something else
+    than a file (a device such as /dev/null, a pipe) raises `ValueError`: a rename would
+    replace it with a file.
     """
+    path = path.resolve() if path.is_symlink() else path
+    if path.exists() and not path.is_file() and not path.is_dir():  # a folder: the rename's error
+        raise ValueError(
+            f"cannot write {path}: it is not a regular file (a device, pipe or socket), which "
+            "replacing it with a file would destroy; name a file"
+        )
     temp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
