@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
 import typedgpt as tg
 
@@ -249,7 +249,9 @@ def test_a_module_argument_wraps_between_its_fields(gpt: tg.GPT) -> None:
     # A KVCache is one argument too long for a line: it wraps between its fields.
     text = str(tg.explain(gpt, jnp.arange(5), gpt.init_cache(), method="decode"))
     assert max(len(line) for line in text.splitlines()) <= 100
-    assert "│    cache: KVCache(keys: float32[2, kv_seq=13, kv_heads=3, head_dim=5]," in text
+    assert (
+        "│    cache: KVCache(keys: float32[*layers=2, kv_seq=13, kv_heads=3, head_dim=5]," in text
+    )
     assert "│  │    values: float32[kv_seq, kv_heads, head_dim], position: int32[]))" in text
 
 
@@ -258,3 +260,144 @@ def test_the_command_counts_one_token(capsys: pytest.CaptureFixture[str]) -> Non
 
     assert cli.main(["explain", "--config", "microgpt", "--seq", "1"]) == 0
     assert capsys.readouterr().out.splitlines()[0].endswith("never allocated); 1 token")
+
+
+# A layer of your own: containers, variadic and broadcast dims, what explain refuses
+
+
+class Gather(tg.TypedModule):
+    """Arguments of every kind of container, and methods explain cannot draw."""
+
+    weight: Float[Array, "out in"]
+
+    def __call__(
+        self,
+        xs: list[Float[Array, " in"]],
+        named: dict[str, Float[Array, " in"]],
+        rest: tuple[Float[Array, " in"], ...] = (),
+    ) -> tuple[Float[Array, " out"], int]:
+        return self.weight @ xs[0], len(xs)
+
+    def tree(self, tree: PyTree[Float[Array, " in"]]) -> Float[Array, " out"]:
+        leaf: Float[Array, " in"] = jax.tree.leaves(tree)[0]
+        return self.weight @ leaf
+
+    def batched(
+        self, x: Float[Array, "*batch in"], gain: Float[Array, " #out"]
+    ) -> Float[Array, "*batch out"]:
+        y = x @ self.weight.T
+        return y * jnp.broadcast_to(gain, y.shape)
+
+    @property
+    def total(self) -> Float[Array, ""]:
+        return jnp.sum(self.weight)
+
+    @staticmethod
+    def normalise(x: Float[Array, " n"]) -> Float[Array, " n"]:
+        return x / jnp.linalg.norm(x)
+
+    def untyped(self, x):  # type: ignore[no-untyped-def]
+        return x
+
+
+def _gather() -> Gather:
+    return Gather(jnp.ones((4, 3)))
+
+
+def test_containers_are_drawn_item_by_item() -> None:
+    # A list, a dict and a PyTree used to show as "list of 2 float32[3]" and "dict", their
+    # dims unnamed; an empty tuple recursed without end. The int result is no array: it
+    # used to stop jax.eval_shape with an error from inside JAX.
+    x = jnp.ones(3)
+    explanation = tg.explain(_gather(), [x, x], {"a": x})
+    assert str(explanation) == (
+        "Gather(xs: [float32[in=3] × 2], named: {'a': float32[in]}, rest: ())"
+        " -> (float32[out=4], int)"
+    )
+    assert explanation.result == (sds((4,), jnp.float32), 2)
+    text = str(tg.explain(_gather(), [x], {}, (x, x)))
+    assert text.startswith("Gather(xs: [float32[in=3]], named: {}, rest: (float32[in] × 2))")
+    tree = tg.explain(_gather(), {"a": [x], "b": (x,)}, method="tree")
+    assert (
+        str(tree)
+        == "Gather.tree(tree: {'a': [float32[in=3]], 'b': (float32[in],)}) -> float32[out=4]"
+    )
+
+
+def test_variadic_and_broadcast_dims() -> None:
+    # `*batch` used to show as bare sizes, and a broadcast `#out` of 1 as `out` (4).
+    text = str(tg.explain(_gather(), jnp.ones((2, 5, 3)), jnp.ones(1), method="batched"))
+    assert text == (
+        "Gather.batched(x: float32[*batch=(2, 5), in=3], gain: float32[1])"
+        " -> float32[*batch, out=4]"
+    )
+
+
+def test_methods_explain_cannot_draw() -> None:
+    # On an abstract module, reading the property used to fail inside JAX; a static method
+    # and an unchecked method used to give an empty tree.
+    abstract = eqx.filter_eval_shape(_gather)
+    with pytest.raises(ValueError, match=r"^Gather\.total is a property: explain draws"):
+        tg.explain(abstract, method="total")
+    with pytest.raises(ValueError, match=r"^Gather\.normalise is a static method: "):
+        tg.explain(abstract, jnp.ones(3), method="normalise")
+    with pytest.raises(ValueError, match=r"Gather\.untyped is a method without array annot"):
+        tg.explain(abstract, jnp.ones(3), method="untyped")
+    with pytest.raises(ValueError, match="Gather has no method 'weight' to explain"):
+        tg.explain(abstract, method="weight")
+    with pytest.raises(TypeError, match="explain's method is a method's name, a str, got 3"):
+        tg.explain(abstract, method=3)  # type: ignore[arg-type]
+
+
+class Transposed(tg.TypedModule):
+    """`x @ W` where `x @ W.T` was meant: no annotation catches it, JAX does."""
+
+    weight: Float[Array, "out in"]
+
+    def __call__(self, x: Float[Array, "seq in"]) -> Float[Array, "seq out"]:
+        # The bug that explain's note points at (mypy's shape plugin sees it too).
+        return x @ self.weight  # type: ignore[shape, no-any-return]
+
+
+class Pipeline(tg.TypedModule):
+    first: tg.Linear
+    second: Transposed
+
+    def __call__(self, x: Float[Array, "seq in"]) -> Float[Array, "seq out"]:
+        return self.second(jax.vmap(self.first)(x))
+
+
+def test_an_error_notes_the_calls_before_it() -> None:
+    pipeline = Pipeline(tg.Linear(3, 4, key=jax.random.key(0)), Transposed(jnp.ones((5, 4))))
+    with pytest.raises(TypeError, match="dot_general") as excinfo:
+        tg.explain(pipeline, jnp.ones((2, 3)))
+    assert excinfo.value.__notes__[-1] == (
+        "tg.explain, up to the error:\n"
+        "Pipeline(...)\n"
+        "├─ first: Linear(x: float32[in=3]) -> float32[out=4]\n"
+        "└─ second: Transposed(...)  <- raised here"
+    )
+
+
+class Scanned(tg.TypedModule):
+    """Stacked layers run by a lax.scan of its own: the layer is not one of its fields."""
+
+    layers: tg.Linear
+
+    def __call__(self, x: Float[Array, " embed"]) -> Float[Array, " embed"]:
+        dynamic, static = eqx.partition(self.layers, eqx.is_array)
+
+        def body(h: Any, layer: Any) -> tuple[Any, None]:
+            return eqx.combine(layer, static)(h), None
+
+        return jax.lax.scan(body, x, dynamic)[0]
+
+
+def test_a_module_not_found_among_the_fields() -> None:
+    # It used to be drawn as "Linear: Linear", as if a field were named Linear.
+    keys = jax.random.split(jax.random.key(0), 3)
+    layers = eqx.filter_vmap(lambda key: tg.Linear(4, 4, key=key))(keys)
+    assert str(tg.explain(Scanned(layers), jnp.ones(4))) == (
+        "Scanned(x: float32[embed=4]) -> float32[embed]\n"
+        "└─ ?: Linear(x: float32[in=4]) -> float32[out=4]"
+    )

@@ -119,30 +119,69 @@ def explain(
 
     **Returns:** an `Explanation`: print it for the tree, or read its `calls`.
 
-    A call that breaks its annotations raises `tg.ShapeError`, as a real call would. A
-    `model` that is not a `TypedModule` raises `TypeError`, a `method` it lacks
-    `ValueError`.
+    A call that breaks its annotations raises `tg.ShapeError`, as a real call would; any error
+    raised while tracing carries a note with the tree up to the call that raised it. A
+    `model` that is not a `TypedModule` raises `TypeError`; a `method` it lacks, a property,
+    a static or class method, or a method that records no checked call `ValueError`.
     """
     if not isinstance(model, TypedModule):
         raise TypeError(
             f"explain expects a TypedModule such as tg.GPT, got {type(model).__qualname__}"
         )
-    # The class whose `method` runs: a subclass of GPT inherits its cached jit.
-    owner = next((cls for cls in type(model).__mro__ if method in vars(cls)), type(model))
-    name = _UNJITTED.get((owner, method), method)
-    if not callable(getattr(model, name, None)):
-        raise ValueError(f"{type(model).__name__} has no method {method!r} to explain")
+    name = _method(model, method)
     _bind(model, method, inputs, kwargs)
     # NumPy arrays go in as they are, as in a real call: refused by a jax.Array annotation.
     dynamic, static = eqx.partition((model, inputs, kwargs), _traced)
+    outputs: list[Any] = []  # what the method returned that is no array: an int, a string
 
     def run(dynamic: Any) -> Any:
         module, args, keywords = eqx.combine(dynamic, static)
-        return getattr(module, name)(*args, **keywords)
+        arrays, others = eqx.partition(getattr(module, name)(*args, **keywords), _traced)
+        outputs.append(others)
+        return arrays
 
     with _typed.recording() as frames:
-        result = jax.eval_shape(run, dynamic)
+        try:
+            result = eqx.combine(jax.eval_shape(run, dynamic), outputs[-1])
+        except Exception as error:
+            if frames:  # the calls up to the one that raised, to find it by
+                calls = tuple(_call(frame) for frame in frames)
+                error.add_note(f"tg.explain, up to the error:\n{Explanation(calls, None)}")
+            raise
+    if not frames:
+        why = "a dunder" if method.startswith("__") else "a method without array annotations"
+        raise ValueError(
+            f"explain recorded no call: {type(model).__name__}.{method} is {why}, which is "
+            "not checked, and calls no checked method: explain __call__ or a method whose "
+            'arguments or result are annotated with array types (x: Float[Array, "seq embed"])'
+        )
     return Explanation(calls=tuple(_call(frame) for frame in frames), result=result)
+
+
+def _method(model: TypedModule, method: str) -> str:
+    """The method of `model` that explain runs for `method`, or an error saying why there is
+    none. Looked up without running it: a property read would compute, on arrays that may be
+    abstract."""
+    if not isinstance(method, str):
+        raise TypeError(f"explain's method is a method's name, a str, got {method!r}")
+    cls = type(model)
+    # The class whose `method` runs: a subclass of GPT inherits its cached jit.
+    owner = next((base for base in cls.__mro__ if method in vars(base)), cls)
+    name = _UNJITTED.get((owner, method), method)
+    try:
+        value = inspect.getattr_static(model, name)
+    except AttributeError:
+        raise ValueError(f"{cls.__name__} has no method {method!r} to explain") from None
+    kind = {property: "a property", staticmethod: "a static method", classmethod: "a class method"}
+    for base, what in kind.items():
+        if isinstance(value, base):
+            raise ValueError(
+                f"{cls.__name__}.{method} is {what}: explain draws the method calls of a "
+                "module; explain the method that uses it"
+            )
+    if not callable(value) or method == "__init__":
+        raise ValueError(f"{cls.__name__} has no method {method!r} to explain")
+    return name
 
 
 def _bind(model: TypedModule, method: str, inputs: Any, kwargs: Any) -> None:
