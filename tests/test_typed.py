@@ -304,6 +304,18 @@ def test_torch_tensor_for_a_jaxtyping_hint() -> None:
     )
 
 
+def test_an_abstract_array_says_to_trace_the_call() -> None:
+    """An abstract model (`eqx.filter_eval_shape`) called for real: its arrays cannot be
+    converted, so the fix is to trace the call (it said to convert them)."""
+    x = jax.ShapeDtypeStruct((3,), jnp.float32)  # type: ignore[no-untyped-call]
+    message = message_of(lambda: Pair()(x, jnp.ones(3)))  # type: ignore[arg-type]
+    assert message == (
+        "Pair.__call__:\n"
+        '  argument "x": expected a JAX array, got float32[3]: an abstract array holds no '
+        "values: trace the call with tg.explain"
+    )
+
+
 # The error: a jaxtyping.TypeCheckError, with facts to read, raised once
 
 

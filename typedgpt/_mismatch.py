@@ -181,17 +181,18 @@ def _array_mismatch(value: Any, hint: Any) -> Failure | None:
         right_kind = isinstance(value, array_type)
     else:
         right_kind = is_bearable(value, array_type)
+    shaped = hasattr(value, "shape") and hasattr(value, "dtype")
     if not right_kind:
         if array_type is not jax.Array:
             reason = f"expected {hint_name(hint)}, got {describe(value)}"
-        elif hasattr(value, "shape") and hasattr(value, "dtype"):
-            reason = (
-                f"expected a JAX array, got {describe(value)}: convert it with jax.numpy.asarray"
-            )
+        elif shaped:
+            fix = "convert it with jax.numpy.asarray"
+            if isinstance(value, jax.ShapeDtypeStruct):  # shapes alone: it can only be traced
+                fix = "an abstract array holds no values: trace the call with tg.explain"
+            reason = f"expected a JAX array, got {describe(value)}: {fix}"
         else:
             reason = f"expected an array, got {describe(value)}"
         return Failure(value, hint, reason)
-    shaped = hasattr(value, "shape") and hasattr(value, "dtype")
     if shaped:
         _bind_for_symbolic(hint, tuple(value.shape))
     with _arguments_as_dims(hint):
