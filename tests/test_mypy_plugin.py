@@ -331,7 +331,9 @@ def test_lax_rules_refuse_negative_axes_and_keep_unsure_sizes_unknown() -> None:
     assert _lax.broadcast_in_dim((one, embed), [4, None], [0, 1]) == (ANY_DIM, embed)
     assert _lax.broadcast_in_dim((embed,), [4, 8], [1]) == (ANY_DIM, ANY_DIM)
     assert _lax.broadcast_in_dim((eight,), [4, 8], [1]) == (Dim("size", 4), eight)
-    assert _lax.slice_((seq, eight), [0, 0], [4, 9], [1, 1]) == (ANY_DIM, ANY_DIM)
+    assert _lax.slice_((seq, eight), [0, 2], [4, 9], [1, 1]) == (ANY_DIM, ANY_DIM)
+    with pytest.raises(ShapeError, match=re.escape("limit 9 is past the end of axis 1 of")):
+        _lax.slice_((seq, eight), [0, 0], [4, 9], [1, 1])  # 9 elements: refused without jit too
     assert _lax.dynamic_slice((seq, eight), [4, 2], 2) == (ANY_DIM, Dim("size", 2))
     with pytest.raises(ShapeError, match=re.escape("axis 1 of (seq, 8) has size 8")):
         _lax.squeeze((seq, eight), [1])

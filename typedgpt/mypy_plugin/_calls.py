@@ -8,7 +8,7 @@ reports a mismatch in the user's words, and returns the declared result with thi
 
 from typing import TypeAlias
 
-from mypy.nodes import Context, Decorator, FuncDef, OverloadedFuncDef, TypeInfo
+from mypy.nodes import ARG_STAR2, Context, Decorator, FuncDef, OverloadedFuncDef, TypeInfo
 from mypy.plugin import FunctionContext, FunctionSigContext, MethodContext, MethodSigContext
 from mypy.types import (
     AnyType,
@@ -57,6 +57,10 @@ class Calls:
         else:
             self._pending[id(context)] = (context, display, [candidate])
 
+    def drop(self, context: Context) -> None:
+        """Forget the call at `context`: it is reported otherwise, and not checked."""
+        self._pending.pop(id(context), None)
+
     def signature(self, ctx: SigContext, fullname: str) -> CallableType:
         """The signature mypy checks the call with: shaped parameters made gradual."""
         sig = ctx.default_signature
@@ -100,9 +104,9 @@ class Calls:
             if i >= len(sig.arg_types):
                 break
             formal = sig.arg_types[i]
-            name = sig.arg_names[i]
-            what = f'argument "{name}"' if name else f"argument {i + 1}"
             for j, actual in enumerate(actuals):
+                names = ctx.arg_names[i] if i < len(ctx.arg_names) else []
+                what = _argument(sig, i, names[j] if j < len(names) else None)
                 where = (
                     ctx.args[i][j] if i < len(ctx.args) and j < len(ctx.args[i]) else ctx.context
                 )
@@ -112,6 +116,13 @@ class Calls:
         if not ok:  # one error per mistake: the result of a bad call is shape-unknown
             return ctx.default_return_type
         return result_type(sig.ret_type, ctx.default_return_type, binder, own, ctx.api)
+
+
+def _argument(sig: CallableType, i: int, passed: str | None) -> str:
+    """Parameter `i` as messages name it; for `**kwargs`, the keyword the caller passed
+    (`argument "z"`), as mypy names it."""
+    name = passed if sig.arg_kinds[i] == ARG_STAR2 and passed else sig.arg_names[i]
+    return f'argument "{name}"' if name else f"argument {i + 1}"
 
 
 def _is_overload(sig: CallableType) -> bool:

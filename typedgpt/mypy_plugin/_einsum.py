@@ -19,7 +19,17 @@ def einsum(spec: str, operands: Sequence[Shape]) -> Shape:
     if "." in spec.replace("...", ""):
         return GRADUAL  # not a spec einsum takes; JAX says why
     compact = spec.replace(" ", "").replace("...", ".")
+    if compact.count("->") > 1:
+        raise ShapeError(
+            f'einsum "{spec}" has {compact.count("->")} "->": a spec has one, between the '
+            "operands and the output"
+        )
     inputs, arrow, output = compact.partition("->")
+    if "," in output:
+        raise ShapeError(
+            f'einsum "{spec}": the output "{output.replace(".", "...")}" has a ",": einsum '
+            "makes one array, so the output is one term"
+        )
     terms = inputs.split(",")
     if len(terms) != len(operands):
         raise ShapeError(
@@ -28,7 +38,7 @@ def einsum(spec: str, operands: Sequence[Shape]) -> Shape:
     if any(term.count(".") > 1 for term in [*terms, output]):
         return GRADUAL
     letters: dict[str, Dim] = {}
-    where: dict[str, int] = {}
+    where: dict[str, tuple[int, int]] = {}  # the operand and axis a letter was bound at
     runs: list[Shape] = []  # what `...` stands for, in each operand that has it
     for n, (term, dims) in enumerate(zip(terms, operands, strict=True), start=1):
         if variadic_index(dims) is not None:
@@ -44,31 +54,50 @@ def einsum(spec: str, operands: Sequence[Shape]) -> Shape:
                 f'"{term.replace(".", "...")}" names {len(named)}'
                 f"{' and ...' if '.' in term else ''}"
             )
+        axes = list(range(len(dims)))
         if "." in term:
             start = term.index(".")
             stop = len(dims) - (len(term) - start - 1)
             runs.append(dims[start:stop])
             dims = (*dims[:start], *dims[stop:])
-        for letter, dim in zip(named, dims, strict=True):
+            axes = [*axes[:start], *axes[stop:]]
+        for letter, dim, ax in zip(named, dims, axes, strict=True):
             seen = letters.get(letter)
             if seen is None or not seen.definite:
                 letters[letter] = dim
-                where[letter] = n
+                where[letter] = (n, ax)
             elif not same(seen, dim):
-                raise ShapeError(
-                    f'einsum "{spec}": {letter} is {seen} in operand {where[letter]} '
-                    f"but {dim} in operand {n}"
-                )
+                raise ShapeError(_conflict(spec, letter, (seen, *where[letter]), (dim, n, ax)))
     if not arrow:
         counts = {c: inputs.count(c) for c in inputs if c not in ",."}
         output = ("." if runs else "") + "".join(sorted(c for c, k in counts.items() if k == 1))
     for letter in output.replace(".", ""):
         if letter not in letters:
             raise ShapeError(f'einsum "{spec}": output letter {letter} is in no operand')
+        if output.count(letter) > 1:
+            raise ShapeError(
+                f'einsum "{spec}": output letter {letter} is repeated: each axis of the output '
+                "needs a letter of its own"
+            )
     run = _one_run(runs)
     if run is None and (any(runs) or "." in output):
         return GRADUAL  # runs that differ broadcast; the plugin does not follow that
     return tuple(d for c in output for d in (run or () if c == "." else (letters[c],)))
+
+
+def _conflict(
+    spec: str, letter: str, first: tuple[Dim, int, int], then: tuple[Dim, int, int]
+) -> str:
+    """Why `letter` cannot stand for both dims: it is bound in two operands, or repeated in
+    one (a diagonal, which needs one dim on both axes)."""
+    (seen, n, ax), (dim, m, bx) = first, then
+    if n != m:
+        return f'einsum "{spec}": {letter} is {seen} in operand {n} but {dim} in operand {m}'
+    return (
+        f'einsum "{spec}": {letter} names axis {ax} ({seen}) and axis {bx} ({dim}) of operand '
+        f"{n}: a letter repeated in one operand takes a diagonal, which needs one dim on both "
+        "axes; give each axis its own letter"
+    )
 
 
 def _one_run(runs: list[Shape]) -> Shape | None:

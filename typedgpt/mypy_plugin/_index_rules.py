@@ -5,7 +5,15 @@ Each entry of the key becomes an `Index`, read from its expression (a literal in
 `_indexing`'s.
 """
 
-from mypy.nodes import EllipsisExpr, Expression, NameExpr, SliceExpr, TupleExpr
+from mypy.nodes import (
+    EllipsisExpr,
+    Expression,
+    IndexExpr,
+    MemberExpr,
+    NameExpr,
+    SliceExpr,
+    TupleExpr,
+)
 from mypy.types import Instance, LiteralType, NoneType, TupleType, Type, get_proper_type
 
 from . import _indexing
@@ -13,6 +21,7 @@ from ._arguments import Call
 from ._dims import GRADUAL
 from ._indexing import Index
 from ._shape_args import int_literal
+from ._shapes import ShapeError
 from ._types import dims_of
 
 # ---------------------------------------------------------------------- indexing
@@ -35,7 +44,27 @@ def index(call: Call) -> Type:
         items = [index_item(e, t) for e, t in zip(expr.items, item_types, strict=True)]
     else:
         items = [index_item(expr, index_type)]
-    return call.make(_indexing.index(mine, items))
+    try:
+        return call.make(_indexing.index(mine, items))
+    except ShapeError as error:
+        raise ShapeError(f"{indexing_name(call.ctx.context)}: {error}") from None
+
+
+def indexing_name(context: object) -> str:
+    """An index as messages name it, as the user wrote it: `"x[...]"`, `"self.cache[...]"`,
+    or `indexing` where the array is not a name (`f(x)[0]`)."""
+    base = _dotted(context.base) if isinstance(context, IndexExpr) else None
+    return f'"{base}[...]"' if base is not None else "indexing"
+
+
+def _dotted(expr: Expression) -> str | None:
+    """`x`, `self.cache`, `x.T`: a name or attributes of one, as written."""
+    if isinstance(expr, NameExpr):
+        return expr.name
+    if isinstance(expr, MemberExpr):
+        owner = _dotted(expr.expr)
+        return f"{owner}.{expr.name}" if owner is not None else None
+    return None
 
 
 def index_item(expr: Expression, typ: Type | None) -> Index:

@@ -96,9 +96,9 @@ def broadcast_in_dim(a: Shape, sizes: Sequence[int | None], dims: Sequence[int] 
             f"broadcast_dimensions {tuple(dims)} place {dims_count(len(dims))}, but the operand "
             f"{show(a)} has {len(a)}: give the axis of the result for each"
         )
-    result = tuple(out)
+    written = tuple(Dim(SIZE, s) if s is not None else ANY_DIM for s in sizes)
     for i in dims:
-        axis(result, i, "broadcast dimension")
+        axis(written, i, "broadcast dimension")  # the shape as written: `(2,)`, not `(_,)`
     distinct(dims, "broadcast_dimensions")
     for d, i in zip(a, dims, strict=True):
         size = sizes[i]
@@ -145,8 +145,10 @@ def slice_(
     """`lax.slice(x, start_indices, limit_indices, strides)`: `ceil((limit - start) / stride)`
     elements of each dim.
 
-    Indices that jit refuses (a negative start, a limit past the dim, a count of indices that
-    is not the rank) are left unknown: outside jit, jax 0.10 takes some of them.
+    A slice of more elements than a fixed-size dim has is an error, with jit and without.
+    Other indices that jit refuses (a negative start, a start and limit past the dim, a count
+    of indices that is not the rank) are left unknown: outside jit, jax 0.10 takes some of
+    them.
     """
     rank = len(starts)
     if len(limits) != rank or len(strides) != rank:
@@ -161,6 +163,18 @@ def slice_(
     for i, (d, start, limit, stride) in enumerate(zip(dims, starts, limits, strides, strict=True)):
         if start is not None and limit is not None and limit < start:
             raise ShapeError(f"limit {limit} is before start {start} on axis {i}")
+        if (
+            d.kind == SIZE
+            and isinstance(d.value, int)
+            and start is not None
+            and limit is not None
+            and 0 <= start
+            and limit - start > d.value
+        ):  # more elements than the dim has: refused with jit and without
+            raise ShapeError(
+                f"limit {limit} is past the end of axis {i} of {show(a)}, which has size "
+                f"{d.value}: give a limit of at most {d.value}"
+            )
         if (
             d.kind == SIZE
             and isinstance(d.value, int)

@@ -9,12 +9,16 @@ the caller's).
 """
 
 from mypy.nodes import (
+    ARG_POS,
+    ARG_STAR,
+    CallExpr,
     Context,
     IntExpr,
     LambdaExpr,
     ListExpr,
     MemberExpr,
     NameExpr,
+    RefExpr,
     TupleExpr,
     Var,
 )
@@ -35,14 +39,15 @@ from mypy.types import (
 from ._calls import Calls, SigContext, own_names
 from ._dims import ANY_DIMS, OWN, Dim
 from ._locals import recorded_type, set_once
-from ._messages import expr_name
+from ._messages import expr_name, fail
 from ._translators import Relax
 from ._types import JAX_ARRAY, Builder, dims_of
 from ._unify import builder_from
 
+JAX_VMAP = "jax._src.api.vmap"
 # The wrappers by full name, and the name their callables are shown by.
 WRAPPERS = {
-    "jax._src.api.vmap": "vmap",
+    JAX_VMAP: "vmap",
     "equinox._vmap_pmap.filter_vmap": "vmap",
     "equinox._jit.filter_jit": "filter_jit",
     "equinox._ad.filter_checkpoint": "filter_checkpoint",
@@ -156,6 +161,9 @@ class Vmaps:
     def call(self, ctx: FunctionContext, name: str) -> Type:
         """A call of what `jax.vmap(f)` returned, made on the spot: `jax.vmap(f)(x)`."""
         callee = getattr(ctx.context, "callee", None)
+        if not _in_axes_fit(ctx, name):
+            self._calls.drop(ctx.context)
+            return ctx.default_return_type
         found = self._by_node.get((id(callee), name))
         if found is None or found[0] is not callee:
             return self._calls.result(ctx)
@@ -201,6 +209,37 @@ def _vmap_axes(ctx: FunctionContext, count: int) -> list[bool] | None:
         if name == "out_axes" and not (isinstance(expr, IntExpr) and expr.value == 0):
             return None
     return mapped
+
+
+def _in_axes_fit(ctx: FunctionContext, name: str) -> bool:
+    """A tuple of `in_axes` has one entry per positional argument of the call, as jax
+    requires (keyword arguments are mapped over axis 0); else it is reported."""
+    call, callee = ctx.context, getattr(ctx.context, "callee", None)
+    if not (isinstance(call, CallExpr) and isinstance(callee, CallExpr)):
+        return True
+    if not isinstance(callee.callee, RefExpr) or callee.callee.fullname != JAX_VMAP:
+        return True  # eqx.filter_vmap takes no keyword arguments: its own rule
+    given = list(zip(callee.args, callee.arg_kinds, callee.arg_names, strict=True))
+    positional = [a for a, kind, _ in given if kind == ARG_POS]
+    named = [a for a, _, n in given if n == "in_axes"]
+    axes = named[0] if named else positional[1] if len(positional) > 1 else None
+    if not isinstance(axes, TupleExpr) or ARG_STAR in call.arg_kinds:
+        return True
+    passed = call.arg_kinds.count(ARG_POS)
+    if len(axes.items) == passed:
+        return True
+    fail(
+        ctx.api,
+        f"{name}: in_axes has {_entries(len(axes.items))} but the call passes {passed} "
+        f"positional argument{'s' if passed != 1 else ''}: give one entry per positional "
+        "argument, or one int or None for all (keyword arguments are mapped over axis 0)",
+        call,
+    )
+    return False
+
+
+def _entries(n: int) -> str:
+    return f"{n} entr{'y' if n == 1 else 'ies'}"
 
 
 def _prepend(t: Type, lead: Dim, builder: Builder, own: frozenset[str]) -> Type:

@@ -56,6 +56,22 @@ def einsum_wrong_rank(q: Float[Array, "seq heads head_dim"], k: Float[Array, "kv
     del s
 
 
+def einsum_diagonal_of_two_dims(x: Float[Array, "seq embed"]) -> None:
+    jnp.einsum("ii->i", x)  # E: [shape] einsum "ii->i": i names axis 0 (seq) and axis 1 (embed) of operand 1: a letter repeated in one operand takes a diagonal
+
+
+def einsum_two_arrows(x: Float[Array, "seq embed"]) -> None:
+    jnp.einsum("ij->j->i", x)  # E: [shape] einsum "ij->j->i" has 2 "->": a spec has one
+
+
+def einsum_two_outputs(q: Float[Array, " seq"], k: Float[Array, " kv_seq"]) -> None:
+    jnp.einsum("i,j->ij,", q, k)  # E: [shape] einsum "i,j->ij,": the output "ij," has a ",": einsum makes one array
+
+
+def einsum_output_letter_twice(x: Float[Array, "seq embed"]) -> None:
+    jnp.einsum("ij->ii", x)  # E: [shape] einsum "ij->ii": output letter i is repeated: each axis of the output needs a letter of its own
+
+
 def einsum_result_order(
     w: Float[Array, "heads seq kv_seq"], v: Float[Array, "kv_seq heads head_dim"]
 ) -> Float[Array, "seq heads head_dim"]:

@@ -55,7 +55,7 @@ def layer_slice_twice(keys: Float[Array, "layers kv_seq heads head_dim"]) -> Flo
 
 
 def too_many_indices(keys: Float[Array, "kv_seq heads head_dim"]) -> None:
-    k = keys[0, 0, 0, 0]  # E: [shape] index with 4 entries for (kv_seq, heads, head_dim), which has 3 dims
+    k = keys[0, 0, 0, 0]  # E: [shape] "keys[...]": index with 4 entries for (kv_seq, heads, head_dim), which has 3 dims
     del k
 
 

@@ -97,6 +97,10 @@ def broadcast_in_dim_missing_a_dim(x: Float[Array, "seq embed"], rows: int) -> N
     lax.broadcast_in_dim(x, (rows, rows, rows), (1,))  # E: [shape] broadcast_in_dim: broadcast_dimensions (1,) place 1 dim, but the operand (seq, embed) has 2
 
 
+def broadcast_in_dim_past_the_shape(x: Float[Array, "seq embed"]) -> None:
+    lax.broadcast_in_dim(x, (2,), (0, 1))  # E: [shape] broadcast_in_dim: broadcast dimension 1 is out of range for (2,), which has 1 dim
+
+
 def squeeze_result(x: Float[Array, "1 seq embed"]) -> Float[Array, "embed seq"]:
     return lax.squeeze(x, (0,))  # E: [return-value] got "Array[Literal['seq'], Literal['embed']]"
 
@@ -175,3 +179,7 @@ def slice_result(x: Float[Array, "16 8"]) -> Float[Array, "16 8"]:
 
 def slice_backwards(x: Float[Array, "16 8"]) -> None:
     lax.slice(x, (4, 0), (2, 8))  # E: [shape] slice: limit 2 is before start 4 on axis 0
+
+
+def slice_past_the_end(x: Float[Array, "4 8"]) -> None:
+    lax.slice(x, (0, 0), (9, 9))  # E: [shape] slice: limit 9 is past the end of axis 0 of (4, 8), which has size 4: give a limit of at most 4

@@ -67,3 +67,11 @@ def wrong_width(x: Float[Array, " 32"]) -> None:
 
 def clamp_to_the_wrong_floor(x: Float[Array, "seq embed"], floor: Float[Array, "seq mlp"]) -> None:
     jax.lax.max(x, floor)  # E: [shape] "max" broadcasts (seq, embed) and (seq, mlp): dim -1 is embed in one, mlp in the other
+
+
+def summed(**parts: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+    return parts["a"]
+
+
+def keyword_transposed(x: Float[Array, "seq embed"]) -> None:
+    summed(a=x, z=x.T)  # E: [shape] summed: argument "z" has dims (embed, seq) where (seq, embed) is expected ("seq" is seq, from argument "a")

@@ -39,5 +39,5 @@ def stacked_keys_and_queries(q: Float[Array, "seq head_dim"], k: Float[Array, "k
 
 
 def indexed_a_scalar(loss: Float[Array, ""]) -> None:
-    first = loss[0]  # E: [shape] index with 1 entry for (), which has 0 dims
+    first = loss[0]  # E: [shape] "loss[...]": index with 1 entry for (), which has 0 dims
     del first

@@ -25,6 +25,14 @@ def vmap_unbatched_input(x: Float[Array, " embed"], w: Float[Array, "mlp embed"]
     jax.vmap(linear, in_axes=(0, None))(x, w)  # E: [shape] vmap(linear): argument "x" has dims (embed,) where (vmapped axis, in) is expected
 
 
+def vmap_in_axes_too_short(xs: Float[Array, "seq embed"], w: Float[Array, "mlp embed"]) -> None:
+    jax.vmap(linear, in_axes=(0,))(xs, w)  # E: [shape] vmap(linear): in_axes has 1 entry but the call passes 2 positional arguments
+
+
+def vmap_in_axes_too_long(xs: Float[Array, "seq embed"], w: Float[Array, "mlp embed"]) -> None:
+    jax.vmap(linear, in_axes=(0, None, None))(xs, w)  # E: [shape] vmap(linear): in_axes has 3 entries but the call passes 2 positional arguments: give one entry per positional argument
+
+
 def step(
     carry: Float[Array, " embed"], x: Float[Array, " embed"]
 ) -> tuple[Float[Array, " embed"], Float[Array, " embed"]]:
