@@ -484,6 +484,18 @@ def test_cache_overflow_eager() -> None:
         model.decode(_tokens(model, 1), cache)
 
 
+def test_an_abstract_model_makes_an_abstract_cache() -> None:
+    """A model of shapes (`tg.explain`'s) allocates no cache: GPT-2 XL's is 600 MB."""
+    config = tg.GPTConfig.gpt2_xl()
+    model = eqx.filter_eval_shape(tg.GPT, config, key=jax.random.key(0))
+    cache = model.init_cache(jnp.bfloat16, size=256)
+    shape = (config.num_layers, 256, config.kv_heads, config.head_dim)
+    assert cache.keys == jax.ShapeDtypeStruct(shape, jnp.bfloat16)  # type: ignore[no-untyped-call]
+    assert cache.position == jax.ShapeDtypeStruct((), jnp.int32)  # type: ignore[no-untyped-call]
+    with pytest.raises(ValueError, match="size must be an int from 1 to max_seq_len=1024"):
+        model.init_cache(size=0)
+
+
 def test_smaller_cache_decodes_as_the_full_one() -> None:
     model = _microgpt_model()
     tokens = _tokens(model, 9)

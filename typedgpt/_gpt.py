@@ -140,7 +140,8 @@ class GPT(TypedModule):
         Attention reads every slot of the cache at each step, so a cache sized to what a
         generation needs decodes faster than one of `max_seq_len` slots. A `size` that is
         not an int (a NumPy integer is one) from 1 to `max_seq_len`, or a `dtype` typedgpt
-        does not compute in, raises `ValueError`.
+        does not compute in, raises `ValueError`. An abstract model (of
+        `jax.ShapeDtypeStruct`s, as `tg.explain` takes) gets an abstract cache.
         """
         config = self.config
         if size is None:
@@ -150,13 +151,19 @@ class GPT(TypedModule):
                 f"size must be an int from 1 to max_seq_len={config.max_seq_len}, got {size!r}: "
                 "pass the number of positions the cache must hold"
             )
-        return KVCache.empty(
-            num_layers=config.num_layers,
-            max_seq_len=int(size),
-            num_kv_heads=config.kv_heads,
-            head_dim=config.head_dim,
-            dtype=self.token_embedding.dtype if dtype is None else dtype,
-        )
+
+        def empty() -> KVCache:
+            return KVCache.empty(
+                num_layers=config.num_layers,
+                max_seq_len=int(size),
+                num_kv_heads=config.kv_heads,
+                head_dim=config.head_dim,
+                dtype=self.token_embedding.dtype if dtype is None else dtype,
+            )
+
+        if isinstance(self.token_embedding, jax.ShapeDtypeStruct):  # for tg.explain
+            return eqx.filter_eval_shape(empty)  # type: ignore[no-any-return]
+        return empty()
 
     def forward(self, tokens: Int[Array, " seq"]) -> Float[Array, "seq vocab"]:
         """The forward pass itself, not jit-compiled: `__call__` compiles and runs it."""
