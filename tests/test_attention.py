@@ -689,3 +689,58 @@ def test_bad_inputs_name_the_argument_and_axis(
     call: Callable[[], object], fragments: list[str]
 ) -> None:
     assert_shape_error(call, fragments)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((16, 4.0), {}, "CausalSelfAttention: num_heads must be a positive int, got 4.0"),
+        ((16, True), {}, "CausalSelfAttention: num_heads must be a positive int, got True"),
+        ((0, 4), {}, "CausalSelfAttention: embed_dim must be a positive int, got 0"),
+        ((-16, 4), {}, "CausalSelfAttention: embed_dim must be a positive int, got -16"),
+        ((16, 4), {"num_kv_heads": 2.0}, "num_kv_heads must be None or a positive int, got 2.0"),
+        ((16, 4), {"init_std": -1}, "init_std must be a finite number >= 0, got -1"),
+    ],
+)
+def test_bad_sizes_are_named(
+    key: jax.Array, args: tuple[object, object], kwargs: dict[str, object], message: str
+) -> None:
+    """Before the fix these failed inside JAX (float shapes, MLIR) or built a layer."""
+    with pytest.raises(ValueError, match=message):
+        tg.CausalSelfAttention(*args, **kwargs, key=key)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("rotary", [10000.0, True])
+def test_rotary_that_is_not_a_rotary(key: jax.Array, rotary: object) -> None:
+    """Before the fix the layer was built, and its first call failed: 'float' not callable."""
+    with pytest.raises(TypeError, match=r"rotary must be a tg.Rotary or None, got"):
+        tg.CausalSelfAttention(16, 4, rotary=rotary, key=key)  # type: ignore[arg-type]
+
+
+def test_empty_sequence(key: jax.Array) -> None:
+    """Before the fix: ZeroDivisionError from the reshape of zero positions."""
+    attn = tg.CausalSelfAttention(16, 4, num_kv_heads=2, key=key)
+    assert attn(jnp.ones((0, 16))).shape == (0, 16)
+    cache = tg.KVCache(
+        keys=jnp.zeros((8, 2, 4)), values=jnp.zeros((8, 2, 4)), position=jnp.int32(3)
+    )
+    out, cache = attn.decode(jnp.ones((0, 16)), cache)
+    assert out.shape == (0, 16)
+    assert int(cache.position) == 3
+
+
+@pytest.mark.parametrize(
+    ("position", "message"),
+    [
+        (-1, "the cache's position must be >= 0, got -1"),
+        (7, "the KV cache holds 7 positions; 2 more would pass its 8 slots"),
+    ],
+)
+def test_decode_bad_position_eager(key: jax.Array, position: int, message: str) -> None:
+    """Before the fix an EquinoxRuntimeError without the position; now a ValueError with it."""
+    attn = tg.CausalSelfAttention(16, 4, num_kv_heads=2, key=key)
+    cache = tg.KVCache(
+        keys=jnp.zeros((8, 2, 4)), values=jnp.zeros((8, 2, 4)), position=jnp.int32(position)
+    )
+    with pytest.raises(ValueError, match=message):
+        attn.decode(jnp.ones((2, 16)), cache)

@@ -295,3 +295,9 @@ def test_bad_inputs_name_the_argument_axis_and_call_path(
     call: Callable[[], object], fragments: list[str]
 ) -> None:
     assert_shape_error(call, fragments)
+
+
+def test_config_that_is_not_a_config(key: jax.Array) -> None:
+    """Before the fix: AttributeError: 'dict' object has no attribute 'norm'."""
+    with pytest.raises(TypeError, match=r"Block takes a tg.GPTConfig, got dict"):
+        tg.Block({"embed_dim": 16}, key=key)  # type: ignore[arg-type]

@@ -256,3 +256,22 @@ def test_gpt2_presets_take_changes() -> None:
     assert (config.max_seq_len, config.vocab_size, config.num_layers) == (128, 100, 24)
     with pytest.raises(ValueError, match="not divisible by num_heads=7"):
         tg.GPTConfig.gpt2(num_heads=7)
+
+
+def test_numpy_bool_is_a_bool() -> None:
+    """NumPy ints were taken as ints but NumPy bools refused ("got np.True_")."""
+    config = tg.GPTConfig.microgpt(vocab_size=27, use_bias=np.True_)
+    assert config.use_bias is True
+    with pytest.raises(ValueError, match=r"GPTConfig.vocab_size must be a positive int, got True"):
+        tg.GPTConfig.microgpt(vocab_size=np.True_)  # type: ignore[arg-type]
+
+
+def test_replace_names_the_unknown_field() -> None:
+    """Before the fix: dataclasses' "__init__() got an unexpected keyword argument"."""
+    config = make()
+    with pytest.raises(TypeError, match=r"no field 'num_layer': did you mean 'num_layers'\?"):
+        config.replace(num_layer=3)
+    with pytest.raises(TypeError, match=r"'head_dim': it is computed from embed_dim // num_heads"):
+        config.replace(head_dim=8)
+    with pytest.raises(TypeError, match="GPTConfig has no field 'preset'"):
+        tg.GPTConfig.microgpt(vocab_size=27, preset=1)

@@ -498,6 +498,24 @@ def test_float64_folder_needs_x64_to_keep_its_dtype(tmp_path: Path) -> None:
     assert {leaf.dtype for leaf in jax.tree.leaves(model)} == {jnp.dtype("float32")}
 
 
+def test_mixed_dtype_folder_needs_a_dtype(tmp_path: Path) -> None:
+    """`dtype=None` on a file that mixes dtypes says so and how to convert, where the error
+    used to say the file did not fit config.json; a `dtype` loads it."""
+    hf = _hf_gpt2(CONFIGS["small"], seed=5)
+    hf.lm_head.to(torch.float16)  # tied: the shared embedding is float16, the rest float32
+    hf.save_pretrained(tmp_path)
+    with pytest.raises(ValueError) as info:
+        tg.from_pretrained(tmp_path, dtype=None)
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'model.safetensors'} mixes dtypes (")
+    assert "float16" in message and "float32" in message
+    assert message.endswith(
+        "pass dtype=jnp.float32 (or jnp.bfloat16, jnp.float16) to convert them all"
+    )
+    model = tg.from_pretrained(tmp_path)
+    assert {leaf.dtype for leaf in jax.tree.leaves(model)} == {jnp.dtype("float32")}
+
+
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 def test_low_precision_folder_runs_and_exports_in_its_dtype(
     tmp_path: Path, key: jax.Array, dtype: str

@@ -132,3 +132,34 @@ def test_bad_inputs_name_the_argument_and_axis(
 def test_bound_dims_are_listed(key: jax.Array) -> None:
     with pytest.raises(TypeCheckError, match=r"expected \(in,\) = \(5,\), got float32\[7\]"):
         tg.Linear(IN, OUT, key=key)(jnp.ones(IN + 2))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"in_features": 0}, "Linear: in_features must be a positive int, got 0"),
+        ({"in_features": -1}, "Linear: in_features must be a positive int, got -1"),
+        ({"out_features": 5.5}, "Linear: out_features must be a positive int, got 5.5"),
+        ({"in_features": True}, "Linear: in_features must be a positive int, got True"),
+        ({"init_std": -1.0}, r"Linear: init_std must be a finite number >= 0, got -1.0"),
+        ({"init_std": float("nan")}, "Linear: init_std must be a finite number >= 0, got nan"),
+        ({"use_bias": "no"}, "Linear: use_bias must be True or False, got 'no'"),
+    ],
+)
+def test_bad_arguments_are_named(key: jax.Array, kwargs: dict[str, object], message: str) -> None:
+    """Before the fix: a float or negative size failed inside JAX (MLIR, shape errors), and
+    a bool size, a NaN or negative std or a truthy `use_bias` string were taken silently."""
+    arguments: dict[str, object] = {"in_features": 3, "out_features": 5, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        tg.Linear(**arguments, key=key)  # type: ignore[arg-type]
+
+
+def test_sizes_from_numpy_and_zero_std(key: jax.Array) -> None:
+    layer = tg.Linear(np.int64(3), np.int32(5), init_std=0, key=key)  # type: ignore[arg-type]
+    assert layer.weight.shape == (5, 3)
+    assert not np.asarray(layer.weight).any()
+
+
+def test_key_that_is_not_a_key() -> None:
+    with pytest.raises(TypeError, match=r"Linear: key must be a JAX PRNG key, got int 0"):
+        tg.Linear(3, 5, key=0)  # type: ignore[arg-type]

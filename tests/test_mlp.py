@@ -253,3 +253,21 @@ def test_bad_inputs_name_the_argument_and_axis(
     message = str(excinfo.value)
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in:\n{message}"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((0, 8), {}, "MLP: embed_dim must be a positive int, got 0"),
+        ((4, -8), {}, "MLP: mlp_dim must be a positive int, got -8"),
+        ((4.0, 8), {}, "MLP: embed_dim must be a positive int, got 4.0"),
+        ((4, 8), {"init_std": -0.02}, "MLP: init_std must be a finite number >= 0, got -0.02"),
+        ((4, 8), {"use_bias": None}, "MLP: use_bias must be True or False, got None"),
+    ],
+)
+def test_bad_arguments_are_named(
+    key: jax.Array, args: tuple[object, object], kwargs: dict[str, object], message: str
+) -> None:
+    """Before the fix: MLP(0, 8) built an empty layer, MLP(4, -8) failed in MLIR."""
+    with pytest.raises(ValueError, match=message):
+        tg.MLP(*args, **kwargs, key=key)  # type: ignore[arg-type]

@@ -275,3 +275,26 @@ def test_bad_inputs_name_the_argument_and_axis(
     message = str(excinfo.value)
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in:\n{message}"
+
+
+@pytest.mark.parametrize("norm", [tg.RMSNorm, tg.LayerNorm])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"embed_dim": 0}, "embed_dim must be a positive int, got 0"),
+        ({"embed_dim": 2.0}, "embed_dim must be a positive int, got 2.0"),
+        ({"embed_dim": True}, "embed_dim must be a positive int, got True"),
+        ({"eps": -1e-5}, "eps must be a finite number >= 0, got -1e-05"),
+        ({"eps": float("nan")}, "eps must be a finite number >= 0, got nan"),
+        ({"eps": "1e-5"}, "eps must be a finite number >= 0, got '1e-5'"),
+        ({"use_weight": 1}, "use_weight must be True or False, got 1"),
+    ],
+)
+def test_bad_arguments_are_named(
+    norm: type[tg.RMSNorm | tg.LayerNorm], kwargs: dict[str, object], message: str
+) -> None:
+    """Before the fix a negative or NaN eps gave NaN outputs silently, and a bool size a
+    one-wide norm."""
+    arguments: dict[str, object] = {"embed_dim": 4, **kwargs}
+    with pytest.raises(ValueError, match=f"{norm.__name__}: {message}"):
+        norm(**arguments)  # type: ignore[arg-type]

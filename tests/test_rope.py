@@ -145,3 +145,11 @@ def test_property_against_annotations() -> None:
         lambda dims, key: tg.Rotary(),
         dims={"head_dim": st.integers(1, 6).map(lambda n: 2 * n)},
     )
+
+
+@pytest.mark.parametrize("base", [np.float32(500.0), np.int64(10000)])
+def test_numpy_base(base: object) -> None:
+    """Before the fix a NumPy number was refused as "not a positive finite number"."""
+    assert tg.Rotary(base).base == float(base)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Rotary base must be a positive finite number"):
+        tg.Rotary(np.float32("nan"))  # type: ignore[arg-type]

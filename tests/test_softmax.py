@@ -127,3 +127,11 @@ def test_axis_the_array_lacks(axis: int, shape: tuple[int, ...], needs: int) -> 
     message = rf"Softmax\(axis={axis}\) needs an array with that axis, got {len(shape)} axes"
     with pytest.raises(ValueError, match=message + rf".*at least {needs} axes"):
         tg.Softmax(axis=axis)(x)
+
+
+@pytest.mark.parametrize("axis", [1.0, True, None, "x"])
+def test_axis_that_is_not_an_int(axis: object) -> None:
+    """Before the fix: a float axis failed inside JAX, and True was taken as axis 1."""
+    with pytest.raises(ValueError, match=r"Softmax: axis must be an int, got"):
+        tg.Softmax(axis)  # type: ignore[arg-type]
+    assert tg.Softmax(np.int64(0)).axis == 0  # type: ignore[arg-type]

@@ -336,3 +336,28 @@ def test_unreadable_tensor_is_named(gpt2_sd: dict[str, Any]) -> None:
     gpt2_sd["h.1.ln_1.bias"] = [[0.0] * EMBED, [0.0]]  # ragged
     with pytest.raises(TypeError, match=r"h\.1\.ln_1\.bias: a list that cannot be read as an"):
         tg.GPT.from_state_dict(GPT2_SMALL, gpt2_sd)
+
+
+def test_mixed_dtypes_are_refused() -> None:
+    """Before the fix a float16 `wte` with float32 elsewhere built a model of two dtypes,
+    and a float16 layer among float32 ones was promoted to float32 by the stacking."""
+    tensors = {
+        name: np.array(value)
+        for name, value in tg.GPT(MICROGPT, key=jax.random.key(0)).state_dict().items()
+    }
+    mixed = {**tensors, "wte.weight": tensors["wte.weight"].astype(np.float16)}
+    with pytest.raises(TypeError, match=r"wpe.weight is float32 but wte.weight is float16"):
+        tg.GPT.from_state_dict(MICROGPT, mixed)
+    name = "h.0.attn.c_attn.weight"
+    with pytest.raises(TypeError, match=f"{name} is float16 but wte.weight is float32"):
+        tg.GPT.from_state_dict(MICROGPT, {**tensors, name: tensors[name].astype(np.float16)})
+    half = tg.GPT.from_state_dict(MICROGPT, {k: v.astype(np.float16) for k, v in tensors.items()})
+    assert {leaf.dtype for leaf in jax.tree.leaves(half)} == {jnp.dtype("float16")}
+
+
+@pytest.mark.parametrize("value", [None, "abc"])
+def test_value_that_is_not_an_array(value: object) -> None:
+    """Before the fix: "expected shape (vocab=27, embed=16), got ()"."""
+    tensors = dict(tg.GPT(MICROGPT, key=jax.random.key(0)).state_dict())
+    with pytest.raises(TypeError, match=r"wte.weight: expected a floating-point array, got a"):
+        tg.GPT.from_state_dict(MICROGPT, {**tensors, "wte.weight": value})

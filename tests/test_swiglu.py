@@ -155,3 +155,19 @@ def test_traced_calls_check_down_proj_every_time(key: jax.Array) -> None:
     for _ in range(2):
         with pytest.raises(TypeCheckError, match="down_proj"):
             eqx.filter_jit(wrong)(x)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((0, 8), {}, "SwiGLU: embed_dim must be a positive int, got 0"),
+        ((4, True), {}, "SwiGLU: mlp_dim must be a positive int, got True"),
+        ((4, 8), {"init_std": float("inf")}, "SwiGLU: init_std must be a finite number >= 0"),
+        ((4, 8), {"use_bias": "yes"}, "SwiGLU: use_bias must be True or False, got 'yes'"),
+    ],
+)
+def test_bad_arguments_are_named(
+    key: jax.Array, args: tuple[object, object], kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        tg.SwiGLU(*args, **kwargs, key=key)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 grouped-query attention and rotary position embeddings as options."""
 
 import math
+import numbers
 from typing import Any, Generic
 
 import equinox as eqx
@@ -10,6 +11,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from typing_extensions import TypeVar
 
+from ._config import check_flag, check_key, check_number, check_size
 from ._kv_cache import KVCache
 from ._linear import Linear
 from ._rope import Rotary
@@ -51,7 +53,9 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
     **Arguments:** `embed_dim`; `num_heads` (must divide `embed_dim`); `num_kv_heads`, the
     key/value heads (must divide `num_heads`; `None` means `num_heads`); `rotary`, a
     `Rotary` embedding for queries and keys, or `None`; `use_bias`; `init_std`; `key`.
-    Sizes that break these rules, or an odd `head_dim` with `rotary`, raise `ValueError`.
+    Sizes that break these rules or are not positive ints, an odd `head_dim` with `rotary`,
+    or a `use_bias` or `init_std` that `Linear` refuses raise `ValueError`; a `rotary` that
+    is not a `Rotary`, `TypeError`.
     """
 
     qkv_proj: Linear[Embed, Any]
@@ -72,14 +76,29 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
         init_std: float = 0.02,
         key: PRNGKeyArray,
     ) -> None:
-        if num_heads < 1:
-            raise ValueError(f"num_heads must be a positive int, got {num_heads}")
+        owner = "CausalSelfAttention"
+        embed_dim = check_size(embed_dim, "embed_dim", owner)
+        num_heads = check_size(num_heads, "num_heads", owner)
+        use_bias = check_flag(use_bias, "use_bias", owner)
+        init_std = check_number(init_std, "init_std", owner)
+        check_key(key, owner)
+        if num_kv_heads is not None and not (
+            isinstance(num_kv_heads, numbers.Integral) and not isinstance(num_kv_heads, bool)
+        ):
+            raise ValueError(
+                f"{owner}: num_kv_heads must be None or a positive int, got {num_kv_heads!r}"
+            )
+        if rotary is not None and not isinstance(rotary, Rotary):
+            raise TypeError(
+                f"{owner}: rotary must be a tg.Rotary or None, got {type(rotary).__qualname__} "
+                f"{rotary!r}: pass rotary=tg.Rotary() (tg.Rotary(base) for another base), or None"
+            )
         if embed_dim % num_heads != 0:
             raise ValueError(
                 f"embed_dim={embed_dim} is not divisible by num_heads={num_heads}: "
                 "choose embed_dim as a multiple of num_heads"
             )
-        kv_heads = num_heads if num_kv_heads is None else num_kv_heads
+        kv_heads = num_heads if num_kv_heads is None else int(num_kv_heads)
         if kv_heads < 1 or num_heads % kv_heads != 0:
             raise ValueError(
                 f"num_kv_heads={kv_heads} does not divide num_heads={num_heads}: each key/value "
@@ -126,9 +145,10 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
         `cache.position` and its position advanced by `seq`.
 
         A model's cache (with its `layers` axis), a position that is not one scalar, or more
-        positions than `kv_seq` raise `ValueError`. A negative `cache.position`, or one
-        that leaves too few free slots for `x`, raises `equinox.EquinoxRuntimeError` (under a
-        plain `jax.jit`, JAX's runtime error with the same message).
+        positions than `kv_seq` raise `ValueError`. So does a negative `cache.position`, or
+        one that leaves too few free slots for `x`, when it is known; under `jit` those raise
+        `equinox.EquinoxRuntimeError` (under a plain `jax.jit`, JAX's runtime error with the
+        same message).
         """
         if cache.keys.ndim == 4:
             raise ValueError(
@@ -149,6 +169,16 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
                 f"x has {seq} positions but the KV cache has {capacity} slots: decode at most "
                 f"{capacity} positions, or start a larger cache"
             )
+        if not isinstance(cache.position, jax.core.Tracer):  # eager: a plain error, its values
+            start = int(cache.position)
+            if start < 0 or start + seq > capacity:
+                raise ValueError(
+                    f"the cache's position must be >= 0, got {start}: start from an empty "
+                    "cache (position 0), or pass the cache that the last decode returned"
+                    if start < 0
+                    else f"the KV cache holds {start} positions; {seq} more would pass its "
+                    f"{capacity} slots: start a new cache or shorten the sequence"
+                )
         # Under jit these are the only checks: a negative position would wrap around in a
         # learned position lookup, and `dynamic_update_slice` would clamp the write to slot 0.
         position = eqx.error_if(
@@ -239,4 +269,4 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
         weights = self.softmax(scores + bias[None])
         out = jnp.einsum("krS,kSd->krd", weights, value.transpose(1, 0, 2))
         by_position = out.reshape(kv_heads, group, seq, head_dim).transpose(2, 0, 1, 3)
-        return jax.vmap(self.out_proj)(by_position.reshape(seq, -1))
+        return jax.vmap(self.out_proj)(by_position.reshape(seq, heads * head_dim))

@@ -56,7 +56,7 @@ class Block(TypedModule, Generic[Embed, Mlp]):
     The attention is multi-head or grouped-query, with or without rotary embeddings, and
     the MLP standard or SwiGLU, as the config says.
 
-    **Arguments:** `config`, a `GPTConfig`; `key`.
+    **Arguments:** `config`, a `GPTConfig` (anything else raises `TypeError`); `key`.
     """
 
     norm1: RMSNorm[Embed] | LayerNorm[Embed]
@@ -65,6 +65,11 @@ class Block(TypedModule, Generic[Embed, Mlp]):
     mlp: MLP[Embed, Mlp] | SwiGLU[Embed, Mlp]
 
     def __init__(self, config: GPTConfig, *, key: PRNGKeyArray) -> None:
+        if not isinstance(config, GPTConfig):
+            raise TypeError(
+                f"Block takes a tg.GPTConfig, got {type(config).__qualname__}: build one with "
+                "tg.GPTConfig(...) or a preset such as tg.GPTConfig.microgpt(vocab_size)"
+            )
         attn_key, mlp_key = jax.random.split(key)
         self.norm1 = make_norm(config)
         self.attn = CausalSelfAttention(

@@ -1,10 +1,13 @@
 """`GPTConfig`: every size and choice of a GPT, with presets."""
 
 import dataclasses
+import difflib
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
+import jax
 import numpy as np
 
 Norm = Literal["rmsnorm", "layernorm"]
@@ -73,9 +76,9 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
-            if isinstance(value, np.generic) and not isinstance(value, np.bool_):
-                # A NumPy number (`ids.max() + 1`) is taken as the Python number it holds,
-                # which config.json can record.
+            if isinstance(value, np.generic):
+                # A NumPy number (`ids.max() + 1`) or bool is taken as the Python value it
+                # holds, which config.json can record (a bool is still refused as a size).
                 object.__setattr__(self, name, value.item())
         for name in (
             "vocab_size",
@@ -153,7 +156,21 @@ class GPTConfig:
 
     def replace(self, **changes: Any) -> Self:
         """A copy with the fields named in `changes` changed, checked again (`ValueError`
-        for a bad value, `TypeError` for an unknown field name)."""
+        for a bad value, `TypeError` for an unknown field name, naming the closest field;
+        `head_dim` and `kv_heads` are computed, not fields)."""
+        names = [field.name for field in dataclasses.fields(self)]
+        for name in changes:
+            if name not in names:
+                derived = {"head_dim": "embed_dim // num_heads", "kv_heads": "num_kv_heads"}
+                close = difflib.get_close_matches(name, names, n=1)
+                hint = (
+                    f"it is computed from {derived[name]}: change that instead"
+                    if name in derived
+                    else f"did you mean {close[0]!r}?"
+                    if close
+                    else f"the fields are {', '.join(names)}"
+                )
+                raise TypeError(f"GPTConfig has no field {name!r}: {hint}")
         return dataclasses.replace(self, **changes)
 
     @classmethod
@@ -215,3 +232,52 @@ class GPTConfig:
         return cls.gpt2(num_layers=48, num_heads=25, embed_dim=1600, mlp_dim=6400).replace(
             **changes
         )
+
+
+# Checks of the layers' constructor arguments, shared by every layer: without them a bad size
+# fails deep inside JAX (a float or negative shape), or is taken silently (a bool is an int,
+# any object is truthy, a negative or NaN standard deviation draws NaN or flipped weights).
+
+
+def check_size(value: Any, name: str, owner: str) -> int:
+    """`value` as an int when it is a positive int (a NumPy integer is one), else a
+    `ValueError` that names `owner`, `name` and the value."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(
+            f"{owner}: {name} must be a positive int, got {value!r}: pass a whole number of "
+            "at least 1 (a NumPy integer is fine; a float or a bool is not)"
+        )
+    return int(value)
+
+
+def check_number(value: Any, name: str, owner: str) -> float:
+    """`value` as a float when it is a finite number >= 0 (a NumPy number is one), else a
+    `ValueError` that names `owner`, `name` and the value."""
+    valid = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+    if not (valid and 0 <= value < math.inf):
+        raise ValueError(
+            f"{owner}: {name} must be a finite number >= 0, got {value!r}: pass a float "
+            "such as the default"
+        )
+    return float(value)
+
+
+def check_flag(value: Any, name: str, owner: str) -> bool:
+    """`value` when it is True or False (NumPy's too), else a `ValueError`: any object is
+    truthy, so `use_bias="no"` would silently mean yes."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{owner}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_key(key: Any, owner: str) -> None:
+    """A `TypeError` unless `key` is a JAX array (a PRNG key), as `jax.random` needs."""
+    if not isinstance(key, jax.Array | np.ndarray):
+        raise TypeError(
+            f"{owner}: key must be a JAX PRNG key, got {type(key).__qualname__} {key!r}: "
+            "pass jax.random.key(seed)"
+        )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)

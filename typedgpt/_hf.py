@@ -127,6 +127,17 @@ def from_pretrained(
             "with jax_enable_x64 (else it would make them float32): pass dtype=jnp.float32 to "
             "load them as float32, or set jax.config.update('jax_enable_x64', True) first"
         )
+    kinds = {
+        array.dtype: name
+        for name, array in sorted(tensors.items())
+        if jnp.issubdtype(array.dtype, jnp.floating)
+    }
+    if dtype is None and len(kinds) > 1:
+        (first, a), (second, b) = list(kinds.items())[:2]
+        raise ValueError(
+            f"{source} mixes dtypes ({a} is {first}, {b} is {second}), and a model computes "
+            "in one: pass dtype=jnp.float32 (or jnp.bfloat16, jnp.float16) to convert them all"
+        )
     if dtype is not None:
         tensors = {
             name: array.astype(dtype) if jnp.issubdtype(array.dtype, jnp.floating) else array

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 from typing_extensions import TypeVar
 
+from ._config import check_flag, check_key, check_number, check_size
 from ._typed import TypedModule
 
 # The dims `in` and `out` as type parameters, for static checking: mypy with
@@ -21,10 +22,14 @@ class Linear(TypedModule, Generic[In, Out]):
 
     **Arguments:**
 
-    - `in_features`, `out_features`: the sizes of `x` and `y`.
-    - `use_bias`: whether to add a bias `b` (initialised to zero).
-    - `init_std`: the standard deviation of the normal draw for `W`.
+    - `in_features`, `out_features`: the sizes of `x` and `y`, positive ints.
+    - `use_bias`: whether to add a bias `b` (initialised to zero), True or False.
+    - `init_std`: the standard deviation of the normal draw for `W`, a finite number >= 0
+      (0 starts `W` at zero).
     - `key`: a `jax.random.key`, keyword-only.
+
+    Arguments outside these rules raise `ValueError` (a key that is not an array,
+    `TypeError`), naming the argument and the value.
 
     **Fields:** `weight` with shape `(out, in)` and `bias` with shape `(out,)` or `None`.
     """
@@ -41,6 +46,11 @@ class Linear(TypedModule, Generic[In, Out]):
         init_std: float = 0.02,
         key: PRNGKeyArray,
     ) -> None:
+        in_features = check_size(in_features, "in_features", "Linear")
+        out_features = check_size(out_features, "out_features", "Linear")
+        init_std = check_number(init_std, "init_std", "Linear")
+        use_bias = check_flag(use_bias, "use_bias", "Linear")
+        check_key(key, "Linear")
         self.weight = init_std * jax.random.normal(key, (out_features, in_features))
         self.bias = jnp.zeros((out_features,)) if use_bias else None
 

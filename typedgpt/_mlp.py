@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 from typing_extensions import TypeVar
 
-from ._config import Activation
+from ._config import Activation, check_flag, check_key, check_number, check_size
 from ._linear import Linear
 from ._typed import TypedModule
 
@@ -29,6 +29,7 @@ class MLP(TypedModule, Generic[Embed, Mlp]):
 
     **Arguments:** `embed_dim`; `mlp_dim`, the hidden width; `activation`, `"gelu_tanh"`
     (the default) or `"relu"`, any other raising `ValueError`; `use_bias`; `init_std`; `key`.
+    Sizes, `use_bias` and `init_std` are checked as `Linear`'s are.
     """
 
     up_proj: Linear[Embed, Mlp]
@@ -45,6 +46,11 @@ class MLP(TypedModule, Generic[Embed, Mlp]):
         init_std: float = 0.02,
         key: PRNGKeyArray,
     ) -> None:
+        embed_dim = check_size(embed_dim, "embed_dim", "MLP")
+        mlp_dim = check_size(mlp_dim, "mlp_dim", "MLP")
+        use_bias = check_flag(use_bias, "use_bias", "MLP")
+        init_std = check_number(init_std, "init_std", "MLP")
+        check_key(key, "MLP")
         if activation not in ("relu", "gelu_tanh"):
             raise ValueError(f'activation must be "relu" or "gelu_tanh", got {activation!r}')
         up_key, down_key = jax.random.split(key)

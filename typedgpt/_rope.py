@@ -1,9 +1,11 @@
 """`Rotary`: rotary position embeddings (RoPE), which rotate queries and keys by position."""
 
 import math
+import numbers
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, Int
 
 from ._typed import TypedModule
@@ -26,13 +28,13 @@ class Rotary(TypedModule):
     least and cast back to the input's dtype.
 
     **Arguments:** `base`, the wavelength scale (10000 in RoFormer and LLaMA); one that is
-    not a positive finite number raises `ValueError`.
+    not a positive finite number (a NumPy number is one) raises `ValueError`.
     """
 
     base: float = eqx.field(static=True)
 
     def __init__(self, base: float = 10000.0) -> None:
-        valid = isinstance(base, int | float) and not isinstance(base, bool)
+        valid = isinstance(base, numbers.Real) and not isinstance(base, bool | np.bool_)
         if not (valid and 0 < base < math.inf):
             raise ValueError(f"Rotary base must be a positive finite number, got {base!r}")
         self.base = float(base)

@@ -1,6 +1,8 @@
 """`Softmax`: normalised exponentials along one axis, computed in float32 at least."""
 
 import functools
+import numbers
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -10,16 +12,25 @@ from jaxtyping import Array, Float
 from ._typed import TypedModule
 
 
+def _axis(axis: Any) -> int:
+    """`axis` as an int (a NumPy integer is one), else a `ValueError`: a float would fail
+    inside JAX, and a bool would be taken as axis 0 or 1."""
+    if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):
+        raise ValueError(f"Softmax: axis must be an int, got {axis!r}: pass -1 for the last axis")
+    return int(axis)
+
+
 class Softmax(TypedModule):
     """`softmax(x)_i = exp(x_i - max x) / sum_j exp(x_j - max x)` along `axis`.
 
     Computed in float32 (or wider, for float64 input) and cast back to the input's dtype,
     so bfloat16 logits do not lose the normalisation.
 
-    **Arguments:** `axis`, the axis to normalise over (default the last).
+    **Arguments:** `axis`, the axis to normalise over (default the last), an int (anything
+    else raises `ValueError`).
     """
 
-    axis: int = eqx.field(static=True, default=-1)
+    axis: int = eqx.field(static=True, default=-1, converter=_axis)
 
     def __call__(self, x: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         """**Arguments:** `x`, any shape with `axis`. **Returns:** the same shape and dtype,

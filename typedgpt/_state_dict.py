@@ -140,7 +140,10 @@ def from_state_dict(config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
 
     Each array must have the shape of the parameter it fills in the model this config builds
     (read from the model itself, in GPT-2's layout); a mismatch names the parameter, its dims
-    in the dimension vocabulary with their sizes, and the shape found.
+    in the dimension vocabulary with their sizes, and the shape found. All must have one
+    floating-point dtype, the model's: a mix raises `TypeError` naming two that differ
+    (PyTorch's `load_state_dict` casts into the module's existing dtype; here the arrays
+    choose it, so a mix has no answer that is not a guess).
     """
     from ._gpt import GPT
 
@@ -173,6 +176,7 @@ def from_state_dict(config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
     sizes = _sizes(config)
     skeleton = eqx.filter_eval_shape(GPT, config, key=jax.random.key(0))
     expected_names: set[str] = set()
+    first_dtype: tuple[str, np.dtype] | None = None  # every array must have its dtype
     wheres, values = [], []
     for entry in _entries(config):
         expected = _module_shape(entry, skeleton)
@@ -198,6 +202,11 @@ def from_state_dict(config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
                     f"{name}: a {type(tensors[name]).__qualname__} that cannot be read as an "
                     f"array ({error}): pass NumPy arrays"
                 ) from None
+            if array.dtype.kind in "OUS":  # None, a str: an object or str array of shape ()
+                raise TypeError(
+                    f"{name}: expected a floating-point array, got a "
+                    f"{type(tensors[name]).__qualname__} ({array.dtype}): pass NumPy arrays"
+                )
             if array.shape != expected:
                 transposed = len(expected) == 2 and array.shape == expected[::-1]
                 hint = (
@@ -216,6 +225,15 @@ def from_state_dict(config: GPTConfig, tensors: Mapping[str, Any]) -> "GPT":
                 raise TypeError(
                     f"{name}: {array.dtype} is narrower than typedgpt computes in (float32, "
                     "bfloat16, float16): convert the arrays to one of those first"
+                )
+            if first_dtype is None:
+                first_dtype = (name, array.dtype)
+            elif array.dtype != first_dtype[1]:
+                raise TypeError(
+                    f"{name} is {array.dtype} but {first_dtype[0]} is {first_dtype[1]}: a model "
+                    "computes in one dtype, so its state dict must hold one: convert every "
+                    "array to the one you want first, such as "
+                    "{k: np.asarray(v, np.float32) for k, v in tensors.items()}"
                 )
             layers.append(array.T if entry.transpose else array)
         wheres.append(entry.where)

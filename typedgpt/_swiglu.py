@@ -7,6 +7,7 @@ import jax
 from jaxtyping import Array, Float, PRNGKeyArray
 from typing_extensions import TypeVar
 
+from ._config import check_flag, check_key, check_number, check_size
 from ._linear import Linear
 from ._typed import TypedModule
 
@@ -24,7 +25,8 @@ class SwiGLU(TypedModule, Generic[Embed, Mlp]):
     to `embed`. Three matrices instead of the standard MLP's two: at equal parameter count,
     `mlp_dim` is usually two thirds of the standard MLP's.
 
-    **Arguments:** `embed_dim`; `mlp_dim`, the hidden width; `use_bias`; `init_std`; `key`.
+    **Arguments:** `embed_dim`; `mlp_dim`, the hidden width; `use_bias`; `init_std`; `key`,
+    checked as `Linear`'s are.
     """
 
     gate_proj: Linear[Embed, Mlp]
@@ -40,6 +42,11 @@ class SwiGLU(TypedModule, Generic[Embed, Mlp]):
         init_std: float = 0.02,
         key: PRNGKeyArray,
     ) -> None:
+        embed_dim = check_size(embed_dim, "embed_dim", "SwiGLU")
+        mlp_dim = check_size(mlp_dim, "mlp_dim", "SwiGLU")
+        use_bias = check_flag(use_bias, "use_bias", "SwiGLU")
+        init_std = check_number(init_std, "init_std", "SwiGLU")
+        check_key(key, "SwiGLU")
         gate_key, up_key, down_key = jax.random.split(key, 3)
         self.gate_proj = Linear(
             embed_dim, mlp_dim, use_bias=use_bias, init_std=init_std, key=gate_key
