@@ -103,6 +103,30 @@ def test_zero_weights_give_zero_loss_and_gradients() -> None:
     assert all(not np.any(np.asarray(g)) for g in grads)
 
 
+@pytest.mark.parametrize("padding", [-100, VOCAB])
+def test_a_position_of_weight_0_adds_nothing_whatever_its_target(padding: int) -> None:
+    # PyTorch pads targets with -100; an id out of range must not turn the loss into NaN.
+    hidden, head, targets, weights = inputs(5)
+    weights = weights.at[1, 2:].set(0.0)
+    padded = targets.at[1, 2:].set(padding)
+    expected_loss, expected_hidden, expected_head = numpy_reference(hidden, head, targets, weights)
+
+    def loss_of(h: jax.Array, w: jax.Array) -> jax.Array:
+        return head_cross_entropy(h, w, padded, weights, chunk_logits=VOCAB * 4)
+
+    loss, (d_hidden, d_head) = jax.jit(jax.value_and_grad(loss_of, argnums=(0, 1)))(hidden, head)
+    np.testing.assert_allclose(float(loss), expected_loss, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(d_hidden), expected_hidden, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(d_head), expected_head, rtol=1e-4, atol=1e-6)
+
+
+def test_int16_targets_give_the_loss_of_int32_ones() -> None:
+    # The tests' strict dtype promotion refuses int16 against int32 ids unless they are cast.
+    hidden, head, targets, weights = inputs(6)
+    narrow = head_cross_entropy(hidden, head, targets.astype(jnp.int16), weights)
+    assert float(narrow) == float(head_cross_entropy(hidden, head, targets, weights))
+
+
 def test_bfloat16_computes_in_float32_and_returns_gradients_in_bfloat16() -> None:
     hidden, head, targets, weights = inputs(3)
     low_hidden, low_head = hidden.astype(jnp.bfloat16), head.astype(jnp.bfloat16)

@@ -223,6 +223,39 @@ def test_saved_optimizer_state_has_the_optimizer_shapes(run: Run) -> None:
         assert saved.dtype == template.dtype
 
 
+def test_progress_bar_shows_the_numbers_of_the_steps_it_counts() -> None:
+    """The bar is drawn as it advances: the postfix set after `update` showed the previous
+    call's loss, and none at all after the first call."""
+    from tqdm.auto import tqdm
+
+    from typedgpt._train import _show_progress
+
+    shown = io.StringIO()
+    bar = tqdm(total=4, file=shown, mininterval=0, miniters=1)
+    _show_progress(bar, [{"step": 1, "loss": 1.5, "tokens_per_s": 10.0}])
+    drawn = shown.getvalue().rsplit("\r", 1)[-1]
+    assert " 1/4 " in drawn and drawn.endswith(", loss=1.500, tok/s=10]")
+    _show_progress(bar, [{"step": 2, "loss": 0.5, "tokens_per_s": 2e4, "val_loss": 0.25}])
+    drawn = shown.getvalue().rsplit("\r", 1)[-1]
+    assert " 2/4 " in drawn and drawn.endswith(", loss=0.500, tok/s=20,000, val=0.250]")
+    bar.close()
+
+
+def test_steps_per_call_above_steps_calls_only_the_runs_steps(tmp_path: Path) -> None:
+    """A call's batches were padded to steps_per_call however few steps the run had: here
+    they would need hundreds of terabytes."""
+    result = train(
+        MODEL_CONFIG,
+        TRAIN_DATA,
+        None,
+        tokenizer=TOKENIZER,
+        out_dir=tmp_path / "run",
+        config=TrainConfig(steps=2, batch_size=4, steps_per_call=10**12),
+        progress=False,
+    )
+    assert (result.step, len(result.losses)) == (2, 2)
+
+
 # Resume
 
 
@@ -1589,6 +1622,57 @@ def test_cli_train_validation_stream_shorter_than_a_row(
     assert not out.exists()
     argv = cli_train_args(data, out, "--mode", "stream", "--val-fraction", "0.17", "--steps", "2")
     assert cli.main(argv) == 0
+
+
+@pytest.mark.parametrize(
+    ("val_fraction", "size", "fixes"),
+    [
+        ("0", 11, "use --preset small with --seq-len at most 10, or use more text"),
+        ("0.6", 14, "use --preset small with --seq-len at most 13, lower --val-fraction, or use "
+         "more text"),
+    ],
+)  # fmt: skip
+def test_cli_train_stream_shorter_than_a_row_names_a_fix_the_preset_takes(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    val_fraction: str,
+    size: int,
+    fixes: str,
+) -> None:
+    """tg.train's fix, a lower --seq-len, is refused with --preset microgpt."""
+    data = tmp_path / "short.txt"
+    data.write_text("karimo riv\n" if val_fraction == "0" else "karimo" * 6)
+    out = tmp_path / "run"
+    argv = cli_train_args(data, out, "--mode", "stream", "--val-fraction", val_fraction)
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"typedgpt train: error: the training part of the data is a stream of {size} tokens "
+        f"but a batch row needs --seq-len + 1 = 17: {fixes}\n"
+    )
+    assert not out.exists()
+
+
+def test_cli_train_says_what_it_trains_on_before_training(
+    names_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A piped stdout holds what is printed until it is flushed: the first line came out
+    only when the run had ended."""
+
+    class Pipe(io.StringIO):
+        flushed = ""
+
+        def flush(self) -> None:
+            self.flushed = self.getvalue()
+
+    pipe = Pipe()
+
+    def started(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError(f"flushed before training: {pipe.flushed!r}")
+
+    monkeypatch.setattr(tg, "train", started)
+    with contextlib.redirect_stdout(pipe), contextlib.redirect_stderr(io.StringIO()) as err:
+        assert cli.main(cli_train_args(names_file, tmp_path / "run")) == 2
+    assert "flushed before training: 'Training on " in err.getvalue()
 
 
 def test_cli_train_grad_clip_and_eval_batches(names_file: Path, tmp_path: Path) -> None:

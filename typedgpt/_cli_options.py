@@ -185,7 +185,9 @@ def _add_train_options(
     parser.add_argument(
         "--lr", type=float, default=3e-3, help="peak learning rate (default %(default)s)"
     )
-    parser.add_argument("--warmup", type=int, default=50, help="warmup steps (default %(default)s)")
+    parser.add_argument(
+        "--warmup", type=int, default=50, help="warmup steps, at most --steps (default %(default)s)"
+    )
     parser.add_argument(
         "--grad-clip",
         type=_positive_float,

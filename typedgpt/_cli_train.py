@@ -123,12 +123,18 @@ def _train(args: argparse.Namespace) -> int:
         tokenizer, train, val = _dataset(args)
         config = _model_config(args, tokenizer.vocab_size)
     _check_val_rows(train, val, config.max_seq_len, args)
+    _check_train_rows(train, config.max_seq_len, args)
     _check_eval_options(val, args)
     train_config = _train_config(args)
     # Before the notes on the data (`train` checks too), in the dtype a resumed run has.
     check_memory(config, train_config, init=saved_shapes(out, config) if args.resume else None)
     source = "the built-in corpus" if args.data is None else args.data
-    print(f"Training on {source}: {train.num_tokens:,} tokens, vocab {tokenizer.vocab_size}.")
+    # Flushed: a piped stdout would hold it back until the run ends, after the notes and
+    # progress bar on stderr.
+    print(
+        f"Training on {source}: {train.num_tokens:,} tokens, vocab {tokenizer.vocab_size}.",
+        flush=True,
+    )
     if args.resume:  # the run's settings are fixed
         fix = "a new run can use --mode stream or a longer context"
     elif args.preset == "microgpt":  # its context is fixed
@@ -192,6 +198,26 @@ def _check_val_rows(train: Any, val: Any, seq_len: int, args: argparse.Namespace
         f"--val-fraction {args.val_fraction} keeps the last {val.num_tokens} tokens of the "
         f"stream for validation, but a batch row needs --seq-len + 1 = {row}: "
         f"{', '.join(fixes[:-1])}, or {fixes[-1]}"
+    )
+
+
+def _check_train_rows(train: Any, seq_len: int, args: argparse.Namespace) -> None:
+    """Refuse a training stream shorter than a batch row with fixes the command takes
+    (`tg.train` would say to set --seq-len, which --preset microgpt refuses)."""
+    if train.mode != "stream" or train.num_tokens > seq_len:
+        return
+    size = train.num_tokens
+    fixes = ["use more text"]
+    if args.val_fraction > 0:
+        fixes.insert(0, "lower --val-fraction")
+    if size > 1 and not args.resume:  # a resumed run keeps its context
+        small = args.preset == "microgpt"
+        fix = "use --preset small with --seq-len" if small else "set --seq-len to"
+        fixes.insert(0, f"{fix} at most {size - 1}")
+    raise ValueError(
+        f"the training part of the data is a stream of {size} tokens but a batch row needs "
+        f"--seq-len + 1 = {seq_len + 1}: {', '.join(fixes[:-1])}{', or ' if fixes[1:] else ''}"
+        f"{fixes[-1]}"
     )
 
 

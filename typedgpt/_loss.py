@@ -55,7 +55,8 @@ def head_cross_entropy(
 
     - `hidden`: the final hidden states `h` (after the final norm).
     - `head`: the output projection `W`, `vocab embed` (the token embedding when tied).
-    - `targets`: the next token ids `y`, in `[0, vocab)`.
+    - `targets`: the next token ids `y`, in `[0, vocab)` where the weight is not 0: a
+      position of weight 0 adds nothing to the loss or its gradients, whatever its id.
     - `weights`: `w`, the weight of each position (a mask divided by its count gives the
       masked mean).
     - `chunk_logits`: the most logits one chunk of positions may hold.
@@ -72,7 +73,7 @@ def head_cross_entropy(
     pad = chunks * chunk - tokens
     # Padded positions have weight 0, so they add nothing to the loss or the gradients.
     flat_hidden = jnp.pad(hidden.reshape(tokens, embed), ((0, pad), (0, 0)))
-    flat_targets = jnp.pad(targets.reshape(tokens), (0, pad))
+    flat_targets = jnp.pad(targets.reshape(tokens).astype(jnp.int32), (0, pad))
     flat_weights = jnp.pad(weights.reshape(tokens).astype(jnp.float32), (0, pad))
     loss: Float[Array, ""] = _chunked(
         flat_hidden.reshape(chunks, chunk, embed),
@@ -93,7 +94,9 @@ def _chunk_loss(
     total = jnp.sum(exp, axis=-1, keepdims=True)
     log_z = top[:, 0] + jnp.log(total[:, 0])
     picked = jnp.take_along_axis(logits, targets[:, None], axis=-1)[:, 0]
-    loss = jnp.sum(weights * (log_z - picked))
+    # A position of weight 0 adds nothing whatever its target: an id out of range (padding
+    # of -100, as in PyTorch) picks NaN, and 0 * NaN would be NaN.
+    loss = jnp.sum(jnp.where(weights == 0, 0.0, weights * (log_z - picked)))
     onehot = jnp.arange(logits.shape[1])[None, :] == targets[:, None]
     grad = (exp / total - onehot.astype(jnp.float32)) * weights[:, None]
     return loss, grad

@@ -279,11 +279,11 @@ def _ctrl_c_between_calls() -> Iterator[Callable[[], bool]]:
 def _show_progress(bar: Any, records: list[dict[str, Any]]) -> None:
     """Advance the progress bar by a call's steps, showing the last one's numbers."""
     last = records[-1]
-    bar.update(len(records))
     postfix = {"loss": f"{last['loss']:.3f}", "tok/s": f"{last['tokens_per_s']:,.0f}"}
     if "val_loss" in last:
         postfix["val"] = f"{last['val_loss']:.3f}"
-    bar.set_postfix(postfix, refresh=False)
+    bar.set_postfix(postfix, refresh=False)  # before `update`, which draws it: not a call late
+    bar.update(len(records))
 
 
 def _refresh_locals_snapshot() -> None:

@@ -24,7 +24,8 @@ class TrainConfig:
 
     The learning rate rises linearly from 0 over `warmup_steps`, then decays to
     `final_lr_fraction * learning_rate` at `steps` (`decay="cosine"` or `"linear"`), or
-    stays constant. AdamW with `beta1`, `beta2`, `eps`, `weight_decay`; gradients clipped to a
+    stays constant. AdamW with `beta1`, `beta2`, `eps`, `weight_decay` (which decays every
+    parameter, norm gains and biases too, unlike nanoGPT's); gradients clipped to a
     global norm of `grad_clip` unless it is `None`. Up to `steps_per_call` steps run inside
     one compiled call (a `lax.scan`), which saves the per-step cost of calling into JAX and
     reading the loss back; the progress bar, metrics and Ctrl-C act between calls. Results do

@@ -58,13 +58,14 @@ class Run:
         )
 
     def draw(self, rng: np.random.Generator, count: int) -> tuple[Array, Batches]:
-        """The batches of a call's `count` steps, padded to `steps_per_call`, and which of
-        them are active.
+        """The batches of a call's `count` steps, padded to `steps_per_call` (or `steps`,
+        where fewer: a call never holds more steps than the run), and which of them are
+        active.
 
         They are drawn in step order, so the data stream and a resumed run do not depend on
         how the steps were grouped into calls.
         """
-        size = self.config.steps_per_call
+        size = min(self.config.steps_per_call, self.config.steps)
         drawn = [
             self.train_data.sample_batch(rng, self.config.batch_size, self.seq_len)
             for _ in range(count)
