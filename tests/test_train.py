@@ -1104,6 +1104,33 @@ def test_training_that_needs_more_memory_than_is_available(
         memory_module.check_memory(MODEL_CONFIG, TRAIN_CONFIG)
 
 
+def test_memory_check_refuses_more_batches_than_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped eval_batches drew batches one by one for minutes, then ran out of memory:
+    10**8 batches of 8 rows of 16 positions, 12 bytes a position, are refused at once. Without
+    validation data the eval batches are not drawn, so not counted."""
+    monkeypatch.setattr(memory_module, "_available_memory", available(10**9))  # 999.9 MB left
+    config = dataclasses.replace(TRAIN_CONFIG, eval_batches=10**8)
+    out = tmp_path / "run"
+    with pytest.raises(ValueError) as info:
+        train(MODEL_CONFIG, TRAIN_DATA, VAL_DATA, tokenizer=TOKENIZER, out_dir=out,
+              config=config, progress=False)  # fmt: skip
+    held = (10**8 + TRAIN_CONFIG.steps_per_call) * 8 * 16 * 12
+    assert str(info.value) == (
+        f"training would hold {10**8 + TRAIN_CONFIG.steps_per_call:,} batches of batch_size=8 "
+        f"rows of seq_len=16 tokens at once (100,000,000 for validation, eval_batches, and "
+        f"{TRAIN_CONFIG.steps_per_call} for one compiled call, steps_per_call), "
+        f"{held / 10**9:,.0f} GB, but 1.0 GB of memory is left beside the parameters' copies: "
+        "lower eval_batches or steps_per_call"
+    )
+    assert not out.exists()
+    memory_module.check_memory(MODEL_CONFIG, config, validation=False)
+    config = dataclasses.replace(TRAIN_CONFIG, steps=10**9, steps_per_call=10**8)
+    with pytest.raises(ValueError, match=r"\(0 for validation, eval_batches, and 100,000,000 for"):
+        memory_module.check_memory(MODEL_CONFIG, config, validation=False)
+
+
 def test_memory_check_counts_the_dtype_of_init(monkeypatch: pytest.MonkeyPatch) -> None:
     """bfloat16 parameters take 2 bytes: 3,776 * 2 * 6 = 45,312 bytes."""
     init = jax.tree.map(

@@ -31,7 +31,13 @@ def abstract_model(model_config: GPTConfig) -> GPT:
     return model
 
 
-def check_memory(model_config: GPTConfig, config: TrainConfig, *, init: GPT | None = None) -> None:
+def check_memory(
+    model_config: GPTConfig,
+    config: TrainConfig,
+    *,
+    init: GPT | None = None,
+    validation: bool = True,
+) -> None:
     """Refuse, before anything is allocated, a run that needs more memory than is available.
 
     Training holds six copies of the parameters, in their dtype: the parameters and AdamW's
@@ -45,6 +51,10 @@ def check_memory(model_config: GPTConfig, config: TrainConfig, *, init: GPT | No
     results and working memory) was within about 16% of the whole estimate on 4 configs, so
     a run is refused only when the parameters' copies and 80% of the activation estimate do
     not fit: an estimate must not stop a run that would fit.
+    The batches held at once, the `eval_batches` validation ones (with `validation`) and a
+    call's `steps_per_call` (at most `steps`), are refused when the model fits but they do
+    not, beside the parameters' copies: a mistyped `eval_batches=10**8` would draw batches for
+    minutes before running out of memory.
     The memory available is the accelerator's (its limit less what is in use) or, on the
     CPU, MemAvailable of /proc/meminfo; where it cannot be read, nothing is checked.
     """
@@ -65,6 +75,7 @@ def check_memory(model_config: GPTConfig, config: TrainConfig, *, init: GPT | No
     ) * itemsize + 2 * model_config.num_heads * seq_len * 4
     activations = config.batch_size * seq_len * model_config.num_layers * per_position
     if state + ACTIVATIONS_LOW * activations <= free:
+        _check_batches(config, seq_len, free - state, where, validation=validation)
         return
     if state > free:
         fix = "choose a smaller model: lower embed_dim or num_layers"
@@ -79,12 +90,32 @@ def check_memory(model_config: GPTConfig, config: TrainConfig, *, init: GPT | No
     )
 
 
+def _check_batches(
+    config: TrainConfig, seq_len: int, free: int, where: str, *, validation: bool
+) -> None:
+    """Refuse more batches than fit in `free` bytes (inputs, targets and mask: 12 bytes a
+    position)."""
+    val = config.eval_batches if validation else 0
+    count = val + min(config.steps_per_call, config.steps)
+    held = count * config.batch_size * seq_len * 12
+    if held <= free:
+        return
+    raise ValueError(
+        f"training would hold {count:,} batches of batch_size={config.batch_size} rows of "
+        f"seq_len={seq_len} tokens at once ({val:,} for validation, eval_batches, and "
+        f"{count - val:,} for one compiled call, steps_per_call), {_bytes(held)}, but "
+        f"{_bytes(max(free, 0))} of {where} is left beside the parameters' copies: lower "
+        "eval_batches or steps_per_call"
+    )
+
+
 def _bytes(size: int) -> str:
     """`size` bytes in GB, MB or kB: to one decimal below 10, else whole."""
     for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if size >= scale:
-            value = size / scale
-            return f"{value:,.0f} {unit}" if value >= 10 else f"{value:.1f} {unit}"
+        value = size / scale
+        text = f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+        if float(text.replace(",", "")) >= 1:  # 999.9 MB is 1.0 GB, not 1,000 MB
+            return f"{text} {unit}"
     return f"{size} bytes"
 
 

@@ -111,9 +111,8 @@ def train(
         out_dir, seq_len = check_arguments(
             model_config, train_data, val_data, tokenizer, out_dir, config
         )
-        check_memory(
-            model_config, config, init=saved_shapes(out_dir, model_config) if resume else init
-        )
+        shapes = saved_shapes(out_dir, model_config) if resume else init
+        check_memory(model_config, config, init=shapes, validation=val_data is not None)
         data_fingerprint = fingerprint(train_data)
         optimizer = config.optimizer()
         rng = np.random.default_rng(config.seed)
