@@ -284,6 +284,17 @@ def test_sample_tiny_normal_temperature_does_not_overflow() -> None:
     assert set(draws(logits, 100, temperature=1e-37, top_p=0.9).tolist()) == {3}
 
 
+def test_sample_filters_at_the_largest_temperature() -> None:
+    """Top-k and top-p keep the most likely tokens at any allowed temperature: at 3e38 every
+    scaled logit used to flush to 0, so top-k's tie with the k-th kept every token (top_k=1
+    drew all four), and the nucleus kept the first ids, here the least likely."""
+    logits = [0.0, 1.0, 2.0, 3.0]
+    assert set(draws(logits, 200, temperature=3e38, top_k=1).tolist()) == {3}
+    assert set(draws(logits, 200, temperature=3e38, top_k=2).tolist()) == {2, 3}
+    # Almost uniform: the most likely token holds just over 1/4, so 0.3 needs two.
+    assert set(draws(logits, 200, temperature=3e38, top_p=0.3).tolist()) == {2, 3}
+
+
 # EOS, batches, streaming ----------------------------------------------------------------
 
 
@@ -529,3 +540,47 @@ def test_sample_checkpoint_that_is_a_hugging_face_folder(
         f"config.json has model_type 'gpt2'), not a checkpoint of typedgpt train: pass it as "
         f"--model {folder}\n",
     )
+
+
+# Samples with a tokenizer whose streaming callback blocks for a minute, as a slow model's
+# step does: the computation waits on it, and with it the main thread, inside JAX.
+BLOCKED_SAMPLE = """
+import argparse, sys, time
+import jax
+import typedgpt as tg
+from typedgpt._cli_sample import _stop_on_interrupt, _stream_samples
+
+class BlockingTokenizer:
+    vocab_size, bos_id = 11, 10
+    def decode(self, ids):
+        print("blocked", file=sys.stderr, flush=True)
+        time.sleep(60)
+        return ""
+
+model = tg.GPT(tg.GPTConfig.microgpt(vocab_size=11), key=jax.random.key(0))
+args = argparse.Namespace(
+    command="sample", seed=0, max_new_tokens=3, temperature=0.8, top_k=None, top_p=None,
+    num_samples=1, prompt="",
+)
+_stop_on_interrupt("sample")
+_stream_samples(model, BlockingTokenizer(), [10], args)
+"""
+
+
+def test_ctrl_c_while_a_sample_computes_exits_at_once() -> None:
+    """Ctrl-C stops `typedgpt sample` at once, as documented: its handler used to run only
+    once the main thread left JAX, after the whole sample (here more than a minute)."""
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", BLOCKED_SAMPLE]
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as process:
+        assert process.stderr is not None
+        try:
+            assert process.stderr.readline() == "blocked\n"
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=20) == 130
+            assert process.stderr.read() == "typedgpt sample: interrupted\n"
+        finally:
+            process.kill()

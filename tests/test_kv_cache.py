@@ -61,6 +61,14 @@ def test_empty_refuses_a_dtype_attention_cannot_hold(dtype: DTypeLike, message: 
         model.init_cache(dtype)
 
 
+def test_empty_refuses_a_dtype_of_none() -> None:
+    """NumPy reads None as float64: the error used to speak of JAX's 64-bit mode, and with
+    that mode on the cache was float64 without a word. `init_cache(None)` means the model's
+    dtype; `KVCache.empty` has no model to take it from."""
+    with pytest.raises(ValueError, match=r"^dtype=None is not a dtype: pass the model's dtype"):
+        _empty(None)  # type: ignore[arg-type]
+
+
 def test_init_cache_takes_the_model_dtype_by_default() -> None:
     """A bfloat16 model's cache is bfloat16 unless asked otherwise, as its keys are."""
     model = tg.GPT(
@@ -252,17 +260,19 @@ def test_empty_refuses_a_size_that_is_not_a_positive_int(name: str, size: object
 
 @pytest.mark.parametrize(
     "position",
-    [jnp.uint32(3), jnp.array(3, jnp.int16), np.array(3), np.uint64(3)],
-    ids=["uint32", "int16", "numpy-int64-0d", "numpy-uint64"],
+    [jnp.uint32(3), jnp.array(3, jnp.int16), np.array(3), np.uint64(3), np.array(3, np.int32)],
+    ids=["uint32", "int16", "numpy-int64-0d", "numpy-uint64", "numpy-int32-0d"],
 )
 def test_a_position_of_another_integer_dtype_decodes(position: object) -> None:
     """An integer position of any dtype is made int32 where the cache is made: uint32 used
     to fail in attention with JAX's TypePromotionError (strict promotion) or a ShapeError
-    asking to cast, and int16 in `dynamic_update_slice`."""
+    asking to cast, and int16 in `dynamic_update_slice`; an int32 NumPy array was kept as a
+    NumPy array."""
     model = _model()
     tokens = jnp.array([1, 2, 3, 4, 5])
     _, prefix = model.decode(tokens[:3], model.init_cache())
     cache = tg.KVCache(keys=prefix.keys, values=prefix.values, position=position)  # type: ignore[arg-type]
+    assert isinstance(cache.position, jax.Array)
     assert (cache.position.shape, cache.position.dtype) == ((), jnp.int32)
     logits, written = model.decode(tokens[3:], cache)
     np.testing.assert_allclose(logits, model(tokens)[3:], atol=1e-5, rtol=1e-5)

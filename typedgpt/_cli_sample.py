@@ -2,10 +2,12 @@
 tokens arrive."""
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -142,24 +144,25 @@ def _stream_samples(
             f"not {requested}",
             file=sys.stderr,
         )
-    for index in range(args.num_samples):
-        key, sample_key = jax.random.split(key)
-        print(args.prompt, end="", flush=True)
-        stream = _TextStream(tokenizer)
-        tokens = tg.generate(
-            model,
-            prompt,
-            max_new_tokens=new_tokens,
-            temperature=args.temperature,
-            top_k=args.top_k,
-            top_p=args.top_p,
-            eos_id=tokenizer.bos_id,
-            key=sample_key,
-            on_token=stream,
-        )
-        stream.finish(tokens)
-        if index + 1 < args.num_samples:
-            print("---")
+    with _interruptible():
+        for index in range(args.num_samples):
+            key, sample_key = jax.random.split(key)
+            print(args.prompt, end="", flush=True)
+            stream = _TextStream(tokenizer)
+            tokens = tg.generate(
+                model,
+                prompt,
+                max_new_tokens=new_tokens,
+                temperature=args.temperature,
+                top_k=args.top_k,
+                top_p=args.top_p,
+                eos_id=tokenizer.bos_id,
+                key=sample_key,
+                on_token=stream,
+            )
+            stream.finish(tokens)
+            if index + 1 < args.num_samples:
+                print("---")
 
 
 def _fit_vocabulary(model: Any, tokenizer: Any, command: str) -> Any:
@@ -224,6 +227,29 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Stop:
+    """The SIGINT handler of a command: flush stdout, say `interrupted`, exit with 130."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.exit()
+
+    def exit(self) -> None:
+        if not _exiting.acquire(blocking=False):
+            return  # the other thread (main or watcher) is already exiting
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError, RuntimeError):  # a closed pipe, or a write under way
+            pass
+        os.write(sys.stderr.fileno(), f"typedgpt {self.command}: interrupted\n".encode())
+        os._exit(130)
+
+
+_exiting = threading.Lock()  # held by the one thread that exits
+
+
 def _stop_on_interrupt(command: str) -> None:
     """Make Ctrl-C end the command at once, with status 130 and one line on stderr.
 
@@ -235,13 +261,38 @@ def _stop_on_interrupt(command: str) -> None:
     """
     if threading.current_thread() is not threading.main_thread():
         return  # only the main thread may set a signal handler
+    signal.signal(signal.SIGINT, _Stop(command))
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        try:
-            sys.stdout.flush()
-        except (OSError, ValueError, RuntimeError):  # a closed pipe, or a write under way
-            pass
-        os.write(sys.stderr.fileno(), f"typedgpt {command}: interrupted\n".encode())
-        os._exit(130)
 
-    signal.signal(signal.SIGINT, stop)
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """Let `_Stop` act while JAX computes, not only once a whole sample is done.
+
+    CPython runs a signal handler in the main thread, between bytecodes; while a sample is
+    generated the main thread waits inside JAX, so the handler would wait for it. The
+    C-level handler also writes the signal's number to the wakeup fd at once: a thread that
+    reads it exits there and then. (Windows takes only a socket as the wakeup fd.)
+    """
+    handler = signal.getsignal(signal.SIGINT)
+    main = threading.current_thread() is threading.main_thread()
+    if not isinstance(handler, _Stop) or not main or os.name != "posix":
+        yield
+        return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)  # as set_wakeup_fd requires
+    previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+
+    def watch() -> None:
+        while data := os.read(read_fd, 64):  # empty once write_fd is closed
+            if signal.SIGINT in data:
+                handler.exit()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(write_fd)
+        watcher.join()
+        os.close(read_fd)

@@ -97,10 +97,11 @@ def generate(
     `3.4e38`, is an error.
 
     The whole loop is one jit-compiled program. It compiles again only for a new model
-    config, batch size, prompt bucket (lengths up to 8, 16, 32, ... share one), cache size
-    (the prompt and new tokens, rounded up to a power of two), `top_k`, and for switching
-    greedy, nucleus filtering or streaming on or off; `max_new_tokens` (within one cache
-    size), `temperature`, `top_p` and `eos_id` are traced values.
+    config or parameter dtype, batch size, prompt bucket (lengths up to 8, 16, 32, ... share
+    one), cache size (the prompt and new tokens, rounded up to a power of two), `top_k`, kind
+    of key (`jax.random.key` or a legacy `PRNGKey`), and for switching greedy, nucleus
+    filtering or streaming on or off; `max_new_tokens` (within one cache size),
+    `temperature`, `top_p` and `eos_id` are traced values.
 
     **Arguments:**
 

@@ -168,13 +168,17 @@ def _sample(
     if greedy:
         return jnp.argmax(logits).astype(jnp.int32)
     # Shifted so that the largest is 0: the others fall to -inf at worst, never to nan.
-    logits = (logits - jnp.max(logits)) / temperature
+    shifted = logits - jnp.max(logits)
+    # Top-k and the nucleus's order read the logits before the temperature, which keeps
+    # their order: a huge one flushes every scaled logit to 0, and in that tie top-k kept
+    # every token and the nucleus the first ids, not the most likely.
     # -inf, not finfo.min: a filtered token must have probability exactly zero.
+    kept = jnp.ones(shifted.shape, bool)
     if top_k is not None:
-        kth = jax.lax.top_k(logits, top_k)[0][-1]
-        logits = jnp.where(logits >= kth, logits, -jnp.inf)
+        kept = shifted >= jax.lax.top_k(shifted, top_k)[0][-1]
+    logits = jnp.where(kept, shifted / temperature, -jnp.inf)
     if nucleus:
-        order = jnp.argsort(-logits)
+        order = jnp.argsort(-shifted)  # what top-k kept comes first
         probs = jax.nn.softmax(logits[order])
         mass_before = jnp.cumsum(probs) - probs
         keep = jnp.zeros(logits.shape, bool).at[order].set(mass_before < top_p)

@@ -23,16 +23,19 @@ _INT32 = np.iinfo(np.int32)
 
 
 def _int32_position(position: Any) -> Any:
-    """An int, or an array of another integer dtype, as int32: attention adds the position
-    to int32 indices and writes at it with `dynamic_update_slice`, which take no other
+    """An int, a NumPy array, or an array of another integer dtype, as an int32 JAX array,
+    the type every cache holds (an int32 NumPy array was kept as it was): attention adds the
+    position to int32 indices and writes at it with `dynamic_update_slice`, which take no other
     integer dtype (uint32 or int16 would fail there, with JAX's own errors). A concrete
     value that int32 cannot hold is refused here: NumPy would wrap it around."""
     if is_int(position):
         _check_int32(int(position), int(position))
         return jnp.asarray(int(position), jnp.int32)
     dtype = getattr(position, "dtype", None)
-    if dtype is None or not jnp.issubdtype(dtype, jnp.integer) or dtype == jnp.int32:
+    if dtype is None or not jnp.issubdtype(dtype, jnp.integer):
         return position  # not an integer: refused by __check_init__, which names it
+    if isinstance(position, jax.Array) and dtype == jnp.int32:
+        return position
     if not isinstance(position, jax.core.Tracer):
         values = np.asarray(position)
         if values.size:
@@ -62,9 +65,9 @@ class KVCache(TypedModule):
     - `position`: a scalar int32, how many positions hold keys and values.
 
     Build one with `GPT.init_cache` (or `KVCache.empty`). An int `position` (a NumPy integer
-    too) is made an int32 scalar, and an array of another integer dtype (uint32, int64) an
-    int32 array; one that is not an integer raises `TypeError`, and one that int32 cannot
-    hold `ValueError`.
+    too) is made an int32 scalar, and a NumPy array or an array of another integer dtype
+    (uint32, int64) an int32 JAX array; one that is not an integer raises `TypeError`, and
+    one that int32 cannot hold `ValueError`.
     """
 
     keys: Float[Array, "*layers kv_seq kv_heads head_dim"]
@@ -114,6 +117,12 @@ class KVCache(TypedModule):
                     f"{name} must be a positive int, got {size!r}: pass a size of at least 1, or "
                     "make the cache with GPT.init_cache(), which takes them from the model"
                 )
+        if dtype is None:  # NumPy would read it as float64
+            raise ValueError(
+                "dtype=None is not a dtype: pass the model's dtype, such as jnp.float32 (the "
+                "default) or jnp.bfloat16, or make the cache with GPT.init_cache(), which "
+                "takes it from the model"
+            )
         dtype = compute_dtype(
             dtype,
             argument="dtype",
