@@ -170,7 +170,8 @@ def test_demo_clears_only_its_own_files(tmp_path: Path) -> None:
         ("é", ": use characters from the built-in corpus the demo trains on\n"),
         (
             "The quick brown fox",  # BOS and 19 characters; TINY_DEMO's context is 16
-            "the prompt is 20 tokens but the model's context is 16: shorten the prompt",
+            "the prompt is 19 tokens, 20 with the start token, but the model's context is 16: "
+            "shorten the prompt",
         ),
     ],
 )
@@ -777,6 +778,34 @@ def test_sample_names_the_option_that_keeps_newlines(
     err = capsys.readouterr().err
     assert err.startswith("typedgpt sample: error: --prompt 'a\\nb': character '\\n' at ")
     assert err.endswith(" (train with --mode stream to keep newlines)\n")
+
+
+def test_sample_counts_the_start_token_it_puts_before_the_prompt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A checkpoint's prompt starts with the start token: 15 characters take the 16 tokens
+    of microgpt's context, leaving one new token (the messages said "the prompt takes 16"
+    and "at most 1 new tokens"); 16 characters are refused as 16 tokens, 17 with it."""
+    import jax
+
+    import typedgpt as tg
+
+    tokenizer = tg.CharTokenizer.from_text("ab")
+    config = tg.GPTConfig.microgpt(vocab_size=tokenizer.vocab_size)
+    tg.save_checkpoint(
+        tmp_path, tg.GPT(config, key=jax.random.key(0)), tokenizer_json=tokenizer.to_json()
+    )
+    argv = ["sample", f"--checkpoint={tmp_path}", "--max-new-tokens=5", "--num-samples=1"]
+    assert cli.main([*argv, f"--prompt={'ab' * 7}a"]) == 0
+    assert capsys.readouterr().err == (
+        "typedgpt sample: note: the model's context is 16 tokens and the prompt takes 16 with "
+        "the start token: each sample has at most 1 new token, not 5\n"
+    )
+    assert cli.main([*argv, f"--prompt={'ab' * 8}"]) == 2
+    assert capsys.readouterr().err == (
+        "typedgpt sample: error: the prompt is 16 tokens, 17 with the start token, but the "
+        "model's context is 16: shorten the prompt\n"
+    )
 
 
 def test_sample_refuses_a_tokenizer_larger_than_the_vocabulary(

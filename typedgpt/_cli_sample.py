@@ -39,7 +39,7 @@ def _print_samples(checkpoint_dir: Path, args: argparse.Namespace, dtype: str = 
         )
     tokenizer = tg.tokenizer_from_json(checkpoint.tokenizer_json)
     prompt = _prompt_ids(tokenizer, args.prompt, checkpoint.model.config.max_seq_len)
-    _stream_samples(_cast(checkpoint.model, dtype), tokenizer, prompt, args)
+    _stream_samples(_cast(checkpoint.model, dtype), tokenizer, prompt, args, start=True)
 
 
 def _hf_model_type(folder: Path) -> str | None:
@@ -74,15 +74,16 @@ def _prompt_ids(tokenizer: Any, prompt: str, limit: int) -> list[int]:
         ids = [tokenizer.bos_id, *tokenizer.encode(prompt)]
     except ValueError as error:
         raise ValueError(f"--prompt {prompt!r}: {error}") from None
-    _check_prompt_length(ids, limit)
+    _check_prompt_length(ids, limit, start=True)
     return ids
 
 
-def _check_prompt_length(prompt: list[int], limit: int) -> None:
-    if len(prompt) > limit:
+def _check_prompt_length(prompt: list[int], limit: int, *, start: bool) -> None:
+    """Refuse a prompt longer than the context (`start`: it begins with our start token)."""
+    if (n := len(prompt)) > limit:
+        size = f"{n - 1} tokens, {n} with the start token," if start else f"{n} tokens"
         raise ValueError(
-            f"the prompt is {len(prompt)} tokens but the model's context is {limit}: "
-            "shorten the prompt"
+            f"the prompt is {size} but the model's context is {limit}: shorten the prompt"
         )
 
 
@@ -100,7 +101,7 @@ def _print_pretrained_samples(path_or_name: str, args: argparse.Namespace) -> No
     tokenizer = tg.HFTokenizer.from_pretrained(path_or_name)
     # GPT-2 continues the prompt's own tokens; <|endoftext|> starts a document from nothing.
     prompt = tokenizer.encode(args.prompt) or [tokenizer.bos_id]
-    _stream_samples(model, tokenizer, prompt, args)
+    _stream_samples(model, tokenizer, prompt, args, start=False)
 
 
 def _max_new_tokens(args: argparse.Namespace) -> int:
@@ -109,9 +110,10 @@ def _max_new_tokens(args: argparse.Namespace) -> int:
 
 
 def _stream_samples(
-    model: Any, tokenizer: Any, prompt: list[int], args: argparse.Namespace
+    model: Any, tokenizer: Any, prompt: list[int], args: argparse.Namespace, *, start: bool
 ) -> None:
-    """Print `--num-samples` continuations of `prompt`, each as its tokens arrive."""
+    """Print `--num-samples` continuations of `prompt`, each as its tokens arrive; `start`:
+    the command put the start token before the prompt's text."""
     import jax
 
     import typedgpt as tg
@@ -134,13 +136,14 @@ def _stream_samples(
         vocab,
     )
     limit = model.config.max_seq_len
-    _check_prompt_length(prompt, limit)
+    _check_prompt_length(prompt, limit, start=start)
     # The last new token is never fed back, so `limit - len(prompt) + 1` fit.
     new_tokens = min(requested, limit - len(prompt) + 1)
     if new_tokens < requested and args.max_new_tokens is not None:  # the default caps quietly
         print(
             f"typedgpt {args.command}: note: the model's context is {limit} tokens and the "
-            f"prompt takes {len(prompt)}: each sample has at most {new_tokens} new tokens, "
+            f"prompt takes {len(prompt)}{' with the start token' if start else ''}: each "
+            f"sample has at most {new_tokens} new token{'' if new_tokens == 1 else 's'}, "
             f"not {requested}",
             file=sys.stderr,
         )
@@ -268,11 +271,9 @@ def _stop_on_interrupt(command: str) -> None:
 def _interruptible() -> Iterator[None]:
     """Let `_Stop` act while JAX computes, not only once a whole sample is done.
 
-    CPython runs a signal handler in the main thread, between bytecodes; while a sample is
-    generated the main thread waits inside JAX, so the handler would wait for it. The
-    C-level handler also writes the signal's number to the wakeup fd at once: a thread that
-    reads it exits there and then. (Windows takes only a socket as the wakeup fd.)
-    """
+    CPython runs a signal handler in the main thread between bytecodes, and while a sample
+    is generated that thread waits inside JAX. The C-level handler also writes the signal's
+    number to the wakeup fd at once, where a thread reads it and exits (POSIX only)."""
     handler = signal.getsignal(signal.SIGINT)
     main = threading.current_thread() is threading.main_thread()
     if not isinstance(handler, _Stop) or not main or os.name != "posix":
