@@ -1499,3 +1499,39 @@ def test_gpt_jaxpr_is_the_same_with_checks_on_and_off(gpt: tg.GPT, method: str) 
     finally:
         tg.set_checks(previous)
     assert with_checks == without_checks
+
+
+def test_jit_of_a_module_says_to_pass_it_as_an_argument(key: jax.Array) -> None:
+    """`jax.jit(model)`, as `torch.compile(model)` is written, hashes the module: Equinox's
+    hash of its arrays failed with "unhashable type: 'jaxlib._jax.ArrayImpl'". A module of
+    static fields only stays hashable, as JAX's static arguments need."""
+    linear = tg.Linear(4, 3, key=key)
+    with pytest.raises(TypeError) as info:
+        jax.jit(linear)(jnp.ones(4))
+    assert str(info.value).startswith(
+        "a Linear holds arrays, which cannot be hashed, as jax.jit(module) (it hashes the "
+        "function it compiles), a static argument or a dict key would need: compile a "
+        "function that takes the module as an argument, eqx.filter_jit(module)(x) or "
+        "jax.jit(lambda m, x: m(x))(module, x)"
+    )
+    assert eqx.filter_jit(linear)(jnp.ones(4)).shape == (3,)  # the fixes it names work
+    assert jax.jit(lambda m, x: m(x))(linear, jnp.ones(4)).shape == (3,)
+    assert hash(tg.Softmax()) == hash(tg.Softmax())
+    assert hash(tg.Softmax(axis=0)) != hash(tg.Softmax())
+
+
+@pytest.mark.parametrize(
+    ("x", "got"),
+    [
+        ([1.0, 2.0, 3.0, 4.0], "got list of 4 float: convert it with jax.numpy.asarray"),
+        (2.0, "got float: convert it with jax.numpy.asarray"),
+        ("abcd", "got str"),  # no conversion to suggest
+    ],
+)
+def test_a_python_number_or_list_for_an_array_is_told_to_convert(
+    key: jax.Array, x: Any, got: str
+) -> None:
+    """A NumPy array was told to convert with jax.numpy.asarray, a list was not."""
+    with pytest.raises(TypeCheckError) as info:
+        tg.Linear(4, 3, key=key)(x)
+    assert str(info.value).endswith(f'argument "x": expected an array, {got}')

@@ -56,8 +56,7 @@ def hint_name(hint: Any) -> str:
 
 
 def dtype_name(dtype: Any) -> str:
-    """`float32`; `key<fry>` for a JAX PRNG key, which NumPy has no dtype for; `int64` for
-    PyTorch's `torch.int64`."""
+    """`float32`; `key<fry>` for a JAX PRNG key (NumPy has none); `int64` for `torch.int64`."""
     try:
         return str(np.dtype(dtype).name)
     except TypeError:
@@ -185,11 +184,12 @@ def _array_mismatch(value: Any, hint: Any) -> Failure | None:
     if not right_kind:
         if array_type is not jax.Array:
             reason = f"expected {hint_name(hint)}, got {describe(value)}"
-        elif shaped:
+        elif shaped or isinstance(value, list | tuple | int | float):  # these convert
             fix = "convert it with jax.numpy.asarray"
             if isinstance(value, jax.ShapeDtypeStruct):  # shapes alone: it can only be traced
                 fix = "an abstract array holds no values: trace the call with tg.explain"
-            reason = f"expected a JAX array, got {describe(value)}: {fix}"
+            kind = "a JAX array" if shaped else "an array"
+            reason = f"expected {kind}, got {describe(value)}: {fix}"
         else:
             reason = f"expected an array, got {describe(value)}"
         return Failure(value, hint, reason)

@@ -16,6 +16,7 @@ Linear.__call__ at GPT.blocks[*].attn.qkv_proj:
 from dataclasses import dataclass
 from typing import Any
 
+import equinox as eqx
 from jaxtyping import TypeCheckError
 from jaxtyping._array_types import (
     _anonymous_dim,
@@ -251,3 +252,19 @@ def _conflict_line(conflict: _Conflict, what: str, value: Any, sources: dict[str
 
 def _size(size: Any) -> str:
     return str(size) if not isinstance(size, tuple) else str(tuple(int(s) for s in size))
+
+
+def module_hash(module: eqx.Module) -> int:
+    """Equinox's hash of a module's fields; for one that holds arrays, which JAX cannot hash,
+    a `TypeError` that says what asked for it and what to do instead."""
+    try:
+        return eqx.Module.__hash__(module)
+    except TypeError:
+        name = type(module).__qualname__
+        raise TypeError(
+            f"a {name} holds arrays, which cannot be hashed, as jax.jit(module) (it hashes the "
+            "function it compiles), a static argument or a dict key would need: compile a "
+            "function that takes the module as an argument, eqx.filter_jit(module)(x) or "
+            "jax.jit(lambda m, x: m(x))(module, x) (a GPT's forward pass is compiled already: "
+            "call model(tokens))"
+        ) from None

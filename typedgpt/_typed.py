@@ -39,7 +39,7 @@ from jaxtyping._storage import pop_shape_memo, push_shape_memo
 from ._frames import _Frame, _local, _open, _record, _stack
 from ._hints import _arguments, _Kind, _make_plan, _names_an_array_type, _Plan
 from ._mismatch import Failure, UnboundSymbolicDim, get_shape_memo, hint_name, mismatch
-from ._shape_error import ShapeError, shape_error
+from ._shape_error import ShapeError, module_hash, shape_error
 
 _OFF, _ON = {"0", "false", "off", "no"}, {"", "1", "true", "on", "yes"}
 
@@ -104,9 +104,6 @@ def recording() -> Iterator[list[_Frame]]:
 def is_recording() -> bool:
     """Whether `explain` records: compiled calls run as Python (a cached trace records none)."""
     return getattr(_local, "recording", None) is not None
-
-
-# Checking values.
 
 
 def _check(value: Any, hint: Any, what: str, frame: _Frame, sources: dict[str, Any]) -> None:
@@ -284,6 +281,8 @@ class TypedModule(eqx.Module):
     `tg.ShapeError` (a `jaxtyping.TypeCheckError`) naming the axis `embed`, the field that
     bound it, and the module's path from the outermost checked call.
     """
+
+    __hash__ = module_hash  # arrays cannot be hashed: say what to do instead (jax.jit(module))
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
