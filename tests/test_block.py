@@ -2,6 +2,7 @@
 cached decoding against the full call, and errors that show the call path."""
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -301,3 +302,18 @@ def test_config_that_is_not_a_config(key: jax.Array) -> None:
     """Before the fix: AttributeError: 'dict' object has no attribute 'norm'."""
     with pytest.raises(TypeError, match=r"Block takes a tg.GPTConfig, got dict"):
         tg.Block({"embed_dim": 16}, key=key)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("make", [tg.GPT, tg.Block])
+def test_a_key_that_is_not_an_array_is_named(make: Any) -> None:
+    """JAX's error was "invalid PRNG key data: expected key_data to have ndim, shape, and
+    dtype attributes. Got 0"; a config that is not one gets the fix too."""
+    config = tg.GPTConfig.microgpt(vocab_size=5)
+    name = make.__name__
+    with pytest.raises(TypeError) as info:
+        make(config, key=0)
+    assert str(info.value) == (
+        f"{name}: key must be a JAX PRNG key, got int 0: pass jax.random.key(seed)"
+    )
+    with pytest.raises(TypeError, match=rf"^{name} takes a tg.GPTConfig, got dict: build one"):
+        make({"vocab_size": 5}, key=jax.random.key(0))

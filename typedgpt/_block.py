@@ -7,7 +7,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from typing_extensions import TypeVar
 
 from ._attention import CausalSelfAttention
-from ._config import GPTConfig
+from ._config import GPTConfig, check_key
 from ._kv_cache import KVCache
 from ._mlp import MLP
 from ._norm import LayerNorm, RMSNorm
@@ -70,6 +70,7 @@ class Block(TypedModule, Generic[Embed, Mlp]):
                 f"Block takes a tg.GPTConfig, got {type(config).__qualname__}: build one with "
                 "tg.GPTConfig(...) or a preset such as tg.GPTConfig.microgpt(vocab_size)"
             )
+        check_key(key, "Block")
         attn_key, mlp_key = jax.random.split(key)
         self.norm1 = make_norm(config)
         self.attn = CausalSelfAttention(

@@ -10,7 +10,7 @@ import numpy as np
 from jaxtyping import Array, DTypeLike, Float, Int, PRNGKeyArray
 
 from ._block import Block, make_norm
-from ._config import GPTConfig
+from ._config import GPTConfig, check_key
 from ._frames import submodule
 from ._gpt_checks import check_cache_layers, check_length, check_stacked, check_tokens
 from ._kv_cache import KVCache
@@ -46,7 +46,11 @@ class GPT(TypedModule):
 
     def __init__(self, config: GPTConfig, *, key: PRNGKeyArray) -> None:
         if not isinstance(config, GPTConfig):
-            raise TypeError(f"GPT expects a GPTConfig, got {type(config).__qualname__}")
+            raise TypeError(
+                f"GPT takes a tg.GPTConfig, got {type(config).__qualname__}: build one with "
+                "tg.GPTConfig(...) or a preset such as tg.GPTConfig.microgpt(vocab_size)"
+            )
+        check_key(key, "GPT")
         token_key, position_key, blocks_key, head_key = jax.random.split(key, 4)
         std = config.init_std
         self.token_embedding = std * jax.random.normal(
