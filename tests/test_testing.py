@@ -5,6 +5,7 @@ checks), with a message that says which."""
 import importlib
 import sys
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree, TypeCheckError
 
 import typedgpt as tg
+from typedgpt._layer_hints import hint_name
 from typedgpt.testing import check_layer
 
 # Layers that pass
@@ -359,3 +361,154 @@ def test_missing_hypothesis_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delitem(sys.modules, "typedgpt.testing")
     with pytest.raises(ImportError, match=r"pip install 'typedgpt\[testing\]'"):
         importlib.import_module("typedgpt.testing")
+
+
+class Scaled(tg.TypedModule):
+    """The layer of the mistakes below."""
+
+    weight: Float[Array, " embed"]
+
+    def __call__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        return x * self.weight[None, :]
+
+    def __getitem__(self, x: Float[Array, "seq embed"]) -> Float[Array, "seq embed"]:
+        return x * self.weight[None, :]
+
+
+def make_scaled(dims: Mapping[str, int], key: PRNGKeyArray) -> Scaled:
+    return Scaled(jnp.ones(dims["embed"]))
+
+
+def test_a_misspelt_dim_in_dims_is_reported() -> None:
+    # It was ignored: the layer was tested at drawn sizes, never at the one asked for.
+    with pytest.raises(ValueError, match=r"dims names 'embd', which nothing reads .* 'embed'\?"):
+        check_layer(make_scaled, dims={"embd": 4}, max_examples=2)
+    # A name that another method uses is not misspelt: one `dims` may serve several methods.
+    check_layer(
+        lambda dims, key: Containers(jnp.ones(dims["n"])),
+        method="listed",
+        dims={"out": 2},
+        max_examples=2,
+    )
+
+
+def test_a_tuple_for_a_dim_or_an_int_for_a_variadic_dim() -> None:
+    # An int for `*batch` raised "'int' object is not iterable"; a tuple for `batch` was ignored.
+    with pytest.raises(ValueError, match=r"dims\['\*batch'\] is 3, but a variadic dim takes"):
+        check_layer(make_scaled, dims={"*batch": 3}, max_examples=1)
+    with pytest.raises(ValueError, match=r"dims\['batch'\] is the tuple \(2, 3\).* '\*batch'"):
+        check_layer(make_scaled, dims={"batch": (2, 3)}, max_examples=1)
+
+
+def test_bad_seed_and_max_examples() -> None:
+    # seed=None raised "None is not a valid value for jnp.array"; True ran one example.
+    with pytest.raises(ValueError, match=r"seed must be an int >= 0, got None"):
+        check_layer(make_scaled, seed=None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"max_examples must be a positive int, got True"):
+        check_layer(make_scaled, max_examples=True)
+
+
+def make_without_key(dims: Mapping[str, int]) -> Scaled:
+    return Scaled(jnp.ones(dims["embed"]))
+
+
+def test_a_make_layer_that_does_not_take_dims_and_key() -> None:
+    with pytest.raises(
+        TypeError, match=r"calls make_layer\(dims, key\), but it takes \(dims: .*\)"
+    ):
+        check_layer(make_without_key)  # type: ignore[arg-type]
+
+
+def test_a_dim_sized_by_hand_that_only_the_result_names() -> None:
+    # `out` was never drawn, so the result's width was checked against nothing.
+    with pytest.raises(AssertionError, match=r"\(seq=\d+, embed=\d+, out=3\): out should be 3"):
+        check_layer(lambda dims, key: Widen(3), dims={"out": 3}, max_examples=2)
+
+
+def test_a_method_that_is_never_checked_is_reported() -> None:
+    class Unannotated(tg.TypedModule):
+        def __call__(self, x):  # type: ignore[no-untyped-def]
+            return x
+
+    # It passed, with `inputs`, having tested nothing.
+    with pytest.raises(TypeError, match=r"Unannotated.__call__ has no array annotations"):
+        check_layer(lambda dims, key: Unannotated(), inputs={"x": lambda dims, key: 0})
+    # Its inconsistent call was "accepted", as TypedModule checks no other dunder.
+    with pytest.raises(TypeError, match=r"Scaled.__getitem__ is not checked at its calls"):
+        check_layer(make_scaled, method="__getitem__", max_examples=1)
+
+
+class ReadsValues(tg.TypedModule):
+    def __call__(self, x: Float[Array, " n"]) -> Float[Array, " n"]:
+        return x if float(x.sum()) > 0 else -x
+
+
+def test_a_layer_that_reads_values_is_told_that_it_runs_abstractly() -> None:
+    with pytest.raises(jax.errors.ConcretizationTypeError) as info:
+        check_layer(lambda dims, key: ReadsValues(), max_examples=1)
+    assert any("run abstractly, as under jax.jit" in note for note in info.value.__notes__)
+
+
+class Summary(NamedTuple):
+    y: Float[Array, "seq embed"]
+    total: Float[Array, " seq"]
+
+
+class Untagged(tg.TypedModule):
+    """Results annotated `jax.Array`, and a NamedTuple whose fields are annotated."""
+
+    weight: Float[Array, " embed"]
+
+    def plain(self, x: Float[Array, "seq embed"]) -> tuple[Float[Array, "seq embed"], jax.Array]:
+        return x * self.weight[None, :], x
+
+    def summary(self, x: Float[Array, "seq embed"]) -> Summary:
+        return Summary(x * self.weight[None, :], x.sum(axis=1))
+
+    def wrong_summary(self, x: Float[Array, "seq embed"]) -> Summary:
+        # (embed,), not (seq,): the mypy plugin sees it too.
+        return Summary(x * self.weight[None, :], x.sum(axis=0))  # type: ignore[shape]
+
+
+def make_untagged(dims: Mapping[str, int], key: PRNGKeyArray) -> Untagged:
+    return Untagged(jnp.ones(dims["embed"]))
+
+
+def test_results_annotated_jax_array_and_named_tuples() -> None:
+    # A `jax.Array` result failed: "expected <class 'jax.Array'>, got float32[...]".
+    check_layer(make_untagged, method="plain", max_examples=3)
+    check_layer(make_untagged, method="summary", max_examples=3)
+    # A NamedTuple's fields went unchecked, so a wrong one passed.
+    with pytest.raises(AssertionError, match=r"annotation Summary .*: field 'total': seq should"):
+        check_layer(make_untagged, method="wrong_summary", dims={"embed": 4, "seq": 5})
+
+
+def test_hint_names_say_array() -> None:
+    assert hint_name(tuple[int, jax.Array]) == "tuple[int, Array]"
+    assert hint_name(jax.Array) == "Array"
+
+
+class Counts(tg.TypedModule):
+    def __call__(self, x: Float[Array, " n"]) -> Int[Array, " n"]:
+        return x
+
+
+def test_a_result_that_breaks_its_own_annotation_is_not_called_rejected_inputs() -> None:
+    # The note said "Counts.__call__ rejected consistent sizes", as if the inputs were wrong.
+    with pytest.raises(TypeCheckError) as info:
+        check_layer(lambda dims, key: Counts(), max_examples=1)
+    notes = "\n".join(info.value.__notes__)
+    assert "Counts.__call__ returned a value unlike its annotation at consistent sizes" in notes
+
+
+def make_chatty_reading_n(dims: Mapping[str, int], key: PRNGKeyArray) -> Chatty:
+    assert dims["n"] >= 0  # read, as if the layer were built at it
+    return Chatty()
+
+
+def test_a_dim_only_make_layer_reads_names_the_fix() -> None:
+    # The message stopped at "went unnoticed", naming no fix.
+    with pytest.raises(AssertionError, match=r"went unnoticed: annotate the array field that "):
+        check_layer(lambda dims, key: Summed(weight=jnp.ones(dims["embed"])), max_examples=3)
+    with pytest.raises(AssertionError, match=r"or, if the layer does not fix n, read no dims\['n'"):
+        check_layer(make_chatty_reading_n, max_examples=1)

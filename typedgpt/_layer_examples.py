@@ -6,12 +6,10 @@ properties: the consistent call returns what its annotation says, one dim of one
 one larger is rejected, and the traced program is the same with checks on and off.
 """
 
-import collections
-import dataclasses
 import difflib
 import inspect
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,9 +18,22 @@ import jax
 from hypothesis import strategies as st
 from jaxtyping import PRNGKeyArray, TypeCheckError
 
-from ._dim_sizes import Bumped, Sizes, abstract_array, parse, shape
-from ._hints import field_hints, method_hints
-from ._layer_hints import array_hint, describe, hint_name, is_array, mismatch, names
+from ._dim_sizes import Bumped, Sizes, abstract_array, shape
+from ._hints import method_hints
+from ._layer_hints import (
+    annotated_dims,
+    array_hint,
+    broadcastable_dims,
+    describe,
+    hint_name,
+    is_array,
+    mismatch,
+    names,
+    return_dims,
+    shared_dims,
+)
+from ._mismatch import mentions_array
+from ._shape_error import ShapeError
 from ._typed import TypedModule, set_checks
 
 if TYPE_CHECKING:
@@ -85,7 +96,9 @@ def check_example(
     makers: Mapping[str, "InputMaker"],
     data: st.DataObject,
     key: PRNGKeyArray,
-) -> None:
+) -> set[str]:
+    """Check one example; returns the dims it read, as `specs` names them (`*name`), and
+    those of `specs` that an annotation of the layer names."""
     sizes = Sizes(data, specs)
     layer_key, input_key = jax.random.split(key)
     with sizes.reading() as layer_dims:
@@ -105,6 +118,16 @@ def check_example(
         raise AttributeError(f"{type(layer).__name__} has no method {method!r}")
     where = f"{type(layer).__name__}.{method}"
     hints = method_hints(type(layer), function)
+    if not any(mentions_array(hint) for hint in hints.values()):
+        raise TypeError(
+            f"{where} has no array annotations, so check_layer has nothing to test: "
+            'annotate its arrays, as in (self, x: Float[Array, "seq embed"]) -> ...'
+        )
+    if not getattr(function, "__typedgpt_checked__", False):
+        raise TypeError(
+            f"{where} is not checked at its calls: TypedModule checks __call__ and "
+            "no other method whose name starts with a double underscore: rename it"
+        )
     arguments = _arguments(function, hints, makers, where, input_key, bound=bound)
     # What a symbolic axis may read besides the dims: the module (or class) by the name of
     # its parameter, the defaults, and the arguments `inputs` makes, which are made first.
@@ -128,8 +151,16 @@ def check_example(
     try:
         out = call(values)
     except TypeCheckError as error:
-        error.add_note(f"check_layer: {where} rejected consistent sizes ({sizes!r})")
+        own = (  # its own result that failed, not its inputs, nor a nested call
+            isinstance(error, ShapeError)
+            and error.method == where
+            and error.what.endswith("the return value")
+        )
+        done = "returned a value unlike its annotation at" if own else "rejected"
+        error.add_note(f"check_layer: {where} {done} consistent sizes ({sizes!r})")
         raise
+    for name in return_dims(hints.get("return")) & set(specs):  # sized by hand: check them
+        _ = sizes.variadic(name[1:]) if name.startswith("*") else sizes[name]
     reason = mismatch(out, hints.get("return", Any), sizes, {})
     if reason:
         raise AssertionError(
@@ -138,13 +169,14 @@ def check_example(
         )
 
     # 2. One dim of one input made inconsistent is rejected, naming the dim.
-    shared = _shared_dims(layer if has_fields else None, arguments)
+    repeats = [(a.hint, 2 if a.passed == "items" else 1) for a in arguments if a.hint is not None]
+    shared = shared_dims(layer if has_fields else None, repeats)
     drawn = [a for a in arguments if a.hint is not None]
     candidates = sorted(
         {name for a in drawn for name in names(a.hint)}
         & (shared | (layer_dims if has_fields else set()))
     )
-    broadcastable = _broadcastable(layer, arguments)
+    broadcastable = broadcastable_dims(layer, [a.hint for a in arguments])
     for name in candidates:
         if name in sizes.variadics and not sizes.variadics[name]:
             continue  # no axis to make larger
@@ -160,6 +192,11 @@ def check_example(
             f'{where} with argument "{target.name}" {describe(changed[target.name])}, '
             f"its {name} one larger than the rest ({sizes!r})"
         )
+        fix = (  # only make_layer's read says that the layer fixes it
+            f": annotate the array field that holds {name} (as Float[Array, '... {name}']), "
+            f"or, if the layer does not fix {name}, read no dims[{name!r}] in make_layer"
+        )
+        fix = "" if name in shared else fix
         try:
             call(changed)
         except TypeCheckError as error:
@@ -171,9 +208,9 @@ def check_example(
         except Exception as error:
             raise AssertionError(
                 f"{what} should raise jaxtyping.TypeCheckError, but raised "
-                f"{type(error).__name__}: {error}"
+                f"{type(error).__name__}: {error}{fix}"
             ) from error
-        raise AssertionError(f"{what} was accepted: the inconsistent {name} went unnoticed")
+        raise AssertionError(f"{what} was accepted: the inconsistent {name} went unnoticed{fix}")
 
     # 3. The traced program is the same with checks on and off.
     checked = _jaxpr(layer, method, arguments, values)
@@ -189,6 +226,9 @@ def check_example(
             )
         )
         raise AssertionError(f"{where}: the jaxpr differs with checks on and off:\n{diff}")
+    read = set(sizes.known()) | {f"*{name}" for name in sizes.variadics}
+    unread = set(specs) - read  # named by another method, perhaps: one `dims` for several
+    return read | (unread & annotated_dims(layer)) if unread else read
 
 
 def _arguments(
@@ -240,54 +280,6 @@ def _arguments(
             _Argument(parameter.name, passed, hint, maker, argument_key, parameter.default)
         )
     return arguments
-
-
-def _shared_dims(layer: TypedModule | None, arguments: list[_Argument]) -> set[str]:
-    """Dims the method binds in two places: array fields of the layer (`None` for a static
-    or class method, which checks none) and array arguments, two for `*name`. A dim named
-    twice in one value is not shared: one larger there is one larger in both places."""
-    counts: collections.Counter[str] = collections.Counter()
-    hints = dict(field_hints(type(layer))) if layer is not None else {}
-    for field in dataclasses.fields(layer) if layer is not None else ():
-        hint = array_hint(hints.get(field.name))
-        if hint is not None and is_array(getattr(layer, field.name)):
-            counts.update(names(hint))
-    for argument in arguments:
-        if argument.hint is not None:
-            for _ in range(2 if argument.passed == "items" else 1):
-                counts.update(names(argument.hint))
-    return {name for name, count in counts.items() if count >= 2}
-
-
-def _broadcastable(layer: Any, arguments: list[_Argument]) -> set[str]:
-    """The dims written `#name` in the arguments or in the array fields of the layer and of
-    the typed modules inside it."""
-    found = {
-        d.text
-        for a in arguments
-        if a.hint is not None
-        for d in parse(a.hint.dim_str)
-        if d.broadcastable
-    }
-    for module in _modules(layer):
-        for _, hint in field_hints(type(module)):
-            array = array_hint(hint)
-            if array is not None:
-                found |= {d.text for d in parse(array.dim_str) if d.broadcastable}
-    return found
-
-
-def _modules(node: Any) -> Iterator[TypedModule]:
-    """`node` and every typed module inside its fields, lists, tuples and dicts."""
-    if isinstance(node, TypedModule):
-        yield node
-        children: Any = [getattr(node, f.name, None) for f in dataclasses.fields(node)]
-    elif isinstance(node, list | tuple | dict):
-        children = node.values() if isinstance(node, dict) else node
-    else:
-        return
-    for child in children:
-        yield from _modules(child)
 
 
 def _jaxpr(layer: Any, method: str, arguments: list[_Argument], values: dict[str, Any]) -> str:

@@ -7,11 +7,15 @@ show them (`Float[Array, 'seq embed']`, `float32[4, 16]`).
 """
 
 import builtins
+import collections
 import collections.abc
+import contextlib
 import dataclasses
+import inspect
 import re
 import types
 import typing
+from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -21,7 +25,7 @@ from jaxtyping import AbstractArray
 from jaxtyping._pytree_type import _MetaPyTree
 
 from ._dim_sizes import Sizes, parse
-from ._hints import field_hints
+from ._hints import field_hints, method_hints
 from ._typed import TypedModule
 
 
@@ -56,12 +60,80 @@ def names(hint: Any) -> set[str]:
     return set(name_list(hint))
 
 
+def return_dims(hint: Any) -> set[str]:
+    """The dims an annotation names, in its arrays, lists, tuples, dicts and PyTrees, as
+    `check_layer`'s `dims` names them (`*name` for a variadic dim)."""
+    array: Any = getattr(hint, "leaftype", None) if isinstance(hint, _MetaPyTree) else hint
+    if _is_array_hint(array):
+        dims = parse(array.dim_str)
+        return {("*" if d.kind == "variadic" else "") + d.text for d in dims if d.text}
+    return set().union(*(return_dims(arg) for arg in typing.get_args(hint)))
+
+
+def annotated_dims(layer: Any) -> set[str]:
+    """The dims named in the annotations of `layer` and the typed modules inside it: their
+    fields, methods, static and class methods and properties."""
+    found: set[str] = set()
+    for cls in {type(module) for module in _modules(layer)}:
+        found |= set().union(*(return_dims(hint) for _, hint in field_hints(cls)))
+        for value in [v for base in cls.__mro__[:-1] for v in vars(base).values()]:
+            value = value.fget if isinstance(value, property) else value
+            value = getattr(value, "__func__", value)  # a static or class method's
+            if inspect.isfunction(value):
+                with contextlib.suppress(TypeError):  # one that does not evaluate: no dims
+                    found |= set().union(*map(return_dims, method_hints(cls, value).values()))
+    return found
+
+
+def shared_dims(layer: TypedModule | None, hints: list[tuple[Any, int]]) -> set[str]:
+    """Dims a method binds in two places: array fields of the layer (`None` for a static
+    or class method, which checks none) and array arguments, `(hint, count)` (2 for the items
+    of `*name`). A dim named twice in one value is not shared: one larger there is one larger
+    in both places."""
+    counts: collections.Counter[str] = collections.Counter()
+    fields = dict(field_hints(type(layer))) if layer is not None else {}
+    for field in dataclasses.fields(layer) if layer is not None else ():
+        hint = array_hint(fields.get(field.name))
+        if hint is not None and is_array(getattr(layer, field.name)):
+            counts.update(names(hint))
+    for hint, count in hints:
+        for _ in range(count):
+            counts.update(names(hint))
+    return {name for name, count in counts.items() if count >= 2}
+
+
+def broadcastable_dims(layer: Any, hints: list[Any]) -> set[str]:
+    """The dims written `#name` in `hints` (array annotations or None) or in the array fields
+    of `layer` and of the typed modules inside it."""
+    arrays = [h for h in hints if h is not None]
+    found = {d.text for h in arrays for d in parse(h.dim_str) if d.broadcastable}
+    for module in _modules(layer):
+        for _, field_hint in field_hints(type(module)):
+            array = array_hint(field_hint)
+            if array is not None:
+                found |= {d.text for d in parse(array.dim_str) if d.broadcastable}
+    return found
+
+
+def _modules(node: Any) -> Iterator[TypedModule]:
+    """`node` and every typed module inside its fields, lists, tuples and dicts."""
+    if isinstance(node, TypedModule):
+        yield node
+        children: Any = [getattr(node, f.name, None) for f in dataclasses.fields(node)]
+    elif isinstance(node, list | tuple | dict):
+        children = node.values() if isinstance(node, dict) else node
+    else:
+        return
+    for child in children:
+        yield from _modules(child)
+
+
 def hint_name(hint: Any) -> str:
     """An annotation as written: `Float[Array, 'seq embed']`, not jaxlib's class names."""
     if hint is None:
         return "(none)"
-    name = hint.__name__ if _is_array_hint(hint) else repr(hint)
-    name = re.sub(r"\bjaxlib\._jax\.Array\b|\bjax\.Array\b", "Array", name)
+    name = hint.__name__ if isinstance(hint, type) and not _is_union(hint) else repr(hint)
+    name = re.sub(r"\b(?:jax\.)?(?:jaxlib\._jax\.)?Array\b", "Array", name)
     return re.sub(r"\b(?:jaxtyping|typing)\.", "", name).replace("NoneType", "None")
 
 
@@ -123,7 +195,11 @@ def mismatch(value: Any, hint: Any, sizes: Sizes, bound: dict[str, Any]) -> str:
                 if reason:
                     return f"field {field.name!r}: {reason}"
         return ""
-    return "" if is_bearable(value, hint) else f"expected {hint_name(hint)}, got {describe(value)}"
+    if isinstance(value, jax.ShapeDtypeStruct) and isinstance(hint, type):
+        fits = issubclass(jax.Array, hint)  # an abstract array stands for an array
+    else:
+        fits = is_bearable(value, hint)
+    return "" if fits else f"expected {hint_name(hint)}, got {describe(value)}"
 
 
 def _items(value: Any, hint: Any) -> list[tuple[str, Any, Any]] | None:
@@ -135,6 +211,10 @@ def _items(value: Any, hint: Any) -> list[tuple[str, Any, Any]] | None:
     if isinstance(hint, _MetaPyTree) and array_hint(leaftype) is not None:
         leaves = jax.tree_util.tree_flatten_with_path(value)[0]
         return [(f"leaf {jax.tree_util.keystr(path)}", leaf, leaftype) for path, leaf in leaves]
+    if isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields"):
+        if isinstance(value, hint):  # a NamedTuple: each field against its annotation
+            fields = typing.get_type_hints(hint)
+            return [(f"field {n!r}", getattr(value, n), fields.get(n, Any)) for n in hint._fields]
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis and isinstance(value, tuple):
         return [(f"item {index}", item, args[0]) for index, item in enumerate(value)]
     if origin in (list, collections.abc.Sequence) and len(args) == 1:

@@ -14,6 +14,8 @@ builds the layer, makes inputs, and checks three properties:
 hypothesis is an optional dependency: `pip install 'typedgpt[testing]'`.
 """
 
+import difflib
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -34,6 +36,13 @@ except ImportError as _error:  # pragma: no cover - depends on the environment
 from ._layer_examples import check_example
 
 __all__ = ["DimSpec", "InputMaker", "LayerMaker", "check_layer"]
+
+# What a layer raises when it reads an array's value, which an abstract array does not have.
+_VALUE_READS = (
+    jax.errors.ConcretizationTypeError,
+    jax.errors.TracerIntegerConversionError,
+    jax.errors.TracerArrayConversionError,
+)
 
 DimSpec = (
     int
@@ -101,23 +110,30 @@ def check_layer(
       so only the dims its arguments share are made inconsistent.
     - `dims`: how to size some dims: an `int`, a hypothesis strategy of ints, or a function
       of the other sizes (`{"embed": lambda d: d["heads"] * d["head_dim"]}`); `"*name"`
-      fixes a variadic dim with a tuple or a strategy of tuples. Other dims get distinct
-      sizes from 1 to 12, so that a swapped axis cannot pass.
+      fixes a variadic dim with a tuple or a strategy of tuples. A dim sized here that only
+      the result names is checked in it. Other dims get distinct sizes from 1 to 12, so
+      that a swapped axis cannot pass.
     - `inputs`: a function `(dims, key) -> value` for each argument that is not an array
       (a `KVCache`, say; for `*xs` a tuple, for `**kw` a dict); it runs under
       `filter_eval_shape` too. Arguments neither listed nor arrays keep their defaults.
     - `max_examples`: how many examples to draw.
     - `seed`: hypothesis's seed: the same seed draws the same examples.
 
-    **Raises:** `jaxtyping.TypeCheckError` when consistent sizes are rejected (with a note
-    that gives the sizes); `AssertionError` when another property fails; whatever else the
-    layer raises; `TypeError` for a method whose arguments cannot be made, a layer passed
-    as `make_layer`, or a `make_layer` that does not return a `TypedModule`;
-    `AttributeError` for a `method` the layer lacks; `ValueError` when `max_examples` is not
-    a positive int.
+    **Raises:** `jaxtyping.TypeCheckError` when consistent sizes are rejected, or the result
+    breaks its annotation (with a note that says which, and gives the sizes);
+    `AssertionError` when another property fails; whatever else the layer raises (one that
+    reads an array's value, `float(x)`, gets a note: it must trace, as under `jit`);
+    `TypeError` for a method whose arguments cannot be made, a method with no array
+    annotations or one `TypedModule` does not check (a dunder other than `__call__`), a
+    layer passed as `make_layer`, a `make_layer` that does not take `(dims, key)` or does not
+    return a `TypedModule`; `AttributeError` for a `method` the layer lacks; `ValueError`
+    when `max_examples` is not a positive int, `seed` not an int >= 0, or `dims` names a dim
+    that nothing reads (misspelt), a variadic dim without a tuple or another dim with one.
     """
-    if not isinstance(max_examples, int) or max_examples < 1:
-        raise ValueError(f"max_examples must be a positive int, got {max_examples!r}")
+    for name, value, least in (("max_examples", max_examples, 1), ("seed", seed, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            kind = "a positive int" if least else "an int >= 0"
+            raise ValueError(f"{name} must be {kind}, got {value!r}")
     if isinstance(make_layer, eqx.Module):  # a layer is callable too, with arrays
         name = type(make_layer).__name__
         raise TypeError(
@@ -125,9 +141,13 @@ def check_layer(
             f"key, got a {name} itself: pass lambda dims, key: {name}(...), its sizes read "
             "from dims"
         )
+    _check_signature(make_layer)
     specs = dict(dims or {})
+    for name, spec in specs.items():
+        _check_spec(name, spec)
     makers = dict(inputs or {})
     key = jax.random.key(seed)
+    used: set[str] = set()  # the dims read, and those of `specs` the layer names
 
     @hypothesis.settings(
         max_examples=max_examples,
@@ -141,10 +161,53 @@ def check_layer(
     @hypothesis.seed(seed)
     @hypothesis.given(st.data())
     def run(data: st.DataObject) -> None:
-        check_example(make_layer, method, specs, makers, data, key)
+        try:
+            used.update(check_example(make_layer, method, specs, makers, data, key))
+        except _VALUE_READS as error:
+            error.add_note(
+                "check_layer: make_layer and the method run abstractly, as under jax.jit, with "
+                "no values to read: compute with jnp (jnp.where, not if; no float(x)), or make "
+                "a Python number a static field"
+            )
+            raise
 
     previous = set_checks(True)
     try:
         run()
     finally:
         set_checks(previous)
+    for name in sorted(set(specs) - used):  # misspelt: the layer was never tested at it
+        close = difflib.get_close_matches(name, sorted(used), n=1)
+        guess = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(
+            f"dims names {name!r}, which nothing reads (make_layer, inputs) and no annotation "
+            f"of the layer names: {guess}Fix the name (a variadic dim is '*name') or leave it out"
+        )
+
+
+def _check_signature(make_layer: LayerMaker) -> None:
+    try:
+        inspect.signature(make_layer).bind(None, None)
+    except TypeError:
+        raise TypeError(
+            "check_layer calls make_layer(dims, key), but it takes "
+            f"{inspect.signature(make_layer)}: write lambda dims, key: ..."
+        ) from None
+    except ValueError:  # no signature to read: a builtin
+        pass
+
+
+def _check_spec(name: str, spec: object) -> None:
+    """A tuple sizes a variadic dim `*name`, an int or a function any other."""
+    if isinstance(spec, st.SearchStrategy):
+        return
+    if name.startswith("*") and not isinstance(spec, tuple):
+        raise ValueError(
+            f"dims[{name!r}] is {spec!r}, but a variadic dim takes a tuple of sizes or a "
+            f"strategy of tuples: dims={{{name!r}: (2, 3)}}"
+        )
+    if not name.startswith("*") and isinstance(spec, tuple):
+        raise ValueError(
+            f"dims[{name!r}] is the tuple {spec!r}, which sizes a variadic dim: name it "
+            f"'*{name}', as the annotation does"
+        )
