@@ -563,7 +563,7 @@ args = argparse.Namespace(
     num_samples=1, prompt="",
 )
 _stop_on_interrupt("sample")
-_stream_samples(model, BlockingTokenizer(), [10], args)
+_stream_samples(model, BlockingTokenizer(), [10], args, start=True)
 """
 
 
