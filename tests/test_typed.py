@@ -819,6 +819,28 @@ def test_symbolic_axis_of_a_dim_bound_later_names_the_fix() -> None:
     )
 
 
+class UpDown(tg.TypedModule):
+    """A symbolic field axis that uses a dim of a field declared after it."""
+
+    up: Float[Array, "2*mlp embed"]
+    down: Float[Array, "embed mlp"]
+
+    def __call__(self, x: Float[Array, " embed"]) -> Float[Array, " embed"]:
+        return self.down @ (self.up @ x)[: self.down.shape[1]]
+
+
+def test_symbolic_field_axis_may_use_a_dim_of_a_later_field() -> None:
+    """Fields with symbolic axes are checked last: every call raised "axis "2*mlp" uses mlp,
+    which is not bound before it: a symbolic axis may use only dims of the fields"."""
+    assert UpDown(jnp.ones((6, 4)), jnp.ones((4, 3)))(jnp.ones(4)).shape == (4,)
+    error = error_of(lambda: UpDown(jnp.ones((5, 4)), jnp.ones((4, 3)))(jnp.ones(4)))
+    assert str(error) == (
+        "UpDown.__call__:\n"
+        '  axis "2*mlp" should be 6 but is 5 in field "up" (float32[5, 4])\n'
+        '  field "up": expected (2*mlp, embed) = (6, 4), got float32[5, 4]'
+    )
+
+
 class Unevaluable(tg.TypedModule):
     """Symbolic axes that cannot be computed: a misspelt field, and a division by zero."""
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import jaxtyping
+from jaxtyping._array_types import _SymbolicDim
 
 from ._mismatch import mentions_array
 
@@ -80,7 +81,8 @@ def _evaluate(
 
 
 def field_hints(cls: type) -> tuple[tuple[str, Any], ...]:
-    """The array fields of `cls` with their annotations, in field order."""
+    """The array fields of `cls` with their annotations, in field order, those with a
+    symbolic axis (`"2*mlp embed"`) last: it may use a dim that a later field binds."""
     fields = [f.name for f in dataclasses.fields(cls)]
     annotated: dict[str, tuple[Any, type]] = {}
     for base in reversed(cls.__mro__):  # a subclass's annotation of a field wins
@@ -98,7 +100,15 @@ def field_hints(cls: type) -> tuple[tuple[str, Any], ...]:
         hint = _evaluate(annotation, dict(vars(base)), module, is_class=True, what=what)
         if mentions_array(hint):
             hints.append((name, hint))
-    return tuple(hints)
+    return tuple(sorted(hints, key=lambda item: _symbolic(item[1])))
+
+
+def _symbolic(hint: Any) -> bool:
+    """Whether `hint`, or one of its members or arguments, has a symbolic axis."""
+    dims = getattr(hint, "dims", None)
+    if isinstance(dims, tuple):
+        return any(isinstance(dim, _SymbolicDim) for dim in dims)
+    return any(_symbolic(argument) for argument in typing.get_args(hint))
 
 
 # How a function sits in its class: a method or a property getter takes the module, a class
