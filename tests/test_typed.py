@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import types
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -1557,3 +1558,36 @@ def test_a_python_number_or_list_for_an_array_is_told_to_convert(
     with pytest.raises(TypeCheckError) as info:
         tg.Linear(4, 3, key=key)(x)
     assert str(info.value).endswith(f'argument "x": expected an array, {got}')
+
+
+class HeadOut(typing.NamedTuple):
+    hidden: Float[Array, " embed"]
+    logits: Float[Array, " vocab"]
+
+
+class NamedHead(tg.TypedModule):
+    weight: Float[Array, "vocab embed"]
+
+    def __call__(self, x: Float[Array, " embed"]) -> HeadOut:
+        return HeadOut(x, self.weight @ x)
+
+    def swapped(self, x: Float[Array, " embed"]) -> HeadOut:
+        return HeadOut(self.weight @ x, x)
+
+    def plain(self, x: Float[Array, " embed"]) -> HeadOut:
+        return (x, self.weight @ x)  # type: ignore[return-value]
+
+
+def test_named_tuple_results_are_checked_field_by_field() -> None:
+    """A NamedTuple's fields were not checked: beartype checks only its class."""
+    head = NamedHead(jnp.ones((5, 3)))
+    assert head(jnp.ones(3)).logits.shape == (5,)
+    assert str(error_of(lambda: head.swapped(jnp.ones(3)))) == (
+        "NamedHead.swapped:\n"
+        '  axis "embed" is 3 from field "weight" (float32[5, 3]) but 5 in item 0 (hidden) of '
+        "the return value (float32[5])\n"
+        "  item 0 (hidden) of the return value: expected (embed,) = (3,), got float32[5]"
+    )
+    assert str(error_of(lambda: head.plain(jnp.ones(3)))) == (
+        "NamedHead.plain:\n  the return value: expected HeadOut, got (float32[3], float32[5])"
+    )

@@ -67,8 +67,7 @@ def describe(value: Any) -> str:
     """A short description of a value for messages: `float32[3, 5]`, `int`, `None`."""
     if value is None:
         return "None"
-    shape = getattr(value, "shape", None)
-    dtype = getattr(value, "dtype", None)
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
     if shape is not None and dtype is not None:
         plain = isinstance(value, jax.Array | jax.ShapeDtypeStruct)
         kind = "" if plain else f"{type(value).__module__.split('.')[0]} "
@@ -233,8 +232,7 @@ def _items_mismatch(value: Any, hint: Any, found: _Found, at: str) -> Failure | 
 
 
 def _has_items_of_arrays(hint: Any) -> bool:
-    """Whether `hint` is a list, a `tuple[X, ...]`, a dict or a `PyTree` of arrays, whose
-    items `_items_mismatch` checks one by one."""
+    """Whether `hint` is a list, `tuple[X, ...]`, dict or `PyTree` of arrays (item by item)."""
     if isinstance(hint, _MetaPyTree):
         leaftype: Any = getattr(hint, "leaftype", None)
         # Tree-path dims (`?n`) and structures ("T") need jaxtyping's own PyTree check.
@@ -282,16 +280,18 @@ def mismatch(value: Any, hint: Any, found: _Found | None = None, at: str = "") -
         set_shape_memo(*memos)  # the dims it bound, and where, for the message only
         found.update(noted)
         return chosen
-    if origin is tuple:
-        args = typing.get_args(hint)
+    named = isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields")
+    if origin is tuple or named:  # a NamedTuple's fields are checked as a tuple's items
+        args = tuple(typing.get_type_hints(hint).values()) if named else typing.get_args(hint)
         if args and args[-1] is not Ellipsis:
-            if not isinstance(value, tuple) or len(value) != len(args):
-                reason = f"expected a tuple of {len(args)} values, got {describe(value)}"
-                return Failure(value, hint, reason)
+            if not isinstance(value, hint if named else tuple) or len(value) != len(args):
+                kind = hint_name(hint) if named else f"a tuple of {len(args)} values"
+                return Failure(value, hint, f"expected {kind}, got {describe(value)}")
             for index, (item, item_hint) in enumerate(zip(value, args, strict=True)):
-                failure = mismatch(item, item_hint, found, f"item {index} of {at}")
+                name = f" ({hint._fields[index]})" if named else ""
+                failure = mismatch(item, item_hint, found, f"item {index}{name} of {at}")
                 if failure is not None:
-                    return _within(failure, f"item {index}")
+                    return _within(failure, f"item {index}{name}")
             return None
     if _has_items_of_arrays(hint):
         return _items_mismatch(value, hint, found, at)
