@@ -5,7 +5,7 @@ checks), with a message that says which."""
 import importlib
 import sys
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -513,3 +513,22 @@ def test_a_dim_only_make_layer_reads_names_the_fix() -> None:
         check_layer(lambda dims, key: Summed(weight=jnp.ones(dims["embed"])), max_examples=3)
     with pytest.raises(AssertionError, match=r"or, if the layer does not fix n, read no dims\['n'"):
         check_layer(make_chatty_reading_n, max_examples=1)
+
+
+class Biased(tg.TypedModule):
+    bias: Float[Array, "*batch embed"]
+
+    def __call__(self, x: Float[Array, "*batch embed"]) -> Float[Array, "*batch embed"]:
+        return x + self.bias
+
+
+def make_biased(dims: Mapping[str, Any], key: PRNGKeyArray) -> Biased:
+    return Biased(jnp.zeros((*dims["*batch"], dims["embed"])))
+
+
+def test_make_layer_reads_a_variadic_dim_as_a_tuple() -> None:
+    """`dims["*batch"]` was drawn as one plain int (a field of shape (3, embed) for
+    "*batch embed" whatever the inputs' batch), and one set by hand failed: "gave (2, 3),
+    not a size"."""
+    check_layer(make_biased, max_examples=5)
+    check_layer(make_biased, dims={"*batch": (2, 3)}, max_examples=2)

@@ -95,6 +95,8 @@ class Sizes(Mapping[str, int]):
     def __getitem__(self, name: str) -> int:
         if self._reads is not None and not self._drawing:  # a read of its own, not a DimSpec's
             self._reads.add(name)
+        if name.startswith("*"):  # a variadic dim: its tuple of sizes, as `dims` may set it
+            return self.variadic(name[1:])  # type: ignore[return-value]
         if name not in self._sizes:
             if name in self._drawing:
                 cycle = " -> ".join([*self._drawing, name])
@@ -181,6 +183,8 @@ class Bumped(Mapping[str, int]):
         self.unbumped = sizes
 
     def __getitem__(self, name: str) -> int:
+        if name.startswith("*"):
+            return self.variadic(name[1:])  # type: ignore[return-value]
         return self._sizes[name] + (1 if name == self._name else 0)
 
     def __iter__(self) -> Iterator[str]:

@@ -110,7 +110,8 @@ def check_layer(
       so only the dims its arguments share are made inconsistent.
     - `dims`: how to size some dims: an `int`, a hypothesis strategy of ints, or a function
       of the other sizes (`{"embed": lambda d: d["heads"] * d["head_dim"]}`); `"*name"`
-      fixes a variadic dim with a tuple or a strategy of tuples. A dim sized here that only
+      fixes a variadic dim with a tuple or a strategy of tuples (`make_layer` reads it as
+      `dims["*name"]`, a tuple, to build a field with it). A dim sized here that only
       the result names is checked in it. Other dims get distinct sizes from 1 to 12, so
       that a swapped axis cannot pass.
     - `inputs`: a function `(dims, key) -> value` for each argument that is not an array
