@@ -290,6 +290,7 @@ TINY_TRAIN = ["--layers=1", "--embed=8", "--heads=2", "--seq-len=8", "--steps=2"
         (["--lr=nan"], "--lr must be a finite number > 0, got nan"),
         (["--lr=inf"], "--lr must be a finite number > 0, got inf"),
         (["--warmup=-1"], "--warmup must be between 0 and --steps 2, got -1"),
+        (["--warmup=3"], "--warmup must be between 0 and --steps 2, got 3"),  # was capped
         (["--eval-every=0"], "--eval-every must be a positive int, got 0"),
         (["--checkpoint-every=0"], "--checkpoint-every must be a positive int, got 0"),
         (["--steps-per-call=0"], "--steps-per-call must be a positive int, got 0"),

@@ -186,7 +186,11 @@ def _add_train_options(
         "--lr", type=float, default=3e-3, help="peak learning rate (default %(default)s)"
     )
     parser.add_argument(
-        "--warmup", type=int, default=50, help="warmup steps, at most --steps (default %(default)s)"
+        "--warmup",
+        action=_Given,
+        type=int,
+        default=50,
+        help="warmup steps, at most --steps (default %(default)s, capped at --steps)",
     )
     parser.add_argument(
         "--grad-clip",

@@ -50,7 +50,10 @@ def _train_config(args: argparse.Namespace) -> Any:
         steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.lr,
-        warmup_steps=min(args.warmup, args.steps),
+        # The default is capped at a short run's steps; a value typed is taken as it is.
+        warmup_steps=args.warmup
+        if "warmup" in getattr(args, "given", ())
+        else min(args.warmup, args.steps),
         eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every,
         steps_per_call=args.steps_per_call,
