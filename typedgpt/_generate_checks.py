@@ -99,11 +99,12 @@ def check_prompts(prompt: Any, vocab: int) -> tuple[list[Int[np.ndarray, " seq"]
             f"prompt is a mapping with keys {sorted(map(str, prompt))}, as a tokenizer's output "
             "is: pass its token ids (prompt['input_ids'])"
         )
+    shown = describe(prompt)  # before a PyTorch tensor is read as NumPy
     prompt = _array_like(prompt)
     if isinstance(prompt, jax.Array | np.ndarray):
         if prompt.ndim != 1:
             raise ValueError(
-                f"prompt is a {prompt.ndim}-D array ({describe(prompt)}): pass one prompt as "
+                f"prompt is a {prompt.ndim}-D array ({shown}): pass one prompt as "
                 "a 1-D array of token ids, or a batch as a list of prompts (list(prompt))"
             )
         return [_ids(prompt, vocab, "prompt")], True
