@@ -165,6 +165,9 @@ def test_prompt_and_options_as_torch_tensors(model: tg.GPT) -> None:
     ]
     options = {"temperature": torch.tensor(0.0), "max_new_tokens": torch.tensor(6)}
     assert generate(model, prompt, key=jax.random.key(0), **options) == expected
+    # One that requires grad (a learned temperature) raised torch's "Can't call numpy()".
+    options["temperature"] = torch.tensor(0.0, requires_grad=True)
+    assert generate(model, prompt, key=jax.random.key(0), **options) == expected
     with pytest.raises(ValueError, match=r"prompt is a 2-D array \(torch int64\[1, 5\]\): pass"):
         greedy(model, torch.tensor([prompt]), 6)
 

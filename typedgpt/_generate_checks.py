@@ -36,7 +36,8 @@ def _array_like(value: Any) -> Any:
     gives); anything else as it is."""
     if isinstance(value, jax.Array | np.ndarray | str | bytes) or not hasattr(value, "__array__"):
         return value
-    return np.asarray(value)
+    detach = getattr(value, "detach", None)  # a tensor that requires grad refuses __array__
+    return np.asarray(detach() if callable(detach) else value)
 
 
 def _is_prompt_like(value: object) -> bool:
