@@ -1572,7 +1572,7 @@ class NamedHead(tg.TypedModule):
         return HeadOut(x, self.weight @ x)
 
     def swapped(self, x: Float[Array, " embed"]) -> HeadOut:
-        return HeadOut(self.weight @ x, x)  # type: ignore[return-value]  # the plugin sees it
+        return HeadOut(self.weight @ x, x)  # type: ignore[shape]  # the plugin sees it
 
     def plain(self, x: Float[Array, " embed"]) -> HeadOut:
         return (x, self.weight @ x)  # type: ignore[return-value]

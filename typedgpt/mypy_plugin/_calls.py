@@ -16,6 +16,7 @@ from mypy.types import (
     Instance,
     LiteralType,
     Overloaded,
+    TupleType,
     Type,
     TypeVarType,
     get_proper_type,
@@ -70,7 +71,7 @@ class Calls:
                 if own:
                     return sig.copy_modified(ret_type=sig.ret_type.accept(ForgetOwn(own)))
             return sig
-        own = own_names(sig)
+        own = frozenset() if _fixed_fields(sig) else own_names(sig)
         builder = builder_from(sig.arg_types, ctx.api)
         if builder is None:
             return sig
@@ -116,6 +117,19 @@ class Calls:
         if not ok:  # one error per mistake: the result of a bad call is shape-unknown
             return ctx.default_return_type
         return result_type(sig.ret_type, ctx.default_return_type, binder, own, ctx.api)
+
+
+def _fixed_fields(sig: CallableType) -> bool:
+    """Whether `sig` makes a NamedTuple that is not generic (the class or `_replace`): its
+    fields' dims are the class's names, as a module's fields are, so a call checks its
+    arguments against them. Bound afresh, they would make a tuple of other dims, which mypy
+    reports only where it meets the class, as `got "HeadOut", expected "HeadOut"`."""
+    ret = get_proper_type(sig.ret_type)
+    if not isinstance(ret, TupleType):
+        return False
+    info = ret.partial_fallback.type
+    makes = sig.is_type_obj() or sig.name == f"_replace of {info.name}"
+    return makes and info.is_named_tuple and not info.type_vars
 
 
 def _argument(sig: CallableType, i: int, passed: str | None) -> str:

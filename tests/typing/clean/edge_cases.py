@@ -2,11 +2,13 @@
 looks like a shape rule. The plugin must report nothing here."""
 
 from collections.abc import Sequence
-from typing import Any, TypeVar, assert_type, overload
+from typing import Any, NamedTuple, TypeVar, assert_type, overload
 
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
+
+import typedgpt as tg
 
 N = TypeVar("N")
 
@@ -64,3 +66,23 @@ def transposed(x: Any) -> Any:
 def transposed_both(v: Float[Array, " seq"], m: Float[Array, "seq embed"]) -> None:
     assert_type(transposed(v), Float[Array, " seq"])
     assert_type(transposed(m), Float[Array, "embed seq"])
+
+
+class HeadOut(NamedTuple):
+    logits: Float[Array, "seq vocab"]
+    hidden: Float[Array, "seq embed"]
+
+
+# A NamedTuple that is not generic has its fields' dims: made from them, it is the class.
+def head(logits: Float[Array, "seq vocab"], hidden: Float[Array, "seq embed"]) -> HeadOut:
+    out = HeadOut(logits, hidden=hidden)
+    return out._replace(hidden=out.hidden + 1.0)
+
+
+def head_of_unknown(logits: jax.Array, hidden: Float[Array, "seq embed"]) -> HeadOut:
+    return HeadOut(logits, hidden)
+
+
+# A bare `tg.Linear` is `tg.Linear[Any, Any]`: its weight's dims are of unknown size.
+def bare_linear(lin: tg.Linear, x: Float[Array, " in"]) -> Float[Array, " in"]:
+    return lin.weight @ x
