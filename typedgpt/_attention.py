@@ -2,7 +2,6 @@
 grouped-query attention and rotary position embeddings as options."""
 
 import math
-import numbers
 from typing import Any, Generic
 
 import equinox as eqx
@@ -16,6 +15,7 @@ from ._kv_cache import KVCache
 from ._linear import Linear
 from ._rope import Rotary
 from ._softmax import Softmax
+from ._text import is_int
 from ._typed import TypedModule
 
 # The residual width `embed` as a type parameter, as for `Linear`: mypy with
@@ -82,9 +82,7 @@ class CausalSelfAttention(TypedModule, Generic[Embed]):
         use_bias = check_flag(use_bias, "use_bias", owner)
         init_std = check_number(init_std, "init_std", owner)
         check_key(key, owner)
-        if num_kv_heads is not None and not (
-            isinstance(num_kv_heads, numbers.Integral) and not isinstance(num_kv_heads, bool)
-        ):
+        if num_kv_heads is not None and not is_int(num_kv_heads):
             raise ValueError(
                 f"{owner}: num_kv_heads must be None or a positive int, got {num_kv_heads!r}"
             )

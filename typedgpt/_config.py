@@ -10,6 +10,8 @@ from typing import Any, Literal, Self
 import jax
 import numpy as np
 
+from ._text import is_int
+
 Norm = Literal["rmsnorm", "layernorm"]
 Activation = Literal["relu", "gelu_tanh"]
 MLPKind = Literal["standard", "swiglu"]
@@ -242,7 +244,7 @@ class GPTConfig:
 def check_size(value: Any, name: str, owner: str) -> int:
     """`value` as an int when it is a positive int (a NumPy integer is one), else a
     `ValueError` that names `owner`, `name` and the value."""
-    if not _is_int(value) or value < 1:
+    if not is_int(value) or value < 1:
         raise ValueError(
             f"{owner}: {name} must be a positive int, got {value!r}: pass a whole number of "
             "at least 1 (a NumPy integer is fine; a float or a bool is not)"
@@ -277,7 +279,3 @@ def check_key(key: Any, owner: str) -> None:
             f"{owner}: key must be a JAX PRNG key, got {type(key).__qualname__} {key!r}: "
             "pass jax.random.key(seed)"
         )
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)

@@ -1,7 +1,6 @@
 """`Softmax`: normalised exponentials along one axis, computed in float32 at least."""
 
 import functools
-import numbers
 from typing import Any
 
 import equinox as eqx
@@ -9,13 +8,14 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from ._text import is_int
 from ._typed import TypedModule
 
 
 def _axis(axis: Any) -> int:
     """`axis` as an int (a NumPy integer is one), else a `ValueError`: a float would fail
     inside JAX, and a bool would be taken as axis 0 or 1."""
-    if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):
+    if not is_int(axis):
         raise ValueError(f"Softmax: axis must be an int, got {axis!r}: pass -1 for the last axis")
     return int(axis)
 
