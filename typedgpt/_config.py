@@ -3,14 +3,13 @@
 import dataclasses
 import difflib
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
 import jax
 import numpy as np
 
-from ._text import is_int
+from ._text import is_int, is_real
 
 Norm = Literal["rmsnorm", "layernorm"]
 Activation = Literal["relu", "gelu_tanh"]
@@ -255,8 +254,7 @@ def check_size(value: Any, name: str, owner: str) -> int:
 def check_number(value: Any, name: str, owner: str) -> float:
     """`value` as a float when it is a finite number >= 0 (a NumPy number is one), else a
     `ValueError` that names `owner`, `name` and the value."""
-    valid = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-    if not (valid and 0 <= value < math.inf):
+    if not (is_real(value) and 0 <= value < math.inf):
         raise ValueError(
             f"{owner}: {name} must be a finite number >= 0, got {value!r}: pass a float "
             "such as the default"

@@ -13,14 +13,13 @@ Either way `targets` are `inputs` shifted left by one, as a next-token loss want
 are NumPy arrays drawn from a `numpy.random.Generator`, so the same seed gives the same batches.
 """
 
-import numbers
 from dataclasses import dataclass
 from typing import NamedTuple, Self, final
 
 import numpy as np
 import numpy.typing as npt
 
-from ._text import TextMode, check_mode, check_text, is_int, numbered_lines
+from ._text import TextMode, check_mode, check_text, is_int, is_real, numbered_lines
 from ._tokenizer import Tokenizer
 
 
@@ -175,7 +174,7 @@ class TextDataset:
         `val_fraction` must be strictly between 0 and 1, both parts non-empty, and `seed` a
         non-negative int (as `numpy.random.default_rng` takes), else `ValueError`.
         """
-        if not isinstance(val_fraction, numbers.Real) or isinstance(val_fraction, bool | np.bool_):
+        if not is_real(val_fraction):
             raise ValueError(
                 f"val_fraction must be a float between 0 and 1, got a "
                 f"{type(val_fraction).__qualname__} {val_fraction!r}: pass float(val_fraction)"

@@ -14,7 +14,7 @@ import numpy as np
 from jaxtyping import Int
 
 from ._mismatch import describe
-from ._text import is_int
+from ._text import is_int, is_real
 
 # Python floats: compared with a NumPy float32, 1e300 would be cast to it, and overflow.
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # the smallest normal number
@@ -24,10 +24,6 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 def is_greedy(temperature: float) -> bool:
     """Whether `temperature` (checked) samples greedily: 0, or too small for float32."""
     return bool(temperature < FLOAT32_TINY)
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
 def _array_like(value: Any) -> Any:
@@ -190,7 +186,7 @@ def check_options(
             "one new token"
         )
     # An int is finite, however large: math.isfinite(10**400) would raise OverflowError.
-    if not _is_real(temperature) or not (
+    if not is_real(temperature) or not (
         (isinstance(temperature, numbers.Integral) or math.isfinite(temperature))
         and temperature >= 0
     ):
@@ -209,7 +205,7 @@ def check_options(
             f"top_k must be an int from 1 to vocab_size={vocab}, got {top_k!r}: pass None to "
             "keep every token, or a k in that range"
         )
-    if top_p is not None and (not _is_real(top_p) or not 0 < top_p <= 1):
+    if top_p is not None and (not is_real(top_p) or not 0 < top_p <= 1):
         raise ValueError(
             f"top_p must be a number in (0, 1], got {top_p!r}: pass None to keep every token, "
             "or a probability mass such as 0.9"

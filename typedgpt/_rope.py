@@ -1,13 +1,12 @@
 """`Rotary`: rotary position embeddings (RoPE), which rotate queries and keys by position."""
 
 import math
-import numbers
 
 import equinox as eqx
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float, Int
 
+from ._text import is_real
 from ._typed import TypedModule
 
 
@@ -34,8 +33,7 @@ class Rotary(TypedModule):
     base: float = eqx.field(static=True)
 
     def __init__(self, base: float = 10000.0) -> None:
-        valid = isinstance(base, numbers.Real) and not isinstance(base, bool | np.bool_)
-        if not (valid and 0 < base < math.inf):
+        if not (is_real(base) and 0 < base < math.inf):
             raise ValueError(f"Rotary base must be a positive finite number, got {base!r}")
         self.base = float(base)
 

@@ -85,6 +85,11 @@ def is_int(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
 
 
+def is_real(value: object) -> bool:
+    """A real number (an int, a float, a NumPy number), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
 def check_token_ids(ids: Iterable[SupportsIndex], vocab_size: int) -> list[int]:
     """`ids` as a list of ints in `0 .. vocab_size - 1`, or the error `Tokenizer.decode`
     documents."""
