@@ -408,6 +408,12 @@ def test_training_settings_of_errors_are_options() -> None:
     assert cli._reworded("lower learning_rate (it is 1e+30) or grad_clip (it is 1.0)", options) == (
         "lower --lr (it is 1e+30) or --grad-clip (it is 1.0)"
     )
+    assert cli._reworded(
+        "lower learning_rate (it is 1.0) or set grad_clip (it is None)", options
+    ) == ("lower --lr (it is 1.0) or set --grad-clip (it is none, no clipping)")
+    assert cli._reworded("other settings (weight_decay: recorded 0.0, given 0.1)", options) == (
+        "other settings (--weight-decay: recorded 0.0, given 0.1)"
+    )
     assert cli._reworded("only steps, eval_every, eval_batches may change", options) == (
         "only --steps, --eval-every, --eval-batches may change"
     )
@@ -430,18 +436,38 @@ def test_grad_clip_and_eval_batches_default_to_train_configs() -> None:
 
 
 @pytest.mark.parametrize("command", ["train", "demo"])
+def test_grad_clip_none_and_weight_decay_reach_the_train_config(command: str) -> None:
+    """`--grad-clip none` turns clipping off; `--weight-decay` is AdamW's, 0 by default as in
+    `TrainConfig`."""
+    import typedgpt as tg
+
+    parser = cli.build_parser()
+    assert cli._train_config(parser.parse_args([command])).weight_decay == (
+        tg.TrainConfig().weight_decay
+    )
+    args = parser.parse_args([command, "--grad-clip", "None", "--weight-decay=0.1"])
+    config = cli._train_config(args)
+    assert (config.grad_clip, config.weight_decay) == (None, 0.1)
+    assert cli._train_config(parser.parse_args([command, "--weight-decay=0"])).weight_decay == 0
+
+
+@pytest.mark.parametrize("command", ["train", "demo"])
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        ("--grad-clip=0", "must be a finite number > 0, got 0.0"),
-        ("--grad-clip=-1", "must be a finite number > 0, got -1.0"),
-        ("--grad-clip=inf", "must be a finite number > 0, got inf"),
-        ("--grad-clip=nan", "must be a finite number > 0, got nan"),
-        ("--grad-clip=none", "expected a number, got 'none'"),
+        ("--grad-clip=0", "must be a finite number > 0, got 0.0, or none for no clipping"),
+        ("--grad-clip=-1", "must be a finite number > 0, got -1.0, or none for no clipping"),
+        ("--grad-clip=inf", "must be a finite number > 0, got inf, or none for no clipping"),
+        ("--grad-clip=nan", "must be a finite number > 0, got nan, or none for no clipping"),
+        ("--grad-clip=off", "expected a number, got 'off', or none for no clipping"),
+        ("--weight-decay=-0.1", "must be a finite number >= 0, got -0.1"),
+        ("--weight-decay=inf", "must be a finite number >= 0, got inf"),
+        ("--weight-decay=nan", "must be a finite number >= 0, got nan"),
+        ("--weight-decay=some", "expected a number, got 'some'"),
         ("--eval-batches=0", "must be at least 1, got 0"),
     ],
 )
-def test_grad_clip_and_eval_batches_are_checked(
+def test_training_numbers_are_checked(
     capsys: pytest.CaptureFixture[str], command: str, option: str, message: str
 ) -> None:
     with pytest.raises(SystemExit) as info:

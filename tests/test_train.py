@@ -1561,16 +1561,25 @@ def test_cli_resume_accepts_the_runs_own_model_options(
     assert saved_step(out) == 12
 
 
-def test_cli_resume_refuses_another_grad_clip(
-    cli_run: CliRun, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("options", "difference"),
+    [
+        (["--grad-clip", "0.5"], "--grad-clip: recorded 1.0, given 0.5"),
+        (["--grad-clip", "none"], "--grad-clip: recorded 1.0, given None"),
+        (["--weight-decay", "0.1"], "--weight-decay: recorded 0.0, given 0.1"),
+    ],
+    ids=["grad-clip", "no-clipping", "weight-decay"],
+)
+def test_cli_resume_refuses_other_optimizer_settings(
+    cli_run: CliRun, capsys: pytest.CaptureFixture[str], options: list[str], difference: str
 ) -> None:
-    """--grad-clip changes what a step computes: the run's must be kept."""
+    """--grad-clip and --weight-decay change what a step computes: the run's must be kept."""
     before = snapshot(cli_run.out)
     argv = [*cli_train_args(cli_run.data, cli_run.out), "--resume", "--steps", "12"]
-    assert cli.main([*argv, "--grad-clip", "0.5"]) == 2
+    assert cli.main([*argv, *options]) == 2
     assert capsys.readouterr().err == (
-        f"typedgpt train: error: {cli_run.out} was trained with other settings (--grad-clip: "
-        "recorded 1.0, given 0.5): resume with the recorded values (only --steps, "
+        f"typedgpt train: error: {cli_run.out} was trained with other settings ({difference}"
+        "): resume with the recorded values (only --steps, "
         "--eval-every, --eval-batches, --checkpoint-every and --steps-per-call may change, "
         "and --warmup with --steps when it was capped at --steps), or start a new run in "
         "another folder\n"

@@ -6,9 +6,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-# The largest seed: jax.random.key keeps only an int's low 32 bits (without jax_enable_x64),
-# so a larger seed would silently give another seed's key.
-MAX_SEED = 2**32 - 1
+from ._cli_types import _grad_clip, _non_negative_float, _positive_int, _seed
+
 # New tokens per sample when --max-new-tokens is not given; the model's context caps it quietly.
 DEFAULT_NEW_TOKENS = 200
 # The model sizes: each field of the parsed arguments and the option that sets it.
@@ -41,6 +40,7 @@ TRAIN_OPTIONS = {
     "checkpoint_every": "--checkpoint-every",
     "steps_per_call": "--steps-per-call",
     "grad_clip": "--grad-clip",
+    "weight_decay": "--weight-decay",
     "eval_batches": "--eval-batches",
     "seed": "--seed",
 }
@@ -70,6 +70,7 @@ COMMAND_FIXES = {
     "(ByteTokenizer)": "(train with --tokenizer byte)",
     " (--seq-len is the model's --seq-len)": "",
     "build the tokenizer with mode='stream'": "train with --mode stream",
+    "set --grad-clip (it is None)": "set --grad-clip (it is none, no clipping)",
 }
 # Sizes that no option sets, by name: in words on the command line.
 COMMAND_WORDS = {
@@ -194,9 +195,15 @@ def _add_train_options(
     )
     parser.add_argument(
         "--grad-clip",
-        type=_positive_float,
+        type=_grad_clip,
         default=1.0,
-        help="clip gradients to this global norm (default %(default)s)",
+        help="clip gradients to this global norm, or none (default %(default)s)",
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=_non_negative_float,
+        default=0.0,
+        help="AdamW's decoupled weight decay, on every parameter (default %(default)s)",
     )
     parser.add_argument(
         "--eval-every",
@@ -229,41 +236,6 @@ def _add_train_options(
         "--steps-per-call", type=int, default=10, help="steps per compiled call (default 10)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def _positive_int(text: str) -> int:
-    """An argparse type: an int of at least 1 (argparse names the option in its error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    """An argparse type: a finite number above 0 (argparse names the option in its error)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    """An argparse type: a seed from 0 to `MAX_SEED` (argparse names the option)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(
-            f"must be from 0 to {MAX_SEED} (2**32 - 1), got {value}: a PRNG key holds 32 bits"
-        )
-    return value
 
 
 def _add_sample_options(command: argparse.ArgumentParser, *, prompt: str) -> Any:

@@ -58,6 +58,7 @@ def _train_config(args: argparse.Namespace) -> Any:
         checkpoint_every=args.checkpoint_every,
         steps_per_call=args.steps_per_call,
         grad_clip=args.grad_clip,
+        weight_decay=args.weight_decay,
         eval_batches=args.eval_batches,
         seed=args.seed,
     )

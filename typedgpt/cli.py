@@ -15,8 +15,7 @@ from ._cli_demo import _demo_files as _demo_files
 from ._cli_demo import _prepare_demo_folder as _prepare_demo_folder
 from ._cli_options import COMMAND_OPTIONS as COMMAND_OPTIONS
 from ._cli_options import DEFAULT_NEW_TOKENS as DEFAULT_NEW_TOKENS
-from ._cli_options import MAX_SEED as MAX_SEED
-from ._cli_options import _add_model_options, _add_sample_options, _add_train_options, _Given, _seed
+from ._cli_options import _add_model_options, _add_sample_options, _add_train_options, _Given
 from ._cli_options import _resolve_sizes as _resolve_sizes
 from ._cli_options import _reworded as _reworded
 from ._cli_sample import _sample, _stop_on_interrupt
@@ -25,6 +24,8 @@ from ._cli_shapes import EXPLAIN_CONFIGS, _check, _explain
 from ._cli_shapes import _editable_checkout as _editable_checkout
 from ._cli_train import _train
 from ._cli_train import _train_config as _train_config
+from ._cli_types import MAX_SEED as MAX_SEED
+from ._cli_types import _seed
 
 
 def build_parser() -> argparse.ArgumentParser:
