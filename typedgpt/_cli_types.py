@@ -20,14 +20,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
-    """An argparse type: a finite number above 0 (argparse names the option in its error)."""
+def _finite(text: str, *, zero: bool) -> float:
+    """A finite number above 0, or of at least 0 where `zero` (argparse names the option)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {value}")
+    if not (0 <= value if zero else 0 < value) or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number {'>=' if zero else '>'} 0, got {value}"
+        )
     return value
 
 
@@ -36,20 +38,14 @@ def _grad_clip(text: str) -> float | None:
     if text.strip().lower() == "none":
         return None
     try:
-        return _positive_float(text)
+        return _finite(text, zero=False)
     except argparse.ArgumentTypeError as error:
         raise argparse.ArgumentTypeError(f"{error}, or none for no clipping") from None
 
 
 def _non_negative_float(text: str) -> float:
-    """An argparse type: a finite number of at least 0 (argparse names the option)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {value}")
-    return value
+    """An argparse type: a finite number of at least 0."""
+    return _finite(text, zero=True)
 
 
 def _seed(text: str) -> int:
